@@ -1,0 +1,480 @@
+//! What both loaders share: per-flow values before defaults, their validation, and the assembly of
+//! the final [`FlowSettings`]. Keys in messages are the caller's (`A->B.topics` or
+//! `flows.a_to_b.topics`), so errors speak the syntax of the file being loaded.
+
+use std::path::Path;
+use std::time::Duration;
+
+use regex::Regex;
+use strait_coordinator::{
+    FlowId, ReplicationPolicy, TopicFilter, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE,
+};
+
+use crate::error::{ConfigError, Location};
+use crate::model::{
+    ClientProps, FlowSettings, IgnoredKey, DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
+    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
+    DEFAULT_REFRESH_TOPICS_INTERVAL,
+};
+
+pub(crate) const EXPECT_BOOL: &str = "true or false";
+pub(crate) const EXPECT_REPLICATION_FACTOR: &str =
+    "a whole number from 1 to 32767, or -1 for the target broker's default";
+pub(crate) const EXPECT_INTERVAL_SECS: &str = "a whole number of seconds, at least 1";
+pub(crate) const EXPECT_PROGRESS_SECS: &str =
+    "a whole number of seconds (0 turns progress lines off)";
+pub(crate) const EXPECT_COUNT: &str = "a whole number, at least 1";
+pub(crate) const EXPECT_MILLIS: &str = "a whole number of milliseconds, at least 1";
+pub(crate) const EXPECT_LOG_FORMAT: &str = "text or json";
+pub(crate) const EXPECT_SEPARATOR: &str = "a non-empty separator";
+pub(crate) const EXPECT_POLICY: &str = "DefaultReplicationPolicy or IdentityReplicationPolicy \
+    (org.apache.kafka.connect.mirror.*); other policy classes cannot run in Strait";
+
+/// A value and where it was set, so a later error can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sourced<T> {
+    pub value: T,
+    pub key: String,
+    pub line: Option<usize>,
+}
+
+/// `replication.policy.class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PolicyKind {
+    Default,
+    Identity,
+}
+
+/// MM2's class names (full or short), or the TOML format's `default` / `identity`.
+pub(crate) fn parse_policy(name: &str) -> Option<PolicyKind> {
+    let short = name
+        .trim()
+        .strip_prefix("org.apache.kafka.connect.mirror.")
+        .unwrap_or(name.trim());
+    match short.to_ascii_lowercase().as_str() {
+        "defaultreplicationpolicy" | "default" => Some(PolicyKind::Default),
+        "identityreplicationpolicy" | "identity" => Some(PolicyKind::Identity),
+        _ => None,
+    }
+}
+
+/// `-1` = the target broker's default.
+pub(crate) fn replication_factor(n: i64) -> Result<Option<i16>, &'static str> {
+    match n {
+        -1 => Ok(None),
+        1..=32767 => Ok(Some(n as i16)),
+        _ => Err(EXPECT_REPLICATION_FACTOR),
+    }
+}
+
+/// At least 1, as a `usize`.
+pub(crate) fn count(n: i64) -> Result<usize, &'static str> {
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or(EXPECT_COUNT)
+}
+
+/// At least 1 second.
+pub(crate) fn interval_secs(n: i64) -> Result<Duration, &'static str> {
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1)
+        .map(Duration::from_secs)
+        .ok_or(EXPECT_INTERVAL_SECS)
+}
+
+/// 0 or more seconds.
+pub(crate) fn progress_secs(n: i64) -> Result<Duration, &'static str> {
+    u64::try_from(n)
+        .map(Duration::from_secs)
+        .map_err(|_| EXPECT_PROGRESS_SECS)
+}
+
+/// At least 1 ms.
+pub(crate) fn interval_millis(n: i64) -> Result<Duration, &'static str> {
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1)
+        .map(Duration::from_millis)
+        .ok_or(EXPECT_MILLIS)
+}
+
+/// MirrorMaker 2's list syntax: comma-separated, items trimmed, empty items dropped (an empty value
+/// is an empty list).
+pub(crate) fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `host:port` list normalised for librdkafka: items trimmed, joined with `,`. `None` when empty.
+pub(crate) fn bootstrap_servers(value: &str) -> Option<String> {
+    let servers = split_list(value);
+    (!servers.is_empty()).then(|| servers.join(","))
+}
+
+/// Per-flow settings as one scope of a file sets them; `None` = not set there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlowValues {
+    pub topics: Option<Sourced<Vec<String>>>,
+    pub topics_exclude: Option<Sourced<Vec<String>>>,
+    pub policy: Option<PolicyKind>,
+    pub separator: Option<Sourced<String>>,
+    pub replication_factor: Option<Option<i16>>,
+    pub sync_topic_configs: Option<bool>,
+    pub config_properties_exclude: Option<Sourced<Vec<String>>>,
+    pub refresh_topics_enabled: Option<bool>,
+    pub refresh_topics_interval: Option<Duration>,
+    pub max_in_flight_records: Option<usize>,
+    pub max_in_flight_bytes: Option<usize>,
+    pub position_flush_interval: Option<Duration>,
+}
+
+impl FlowValues {
+    /// These values, with what they leave unset taken from `lower`.
+    pub(crate) fn or(self, lower: &FlowValues) -> FlowValues {
+        let lower = lower.clone();
+        FlowValues {
+            topics: self.topics.or(lower.topics),
+            topics_exclude: self.topics_exclude.or(lower.topics_exclude),
+            policy: self.policy.or(lower.policy),
+            separator: self.separator.or(lower.separator),
+            replication_factor: self.replication_factor.or(lower.replication_factor),
+            sync_topic_configs: self.sync_topic_configs.or(lower.sync_topic_configs),
+            config_properties_exclude: self
+                .config_properties_exclude
+                .or(lower.config_properties_exclude),
+            refresh_topics_enabled: self.refresh_topics_enabled.or(lower.refresh_topics_enabled),
+            refresh_topics_interval: self
+                .refresh_topics_interval
+                .or(lower.refresh_topics_interval),
+            max_in_flight_records: self.max_in_flight_records.or(lower.max_in_flight_records),
+            max_in_flight_bytes: self.max_in_flight_bytes.or(lower.max_in_flight_bytes),
+            position_flush_interval: self
+                .position_flush_interval
+                .or(lower.position_flush_interval),
+        }
+    }
+}
+
+/// The effective client properties of one flow.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlowClients {
+    pub consumer: ClientProps,
+    pub producer: ClientProps,
+    pub source_admin: ClientProps,
+    pub target_admin: ClientProps,
+}
+
+/// Compiles each pattern on its own, so the error names the one that is wrong.
+pub(crate) fn check_patterns(
+    file: &Path,
+    patterns: &Sourced<Vec<String>>,
+) -> Result<(), ConfigError> {
+    for pattern in &patterns.value {
+        Regex::new(pattern).map_err(|e| ConfigError::InvalidRegex {
+            at: Location::new(file, patterns.line),
+            key: patterns.key.clone(),
+            pattern: pattern.clone(),
+            reason: first_line(&e.to_string()),
+        })?;
+    }
+    Ok(())
+}
+
+/// The regex crate's parse errors span several lines (a header, the pattern, a caret, then
+/// `error: <reason>`): keep the reason only, on one line.
+fn first_line(message: &str) -> String {
+    let lines = || message.lines().map(str::trim).filter(|l| !l.is_empty());
+    match lines().find_map(|l| l.strip_prefix("error:")) {
+        Some(reason) => reason.trim().to_owned(),
+        None => lines().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// A regex that matches no string (an empty character class).
+pub(crate) const MATCH_NOTHING: &str = r"[^\s\S]";
+
+/// MirrorMaker 2's pattern-list semantics: joined with `|`, matching the whole name; an empty list
+/// matches nothing.
+pub(crate) fn whole_name_regex(patterns: &[String]) -> Result<Regex, regex::Error> {
+    let patterns: Vec<&str> = patterns
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if patterns.is_empty() {
+        return Regex::new(MATCH_NOTHING);
+    }
+    Regex::new(&format!("^(?:{})$", patterns.join("|")))
+}
+
+/// `bootstrap.servers`, then each layer in order (later wins). Client layers cannot change the
+/// bootstrap servers: they are the cluster's.
+pub(crate) fn client_props(bootstrap: &str, layers: &[&ClientProps]) -> ClientProps {
+    let mut props = ClientProps::new();
+    for layer in layers {
+        props.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    props.insert("bootstrap.servers".to_owned(), bootstrap.to_owned());
+    props
+}
+
+/// One flow's settings: its values, defaults for the rest.
+pub(crate) fn flow_settings(
+    file: &Path,
+    id: FlowId,
+    values: FlowValues,
+    clients: FlowClients,
+) -> Result<FlowSettings, ConfigError> {
+    for patterns in [
+        &values.topics,
+        &values.topics_exclude,
+        &values.config_properties_exclude,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_patterns(file, patterns)?;
+    }
+    let defaults = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let include = values.topics.as_ref().map(|s| s.value.clone());
+    let exclude = values.topics_exclude.as_ref().map(|s| s.value.clone());
+    let topics = TopicFilter::new(
+        include.unwrap_or_else(|| defaults(DEFAULT_TOPICS)),
+        exclude.unwrap_or_else(|| defaults(DEFAULT_TOPICS_EXCLUDE)),
+    )
+    .map_err(|e| {
+        let at = values.topics.as_ref().or(values.topics_exclude.as_ref());
+        ConfigError::InvalidKey {
+            at: Location::new(file, at.and_then(|s| s.line)),
+            key: at.map_or_else(|| "topics".to_owned(), |s| s.key.clone()),
+            reason: e.to_string(),
+        }
+    })?;
+
+    let config_exclude = values
+        .config_properties_exclude
+        .as_ref()
+        .map(|s| s.value.clone())
+        .unwrap_or_else(|| defaults(DEFAULT_CONFIG_PROPERTIES_EXCLUDE));
+    let config_properties_exclude = whole_name_regex(&config_exclude).map_err(|e| {
+        let at = values.config_properties_exclude.as_ref();
+        ConfigError::InvalidKey {
+            at: Location::new(file, at.and_then(|s| s.line)),
+            key: at.map_or_else(|| "config.properties.exclude".to_owned(), |s| s.key.clone()),
+            reason: first_line(&e.to_string()),
+        }
+    })?;
+
+    let replication_policy = match values.policy.unwrap_or(PolicyKind::Default) {
+        PolicyKind::Identity => ReplicationPolicy::Identity,
+        PolicyKind::Default => match &values.separator {
+            None => ReplicationPolicy::default(),
+            Some(sep) => {
+                ReplicationPolicy::default_with_separator(sep.value.clone()).map_err(|_| {
+                    ConfigError::InvalidValue {
+                        at: Location::new(file, sep.line),
+                        key: sep.key.clone(),
+                        value: sep.value.clone(),
+                        expected: EXPECT_SEPARATOR.to_owned(),
+                    }
+                })?
+            }
+        },
+    };
+
+    Ok(FlowSettings {
+        id,
+        topics,
+        replication_policy,
+        replication_factor: values.replication_factor.flatten(),
+        sync_topic_configs: values.sync_topic_configs.unwrap_or(true),
+        config_properties_exclude,
+        refresh_topics_enabled: values.refresh_topics_enabled.unwrap_or(true),
+        refresh_topics_interval: values
+            .refresh_topics_interval
+            .unwrap_or(DEFAULT_REFRESH_TOPICS_INTERVAL),
+        max_in_flight_records: values
+            .max_in_flight_records
+            .unwrap_or(DEFAULT_MAX_IN_FLIGHT_RECORDS),
+        max_in_flight_bytes: values
+            .max_in_flight_bytes
+            .unwrap_or(DEFAULT_MAX_IN_FLIGHT_BYTES),
+        position_flush_interval: values
+            .position_flush_interval
+            .unwrap_or(DEFAULT_POSITION_FLUSH_INTERVAL),
+        consumer: clients.consumer,
+        producer: clients.producer,
+        source_admin: clients.source_admin,
+        target_admin: clients.target_admin,
+    })
+}
+
+/// One entry per (key, line), sorted by line (TOML keys, which have none, last), then key.
+pub(crate) fn tidy_ignored(mut ignored: Vec<IgnoredKey>) -> Vec<IgnoredKey> {
+    let mut seen = std::collections::HashSet::new();
+    ignored.retain(|i| seen.insert((i.key.clone(), i.line)));
+    ignored.sort_by(|a, b| {
+        (a.line.unwrap_or(usize::MAX), &a.key).cmp(&(b.line.unwrap_or(usize::MAX), &b.key))
+    });
+    ignored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sourced(patterns: &[&str]) -> Sourced<Vec<String>> {
+        Sourced {
+            value: patterns.iter().map(|s| (*s).to_owned()).collect(),
+            key: "A->B.topics".to_owned(),
+            line: Some(7),
+        }
+    }
+
+    fn id() -> FlowId {
+        "A->B".parse().unwrap()
+    }
+
+    #[test]
+    fn policy_names() {
+        for name in [
+            "org.apache.kafka.connect.mirror.DefaultReplicationPolicy",
+            "DefaultReplicationPolicy",
+            "default",
+        ] {
+            assert_eq!(parse_policy(name), Some(PolicyKind::Default), "{name}");
+        }
+        for name in [
+            "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+            "IdentityReplicationPolicy",
+            "Identity",
+        ] {
+            assert_eq!(parse_policy(name), Some(PolicyKind::Identity), "{name}");
+        }
+        assert_eq!(parse_policy("com.example.MyPolicy"), None);
+    }
+
+    #[test]
+    fn number_ranges() {
+        assert_eq!(replication_factor(-1), Ok(None));
+        assert_eq!(replication_factor(3), Ok(Some(3)));
+        assert!(replication_factor(0).is_err());
+        assert!(replication_factor(40_000).is_err());
+        assert!(interval_secs(0).is_err());
+        assert!(interval_secs(-1).is_err());
+        assert_eq!(progress_secs(0), Ok(Duration::ZERO));
+        assert!(count(0).is_err());
+        assert_eq!(count(5), Ok(5));
+        assert!(interval_millis(-5).is_err());
+    }
+
+    #[test]
+    fn lists_and_bootstrap() {
+        assert_eq!(split_list(" a , b,,c "), vec!["a", "b", "c"]);
+        assert!(split_list("  ").is_empty());
+        assert_eq!(
+            bootstrap_servers("h1:9092, h2:9092").as_deref(),
+            Some("h1:9092,h2:9092")
+        );
+        assert_eq!(bootstrap_servers(" "), None);
+    }
+
+    #[test]
+    fn bad_pattern_names_key_line_and_pattern() {
+        let err =
+            check_patterns(Path::new("mm2.properties"), &sourced(&["ok.*", "bad(["])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("mm2.properties:7: "), "{msg}");
+        assert!(msg.contains("A->B.topics"), "{msg}");
+        assert!(msg.contains("\"bad([\""), "{msg}");
+        assert!(msg.ends_with(": unclosed character class"), "{msg}");
+    }
+
+    #[test]
+    fn whole_name_regex_semantics() {
+        let re = whole_name_regex(&["min\\.insync\\.replicas".into(), "x.*".into()]).unwrap();
+        assert!(re.is_match("min.insync.replicas"));
+        assert!(re.is_match("xyz"));
+        assert!(!re.is_match("a.min.insync.replicas"));
+        let none = whole_name_regex(&[]).unwrap();
+        assert!(!none.is_match(""));
+        assert!(!none.is_match("retention.ms"));
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let flow = flow_settings(
+            Path::new("f"),
+            id(),
+            FlowValues::default(),
+            FlowClients::default(),
+        )
+        .unwrap();
+        assert_eq!(flow.topics.include_patterns(), [".*"]);
+        assert_eq!(flow.topics.exclude_patterns().len(), 3);
+        assert_eq!(flow.replication_policy, ReplicationPolicy::default());
+        assert_eq!(flow.replication_factor, None);
+        assert!(flow.sync_topic_configs);
+        assert!(flow
+            .config_properties_exclude
+            .is_match("min.insync.replicas"));
+        assert!(!flow.config_properties_exclude.is_match("retention.ms"));
+        assert!(flow.refresh_topics_enabled);
+        assert_eq!(flow.refresh_topics_interval, Duration::from_secs(10));
+        assert_eq!(flow.max_in_flight_records, 100_000);
+        assert_eq!(flow.max_in_flight_bytes, 64 << 20);
+        assert_eq!(flow.position_flush_interval, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn upper_values_win() {
+        let lower = FlowValues {
+            replication_factor: Some(Some(3)),
+            sync_topic_configs: Some(false),
+            ..FlowValues::default()
+        };
+        let upper = FlowValues {
+            replication_factor: Some(None),
+            ..FlowValues::default()
+        };
+        let merged = upper.or(&lower);
+        assert_eq!(merged.replication_factor, Some(None));
+        assert_eq!(merged.sync_topic_configs, Some(false));
+    }
+
+    #[test]
+    fn client_layers_keep_the_cluster_bootstrap() {
+        let a: ClientProps = [("client.id", "a"), ("bootstrap.servers", "wrong:1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let b: ClientProps = [("client.id", "b")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let props = client_props("h:9092", &[&a, &b]);
+        assert_eq!(props["client.id"], "b");
+        assert_eq!(props["bootstrap.servers"], "h:9092");
+    }
+
+    #[test]
+    fn ignored_keys_are_deduplicated_and_sorted() {
+        let k = |key: &str, line| IgnoredKey {
+            key: key.to_owned(),
+            line,
+            reason: String::new(),
+        };
+        let tidy = tidy_ignored(vec![
+            k("b", Some(3)),
+            k("x", None),
+            k("a", Some(1)),
+            k("b", Some(3)),
+        ]);
+        let keys: Vec<&str> = tidy.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, vec!["a", "b", "x"]);
+    }
+}

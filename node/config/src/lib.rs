@@ -1,0 +1,22 @@
+//! Strait's configuration: loading, validation, and the resolved [`Settings`].
+//!
+//! [`load`] reads either a MirrorMaker 2 `mm2.properties` file, run unchanged (module `mm2`), or
+//! Strait's native TOML format with `STRAIT__*` environment overrides (modules `native`, `env`);
+//! both produce the same validated [`Settings`]. Java client properties of `mm2.properties` are
+//! translated to librdkafka's (module `client_props`, with the table). [`Settings::describe`]
+//! summarises the result for `strait check-config`.
+
+mod assemble;
+mod client_props;
+mod describe;
+mod env;
+mod error;
+mod load;
+mod mm2;
+mod model;
+mod native;
+mod properties;
+
+pub use error::{ConfigError, Location};
+pub use load::load;
+pub use model::*;

@@ -1,0 +1,189 @@
+//! The entry point: picks the format from the file's extension.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::ConfigError;
+use crate::model::Settings;
+use crate::{mm2, native};
+
+/// Loads and validates a configuration file: `.properties` is read as MirrorMaker 2's
+/// `mm2.properties`, `.toml` as Strait's native format (with `STRAIT__*` environment overrides).
+/// Any other extension is an error naming the file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    load_with_env(path, None)
+}
+
+/// [`load`], with the environment overrides of a TOML file taken from `env` instead of the process
+/// environment (so tests do not race on global state).
+pub(crate) fn load_with_env(
+    path: &Path,
+    env: Option<HashMap<String, String>>,
+) -> Result<Settings, ConfigError> {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("properties") => {
+            let text = read(path, true)?;
+            mm2::parse(path, &text)
+        }
+        Some("toml") => {
+            let text = read(path, false)?;
+            native::parse(path, &text, env)
+        }
+        _ => Err(ConfigError::UnknownFormat {
+            file: path.to_path_buf(),
+        }),
+    }
+}
+
+/// The file's text. Java reads `.properties` files as ISO-8859-1, so one that is not UTF-8 is
+/// decoded that way rather than rejected.
+fn read(path: &Path, latin1_fallback: bool) -> Result<String, ConfigError> {
+    let error = |cause| ConfigError::Read {
+        file: path.to_path_buf(),
+        cause,
+    };
+    let bytes = std::fs::read(path).map_err(error)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) if latin1_fallback => Ok(e.into_bytes().iter().map(|&b| char::from(b)).collect()),
+        Err(e) => Err(error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::model::LogFormat;
+
+    fn example(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name)
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn picks_the_format_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let properties = write(
+            &dir,
+            "mm2.properties",
+            b"clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\nA->B.enabled = true\n",
+        );
+        assert_eq!(load(&properties).unwrap().flows.len(), 1);
+        let toml = write(
+            &dir,
+            "strait.TOML",
+            b"[clusters.A]\nbootstrap_servers = \"a\"\n[clusters.B]\nbootstrap_servers = \"b\"\n[flows.\"A->B\"]\n",
+        );
+        assert_eq!(
+            load_with_env(&toml, Some(HashMap::new()))
+                .unwrap()
+                .flows
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn unknown_extension_names_the_file() {
+        let err = load(Path::new("/etc/strait/strait.yaml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::UnknownFormat { .. }));
+        assert!(msg.contains("/etc/strait/strait.yaml"), "{msg}");
+        assert!(
+            msg.contains(".properties") && msg.contains(".toml"),
+            "{msg}"
+        );
+        assert!(load(Path::new("/etc/strait/config")).is_err());
+    }
+
+    #[test]
+    fn unreadable_file_names_the_file_and_the_os_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.properties");
+        let msg = load(&missing).unwrap_err().to_string();
+        assert!(msg.contains(&missing.display().to_string()), "{msg}");
+        assert!(msg.contains("No such file or directory"), "{msg}");
+
+        let directory = dir.path().join("dir.toml");
+        std::fs::create_dir(&directory).unwrap();
+        let msg = load(&directory).unwrap_err().to_string();
+        assert!(msg.contains("dir.toml"), "{msg}");
+        assert!(msg.starts_with("cannot read"), "{msg}");
+    }
+
+    #[test]
+    fn properties_that_are_not_utf8_are_read_as_latin1_like_java() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "mm2.properties",
+            b"# caf\xe9\nclusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\nA->B.enabled = true\nA.client.id = caf\xe9\n",
+        );
+        let settings = load(&path).unwrap();
+        assert_eq!(settings.flows[0].consumer["client.id"], "café");
+    }
+
+    #[test]
+    fn the_examples_load() {
+        let minimal = load(&example("mm2-minimal.properties")).unwrap();
+        assert_eq!(minimal.flows.len(), 1);
+        assert!(minimal.ignored.is_empty(), "{:?}", minimal.ignored);
+
+        let active = load(&example("mm2-active-active.properties")).unwrap();
+        let ids: Vec<String> = active.flows.iter().map(|f| f.id.to_string()).collect();
+        assert_eq!(ids, ["A->B", "B->A"]);
+        let ab = &active.flows[0];
+        assert_eq!(ab.consumer["sasl.username"], "mirror-a");
+        assert_eq!(ab.producer["sasl.username"], "mirror-b");
+        assert_eq!(ab.consumer["ssl.ca.location"], "/etc/strait/ca.pem");
+        assert_eq!(ab.consumer["security.protocol"], "SASL_SSL");
+        assert_eq!(ab.consumer["isolation.level"], "read_committed");
+        assert_eq!(ab.replication_factor, Some(3));
+        assert!(!ab.topics.matches("orders-test"));
+        assert!(ab.topics.matches("orders"));
+        assert!(
+            ab.topics.matches("orders-replica"),
+            "\\. in the file is a literal dot"
+        );
+        assert!(!ab.topics.matches("orders.replica"));
+        assert_eq!(active.node.log_format, LogFormat::Json);
+        let ignored: Vec<&str> = active.ignored.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            ignored,
+            [
+                "checkpoints.topic.replication.factor",
+                "heartbeats.topic.replication.factor",
+                "offset-syncs.topic.replication.factor",
+                "emit.heartbeats.interval.seconds",
+            ]
+        );
+
+        let native = load_with_env(&example("strait.toml"), Some(HashMap::new())).unwrap();
+        assert_eq!(native.flows.len(), 1);
+        let flow = &native.flows[0];
+        assert_eq!(flow.id.to_string(), "A->B");
+        assert_eq!(flow.replication_factor, Some(3));
+        assert_eq!(flow.consumer["isolation.level"], "read_committed");
+        assert_eq!(flow.consumer["fetch.wait.max.ms"], "10");
+        assert_eq!(flow.producer["compression.type"], "lz4");
+        assert!(flow
+            .config_properties_exclude
+            .is_match("min.insync.replicas"));
+        assert_eq!(native.ignored.len(), 1, "the disabled B->A flow");
+    }
+}

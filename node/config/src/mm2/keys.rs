@@ -1,0 +1,215 @@
+//! The `mm2.properties` keys Strait knows, by what it does with them.
+
+/// Reason recorded for MirrorMaker 2 settings Strait reads but does not act on yet.
+pub(crate) const NOT_IMPLEMENTED: &str = "MirrorMaker 2 setting, not implemented in Strait yet";
+/// Reason recorded for keys neither MirrorMaker 2 nor Strait knows.
+pub(crate) const UNKNOWN: &str = "unknown key";
+
+/// Node settings (file level only).
+pub(crate) const STRAIT_DATA_DIR: &str = "strait.data.dir";
+pub(crate) const STRAIT_LOG_FORMAT: &str = "strait.log.format";
+pub(crate) const STRAIT_PROGRESS_INTERVAL: &str = "strait.progress.interval.seconds";
+pub(crate) const NODE_KEYS: &[&str] =
+    &[STRAIT_DATA_DIR, STRAIT_LOG_FORMAT, STRAIT_PROGRESS_INTERVAL];
+
+/// Strait's per-flow additions (file level or `A->B.`).
+pub(crate) const STRAIT_MAX_IN_FLIGHT_RECORDS: &str = "strait.max.in.flight.records";
+pub(crate) const STRAIT_MAX_IN_FLIGHT_BYTES: &str = "strait.max.in.flight.bytes";
+pub(crate) const STRAIT_POSITION_FLUSH_INTERVAL: &str = "strait.position.flush.interval.ms";
+
+/// Every `strait.*` key (for the message about an unknown one).
+pub(crate) const STRAIT_KEYS: &[&str] = &[
+    STRAIT_DATA_DIR,
+    STRAIT_LOG_FORMAT,
+    STRAIT_PROGRESS_INTERVAL,
+    STRAIT_MAX_IN_FLIGHT_RECORDS,
+    STRAIT_MAX_IN_FLIGHT_BYTES,
+    STRAIT_POSITION_FLUSH_INTERVAL,
+];
+
+/// Per-flow MirrorMaker 2 settings Strait acts on (file level or `A->B.`).
+pub(crate) const FLOW_KEYS: &[&str] = &[
+    "topics",
+    "topics.exclude",
+    "topics.blacklist",
+    "replication.policy.class",
+    "replication.policy.separator",
+    "replication.factor",
+    "sync.topic.configs.enabled",
+    "config.properties.exclude",
+    "config.properties.blacklist",
+    "refresh.topics.enabled",
+    "refresh.topics.interval.seconds",
+    STRAIT_MAX_IN_FLIGHT_RECORDS,
+    STRAIT_MAX_IN_FLIGHT_BYTES,
+    STRAIT_POSITION_FLUSH_INTERVAL,
+];
+
+/// MirrorMaker 2 (and Connect worker) settings recognised but not acted on: recorded with
+/// [`NOT_IMPLEMENTED`].
+const NOT_IMPLEMENTED_KEYS: &[&str] = &[
+    "add.source.alias.to.metrics",
+    "admin.timeout.ms",
+    "config.property.filter.class",
+    "connector.class",
+    "consumer.poll.timeout.ms",
+    "dedicated.mode.enable.internal.rest",
+    "forwarding.admin.class",
+    "group.filter.class",
+    "groups",
+    "groups.blacklist",
+    "groups.exclude",
+    "header.converter",
+    "key.converter",
+    "name",
+    "offset.flush.interval.ms",
+    "offset.flush.timeout.ms",
+    "offset.lag.max",
+    "replication.policy.internal.topic.separator.enabled",
+    "scheduled.rebalance.max.delay.ms",
+    "sync.topic.configs.interval.seconds",
+    "tasks.max",
+    "topic.filter.class",
+    "transaction.boundary",
+    "use.incremental.alter.configs",
+    "value.converter",
+];
+
+/// Prefixes of recognised, not implemented settings (checked before the client prefixes, so
+/// `producer.override.*` is not taken for a producer property).
+const NOT_IMPLEMENTED_PREFIXES: &[&str] = &[
+    "admin.override.",
+    "checkpoints.topic.",
+    "config.storage.",
+    "consumer.override.",
+    "emit.checkpoints.",
+    "emit.heartbeats.",
+    "emit.offset-syncs.",
+    "errors.",
+    "exactly.once.",
+    "header.converter.",
+    "heartbeats.topic.",
+    "key.converter.",
+    "offset-syncs.",
+    "offset.storage.",
+    "producer.override.",
+    "refresh.groups.",
+    "source.cluster.",
+    "status.storage.",
+    "sync.group.offsets.",
+    "sync.topic.acls.",
+    "target.cluster.",
+    "value.converter.",
+];
+
+/// Whether `key` (without any cluster or flow prefix) is a MirrorMaker 2 setting Strait does not
+/// act on yet.
+pub(crate) fn is_not_implemented(key: &str) -> bool {
+    NOT_IMPLEMENTED_KEYS.contains(&key)
+        || NOT_IMPLEMENTED_PREFIXES
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+}
+
+/// Client-type scopes of file-level and per-flow keys, and which of a flow's clients each reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ClientScope {
+    /// `consumer.*`: the source consumer.
+    Consumer,
+    /// `source.consumer.*`: the source consumer (applied after `consumer.*`).
+    SourceConsumer,
+    /// `producer.*`: the target producer.
+    Producer,
+    /// `target.producer.*`: the target producer (applied after `producer.*`).
+    TargetProducer,
+    /// `admin.*`: both admin clients.
+    Admin,
+    /// `source.admin.*`.
+    SourceAdmin,
+    /// `target.admin.*`.
+    TargetAdmin,
+}
+
+const CLIENT_SCOPES: &[(&str, ClientScope)] = &[
+    ("consumer.", ClientScope::Consumer),
+    ("source.consumer.", ClientScope::SourceConsumer),
+    ("producer.", ClientScope::Producer),
+    ("target.producer.", ClientScope::TargetProducer),
+    ("admin.", ClientScope::Admin),
+    ("source.admin.", ClientScope::SourceAdmin),
+    ("target.admin.", ClientScope::TargetAdmin),
+];
+
+/// Layers of a flow's clients, lowest first, among the scopes of one level (file or flow).
+pub(crate) const CONSUMER_LAYERS: &[ClientScope] =
+    &[ClientScope::Consumer, ClientScope::SourceConsumer];
+pub(crate) const PRODUCER_LAYERS: &[ClientScope] =
+    &[ClientScope::Producer, ClientScope::TargetProducer];
+pub(crate) const SOURCE_ADMIN_LAYERS: &[ClientScope] =
+    &[ClientScope::Admin, ClientScope::SourceAdmin];
+pub(crate) const TARGET_ADMIN_LAYERS: &[ClientScope] =
+    &[ClientScope::Admin, ClientScope::TargetAdmin];
+
+/// `consumer.fetch.min.bytes` → (Consumer, `fetch.min.bytes`).
+pub(crate) fn client_scope(key: &str) -> Option<(ClientScope, &str)> {
+    CLIENT_SCOPES.iter().find_map(|(prefix, scope)| {
+        key.strip_prefix(prefix)
+            .filter(|name| !name.is_empty())
+            .map(|name| (*scope, name))
+    })
+}
+
+/// The client properties MirrorMaker 2 applies to every cluster when set without a prefix
+/// (its `CLIENT_CONFIG_DEF`: security protocol, SSL and SASL settings).
+pub(crate) fn is_cluster_wide_client_key(key: &str) -> bool {
+    key == "security.protocol" || key.starts_with("ssl.") || key.starts_with("sasl.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognised_settings() {
+        for key in [
+            "tasks.max",
+            "checkpoints.topic.replication.factor",
+            "heartbeats.topic.replication.factor",
+            "offset-syncs.topic.replication.factor",
+            "offset.storage.replication.factor",
+            "emit.heartbeats.interval.seconds",
+            "sync.group.offsets.enabled",
+            "producer.override.linger.ms",
+            "consumer.poll.timeout.ms",
+            "key.converter.schemas.enable",
+        ] {
+            assert!(is_not_implemented(key), "{key}");
+        }
+        for key in [
+            "topics",
+            "replication.factor",
+            "consumer.fetch.min.bytes",
+            "linger.ms",
+        ] {
+            assert!(!is_not_implemented(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn client_scopes() {
+        assert_eq!(
+            client_scope("consumer.fetch.min.bytes"),
+            Some((ClientScope::Consumer, "fetch.min.bytes"))
+        );
+        assert_eq!(
+            client_scope("source.consumer.isolation.level"),
+            Some((ClientScope::SourceConsumer, "isolation.level"))
+        );
+        assert_eq!(
+            client_scope("target.admin.request.timeout.ms"),
+            Some((ClientScope::TargetAdmin, "request.timeout.ms"))
+        );
+        assert_eq!(client_scope("consumer."), None);
+        assert_eq!(client_scope("topics"), None);
+    }
+}

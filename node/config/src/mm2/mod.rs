@@ -1,0 +1,794 @@
+//! MirrorMaker 2's `mm2.properties` → [`Settings`], so an MM2 user's file runs unchanged.
+//!
+//! The file is read as Java reads it (see [`crate::properties`]; a repeated key: the last one wins,
+//! values are trimmed). Then each key is one of:
+//! - `clusters = A, B`: the aliases (required).
+//! - `A.bootstrap.servers`; `A.<p>` a client property of every client of A; `A.consumer.<p>`,
+//!   `A.producer.<p>`, `A.admin.<p>` for one client type.
+//! - `A->B.<key>`: a flow. `A->B.enabled = true` turns it on (default false); any other flow key
+//!   overrides the file-level `<key>` for that flow only. A flow naming a cluster not in `clusters`
+//!   is an error.
+//! - file-level per-flow settings: `topics`, `topics.exclude` (legacy `topics.blacklist`),
+//!   `replication.policy.class`, `replication.policy.separator`, `replication.factor`,
+//!   `sync.topic.configs.enabled`, `config.properties.exclude` (legacy `config.properties.blacklist`),
+//!   `refresh.topics.enabled`, `refresh.topics.interval.seconds`, and Strait's
+//!   `strait.max.in.flight.records`, `strait.max.in.flight.bytes`,
+//!   `strait.position.flush.interval.ms`.
+//! - Strait's node settings: `strait.data.dir`, `strait.log.format`,
+//!   `strait.progress.interval.seconds` (file level only). Any other `strait.*` key is an error.
+//! - file-level `security.protocol`, `ssl.*`, `sasl.*`: client properties of every cluster (below
+//!   `A.<p>`), as MirrorMaker 2 does; a file-level `bootstrap.servers` is the fallback of clusters
+//!   without their own.
+//! - client-type scopes for every flow, or one flow with the `A->B.` prefix: `consumer.*` and
+//!   `source.consumer.*` (source consumer), `producer.*` and `target.producer.*` (target producer),
+//!   `admin.*` (both admins), `source.admin.*`, `target.admin.*`.
+//! - MirrorMaker 2 settings Strait does not act on yet (heartbeats, checkpoints, group offset sync,
+//!   ACL sync, internal topic settings, converters, `tasks.max`...) and unknown keys: recorded in
+//!   [`Settings::ignored`] with the line and the reason, never dropped silently.
+//!
+//! Client properties are Java names, translated to librdkafka by [`crate::client_props`]. A flow's
+//! source consumer gets, later winning: file-level `security.protocol`/`ssl.*`/`sasl.*`, `A.<p>`,
+//! `A.consumer.<p>`, file-level `consumer.<p>`, `source.consumer.<p>`, then `A->B.consumer.<p>`,
+//! `A->B.source.consumer.<p>`, and `bootstrap.servers` from `A.bootstrap.servers`. The producer
+//! and the admins are built the same way from their scopes.
+//!
+//! Where Strait differs from MirrorMaker 2's defaults: `replication.factor` unset means the target
+//! broker's default (MM2: 2), `refresh.topics.interval.seconds` defaults to 10 (MM2: 600). Values
+//! MirrorMaker 2 would silently read as `false` (`A->B.enabled = yes`) are errors here.
+
+mod keys;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use strait_coordinator::{ClusterAlias, FlowId};
+
+use crate::assemble::{
+    self, bootstrap_servers, check_patterns, flow_settings, parse_policy, split_list, FlowClients,
+    FlowValues, Sourced, EXPECT_BOOL, EXPECT_COUNT, EXPECT_INTERVAL_SECS, EXPECT_LOG_FORMAT,
+    EXPECT_MILLIS, EXPECT_POLICY, EXPECT_PROGRESS_SECS, EXPECT_REPLICATION_FACTOR,
+    EXPECT_SEPARATOR,
+};
+use crate::client_props::{
+    is_client_property, overlay, shown_value, translate, JavaProp, JavaProps,
+};
+use crate::error::{ConfigError, Location};
+use crate::model::{
+    ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings, Settings, DEFAULT_DATA_DIR,
+    DEFAULT_PROGRESS_INTERVAL,
+};
+use crate::properties;
+use keys::{
+    client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CONSUMER_LAYERS,
+    FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS, STRAIT_DATA_DIR,
+    STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS,
+    STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
+};
+
+/// Reads a whole `mm2.properties` file (`file` is for messages).
+pub(crate) fn parse(file: &Path, text: &str) -> Result<Settings, ConfigError> {
+    Reader::new(file, text)?.finish()
+}
+
+/// One key of the file, its value trimmed.
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    value: String,
+    line: usize,
+}
+
+impl Entry {
+    fn sourced<T>(&self, value: T) -> Sourced<T> {
+        Sourced {
+            value,
+            key: self.key.clone(),
+            line: Some(self.line),
+        }
+    }
+
+    fn java_prop(&self) -> JavaProp {
+        JavaProp {
+            value: self.value.clone(),
+            key: self.key.clone(),
+            line: Some(self.line),
+        }
+    }
+}
+
+/// What the file level, or one flow, sets for flows.
+#[derive(Debug, Default)]
+struct Scope {
+    values: FlowValues,
+    topics_blacklist: Option<Sourced<Vec<String>>>,
+    config_blacklist: Option<Sourced<Vec<String>>>,
+    clients: BTreeMap<ClientScope, JavaProps>,
+}
+
+/// What the file sets for one cluster.
+#[derive(Debug, Default)]
+struct ClusterKeys {
+    bootstrap: Option<Sourced<String>>,
+    client: JavaProps,
+    consumer: JavaProps,
+    producer: JavaProps,
+    admin: JavaProps,
+}
+
+/// A key of a flow, with the flow prefix removed (`rest`).
+#[derive(Debug)]
+struct FlowEntry {
+    rest: String,
+    entry: Entry,
+}
+
+enum Route {
+    /// `A->B.<rest>`: the flow and where `rest` starts in the key.
+    Flow(FlowId, usize),
+    /// `A.<rest>`.
+    Cluster(ClusterAlias, usize),
+    File,
+}
+
+struct Reader<'f> {
+    file: &'f Path,
+    aliases: Vec<ClusterAlias>,
+    clusters_line: usize,
+    node: NodeSettings,
+    top: Scope,
+    /// File-level `security.protocol`, `ssl.*`, `sasl.*`: every cluster's clients.
+    common: JavaProps,
+    /// File-level `bootstrap.servers`, for clusters without their own.
+    fallback_bootstrap: Option<Sourced<String>>,
+    clusters: BTreeMap<ClusterAlias, ClusterKeys>,
+    flows: BTreeMap<FlowId, Vec<FlowEntry>>,
+    ignored: Vec<IgnoredKey>,
+}
+
+impl<'f> Reader<'f> {
+    fn new(file: &'f Path, text: &str) -> Result<Self, ConfigError> {
+        let properties = properties::parse(text).map_err(|e| ConfigError::Syntax {
+            at: Location::new(file, Some(e.line)),
+            reason: e.reason,
+        })?;
+        let mut ignored = Vec::new();
+        let entries = last_wins(properties, &mut ignored);
+
+        let clusters = entries
+            .iter()
+            .find(|e| e.key == "clusters")
+            .ok_or_else(|| ConfigError::MissingKey {
+                at: Location::new(file, None),
+                key: "clusters".to_owned(),
+                hint: "list the cluster aliases, e.g. clusters = A, B".to_owned(),
+            })?;
+        let mut aliases = Vec::new();
+        for alias in split_list(&clusters.value) {
+            let alias = ClusterAlias::new(alias).map_err(|e| ConfigError::InvalidKey {
+                at: Location::new(file, Some(clusters.line)),
+                key: "clusters".to_owned(),
+                reason: e.to_string(),
+            })?;
+            if !aliases.contains(&alias) {
+                aliases.push(alias);
+            }
+        }
+        if aliases.is_empty() {
+            return Err(invalid(
+                file,
+                clusters,
+                "a comma-separated list of cluster aliases",
+            ));
+        }
+
+        let mut reader = Reader {
+            file,
+            aliases,
+            clusters_line: clusters.line,
+            node: NodeSettings {
+                data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+                log_format: LogFormat::default(),
+                progress_interval: DEFAULT_PROGRESS_INTERVAL,
+            },
+            top: Scope::default(),
+            common: JavaProps::new(),
+            fallback_bootstrap: None,
+            clusters: BTreeMap::new(),
+            flows: BTreeMap::new(),
+            ignored,
+        };
+        for entry in entries {
+            reader.read(entry)?;
+        }
+        Ok(reader)
+    }
+
+    fn ignore(&mut self, entry: &Entry, reason: impl Into<String>) {
+        self.ignored.push(IgnoredKey {
+            key: entry.key.clone(),
+            line: Some(entry.line),
+            reason: reason.into(),
+        });
+    }
+
+    fn known_clusters(&self) -> String {
+        let names: Vec<&str> = self.aliases.iter().map(ClusterAlias::as_str).collect();
+        format!("`clusters = {}`", names.join(", "))
+    }
+
+    /// The known alias `key` starts with, followed by a dot (the longest, as aliases may contain
+    /// dots).
+    fn alias_prefix(&self, key: &str) -> Option<ClusterAlias> {
+        self.aliases
+            .iter()
+            .filter(|a| {
+                key.strip_prefix(a.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .max_by_key(|a| a.as_str().len())
+            .cloned()
+    }
+
+    fn route(&self, entry: &Entry) -> Result<Route, ConfigError> {
+        let key = entry.key.as_str();
+        let Some((source, rest)) = key.split_once("->") else {
+            return Ok(match self.alias_prefix(key) {
+                Some(alias) => {
+                    let start = alias.as_str().len() + 1;
+                    Route::Cluster(alias, start)
+                }
+                None => Route::File,
+            });
+        };
+        let malformed = || ConfigError::InvalidKey {
+            at: Location::new(self.file, Some(entry.line)),
+            key: key.to_owned(),
+            reason: "expected SOURCE->TARGET.<setting>, e.g. A->B.enabled".to_owned(),
+        };
+        let unknown = |alias: &str| ConfigError::UnknownCluster {
+            at: Location::new(self.file, Some(entry.line)),
+            key: key.to_owned(),
+            alias: alias.to_owned(),
+            defined: self.known_clusters(),
+        };
+        if source.is_empty() {
+            return Err(malformed());
+        }
+        let source = self
+            .aliases
+            .iter()
+            .find(|a| a.as_str() == source)
+            .cloned()
+            .ok_or_else(|| unknown(source))?;
+        let target = match self.alias_prefix(rest) {
+            Some(target) => target,
+            None if self.aliases.iter().any(|a| a.as_str() == rest) => return Err(malformed()),
+            None => match rest.split('.').next() {
+                Some(guess) if !guess.is_empty() => return Err(unknown(guess)),
+                _ => return Err(malformed()),
+            },
+        };
+        let start = key.len() - rest.len() + target.as_str().len() + 1;
+        if start >= key.len() {
+            return Err(malformed());
+        }
+        let id = FlowId::new(source, target).map_err(|e| ConfigError::InvalidKey {
+            at: Location::new(self.file, Some(entry.line)),
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Route::Flow(id, start))
+    }
+
+    fn read(&mut self, entry: Entry) -> Result<(), ConfigError> {
+        if entry.key == "clusters" {
+            return Ok(());
+        }
+        match self.route(&entry)? {
+            Route::Flow(id, start) => {
+                let rest = entry.key[start..].to_owned();
+                self.flows
+                    .entry(id)
+                    .or_default()
+                    .push(FlowEntry { rest, entry });
+                Ok(())
+            }
+            Route::Cluster(alias, start) => {
+                let rest = entry.key[start..].to_owned();
+                self.read_cluster(alias, &rest, &entry)
+            }
+            Route::File => self.read_file_level(&entry),
+        }
+    }
+
+    fn read_file_level(&mut self, entry: &Entry) -> Result<(), ConfigError> {
+        let key = entry.key.as_str();
+        if NODE_KEYS.contains(&key) {
+            return self.read_node(entry);
+        }
+        if read_flow_value(self.file, &mut self.top, key, entry)? {
+            return Ok(());
+        }
+        if key.starts_with("strait.") {
+            return Err(unknown_strait_key(self.file, entry));
+        }
+        if key == "enabled" {
+            self.ignore(
+                entry,
+                "flows are enabled one by one: set e.g. A->B.enabled = true",
+            );
+        } else if is_not_implemented(key) {
+            self.ignore(entry, NOT_IMPLEMENTED);
+        } else if let Some((scope, name)) = client_scope(key) {
+            let prop = entry.java_prop();
+            self.top
+                .clients
+                .entry(scope)
+                .or_default()
+                .insert(name.to_owned(), prop);
+        } else if key == "bootstrap.servers" {
+            self.fallback_bootstrap = Some(entry.sourced(entry.value.clone()));
+        } else if is_cluster_wide_client_key(key) {
+            self.common.insert(key.to_owned(), entry.java_prop());
+        } else if is_client_property(key) {
+            let a = &self.aliases[0];
+            let reason = format!(
+                "MirrorMaker 2 applies only security.protocol, ssl.* and sasl.* to every cluster: \
+                 set it per cluster ({a}.{key}) or per client type ({a}.consumer.{key}, \
+                 {a}.producer.{key})"
+            );
+            self.ignore(entry, reason);
+        } else if let Some(alias) = key.strip_suffix(".bootstrap.servers") {
+            self.ignore(
+                entry,
+                format!("cluster {alias} is not in {}", self.known_clusters()),
+            );
+        } else {
+            self.ignore(entry, UNKNOWN);
+        }
+        Ok(())
+    }
+
+    fn read_node(&mut self, entry: &Entry) -> Result<(), ConfigError> {
+        match entry.key.as_str() {
+            STRAIT_DATA_DIR => {
+                if entry.value.is_empty() {
+                    return Err(invalid(self.file, entry, "a directory path"));
+                }
+                self.node.data_dir = PathBuf::from(&entry.value);
+            }
+            STRAIT_LOG_FORMAT => {
+                self.node.log_format = parse_log_format(&entry.value)
+                    .ok_or_else(|| invalid(self.file, entry, EXPECT_LOG_FORMAT))?;
+            }
+            STRAIT_PROGRESS_INTERVAL => {
+                self.node.progress_interval = number(
+                    self.file,
+                    entry,
+                    EXPECT_PROGRESS_SECS,
+                    assemble::progress_secs,
+                )?;
+            }
+            other => unreachable!("{other} is not a node key"),
+        }
+        Ok(())
+    }
+
+    fn read_cluster(
+        &mut self,
+        alias: ClusterAlias,
+        rest: &str,
+        entry: &Entry,
+    ) -> Result<(), ConfigError> {
+        if rest.starts_with("strait.") {
+            return Err(ConfigError::InvalidKey {
+                at: Location::new(self.file, Some(entry.line)),
+                key: entry.key.clone(),
+                reason: "strait.* settings are not per cluster".to_owned(),
+            });
+        }
+        if FLOW_KEYS.contains(&rest) || rest == "enabled" {
+            self.ignore(
+                entry,
+                format!(
+                    "not a per-cluster setting: set `{rest}` for every flow (no prefix) or for \
+                     one flow (A->B.{rest})"
+                ),
+            );
+            return Ok(());
+        }
+        if rest == "bootstrap.servers" {
+            let bootstrap = entry.sourced(entry.value.clone());
+            self.clusters.entry(alias).or_default().bootstrap = Some(bootstrap);
+            return Ok(());
+        }
+        let client_type = ["consumer.", "producer.", "admin."]
+            .iter()
+            .find_map(|prefix| Some((*prefix, rest.strip_prefix(prefix)?)));
+        match client_type {
+            Some((_, "")) => {
+                self.ignore(entry, UNKNOWN);
+                return Ok(());
+            }
+            None if is_not_implemented(rest) => {
+                self.ignore(entry, NOT_IMPLEMENTED);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let keys = self.clusters.entry(alias).or_default();
+        let (layer, name) = match client_type {
+            Some(("consumer.", name)) => (&mut keys.consumer, name),
+            Some(("producer.", name)) => (&mut keys.producer, name),
+            Some((_, name)) => (&mut keys.admin, name),
+            None => (&mut keys.client, rest),
+        };
+        layer.insert(name.to_owned(), entry.java_prop());
+        Ok(())
+    }
+
+    /// The settings one flow sets, or `None` when it is not enabled (its keys are then recorded as
+    /// ignored).
+    fn read_flow(
+        &mut self,
+        id: &FlowId,
+        entries: Vec<FlowEntry>,
+    ) -> Result<Option<Scope>, ConfigError> {
+        let enabled = match entries.iter().find(|e| e.rest == "enabled") {
+            Some(e) => parse_bool(self.file, &e.entry)?,
+            None => false,
+        };
+        if !enabled {
+            for e in entries.iter().filter(|e| e.rest != "enabled") {
+                self.ignore(
+                    &e.entry,
+                    format!("flow {id} is not enabled ({id}.enabled = true turns it on)"),
+                );
+            }
+            return Ok(None);
+        }
+        let mut scope = Scope::default();
+        for FlowEntry { rest, entry } in entries {
+            let rest = rest.as_str();
+            if rest == "enabled" || read_flow_value(self.file, &mut scope, rest, &entry)? {
+                continue;
+            }
+            if NODE_KEYS.contains(&rest) {
+                return Err(ConfigError::InvalidKey {
+                    at: Location::new(self.file, Some(entry.line)),
+                    key: entry.key.clone(),
+                    reason: format!("a node setting: set it once, without a flow prefix ({rest})"),
+                });
+            }
+            if rest.starts_with("strait.") {
+                return Err(unknown_strait_key(self.file, &entry));
+            }
+            if is_not_implemented(rest) {
+                self.ignore(&entry, NOT_IMPLEMENTED);
+            } else if let Some((client, name)) = client_scope(rest) {
+                scope
+                    .clients
+                    .entry(client)
+                    .or_default()
+                    .insert(name.to_owned(), entry.java_prop());
+            } else if is_client_property(rest) {
+                self.ignore(
+                    &entry,
+                    format!(
+                        "client properties of a flow go under {id}.consumer.*, {id}.producer.*, \
+                         {id}.source.admin.* or {id}.target.admin.* (MirrorMaker 2 ignores them \
+                         here too)"
+                    ),
+                );
+            } else {
+                self.ignore(&entry, UNKNOWN);
+            }
+        }
+        Ok(Some(scope))
+    }
+
+    /// Resolves the deprecated aliases of one scope: the new name wins when both are set.
+    fn settle(&mut self, scope: &mut Scope) {
+        let pairs = [
+            (
+                &mut scope.values.topics_exclude,
+                scope.topics_blacklist.take(),
+                "topics.exclude",
+            ),
+            (
+                &mut scope.values.config_properties_exclude,
+                scope.config_blacklist.take(),
+                "config.properties.exclude",
+            ),
+        ];
+        for (current, legacy, name) in pairs {
+            match (current.is_some(), legacy) {
+                (false, legacy) => *current = legacy,
+                (true, Some(legacy)) => self.ignored.push(IgnoredKey {
+                    key: legacy.key,
+                    line: legacy.line,
+                    reason: format!("deprecated name of {name}, which is also set and wins"),
+                }),
+                (true, None) => {}
+            }
+        }
+    }
+
+    fn bootstrap(&self, alias: &ClusterAlias) -> Option<String> {
+        self.clusters
+            .get(alias)
+            .and_then(|keys| keys.bootstrap.as_ref())
+            .or(self.fallback_bootstrap.as_ref())
+            .and_then(|s| bootstrap_servers(&s.value))
+    }
+
+    fn translate(
+        &mut self,
+        props: &JavaProps,
+        context: &[&JavaProps],
+    ) -> Result<ClientProps, ConfigError> {
+        let translated = translate(self.file, props, context)?;
+        self.ignored.extend(translated.ignored);
+        Ok(translated.props)
+    }
+
+    fn finish(mut self) -> Result<Settings, ConfigError> {
+        let mut top = std::mem::take(&mut self.top);
+        self.settle(&mut top);
+
+        let mut enabled = Vec::new();
+        for (id, entries) in std::mem::take(&mut self.flows) {
+            if let Some(mut scope) = self.read_flow(&id, entries)? {
+                self.settle(&mut scope);
+                enabled.push((id, scope));
+            }
+        }
+        if enabled.is_empty() {
+            let source = &self.aliases[0];
+            let target = self.aliases.get(1).map_or("B", ClusterAlias::as_str);
+            return Err(ConfigError::NoEnabledFlow {
+                at: Location::new(self.file, None),
+                hint: format!("set e.g. {source}->{target}.enabled = true"),
+            });
+        }
+        for (id, _) in &enabled {
+            for alias in [&id.source, &id.target] {
+                if self.bootstrap(alias).is_none() {
+                    return Err(ConfigError::MissingBootstrap {
+                        at: Location::new(self.file, None),
+                        cluster: alias.to_string(),
+                        key: format!("{alias}.bootstrap.servers"),
+                        flow: id.to_string(),
+                    });
+                }
+            }
+        }
+
+        let common = std::mem::take(&mut self.common);
+        let mut clusters = BTreeMap::new();
+        let mut cluster_keys = HashMap::new();
+        for alias in self.aliases.clone() {
+            let bootstrap = self.bootstrap(&alias);
+            let keys = self.clusters.remove(&alias).unwrap_or_default();
+            let Some(bootstrap_servers) = bootstrap else {
+                self.ignored.push(IgnoredKey {
+                    key: "clusters".to_owned(),
+                    line: Some(self.clusters_line),
+                    reason: format!(
+                        "cluster {alias} has no {alias}.bootstrap.servers and no enabled flow \
+                         uses it: left out"
+                    ),
+                });
+                continue;
+            };
+            let client = self.translate(&overlay([&common, &keys.client]), &[])?;
+            let lower = [&keys.client, &common];
+            let settings = ClusterSettings {
+                alias: alias.clone(),
+                bootstrap_servers,
+                client,
+                consumer: self.translate(&keys.consumer, &lower)?,
+                producer: self.translate(&keys.producer, &lower)?,
+                admin: self.translate(&keys.admin, &lower)?,
+            };
+            clusters.insert(alias.clone(), settings);
+            cluster_keys.insert(alias, keys);
+        }
+
+        let mut flows = Vec::new();
+        for (id, scope) in enabled {
+            let source = &cluster_keys[&id.source];
+            let target = &cluster_keys[&id.target];
+            let layered = |cluster: [&JavaProps; 2], scopes: &[ClientScope]| {
+                let mut layers = vec![&common, cluster[0], cluster[1]];
+                for level in [&top, &scope] {
+                    layers.extend(scopes.iter().filter_map(|s| level.clients.get(s)));
+                }
+                overlay(layers)
+            };
+            let consumer = layered([&source.client, &source.consumer], CONSUMER_LAYERS);
+            let producer = layered([&target.client, &target.producer], PRODUCER_LAYERS);
+            let source_admin = layered([&source.client, &source.admin], SOURCE_ADMIN_LAYERS);
+            let target_admin = layered([&target.client, &target.admin], TARGET_ADMIN_LAYERS);
+            let source_bootstrap = &clusters[&id.source].bootstrap_servers;
+            let target_bootstrap = &clusters[&id.target].bootstrap_servers;
+            let clients = FlowClients {
+                consumer: assemble::client_props(
+                    source_bootstrap,
+                    &[&self.translate(&consumer, &[])?],
+                ),
+                producer: assemble::client_props(
+                    target_bootstrap,
+                    &[&self.translate(&producer, &[])?],
+                ),
+                source_admin: assemble::client_props(
+                    source_bootstrap,
+                    &[&self.translate(&source_admin, &[])?],
+                ),
+                target_admin: assemble::client_props(
+                    target_bootstrap,
+                    &[&self.translate(&target_admin, &[])?],
+                ),
+            };
+            let values = scope.values.or(&top.values);
+            flows.push(flow_settings(self.file, id, values, clients)?);
+        }
+
+        Ok(Settings {
+            file: self.file.to_path_buf(),
+            node: self.node,
+            clusters,
+            flows,
+            ignored: assemble::tidy_ignored(self.ignored),
+        })
+    }
+}
+
+/// Java's `Properties` keeps the last value of a repeated key; the earlier ones are recorded.
+fn last_wins(properties: Vec<properties::Property>, ignored: &mut Vec<IgnoredKey>) -> Vec<Entry> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for p in &properties {
+        last.insert(p.key.as_str(), p.line);
+    }
+    let mut repeated = Vec::new();
+    let mut entries = Vec::new();
+    for p in &properties {
+        let last_line = last[p.key.as_str()];
+        if p.line != last_line {
+            repeated.push(IgnoredKey {
+                key: p.key.clone(),
+                line: Some(p.line),
+                reason: format!("set again on line {last_line}, which wins"),
+            });
+            continue;
+        }
+        entries.push(Entry {
+            key: p.key.clone(),
+            value: p.value.trim().to_owned(),
+            line: p.line,
+        });
+    }
+    ignored.extend(repeated);
+    entries
+}
+
+/// Reads `name` (a key without its flow prefix) into `scope` when it is a per-flow setting.
+fn read_flow_value(
+    file: &Path,
+    scope: &mut Scope,
+    name: &str,
+    entry: &Entry,
+) -> Result<bool, ConfigError> {
+    let patterns = || -> Result<Sourced<Vec<String>>, ConfigError> {
+        let patterns = entry.sourced(split_list(&entry.value));
+        check_patterns(file, &patterns)?;
+        Ok(patterns)
+    };
+    let values = &mut scope.values;
+    match name {
+        "topics" => values.topics = Some(patterns()?),
+        "topics.exclude" => values.topics_exclude = Some(patterns()?),
+        "topics.blacklist" => scope.topics_blacklist = Some(patterns()?),
+        "config.properties.exclude" => values.config_properties_exclude = Some(patterns()?),
+        "config.properties.blacklist" => scope.config_blacklist = Some(patterns()?),
+        "replication.policy.class" => {
+            let policy =
+                parse_policy(&entry.value).ok_or_else(|| invalid(file, entry, EXPECT_POLICY))?;
+            values.policy = Some(policy);
+        }
+        "replication.policy.separator" => {
+            if entry.value.is_empty() {
+                return Err(invalid(file, entry, EXPECT_SEPARATOR));
+            }
+            values.separator = Some(entry.sourced(entry.value.clone()));
+        }
+        "replication.factor" => {
+            values.replication_factor = Some(number(
+                file,
+                entry,
+                EXPECT_REPLICATION_FACTOR,
+                assemble::replication_factor,
+            )?);
+        }
+        "sync.topic.configs.enabled" => values.sync_topic_configs = Some(parse_bool(file, entry)?),
+        "refresh.topics.enabled" => values.refresh_topics_enabled = Some(parse_bool(file, entry)?),
+        "refresh.topics.interval.seconds" => {
+            values.refresh_topics_interval = Some(number(
+                file,
+                entry,
+                EXPECT_INTERVAL_SECS,
+                assemble::interval_secs,
+            )?);
+        }
+        STRAIT_MAX_IN_FLIGHT_RECORDS => {
+            values.max_in_flight_records =
+                Some(number(file, entry, EXPECT_COUNT, assemble::count)?);
+        }
+        STRAIT_MAX_IN_FLIGHT_BYTES => {
+            values.max_in_flight_bytes = Some(number(file, entry, EXPECT_COUNT, assemble::count)?);
+        }
+        STRAIT_POSITION_FLUSH_INTERVAL => {
+            values.position_flush_interval = Some(number(
+                file,
+                entry,
+                EXPECT_MILLIS,
+                assemble::interval_millis,
+            )?);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn invalid(file: &Path, entry: &Entry, expected: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        at: Location::new(file, Some(entry.line)),
+        key: entry.key.clone(),
+        value: shown_value(&entry.key, &entry.value),
+        expected: expected.to_owned(),
+    }
+}
+
+/// `true` / `false`, any case (as Kafka's `ConfigDef` reads booleans).
+fn parse_bool(file: &Path, entry: &Entry) -> Result<bool, ConfigError> {
+    if entry.value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if entry.value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid(file, entry, EXPECT_BOOL))
+    }
+}
+
+/// A whole number, then `check`ed (range, unit).
+fn number<T>(
+    file: &Path,
+    entry: &Entry,
+    expected: &str,
+    check: fn(i64) -> Result<T, &'static str>,
+) -> Result<T, ConfigError> {
+    let n: i64 = entry
+        .value
+        .parse()
+        .map_err(|_| invalid(file, entry, expected))?;
+    check(n).map_err(|expected| invalid(file, entry, expected))
+}
+
+pub(crate) fn parse_log_format(value: &str) -> Option<LogFormat> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => None,
+    }
+}
+
+fn unknown_strait_key(file: &Path, entry: &Entry) -> ConfigError {
+    ConfigError::InvalidKey {
+        at: Location::new(file, Some(entry.line)),
+        key: entry.key.clone(),
+        reason: format!("unknown Strait setting (known: {})", STRAIT_KEYS.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

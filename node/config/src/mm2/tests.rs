@@ -1,0 +1,609 @@
+use std::path::Path;
+use std::time::Duration;
+
+use strait_coordinator::ReplicationPolicy;
+
+use super::parse;
+use crate::error::ConfigError;
+use crate::model::{LogFormat, Settings};
+
+const FILE: &str = "/etc/strait/mm2.properties";
+
+fn load(text: &str) -> Settings {
+    match parse(Path::new(FILE), text) {
+        Ok(settings) => settings,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn error(text: &str) -> String {
+    match parse(Path::new(FILE), text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(msg: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(msg.contains(part), "{part:?} missing in: {msg}");
+    }
+}
+
+const BASE: &str = "clusters = A, B\n\
+                    A.bootstrap.servers = a:9092\n\
+                    B.bootstrap.servers = b:9092\n\
+                    A->B.enabled = true\n";
+
+/// Kafka's config/connect-mirror-maker.properties, as shipped.
+const CONNECT_MIRROR_MAKER: &str = r#"# Licensed to the Apache Software Foundation (ASF) under A or more
+# contributor license agreements.
+#
+# This is a comma separated host:port pairs for each cluster
+# for e.g. "A_host1:9092, A_host2:9092, A_host3:9092"
+
+# specify any number of cluster aliases
+clusters = A, B
+
+# connection information for each cluster
+# This is a comma separated host:port pairs for each cluster
+# for e.g. "A_host1:9092, A_host2:9092, A_host3:9092"
+A.bootstrap.servers = A_host1:9092, A_host2:9092, A_host3:9092
+B.bootstrap.servers = B_host1:9092, B_host2:9092, B_host3:9092
+
+# enable and configure individual replication flows
+A->B.enabled = true
+
+# regex which defines which topics gets replicated. For eg "foo-.*"
+A->B.topics = .*
+
+B->A.enabled = true
+B->A.topics = .*
+
+# Setting replication factor of newly created remote topics
+replication.factor=1
+
+############################# Internal Topic Settings  #############################
+# The replication factor for mm2 internal topics "heartbeats", "B.checkpoints.internal" and
+# "mm2-offset-syncs.B.internal"
+# For anything other than development testing, a value greater than 1 is recommended to ensure availability such as 3.
+checkpoints.topic.replication.factor=1
+heartbeats.topic.replication.factor=1
+offset-syncs.topic.replication.factor=1
+
+# The replication factor for connect internal topics "mm2-configs.B.internal", "mm2-offsets.B.internal" and
+# "mm2-status.B.internal"
+# For anything other than development testing, a value greater than 1 is recommended to ensure availability such as 3.
+offset.storage.replication.factor=1
+status.storage.replication.factor=1
+config.storage.replication.factor=1
+
+# customize as needed
+# replication.policy.separator = _
+# sync.topic.acls.enabled = false
+# emit.heartbeats.interval.seconds = 5
+"#;
+
+#[test]
+fn kafkas_connect_mirror_maker_properties_runs_unchanged() {
+    let s = load(CONNECT_MIRROR_MAKER);
+    assert_eq!(s.file, Path::new(FILE));
+    let ids: Vec<String> = s.flows.iter().map(|f| f.id.to_string()).collect();
+    assert_eq!(ids, ["A->B", "B->A"]);
+    assert_eq!(
+        s.clusters[&s.flows[0].id.source].bootstrap_servers,
+        "A_host1:9092,A_host2:9092,A_host3:9092"
+    );
+    for flow in &s.flows {
+        assert_eq!(flow.replication_factor, Some(1));
+        assert_eq!(flow.topics.include_patterns(), [".*"]);
+        assert_eq!(flow.replication_policy, ReplicationPolicy::default());
+        assert_eq!(flow.refresh_topics_interval, Duration::from_secs(10));
+    }
+    assert_eq!(
+        s.flows[0].consumer["bootstrap.servers"],
+        "A_host1:9092,A_host2:9092,A_host3:9092"
+    );
+    assert_eq!(
+        s.flows[0].producer["bootstrap.servers"],
+        "B_host1:9092,B_host2:9092,B_host3:9092"
+    );
+    let ignored: Vec<(&str, Option<usize>)> =
+        s.ignored.iter().map(|i| (i.key.as_str(), i.line)).collect();
+    assert_eq!(
+        ignored,
+        [
+            ("checkpoints.topic.replication.factor", Some(32)),
+            ("heartbeats.topic.replication.factor", Some(33)),
+            ("offset-syncs.topic.replication.factor", Some(34)),
+            ("offset.storage.replication.factor", Some(39)),
+            ("status.storage.replication.factor", Some(40)),
+            ("config.storage.replication.factor", Some(41)),
+        ]
+    );
+    assert!(s
+        .ignored
+        .iter()
+        .all(|i| i.reason.contains("not implemented")));
+}
+
+#[test]
+fn strait_defaults_differ_from_mm2_where_documented() {
+    let s = load(BASE);
+    let flow = &s.flows[0];
+    assert_eq!(
+        flow.replication_factor, None,
+        "target broker default, not MM2's 2"
+    );
+    assert_eq!(flow.refresh_topics_interval, Duration::from_secs(10));
+    assert_eq!(flow.topics.exclude_patterns().len(), 3);
+    assert!(flow.sync_topic_configs);
+    assert_eq!(s.node.data_dir, Path::new("./strait-data"));
+    assert_eq!(s.node.log_format, LogFormat::Text);
+    assert_eq!(s.node.progress_interval, Duration::from_secs(5));
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+}
+
+#[test]
+fn flow_level_keys_override_file_level_keys_for_that_flow_only() {
+    let s = load(
+        "clusters = A, B, C\n\
+         A.bootstrap.servers = a:9092\n\
+         B.bootstrap.servers = b:9092\n\
+         C.bootstrap.servers = c:9092\n\
+         A->B.enabled = true\n\
+         A->C.enabled = true\n\
+         topics = orders.*\n\
+         replication.factor = 3\n\
+         strait.max.in.flight.records = 500\n\
+         sync.topic.configs.enabled = false\n\
+         A->B.topics = payments.*\n\
+         A->B.replication.factor = -1\n\
+         A->B.strait.max.in.flight.records = 7\n\
+         A->B.replication.policy.separator = _\n\
+         A->B.refresh.topics.interval.seconds = 30\n",
+    );
+    let ab = &s.flows[0];
+    let ac = &s.flows[1];
+    assert_eq!(ab.id.to_string(), "A->B");
+    assert_eq!(ab.topics.include_patterns(), ["payments.*"]);
+    assert_eq!(ac.topics.include_patterns(), ["orders.*"]);
+    assert_eq!(ab.replication_factor, None);
+    assert_eq!(ac.replication_factor, Some(3));
+    assert_eq!(ab.max_in_flight_records, 7);
+    assert_eq!(ac.max_in_flight_records, 500);
+    assert!(!ab.sync_topic_configs && !ac.sync_topic_configs);
+    assert_eq!(
+        ab.replication_policy.remote_topic(&ab.id.source, "orders"),
+        "A_orders"
+    );
+    assert_eq!(
+        ac.replication_policy.remote_topic(&ac.id.source, "orders"),
+        "A.orders"
+    );
+    assert_eq!(ab.refresh_topics_interval, Duration::from_secs(30));
+    assert_eq!(ac.refresh_topics_interval, Duration::from_secs(10));
+}
+
+#[test]
+fn client_properties_merge_from_cluster_to_flow() {
+    let s = load(&format!(
+        "{BASE}\
+         security.protocol = SASL_SSL\n\
+         sasl.mechanism = PLAIN\n\
+         A.client.id = cluster\n\
+         A.security.protocol = SSL\n\
+         A.consumer.client.id = cluster-consumer\n\
+         A.consumer.fetch.min.bytes = 1\n\
+         consumer.fetch.min.bytes = 2\n\
+         consumer.check.crcs = true\n\
+         source.consumer.check.crcs = false\n\
+         A->B.consumer.client.id = flow-consumer\n\
+         A->B.source.consumer.isolation.level = read_committed\n\
+         B.producer.linger.ms = 50\n\
+         A->B.target.producer.linger.ms = 7\n\
+         producer.max.request.size = 2097152\n\
+         A.admin.request.timeout.ms = 1000\n\
+         A->B.target.admin.request.timeout.ms = 2000\n\
+         admin.retries = 4\n"
+    ));
+    let a = &s.clusters[&s.flows[0].id.source];
+    assert_eq!(a.client["client.id"], "cluster");
+    assert_eq!(
+        a.client["security.protocol"], "SSL",
+        "A.<p> wins over file level"
+    );
+    assert_eq!(a.client["sasl.mechanism"], "PLAIN");
+    assert_eq!(a.consumer["client.id"], "cluster-consumer");
+    let b = &s.clusters[&s.flows[0].id.target];
+    assert_eq!(
+        b.client["security.protocol"], "SASL_SSL",
+        "file level reaches B"
+    );
+    assert_eq!(b.producer["linger.ms"], "50");
+
+    let flow = &s.flows[0];
+    let c = &flow.consumer;
+    assert_eq!(c["bootstrap.servers"], "a:9092");
+    assert_eq!(c["security.protocol"], "SSL");
+    assert_eq!(c["sasl.mechanism"], "PLAIN");
+    assert_eq!(c["client.id"], "flow-consumer");
+    assert_eq!(
+        c["fetch.min.bytes"], "2",
+        "file-level consumer.* over A.consumer.*"
+    );
+    assert_eq!(
+        c["check.crcs"], "false",
+        "source.consumer.* over consumer.*"
+    );
+    assert_eq!(c["isolation.level"], "read_committed");
+    assert!(!c.contains_key("linger.ms"));
+
+    let p = &flow.producer;
+    assert_eq!(p["bootstrap.servers"], "b:9092");
+    assert_eq!(p["security.protocol"], "SASL_SSL");
+    assert_eq!(p["linger.ms"], "7");
+    assert_eq!(
+        p["message.max.bytes"], "2097152",
+        "max.request.size translated"
+    );
+    assert!(!p.contains_key("client.id"));
+
+    assert_eq!(flow.source_admin["request.timeout.ms"], "1000");
+    assert_eq!(flow.source_admin["retries"], "4");
+    assert_eq!(flow.source_admin["bootstrap.servers"], "a:9092");
+    assert_eq!(flow.target_admin["request.timeout.ms"], "2000");
+    assert_eq!(flow.target_admin["retries"], "4");
+    assert_eq!(flow.target_admin["bootstrap.servers"], "b:9092");
+}
+
+#[test]
+fn java_client_properties_are_translated_or_listed() {
+    let s = load(&format!(
+        "{BASE}\
+         A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \\\n\
+         \x20   username=\"alice\" password=\"s3cret\";\n\
+         A.ssl.truststore.location = /etc/kafka/truststore.jks\n\
+         A.ssl.truststore.password = changeit\n\
+         A.consumer.key.deserializer = org.apache.kafka.common.serialization.ByteArrayDeserializer\n\
+         linger.ms = 10\n"
+    ));
+    let consumer = &s.flows[0].consumer;
+    assert_eq!(consumer["sasl.username"], "alice");
+    assert_eq!(consumer["sasl.password"], "s3cret");
+    assert!(!consumer.contains_key("sasl.jaas.config"));
+    assert!(!consumer.contains_key("ssl.ca.location"));
+    let reason = |key: &str| {
+        s.ignored
+            .iter()
+            .find(|i| i.key == key)
+            .unwrap_or_else(|| panic!("{key} not listed in {:?}", s.ignored))
+            .reason
+            .clone()
+    };
+    assert!(reason("A.ssl.truststore.location").contains("convert it to PEM"));
+    assert!(reason("A.consumer.key.deserializer").contains("raw bytes"));
+    assert!(reason("linger.ms").contains("A.producer.linger.ms"));
+    let truststore = s
+        .ignored
+        .iter()
+        .filter(|i| i.key == "A.ssl.truststore.location")
+        .count();
+    assert_eq!(
+        truststore, 1,
+        "listed once, though translated for several clients"
+    );
+}
+
+#[test]
+fn recognised_and_unknown_keys_are_listed_with_their_reason() {
+    let s = load(&format!(
+        "{BASE}\
+         tasks.max = 4\n\
+         A->B.emit.checkpoints.enabled = false\n\
+         sync.group.offsets.enabled = true\n\
+         groups = .*\n\
+         key.converter = org.apache.kafka.connect.converters.ByteArrayConverter\n\
+         whatever.this.is = 1\n\
+         A->B.whatever = 2\n\
+         enabled = true\n\
+         C.bootstrap.servers = c:9092\n\
+         A->B.linger.ms = 5\n"
+    ));
+    let listed: Vec<(&str, usize, &str)> = s
+        .ignored
+        .iter()
+        .map(|i| (i.key.as_str(), i.line.unwrap(), i.reason.as_str()))
+        .collect();
+    let reason = |key: &str| listed.iter().find(|l| l.0 == key).unwrap().2;
+    assert!(reason("tasks.max").contains("not implemented"));
+    assert!(reason("A->B.emit.checkpoints.enabled").contains("not implemented"));
+    assert!(reason("sync.group.offsets.enabled").contains("not implemented"));
+    assert!(reason("groups").contains("not implemented"));
+    assert!(reason("key.converter").contains("not implemented"));
+    assert_eq!(reason("whatever.this.is"), "unknown key");
+    assert_eq!(reason("A->B.whatever"), "unknown key");
+    assert!(reason("enabled").contains("A->B.enabled"));
+    assert!(reason("C.bootstrap.servers").contains("not in `clusters = A, B`"));
+    assert!(reason("A->B.linger.ms").contains("A->B.producer.*"));
+    assert_eq!(
+        listed[0],
+        ("tasks.max", 5, reason("tasks.max")),
+        "sorted by line"
+    );
+}
+
+#[test]
+fn disabled_flows_are_left_out_with_their_keys_listed() {
+    let s = load(&format!(
+        "{BASE}B->A.topics = orders\nB->A.enabled = false\n"
+    ));
+    assert_eq!(s.flows.len(), 1);
+    let listed = &s.ignored[0];
+    assert_eq!(listed.key, "B->A.topics");
+    assert_eq!(listed.line, Some(5));
+    assert!(
+        listed.reason.contains("B->A is not enabled"),
+        "{}",
+        listed.reason
+    );
+}
+
+#[test]
+fn legacy_names_and_repeated_keys() {
+    let s = load(&format!(
+        "{BASE}\
+         topics.blacklist = secret.*\n\
+         config.properties.blacklist = retention\\\\.ms\n\
+         A->B.topics.exclude = x\n\
+         A->B.topics.blacklist = y\n\
+         replication.factor = 2\n\
+         replication.factor = 3\n"
+    ));
+    let flow = &s.flows[0];
+    assert_eq!(
+        flow.topics.exclude_patterns(),
+        ["x"],
+        "flow-level exclude wins"
+    );
+    assert!(flow.config_properties_exclude.is_match("retention.ms"));
+    assert!(!flow
+        .config_properties_exclude
+        .is_match("min.insync.replicas"));
+    assert_eq!(flow.replication_factor, Some(3), "the last value wins");
+    let reasons: Vec<(&str, &str)> = s
+        .ignored
+        .iter()
+        .map(|i| (i.key.as_str(), i.reason.as_str()))
+        .collect();
+    assert!(reasons.contains(&(
+        "A->B.topics.blacklist",
+        "deprecated name of topics.exclude, which is also set and wins"
+    )));
+    assert!(reasons.contains(&("replication.factor", "set again on line 10, which wins")));
+
+    let s = load(&format!("{BASE}topics.blacklist = secret.*\n"));
+    assert_eq!(s.flows[0].topics.exclude_patterns(), ["secret.*"]);
+}
+
+#[test]
+fn replication_policies() {
+    for (class, identity) in [
+        (
+            "org.apache.kafka.connect.mirror.DefaultReplicationPolicy",
+            false,
+        ),
+        ("DefaultReplicationPolicy", false),
+        (
+            "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+            true,
+        ),
+        ("IdentityReplicationPolicy", true),
+    ] {
+        let s = load(&format!("{BASE}replication.policy.class = {class}\n"));
+        assert_eq!(
+            s.flows[0].replication_policy == ReplicationPolicy::Identity,
+            identity,
+            "{class}"
+        );
+    }
+    let msg = error(&format!(
+        "{BASE}replication.policy.class = com.example.PrefixPolicy\n"
+    ));
+    assert_mentions(
+        &msg,
+        &[
+            FILE,
+            ":5:",
+            "replication.policy.class",
+            "com.example.PrefixPolicy",
+            "IdentityReplicationPolicy",
+        ],
+    );
+    let msg = error(&format!("{BASE}replication.policy.separator =\n"));
+    assert_mentions(&msg, &[":5:", "replication.policy.separator", "non-empty"]);
+}
+
+#[test]
+fn strait_keys() {
+    let s = load(&format!(
+        "{BASE}\
+         strait.data.dir = /var/lib/strait\n\
+         strait.log.format = JSON\n\
+         strait.progress.interval.seconds = 0\n\
+         strait.max.in.flight.bytes = 1024\n\
+         A->B.strait.position.flush.interval.ms = 250\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/var/lib/strait"));
+    assert_eq!(s.node.log_format, LogFormat::Json);
+    assert_eq!(s.node.progress_interval, Duration::ZERO);
+    assert_eq!(s.flows[0].max_in_flight_bytes, 1024);
+    assert_eq!(
+        s.flows[0].position_flush_interval,
+        Duration::from_millis(250)
+    );
+
+    let msg = error(&format!("{BASE}strait.max.inflight = 3\n"));
+    assert_mentions(
+        &msg,
+        &[FILE, ":5:", "strait.max.inflight", "unknown Strait setting"],
+    );
+    let msg = error(&format!("{BASE}A->B.strait.data.dir = /x\n"));
+    assert_mentions(&msg, &[":5:", "A->B.strait.data.dir", "node setting"]);
+    let msg = error(&format!("{BASE}A.strait.data.dir = /x\n"));
+    assert_mentions(&msg, &[":5:", "A.strait.data.dir", "not per cluster"]);
+    let msg = error(&format!("{BASE}strait.log.format = xml\n"));
+    assert_mentions(
+        &msg,
+        &[":5:", "strait.log.format", "\"xml\"", "text or json"],
+    );
+}
+
+#[test]
+fn flow_naming_an_unlisted_cluster_is_an_error() {
+    let msg = error(&format!("{BASE}C->B.enabled = true\n"));
+    assert_mentions(
+        &msg,
+        &[
+            FILE,
+            ":5:",
+            "`C->B.enabled`",
+            "cluster C",
+            "`clusters = A, B`",
+        ],
+    );
+    let msg = error(&format!("{BASE}A->D.topics = x\n"));
+    assert_mentions(&msg, &[":5:", "`A->D.topics`", "cluster D"]);
+    let msg = error(&format!("{BASE}A->A.enabled = true\n"));
+    assert_mentions(&msg, &[":5:", "A->A.enabled", "two different cluster"]);
+    let msg = error(&format!("{BASE}A->B = true\n"));
+    assert_mentions(&msg, &[":5:", "A->B", "SOURCE->TARGET.<setting>"]);
+}
+
+#[test]
+fn bad_regex_names_key_line_and_pattern() {
+    for key in [
+        "topics",
+        "topics.exclude",
+        "config.properties.exclude",
+        "A->B.topics",
+    ] {
+        let msg = error(&format!("{BASE}{key} = orders.*, bad([\n"));
+        assert_mentions(&msg, &[FILE, ":5:", &format!("`{key}`"), "\"bad([\""]);
+    }
+}
+
+#[test]
+fn missing_bootstrap_servers_names_cluster_and_key() {
+    let msg = error("clusters = A, B\nA.bootstrap.servers = a:9092\nA->B.enabled = true\n");
+    assert_mentions(&msg, &[FILE, "cluster B", "`B.bootstrap.servers`", "A->B"]);
+    // A cluster no enabled flow uses may go without.
+    let s = load("clusters = A, B, C\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b\nA->B.enabled = true\n");
+    assert_eq!(s.clusters.len(), 2);
+    assert!(s.ignored[0]
+        .reason
+        .contains("cluster C has no C.bootstrap.servers"));
+    // A file-level bootstrap.servers is every cluster's fallback.
+    let s = load("clusters = A, B\nbootstrap.servers = shared:9092\nA->B.enabled = true\n");
+    assert_eq!(s.flows[0].producer["bootstrap.servers"], "shared:9092");
+}
+
+#[test]
+fn malformed_values_name_key_file_line_value_and_expectation() {
+    let cases = [
+        (
+            "replication.factor = abc",
+            "replication.factor",
+            "\"abc\"",
+            "whole number from 1 to 32767",
+        ),
+        (
+            "replication.factor = 0",
+            "replication.factor",
+            "\"0\"",
+            "or -1",
+        ),
+        (
+            "refresh.topics.interval.seconds = -1",
+            "refresh.topics.interval.seconds",
+            "\"-1\"",
+            "seconds, at least 1",
+        ),
+        (
+            "A->B.enabled = yes please",
+            "A->B.enabled",
+            "\"yes please\"",
+            "true or false",
+        ),
+        (
+            "sync.topic.configs.enabled = 1",
+            "sync.topic.configs.enabled",
+            "\"1\"",
+            "true or false",
+        ),
+        (
+            "strait.max.in.flight.records = 0",
+            "strait.max.in.flight.records",
+            "\"0\"",
+            "at least 1",
+        ),
+        (
+            "strait.position.flush.interval.ms = 1.5",
+            "strait.position.flush.interval.ms",
+            "\"1.5\"",
+            "milliseconds",
+        ),
+    ];
+    for (line, key, value, expected) in cases {
+        // BASE has A->B.enabled on line 4: replace it when the case is about that key.
+        let text = if key == "A->B.enabled" {
+            format!("{}\n{line}\n", BASE.trim_end().rsplit_once('\n').unwrap().0)
+        } else {
+            format!("{BASE}{line}\n")
+        };
+        let msg = error(&text);
+        let at = if key == "A->B.enabled" { ":4:" } else { ":5:" };
+        assert_mentions(&msg, &[FILE, at, &format!("`{key}`"), value, expected]);
+    }
+}
+
+#[test]
+fn no_enabled_flow() {
+    let msg = error("clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\n");
+    assert_mentions(
+        &msg,
+        &[FILE, "no flow is enabled: set e.g. A->B.enabled = true"],
+    );
+    let msg = error("clusters = X, Y\nX->Y.enabled = false\n");
+    assert_mentions(&msg, &["set e.g. X->Y.enabled = true"]);
+}
+
+#[test]
+fn file_structure_errors() {
+    let msg = error("A.bootstrap.servers = a\n");
+    assert_mentions(&msg, &[FILE, "`clusters` is required", "clusters = A, B"]);
+    let msg = error("clusters = A, B\n\n= orphan value\n");
+    assert_mentions(&msg, &[&format!("{FILE}:3:"), "no key"]);
+    let msg = error("clusters = A, b c\n");
+    assert!(matches!(
+        parse(Path::new(FILE), "clusters = A, x/y\n").unwrap_err(),
+        ConfigError::InvalidKey { .. }
+    ));
+    assert_mentions(&msg, &[":1:", "clusters"]);
+    let msg = error("clusters = A, x/y\n");
+    assert_mentions(&msg, &[":1:", "`clusters`", "x/y"]);
+}
+
+#[test]
+fn aliases_with_dots() {
+    let s = load(
+        "clusters = dc.1, dc.1.b\n\
+         dc.1.bootstrap.servers = one:9092\n\
+         dc.1.b.bootstrap.servers = two:9092\n\
+         dc.1->dc.1.b.enabled = true\n\
+         dc.1.b.client.id = longest-alias-wins\n",
+    );
+    assert_eq!(s.flows[0].id.to_string(), "dc.1->dc.1.b");
+    assert_eq!(s.flows[0].producer["bootstrap.servers"], "two:9092");
+    assert_eq!(s.flows[0].producer["client.id"], "longest-alias-wins");
+    assert!(!s.flows[0].consumer.contains_key("client.id"));
+}

@@ -1,0 +1,549 @@
+//! Strait's native TOML format → [`Settings`], loaded with the `config` crate, every key
+//! overridable from the environment (see [`crate::env`]).
+//!
+//! ```toml
+//! [node]
+//! data_dir = "./strait-data"          # default ./strait-data
+//! log_format = "text"                 # text | json
+//! progress_interval_secs = 5          # 0 = off
+//!
+//! [clusters.A]
+//! bootstrap_servers = "127.0.0.1:19092"   # required for clusters used by an enabled flow
+//! [clusters.A.client]                     # librdkafka properties for every client of A
+//! "security.protocol" = "plaintext"       # values: strings, integers or booleans
+//! [clusters.A.consumer]                   # ... for consumers of A only
+//! [clusters.A.producer]                   # ... producers
+//! [clusters.A.admin]                      # ... admin clients
+//!
+//! [flows.a_to_b]                 # any name; without source/target the name must be "A->B"
+//! source = "A"
+//! target = "B"
+//! enabled = true                 # default true
+//! topics = [".*"]                # lists of regexes (or one comma-separated string)
+//! topics_exclude = [".*[\\-\\.]internal", ".*\\.replica", "__.*"]
+//! replication_policy = "default" # default | identity
+//! replication_policy_separator = "."
+//! replication_factor = 3         # default: the target broker's default
+//! sync_topic_configs = true
+//! config_properties_exclude = ["min\\.insync\\.replicas"]
+//! refresh_topics_enabled = true
+//! refresh_topics_interval_secs = 10
+//! max_in_flight_records = 100000
+//! max_in_flight_bytes = 67108864
+//! position_flush_interval_ms = 100
+//! [flows.a_to_b.consumer]        # this flow's source consumer
+//! [flows.a_to_b.producer]        # its target producer
+//! [flows.a_to_b.source_admin]    # its admin clients
+//! [flows.a_to_b.target_admin]
+//! ```
+//!
+//! Unknown fields are errors. Client properties are librdkafka names, passed through unchanged (no
+//! Java translation); a flow's client gets its cluster's `client`, then its type table, then the
+//! flow's table (later wins), and `bootstrap.servers` from `bootstrap_servers`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use config::{Config, File, FileFormat, Source};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use strait_coordinator::{ClusterAlias, FlowId};
+
+use crate::assemble::{
+    self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Sourced,
+    EXPECT_LOG_FORMAT, EXPECT_POLICY, EXPECT_SEPARATOR,
+};
+use crate::env;
+use crate::error::{ConfigError, Location};
+use crate::mm2::parse_log_format;
+use crate::model::{
+    ClientProps, ClusterSettings, IgnoredKey, NodeSettings, Settings, DEFAULT_DATA_DIR,
+    DEFAULT_PROGRESS_INTERVAL,
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    node: RawNode,
+    #[serde(default)]
+    clusters: BTreeMap<String, RawCluster>,
+    #[serde(default)]
+    flows: BTreeMap<String, RawFlow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    data_dir: Option<PathBuf>,
+    log_format: Option<String>,
+    progress_interval_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    bootstrap_servers: Option<String>,
+    #[serde(default)]
+    client: BTreeMap<String, PropValue>,
+    #[serde(default)]
+    consumer: BTreeMap<String, PropValue>,
+    #[serde(default)]
+    producer: BTreeMap<String, PropValue>,
+    #[serde(default)]
+    admin: BTreeMap<String, PropValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    source: Option<String>,
+    target: Option<String>,
+    enabled: Option<bool>,
+    topics: Option<Patterns>,
+    topics_exclude: Option<Patterns>,
+    replication_policy: Option<String>,
+    replication_policy_separator: Option<String>,
+    replication_factor: Option<i64>,
+    sync_topic_configs: Option<bool>,
+    config_properties_exclude: Option<Patterns>,
+    refresh_topics_enabled: Option<bool>,
+    refresh_topics_interval_secs: Option<i64>,
+    max_in_flight_records: Option<i64>,
+    max_in_flight_bytes: Option<i64>,
+    position_flush_interval_ms: Option<i64>,
+    #[serde(default)]
+    consumer: BTreeMap<String, PropValue>,
+    #[serde(default)]
+    producer: BTreeMap<String, PropValue>,
+    #[serde(default)]
+    source_admin: BTreeMap<String, PropValue>,
+    #[serde(default)]
+    target_admin: BTreeMap<String, PropValue>,
+}
+
+/// A librdkafka property value: TOML strings, integers, floats and booleans are all accepted.
+#[derive(Debug, Clone, PartialEq)]
+struct PropValue(String);
+
+impl<'de> Deserialize<'de> for PropValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PropValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a number or a boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PropValue, E> {
+                Ok(PropValue(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PropValue, E> {
+                Ok(PropValue(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PropValue, E> {
+                Ok(PropValue(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<PropValue, E> {
+                Ok(PropValue(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<PropValue, E> {
+                Ok(PropValue(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A list of regexes: a TOML array, or one comma-separated string (as environment overrides and
+/// `mm2.properties` write them).
+#[derive(Debug, Clone, PartialEq)]
+struct Patterns(Vec<String>);
+
+impl<'de> Deserialize<'de> for Patterns {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Patterns;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of regular expressions, or a comma-separated string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Patterns, E> {
+                Ok(Patterns(split_list(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Patterns, A::Error> {
+                let mut patterns = Vec::new();
+                while let Some(p) = seq.next_element::<String>()? {
+                    patterns.push(p);
+                }
+                Ok(Patterns(patterns))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// Reads a TOML file's text with environment overrides from `env` (the process environment when
+/// `None`).
+pub(crate) fn parse(
+    file: &Path,
+    text: &str,
+    env: Option<HashMap<String, String>>,
+) -> Result<Settings, ConfigError> {
+    let toml_error = |cause| ConfigError::Toml {
+        file: file.to_path_buf(),
+        cause,
+    };
+    let source = File::from_str(text, FileFormat::Toml);
+    let file_tree = source.collect().map_err(toml_error)?;
+    let overrides = env::overrides(file, &file_tree, env)?;
+    let raw: RawFile = Config::builder()
+        .add_source(source)
+        .add_source(overrides)
+        .build()
+        .and_then(Config::try_deserialize)
+        .map_err(toml_error)?;
+    Assembler::new(file).assemble(raw)
+}
+
+struct Assembler<'f> {
+    file: &'f Path,
+    ignored: Vec<IgnoredKey>,
+}
+
+impl<'f> Assembler<'f> {
+    fn new(file: &'f Path) -> Self {
+        Self {
+            file,
+            ignored: Vec::new(),
+        }
+    }
+
+    fn at(&self) -> Location {
+        Location::new(self.file, None)
+    }
+
+    fn invalid(&self, key: String, value: impl fmt::Display, expected: &str) -> ConfigError {
+        ConfigError::InvalidValue {
+            at: self.at(),
+            key,
+            value: value.to_string(),
+            expected: expected.to_owned(),
+        }
+    }
+
+    fn number<T>(
+        &self,
+        key: String,
+        value: Option<i64>,
+        check: fn(i64) -> Result<T, &'static str>,
+    ) -> Result<Option<T>, ConfigError> {
+        value
+            .map(|n| check(n).map_err(|expected| self.invalid(key, n, expected)))
+            .transpose()
+    }
+
+    fn assemble(mut self, raw: RawFile) -> Result<Settings, ConfigError> {
+        let node = self.node(raw.node)?;
+
+        let mut flows_by_id: BTreeMap<FlowId, (String, RawFlow)> = BTreeMap::new();
+        for (name, flow) in raw.flows {
+            let id = self.flow_id(&name, &flow, &raw.clusters)?;
+            if let Some((other, _)) = flows_by_id.get(&id) {
+                return Err(ConfigError::InvalidKey {
+                    at: self.at(),
+                    key: format!("flows.{name}"),
+                    reason: format!("flow {id} is already defined by [flows.{other}]"),
+                });
+            }
+            flows_by_id.insert(id, (name, flow));
+        }
+        let mut enabled = Vec::new();
+        for (id, (name, flow)) in flows_by_id {
+            if flow.enabled.unwrap_or(true) {
+                enabled.push((id, name, flow));
+            } else {
+                self.ignored.push(IgnoredKey {
+                    key: format!("flows.{name}"),
+                    line: None,
+                    reason: format!("flow {id} is disabled (enabled = false)"),
+                });
+            }
+        }
+        if enabled.is_empty() {
+            return Err(ConfigError::NoEnabledFlow {
+                at: self.at(),
+                hint: "add a [flows.<name>] table with source and target (flows are enabled by \
+                       default), e.g. [flows.a_to_b] source = \"A\" target = \"B\""
+                    .to_owned(),
+            });
+        }
+        for (id, _, _) in &enabled {
+            for alias in [&id.source, &id.target] {
+                let has_bootstrap = raw
+                    .clusters
+                    .get(alias.as_str())
+                    .and_then(|c| c.bootstrap_servers.as_deref())
+                    .and_then(assemble::bootstrap_servers)
+                    .is_some();
+                if !has_bootstrap {
+                    return Err(ConfigError::MissingBootstrap {
+                        at: self.at(),
+                        cluster: alias.to_string(),
+                        key: format!("clusters.{alias}.bootstrap_servers"),
+                        flow: id.to_string(),
+                    });
+                }
+            }
+        }
+
+        let mut clusters = BTreeMap::new();
+        for (name, raw_cluster) in &raw.clusters {
+            let alias = self.alias(name)?;
+            let bootstrap = raw_cluster
+                .bootstrap_servers
+                .as_deref()
+                .and_then(assemble::bootstrap_servers);
+            let Some(bootstrap_servers) = bootstrap else {
+                self.ignored.push(IgnoredKey {
+                    key: format!("clusters.{name}"),
+                    line: None,
+                    reason: format!(
+                        "cluster {name} has no bootstrap_servers and no enabled flow uses it: left out"
+                    ),
+                });
+                continue;
+            };
+            let settings = ClusterSettings {
+                alias: alias.clone(),
+                bootstrap_servers,
+                client: self.props(&format!("clusters.{name}.client"), &raw_cluster.client),
+                consumer: self.props(&format!("clusters.{name}.consumer"), &raw_cluster.consumer),
+                producer: self.props(&format!("clusters.{name}.producer"), &raw_cluster.producer),
+                admin: self.props(&format!("clusters.{name}.admin"), &raw_cluster.admin),
+            };
+            clusters.insert(alias, settings);
+        }
+
+        let mut flows = Vec::new();
+        for (id, name, flow) in enabled {
+            let source = &clusters[&id.source];
+            let target = &clusters[&id.target];
+            let key = |field: &str| format!("flows.{name}.{field}");
+            let flow_consumer = self.props(&key("consumer"), &flow.consumer);
+            let flow_producer = self.props(&key("producer"), &flow.producer);
+            let flow_source_admin = self.props(&key("source_admin"), &flow.source_admin);
+            let flow_target_admin = self.props(&key("target_admin"), &flow.target_admin);
+            let clients = FlowClients {
+                consumer: assemble::client_props(
+                    &source.bootstrap_servers,
+                    &[&source.client, &source.consumer, &flow_consumer],
+                ),
+                producer: assemble::client_props(
+                    &target.bootstrap_servers,
+                    &[&target.client, &target.producer, &flow_producer],
+                ),
+                source_admin: assemble::client_props(
+                    &source.bootstrap_servers,
+                    &[&source.client, &source.admin, &flow_source_admin],
+                ),
+                target_admin: assemble::client_props(
+                    &target.bootstrap_servers,
+                    &[&target.client, &target.admin, &flow_target_admin],
+                ),
+            };
+            let values = self.flow_values(&name, flow)?;
+            flows.push(flow_settings(self.file, id, values, clients)?);
+        }
+
+        Ok(Settings {
+            file: self.file.to_path_buf(),
+            node,
+            clusters,
+            flows,
+            ignored: assemble::tidy_ignored(self.ignored),
+        })
+    }
+
+    fn node(&self, raw: RawNode) -> Result<NodeSettings, ConfigError> {
+        let log_format = match raw.log_format {
+            None => Default::default(),
+            Some(format) => parse_log_format(&format).ok_or_else(|| {
+                self.invalid("node.log_format".to_owned(), &format, EXPECT_LOG_FORMAT)
+            })?,
+        };
+        let progress_interval = self
+            .number(
+                "node.progress_interval_secs".to_owned(),
+                raw.progress_interval_secs,
+                assemble::progress_secs,
+            )?
+            .unwrap_or(DEFAULT_PROGRESS_INTERVAL);
+        Ok(NodeSettings {
+            data_dir: raw
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            log_format,
+            progress_interval,
+        })
+    }
+
+    fn alias(&self, name: &str) -> Result<ClusterAlias, ConfigError> {
+        ClusterAlias::new(name).map_err(|e| ConfigError::InvalidKey {
+            at: self.at(),
+            key: format!("clusters.{name}"),
+            reason: e.to_string(),
+        })
+    }
+
+    /// `source`/`target`, or the table name read as `A->B`; both clusters must have a table.
+    fn flow_id(
+        &self,
+        name: &str,
+        flow: &RawFlow,
+        clusters: &BTreeMap<String, RawCluster>,
+    ) -> Result<FlowId, ConfigError> {
+        let (source, target) = match (&flow.source, &flow.target) {
+            (Some(source), Some(target)) => (source.clone(), target.clone()),
+            (None, None) => match name.split_once("->") {
+                Some((s, t)) => (s.trim().to_owned(), t.trim().to_owned()),
+                None => {
+                    return Err(ConfigError::InvalidKey {
+                        at: self.at(),
+                        key: format!("flows.{name}"),
+                        reason: "set source and target, or name the flow \"SOURCE->TARGET\" \
+                                 ([flows.\"A->B\"])"
+                            .to_owned(),
+                    })
+                }
+            },
+            (Some(_), None) | (None, Some(_)) => {
+                let missing = if flow.source.is_none() {
+                    "source"
+                } else {
+                    "target"
+                };
+                return Err(ConfigError::MissingKey {
+                    at: self.at(),
+                    key: format!("flows.{name}.{missing}"),
+                    hint: "a flow sets both source and target, or neither (then its name is \
+                           \"SOURCE->TARGET\")"
+                        .to_owned(),
+                });
+            }
+        };
+        let known = || {
+            let names: Vec<&str> = clusters.keys().map(String::as_str).collect();
+            format!("the [clusters.*] tables ({})", names.join(", "))
+        };
+        for (field, alias) in [("source", &source), ("target", &target)] {
+            if !clusters.contains_key(alias) {
+                let key = if flow.source.is_some() {
+                    format!("flows.{name}.{field}")
+                } else {
+                    format!("flows.{name}")
+                };
+                return Err(ConfigError::UnknownCluster {
+                    at: self.at(),
+                    key,
+                    alias: alias.clone(),
+                    defined: known(),
+                });
+            }
+        }
+        let source = self.alias(&source)?;
+        let target = self.alias(&target)?;
+        FlowId::new(source, target).map_err(|e| ConfigError::InvalidKey {
+            at: self.at(),
+            key: format!("flows.{name}"),
+            reason: e.to_string(),
+        })
+    }
+
+    /// librdkafka properties as written; `bootstrap.servers` there is recorded as ignored (it is
+    /// the cluster's `bootstrap_servers`).
+    fn props(&mut self, key: &str, raw: &BTreeMap<String, PropValue>) -> ClientProps {
+        let mut props = ClientProps::new();
+        for (name, PropValue(value)) in raw {
+            if name == "bootstrap.servers" {
+                self.ignored.push(IgnoredKey {
+                    key: format!("{key}.\"{name}\""),
+                    line: None,
+                    reason: "bootstrap servers are set with clusters.<alias>.bootstrap_servers"
+                        .to_owned(),
+                });
+                continue;
+            }
+            props.insert(name.clone(), value.clone());
+        }
+        props
+    }
+
+    fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {
+        let key = |field: &str| format!("flows.{name}.{field}");
+        let patterns = |field: &str, p: Option<Patterns>| {
+            p.map(|Patterns(value)| Sourced {
+                value,
+                key: key(field),
+                line: None,
+            })
+        };
+        let policy = match &flow.replication_policy {
+            None => None,
+            Some(p) => Some(
+                parse_policy(p)
+                    .ok_or_else(|| self.invalid(key("replication_policy"), p, EXPECT_POLICY))?,
+            ),
+        };
+        let separator = match flow.replication_policy_separator {
+            Some(sep) if sep.is_empty() => {
+                return Err(self.invalid(key("replication_policy_separator"), "", EXPECT_SEPARATOR))
+            }
+            other => other.map(|value| Sourced {
+                value,
+                key: key("replication_policy_separator"),
+                line: None,
+            }),
+        };
+        Ok(FlowValues {
+            topics: patterns("topics", flow.topics),
+            topics_exclude: patterns("topics_exclude", flow.topics_exclude),
+            policy,
+            separator,
+            replication_factor: self.number(
+                key("replication_factor"),
+                flow.replication_factor,
+                assemble::replication_factor,
+            )?,
+            sync_topic_configs: flow.sync_topic_configs,
+            config_properties_exclude: patterns(
+                "config_properties_exclude",
+                flow.config_properties_exclude,
+            ),
+            refresh_topics_enabled: flow.refresh_topics_enabled,
+            refresh_topics_interval: self.number(
+                key("refresh_topics_interval_secs"),
+                flow.refresh_topics_interval_secs,
+                assemble::interval_secs,
+            )?,
+            max_in_flight_records: self.number(
+                key("max_in_flight_records"),
+                flow.max_in_flight_records,
+                assemble::count,
+            )?,
+            max_in_flight_bytes: self.number(
+                key("max_in_flight_bytes"),
+                flow.max_in_flight_bytes,
+                assemble::count,
+            )?,
+            position_flush_interval: self.number(
+                key("position_flush_interval_ms"),
+                flow.position_flush_interval_ms,
+                assemble::interval_millis,
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

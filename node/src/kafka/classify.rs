@@ -1,0 +1,58 @@
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// What to do about a Kafka failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Try again (with backoff): broker down, leader moving, timeouts, throttling.
+    Retriable,
+    /// Retrying the same thing cannot help until someone changes something: authorization,
+    /// invalid configuration, a record too large for the target, an unknown partition on the
+    /// target. Reported in status; the partition backs off at the longest interval.
+    Fatal,
+}
+
+/// Sorts a librdkafka error into [`ErrorClass`].
+pub fn classify(error: &KafkaError) -> ErrorClass {
+    let Some(code) = error.rdkafka_error_code() else {
+        // Errors without a broker/librdkafka code are client-side misuse (bad config, NUL bytes).
+        return match error {
+            KafkaError::ClientConfig(..) | KafkaError::ClientCreation(_) => ErrorClass::Fatal,
+            _ => ErrorClass::Retriable,
+        };
+    };
+    use RDKafkaErrorCode as C;
+    match code {
+        C::TopicAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::GroupAuthorizationFailed
+        | C::TransactionalIdAuthorizationFailed
+        | C::SaslAuthenticationFailed
+        | C::Authentication
+        | C::MessageSizeTooLarge
+        | C::InvalidConfig
+        | C::InvalidRecord
+        | C::UnsupportedVersion
+        | C::UnsupportedFeature
+        | C::UnknownPartition
+        | C::Fatal
+        | C::InvalidArgument => ErrorClass::Fatal,
+        _ => ErrorClass::Retriable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_usual_errors() {
+        let transient = KafkaError::MessageProduction(RDKafkaErrorCode::BrokerTransportFailure);
+        assert_eq!(classify(&transient), ErrorClass::Retriable);
+        let timeout = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+        assert_eq!(classify(&timeout), ErrorClass::Retriable);
+        let too_large = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert_eq!(classify(&too_large), ErrorClass::Fatal);
+        let denied = KafkaError::MessageConsumption(RDKafkaErrorCode::TopicAuthorizationFailed);
+        assert_eq!(classify(&denied), ErrorClass::Fatal);
+    }
+}

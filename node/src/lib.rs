@@ -1,0 +1,15 @@
+//! The `strait` node: configuration in, replication out.
+//!
+//! `node` runs the actor system (flow actors, partition actors, producer actors) over the settings
+//! of `strait-config`, keeping positions in `strait-storage`. `check` validates a configuration and
+//! shows what it resolves to.
+
+pub mod check;
+mod error;
+pub mod kafka;
+pub mod node;
+mod progress;
+pub mod replication;
+pub mod telemetry;
+
+pub use error::NodeError;

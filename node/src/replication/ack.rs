@@ -1,0 +1,241 @@
+//! In-order acknowledgement tracking for one source partition.
+//!
+//! Records are pushed in source-offset order when they are handed to the producer; the producer's
+//! delivery callback marks each one done (or failed) from librdkafka's thread. The committed position
+//! only moves over a prefix of records that are all acknowledged: a source offset counts as replicated
+//! when the target acknowledged it *and every offset before it*.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use strait_storage::Position;
+
+#[derive(Debug)]
+enum SlotState {
+    InFlight,
+    Acked { target_offset: i64 },
+    Failed,
+}
+
+#[derive(Debug)]
+struct Slot {
+    source_offset: i64,
+    state: SlotState,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Records handed to the producer and not yet folded into `committed`, in source order.
+    pending: VecDeque<Slot>,
+    /// Records of `pending` still waiting for their delivery report.
+    unresolved: usize,
+    committed: Option<Position>,
+    /// Whether `committed` moved since the last [`AckWindow::take_if_dirty`].
+    dirty: bool,
+    /// The first delivery failure since the last reset.
+    failure: Option<String>,
+    acked_records: u64,
+    acked_bytes: u64,
+}
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub struct AckWindow {
+    inner: Mutex<Inner>,
+}
+
+impl AckWindow {
+    /// A window that starts from a stored position (`None`: nothing replicated yet).
+    pub fn new(start: Option<Position>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                committed: start,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves plain data behind: keep going with it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the source offsets of records about to be produced, in increasing order.
+    pub fn push(&self, offsets: impl IntoIterator<Item = i64>) {
+        let mut inner = self.lock();
+        for source_offset in offsets {
+            debug_assert!(inner
+                .pending
+                .back()
+                .is_none_or(|last| last.source_offset < source_offset));
+            inner.pending.push_back(Slot {
+                source_offset,
+                state: SlotState::InFlight,
+            });
+            inner.unresolved += 1;
+        }
+    }
+
+    /// The target acknowledged `source_offset` at `target_offset`.
+    pub fn ack(&self, source_offset: i64, target_offset: i64, bytes: usize) {
+        let mut inner = self.lock();
+        if inner.resolve(source_offset, SlotState::Acked { target_offset }) {
+            inner.acked_records += 1;
+            inner.acked_bytes += bytes as u64;
+            inner.advance();
+        }
+    }
+
+    /// Delivery of `source_offset` failed for good: the committed position stops before it.
+    pub fn fail(&self, source_offset: i64, error: String) {
+        let mut inner = self.lock();
+        if inner.resolve(source_offset, SlotState::Failed) && inner.failure.is_none() {
+            inner.failure = Some(error);
+        }
+    }
+
+    /// Records handed to the producer whose delivery report has not arrived yet.
+    pub fn unresolved(&self) -> usize {
+        self.lock().unresolved
+    }
+
+    /// The first failure since the last [`reset_failed`](Self::reset_failed), if any.
+    pub fn failure(&self) -> Option<String> {
+        self.lock().failure.clone()
+    }
+
+    /// After a failure, once every record is resolved: forget what was pending (it will be read and
+    /// sent again from the committed position) and return that position.
+    pub fn reset_failed(&self) -> Option<Position> {
+        let mut inner = self.lock();
+        debug_assert_eq!(inner.unresolved, 0, "reset while deliveries are pending");
+        inner.pending.clear();
+        inner.failure = None;
+        inner.committed
+    }
+
+    pub fn committed(&self) -> Option<Position> {
+        self.lock().committed
+    }
+
+    /// The committed position, if it moved since the last call.
+    pub fn take_if_dirty(&self) -> Option<Position> {
+        let mut inner = self.lock();
+        if !inner.dirty {
+            return None;
+        }
+        inner.dirty = false;
+        inner.committed
+    }
+
+    /// Records and bytes acknowledged since this window was created.
+    pub fn acked_totals(&self) -> (u64, u64) {
+        let inner = self.lock();
+        (inner.acked_records, inner.acked_bytes)
+    }
+}
+
+impl Inner {
+    /// Marks a slot resolved; false if no in-flight slot has that offset (a late report after a reset).
+    fn resolve(&mut self, source_offset: i64, state: SlotState) -> bool {
+        // Reports come in order per partition with the idempotent producer, so the slot is almost
+        // always at the front; the binary search keeps the rare other case cheap too.
+        let Ok(index) = self
+            .pending
+            .binary_search_by_key(&source_offset, |slot| slot.source_offset)
+        else {
+            return false;
+        };
+        let slot = &mut self.pending[index];
+        if !matches!(slot.state, SlotState::InFlight) {
+            return false;
+        }
+        slot.state = state;
+        self.unresolved -= 1;
+        true
+    }
+
+    /// Folds the acknowledged prefix into the committed position.
+    fn advance(&mut self) {
+        while let Some(Slot {
+            source_offset,
+            state: SlotState::Acked { target_offset },
+        }) = self.pending.front()
+        {
+            // Inclusive source offset → Kafka's exclusive "next offset to read".
+            self.committed = Some(Position {
+                next_source_offset: source_offset + 1,
+                last_target_offset: *target_offset,
+            });
+            self.dirty = true;
+            self.pending.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(next: i64, target: i64) -> Option<Position> {
+        Some(Position {
+            next_source_offset: next,
+            last_target_offset: target,
+        })
+    }
+
+    #[test]
+    fn advances_only_over_a_contiguous_acked_prefix() {
+        let w = AckWindow::new(None);
+        w.push([10, 11, 12]);
+        w.ack(11, 101, 1);
+        assert_eq!(w.committed(), None, "10 is not acknowledged yet");
+        w.ack(10, 100, 1);
+        assert_eq!(w.committed(), pos(12, 101));
+        assert_eq!(w.take_if_dirty(), pos(12, 101));
+        assert_eq!(w.take_if_dirty(), None);
+        assert_eq!(w.unresolved(), 1);
+        w.ack(12, 102, 1);
+        assert_eq!(w.committed(), pos(13, 102));
+        assert_eq!(w.acked_totals(), (3, 3));
+    }
+
+    #[test]
+    fn source_gaps_are_fine() {
+        let w = AckWindow::new(pos(5, 4));
+        w.push([7, 9]);
+        w.ack(7, 5, 0);
+        w.ack(9, 6, 0);
+        assert_eq!(w.committed(), pos(10, 6));
+    }
+
+    #[test]
+    fn a_failure_stops_the_position_before_it() {
+        let w = AckWindow::new(None);
+        w.push([0, 1, 2]);
+        w.ack(0, 0, 0);
+        w.fail(1, "timed out".into());
+        w.ack(2, 1, 0);
+        assert_eq!(w.committed(), pos(1, 0));
+        assert_eq!(w.failure().as_deref(), Some("timed out"));
+        assert_eq!(w.unresolved(), 0);
+        assert_eq!(w.reset_failed(), pos(1, 0));
+        assert_eq!(w.failure(), None);
+        // The replay goes through the window again from offset 1.
+        w.push([1, 2]);
+        w.ack(1, 2, 0);
+        w.ack(2, 3, 0);
+        assert_eq!(w.committed(), pos(3, 3));
+    }
+
+    #[test]
+    fn late_or_unknown_reports_are_ignored() {
+        let w = AckWindow::new(None);
+        w.push([0]);
+        w.ack(0, 0, 0);
+        w.ack(0, 0, 0);
+        w.ack(42, 0, 0);
+        assert_eq!(w.acked_totals(), (1, 0));
+        assert_eq!(w.committed(), pos(1, 0));
+    }
+}

@@ -1,0 +1,387 @@
+//! The partition actor: replicates one source partition to the same partition of its remote topic.
+//!
+//! It reads its own queue, split off the flow's shared consumer (one librdkafka client per flow, not
+//! per partition), waits for room in the flow's in-flight budget, hands batches to the producer actor,
+//! and every `position_flush_interval` stores the position acknowledged so far. It runs under an actix
+//! `Supervisor`: on a failure it stops, and the supervisor restarts the same instance, which waits out
+//! an exponential backoff (1 s doubling to 60 s), lets every in-flight record resolve, and resumes
+//! from the last acknowledged position: no gap, and only the unacknowledged tail is sent again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::prelude::*;
+use futures::StreamExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use strait_coordinator::{FlowId, TopicPartition};
+use strait_storage::{PositionKey, PositionStore};
+
+use crate::kafka::{classify, ErrorClass, ReportingContext};
+use crate::replication::ack::AckWindow;
+use crate::replication::budget::{InFlightBudget, Lease};
+use crate::replication::producer::{record_bytes, ProduceBatch, ProducerActor};
+use crate::replication::status::{NodeStatus, PartitionState, PartitionStatus};
+
+pub type SourceConsumer = StreamConsumer<ReportingContext>;
+
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A partition that ran this long without failing gets its backoff reset.
+const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+/// Most records taken from the partition queue in one go.
+const MAX_BATCH_RECORDS: usize = 2_000;
+
+/// Everything a partition actor needs; the flow actor builds it.
+pub struct PartitionSpec {
+    pub flow: FlowId,
+    pub tp: TopicPartition,
+    pub remote_topic: Arc<str>,
+    pub consumer: Arc<SourceConsumer>,
+    pub producer: Addr<ProducerActor>,
+    pub budget: Arc<InFlightBudget>,
+    pub positions: PositionStore,
+    pub status: NodeStatus,
+    pub flush_interval: Duration,
+}
+
+pub struct PartitionActor {
+    spec: PartitionSpec,
+    key: PositionKey,
+    ack: Arc<AckWindow>,
+    /// Records below this offset were already taken: anything older still in the queue after a
+    /// restart is dropped rather than sent twice.
+    next_expected: i64,
+    stream: Option<SpawnHandle>,
+    assigned: bool,
+    state: PartitionState,
+    last_error: Option<String>,
+    restarts: u32,
+    backoff: Duration,
+    running_since: Instant,
+}
+
+/// Stop reading (for a clean shutdown); in-flight records still complete.
+pub struct StopReading;
+impl actix::Message for StopReading {
+    type Result = ();
+}
+
+/// Store the acknowledged position now.
+pub struct PersistNow;
+impl actix::Message for PersistNow {
+    type Result = ();
+}
+
+impl PartitionActor {
+    /// Loads the stored position; fails only if the store does.
+    pub fn new(spec: PartitionSpec) -> Result<Self, strait_storage::StorageError> {
+        let key = PositionKey::new(
+            spec.flow.to_string(),
+            spec.tp.topic.clone(),
+            spec.tp.partition,
+        );
+        let start = spec.positions.get(&key)?;
+        Ok(Self {
+            key,
+            ack: Arc::new(AckWindow::new(start)),
+            next_expected: 0,
+            stream: None,
+            assigned: false,
+            state: PartitionState::Running,
+            last_error: None,
+            restarts: 0,
+            backoff: Duration::ZERO,
+            running_since: Instant::now(),
+            spec,
+        })
+    }
+
+    /// Starts reading once every in-flight record of a previous run is resolved.
+    fn begin(&mut self, ctx: &mut Context<Self>) {
+        if matches!(self.state, PartitionState::Draining) {
+            return;
+        }
+        if self.ack.unresolved() > 0 {
+            ctx.run_later(Duration::from_millis(20), Self::begin);
+            return;
+        }
+        let position = if self.ack.failure().is_some() {
+            self.ack.reset_failed()
+        } else {
+            self.ack.committed()
+        };
+        let offset = position.map_or(Offset::Beginning, |p| Offset::Offset(p.next_source_offset));
+        self.next_expected = position.map_or(0, |p| p.next_source_offset);
+        // Split the queue *before* assigning: librdkafka then never forwards this partition's
+        // records to the shared main queue (an app-set forward survives the fetch start), so no
+        // record can slip past this actor between the two calls.
+        let Some(queue) = self
+            .spec
+            .consumer
+            .split_partition_queue(&self.spec.tp.topic, self.spec.tp.partition)
+        else {
+            self.fail(
+                ctx,
+                "the source consumer does not know this partition".into(),
+            );
+            return;
+        };
+        if let Err(error) = self.assign(offset) {
+            self.fail(ctx, error);
+            return;
+        }
+        let stream = futures::stream::unfold(queue, |queue| async move {
+            let item = queue.recv().await.map(|message| message.detach());
+            Some((item, queue))
+        })
+        .ready_chunks(MAX_BATCH_RECORDS);
+        self.stream = Some(ctx.add_stream(stream));
+        self.state = PartitionState::Running;
+        self.running_since = Instant::now();
+        tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+            partition = self.spec.tp.partition, ?offset, "partition started");
+        self.publish();
+    }
+
+    fn assign(&mut self, offset: Offset) -> Result<(), String> {
+        self.unassign();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&self.spec.tp.topic, self.spec.tp.partition, offset)
+            .map_err(|e| e.to_string())?;
+        self.spec
+            .consumer
+            .incremental_assign(&tpl)
+            .map_err(|e| format!("cannot assign the source partition: {e}"))?;
+        self.assigned = true;
+        Ok(())
+    }
+
+    fn unassign(&mut self) {
+        if !std::mem::take(&mut self.assigned) {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&self.spec.tp.topic, self.spec.tp.partition);
+        if let Err(error) = self.spec.consumer.incremental_unassign(&tpl) {
+            tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                partition = self.spec.tp.partition, %error, "cannot unassign the source partition");
+        }
+    }
+
+    /// Records the failure and stops; the supervisor restarts this actor after the backoff.
+    fn fail(&mut self, ctx: &mut Context<Self>, error: String) {
+        self.restarts += 1;
+        self.backoff = if self.backoff.is_zero() {
+            FIRST_BACKOFF
+        } else {
+            (self.backoff * 2).min(MAX_BACKOFF)
+        };
+        tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+            partition = self.spec.tp.partition, %error, restarts = self.restarts,
+            backoff_ms = self.backoff.as_millis() as u64, "partition failed, backing off");
+        self.last_error = Some(error);
+        self.state = PartitionState::BackingOff {
+            until: SystemTime::now() + self.backoff,
+        };
+        self.publish();
+        ctx.stop();
+    }
+
+    fn persist(&mut self) {
+        if let Some(position) = self.ack.take_if_dirty() {
+            if let Err(error) = self.spec.positions.put(&self.key, position) {
+                tracing::error!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                    partition = self.spec.tp.partition, %error, "cannot store the position");
+                self.last_error = Some(error.to_string());
+            }
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.persist();
+        let running = matches!(self.state, PartitionState::Running);
+        if running && !self.backoff.is_zero() && self.running_since.elapsed() >= HEALTHY_AFTER {
+            self.backoff = Duration::ZERO;
+        }
+        self.publish();
+        if running && self.stream.is_some() {
+            if let Some(error) = self.ack.failure() {
+                self.fail(ctx, error);
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let (records, bytes) = self.ack.acked_totals();
+        self.spec.status.update_partition(
+            &self.spec.flow,
+            &self.spec.tp,
+            PartitionStatus {
+                remote_topic: self.spec.remote_topic.to_string(),
+                state: self.state.clone(),
+                next_source_offset: self.ack.committed().map(|p| p.next_source_offset),
+                last_error: self.last_error.clone(),
+                restarts: self.restarts,
+                records,
+                bytes,
+            },
+        );
+    }
+
+    /// Cuts a batch into pieces that each fit in the flow's budget.
+    fn chunk(&self, records: Vec<OwnedMessage>) -> Vec<(Vec<(OwnedMessage, u32)>, Lease)> {
+        let max = self.spec.budget.max();
+        let mut chunks = Vec::new();
+        let mut current = Vec::new();
+        let mut lease = Lease {
+            records: 0,
+            bytes: 0,
+        };
+        for message in records {
+            let charge = self.spec.budget.charge(record_bytes(&message));
+            if lease.records > 0
+                && (lease.records + 1 > max.records
+                    || lease.bytes.saturating_add(charge) > max.bytes)
+            {
+                chunks.push((std::mem::take(&mut current), lease));
+                lease = Lease {
+                    records: 0,
+                    bytes: 0,
+                };
+            }
+            lease.records += 1;
+            lease.bytes += charge;
+            current.push((message, charge));
+        }
+        if !current.is_empty() {
+            chunks.push((current, lease));
+        }
+        chunks
+    }
+}
+
+impl Actor for PartitionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(16);
+        ctx.run_interval(self.spec.flush_interval, Self::tick);
+        if self.restarts == 0 {
+            self.begin(ctx);
+        } else {
+            ctx.run_later(self.backoff, Self::begin);
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.stream = None;
+        self.unassign();
+        self.persist();
+    }
+}
+
+impl Supervised for PartitionActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+            partition = self.spec.tp.partition, backoff_ms = self.backoff.as_millis() as u64,
+            "restarting partition");
+    }
+}
+
+impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
+    fn handle(&mut self, batch: Vec<KafkaResult<OwnedMessage>>, ctx: &mut Self::Context) {
+        let mut records = Vec::with_capacity(batch.len());
+        for item in batch {
+            match item {
+                Ok(message) => {
+                    // Inclusive offset just read → the next one we expect.
+                    if message.offset() < self.next_expected {
+                        continue;
+                    }
+                    self.next_expected = message.offset() + 1;
+                    records.push(message);
+                }
+                Err(error) => match classify(&error) {
+                    ErrorClass::Retriable => {
+                        tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                            partition = self.spec.tp.partition, %error,
+                            "source fetch error (librdkafka retries)");
+                        self.last_error = Some(format!("source fetch: {error}"));
+                    }
+                    ErrorClass::Fatal => {
+                        self.fail(ctx, format!("source fetch: {error}"));
+                        return;
+                    }
+                },
+            }
+        }
+        if records.is_empty() {
+            return;
+        }
+        let chunks = self.chunk(records);
+        let budget = self.spec.budget.clone();
+        let ack = self.ack.clone();
+        let producer = self.spec.producer.clone();
+        let topic = self.spec.remote_topic.clone();
+        let partition = self.spec.tp.partition;
+        let send = async move {
+            for (records, lease) in chunks {
+                budget.acquire(lease).await;
+                let offsets: Vec<i64> = records.iter().map(|(m, _)| m.offset()).collect();
+                let charges: Vec<u32> = records.iter().map(|(_, c)| *c).collect();
+                ack.push(offsets.iter().copied());
+                let batch = ProduceBatch {
+                    topic: topic.clone(),
+                    partition,
+                    records,
+                    ack: ack.clone(),
+                    budget: budget.clone(),
+                };
+                if let Err(error) = producer.send(batch).await {
+                    // Never reached the producer: resolve every record as failed ourselves.
+                    for (offset, charge) in offsets.into_iter().zip(charges) {
+                        ack.fail(offset, format!("producer unavailable: {error}"));
+                        budget.release(1, charge);
+                    }
+                    return Err(format!("producer unavailable: {error}"));
+                }
+            }
+            Ok(())
+        };
+        // `wait` holds back every other event of this actor, the stream included, until the batch
+        // is in the producer: this is where a full budget stops reading.
+        ctx.wait(send.into_actor(self).map(|result, actor, ctx| {
+            if let Err(error) = result {
+                actor.fail(ctx, error);
+            }
+        }));
+    }
+
+    fn finished(&mut self, _ctx: &mut Self::Context) {
+        // Kafka streams do not end; a cancelled one (drain) must not stop the actor.
+    }
+}
+
+impl Handler<StopReading> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopReading, ctx: &mut Self::Context) {
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+        self.state = PartitionState::Draining;
+        self.publish();
+    }
+}
+
+impl Handler<PersistNow> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: PersistNow, _ctx: &mut Self::Context) {
+        self.persist();
+        self.publish();
+    }
+}

@@ -1,0 +1,170 @@
+//! The producer actor of a flow: hands records to the flow's idempotent librdkafka producer and routes
+//! each delivery report back to the partition that sent the record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientConfig;
+
+use crate::kafka::ReportingContext;
+use crate::replication::ack::AckWindow;
+use crate::replication::budget::InFlightBudget;
+
+/// Travels with each record through librdkafka and comes back in its delivery report.
+pub struct Delivery {
+    ack: Arc<AckWindow>,
+    budget: Arc<InFlightBudget>,
+    source_offset: i64,
+    /// What the record was charged in the budget.
+    charged_bytes: u32,
+    bytes: usize,
+}
+
+/// Delivery reports arrive on the producer's polling thread.
+pub struct DeliveryContext {
+    reporting: ReportingContext,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.reporting.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.reporting.error(error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Delivery>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
+        match result {
+            Ok(message) => {
+                delivery
+                    .ack
+                    .ack(delivery.source_offset, message.offset(), delivery.bytes)
+            }
+            Err((error, _)) => delivery.ack.fail(
+                delivery.source_offset,
+                format!("delivery to the target failed: {error}"),
+            ),
+        }
+        delivery.budget.release(1, delivery.charged_bytes);
+    }
+}
+
+/// Size of a record as the in-flight bound counts it.
+pub fn record_bytes(message: &OwnedMessage) -> usize {
+    use rdkafka::message::Headers;
+    let headers = message.headers().map_or(0, |h| {
+        h.iter()
+            .map(|header| header.key.len() + header.value.map_or(0, <[u8]>::len))
+            .sum()
+    });
+    message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len) + headers
+}
+
+/// A batch of one source partition's records, in offset order, for one target partition.
+pub struct ProduceBatch {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub records: Vec<(OwnedMessage, u32)>,
+    pub ack: Arc<AckWindow>,
+    pub budget: Arc<InFlightBudget>,
+}
+
+impl actix::Message for ProduceBatch {
+    type Result = ();
+}
+
+/// Waits until everything handed to the producer is delivered (or `timeout` passes).
+pub struct Flush(pub Duration);
+
+impl actix::Message for Flush {
+    type Result = Result<(), String>;
+}
+
+pub struct ProducerActor {
+    producer: Arc<ThreadedProducer<DeliveryContext>>,
+}
+
+impl ProducerActor {
+    pub fn new(config: &ClientConfig, reporting: ReportingContext) -> Result<Self, KafkaError> {
+        let producer = config.create_with_context(DeliveryContext { reporting })?;
+        Ok(Self {
+            producer: Arc::new(producer),
+        })
+    }
+}
+
+impl Actor for ProducerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Partition actors wait on `send().await`: a full mailbox slows them down.
+        ctx.set_mailbox_capacity(64);
+    }
+}
+
+impl Handler<ProduceBatch> for ProducerActor {
+    type Result = ();
+
+    fn handle(&mut self, batch: ProduceBatch, _ctx: &mut Self::Context) {
+        for (message, charged_bytes) in batch.records {
+            let delivery = Box::new(Delivery {
+                ack: batch.ack.clone(),
+                budget: batch.budget.clone(),
+                source_offset: message.offset(),
+                charged_bytes,
+                bytes: record_bytes(&message),
+            });
+            let mut record =
+                BaseRecord::with_opaque_to(&batch.topic, delivery).partition(batch.partition);
+            if let Some(timestamp) = message.timestamp().to_millis() {
+                record = record.timestamp(timestamp);
+            }
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(payload) = message.payload() {
+                record = record.payload(payload);
+            }
+            if let Some(headers) = message.headers() {
+                // A copy of librdkafka's header list: order, duplicates and null values kept.
+                record = record.headers(headers.clone());
+            }
+            if let Err((error, record)) = self.producer.send(record) {
+                // The local queue is sized above the flow's in-flight bound, so this means
+                // something is badly wrong (or the producer hit a fatal error): fail the record and
+                // let its partition back off and replay.
+                let delivery = record.delivery_opaque;
+                delivery.ack.fail(
+                    delivery.source_offset,
+                    format!("cannot enqueue for the target: {error}"),
+                );
+                delivery.budget.release(1, delivery.charged_bytes);
+            }
+        }
+    }
+}
+
+impl Handler<Flush> for ProducerActor {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, Flush(timeout): Flush, _ctx: &mut Self::Context) -> Self::Result {
+        let producer = self.producer.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || producer.flush(timeout))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, unit tests and the integration tests
+# against real brokers (two Tansu processes per test, or real Kafka when
+# STRAIT_TEST_SOURCE_BOOTSTRAP and STRAIT_TEST_TARGET_BOOTSTRAP are set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
+TANSU_BIN="$(scripts/install-tansu.sh)"
+export TANSU_BIN
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== build"
+cargo build --workspace --bins --locked
+echo "== tests"
+cargo test --workspace --locked -- --test-threads="${STRAIT_TEST_THREADS:-2}"
