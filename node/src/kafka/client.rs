@@ -50,6 +50,9 @@ const CONSUMER_FORCED: &[(&str, &str)] = &[
 ];
 
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    // librdkafka: true for producers. Strait creates remote topics itself, with the source's
+    // partition count; a broker auto-creating one on a metadata request would get it wrong.
+    ("allow.auto.create.topics", "false"),
     ("linger.ms", "5"),
     ("batch.size", "1000000"),
     // librdkafka: 300000. A target that stays down longer fails the in-flight records; the

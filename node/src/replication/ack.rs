@@ -10,6 +10,8 @@ use std::sync::Mutex;
 
 use strait_storage::Position;
 
+use crate::replication::error::PartitionError;
+
 #[derive(Debug)]
 enum SlotState {
     InFlight,
@@ -33,7 +35,7 @@ struct Inner {
     /// Whether `committed` moved since the last [`AckWindow::take_if_dirty`].
     dirty: bool,
     /// The first delivery failure since the last reset.
-    failure: Option<String>,
+    failure: Option<PartitionError>,
     acked_records: u64,
     acked_bytes: u64,
 }
@@ -87,7 +89,7 @@ impl AckWindow {
     }
 
     /// Delivery of `source_offset` failed for good: the committed position stops before it.
-    pub fn fail(&self, source_offset: i64, error: String) {
+    pub fn fail(&self, source_offset: i64, error: PartitionError) {
         let mut inner = self.lock();
         if inner.resolve(source_offset, SlotState::Failed) && inner.failure.is_none() {
             inner.failure = Some(error);
@@ -100,7 +102,7 @@ impl AckWindow {
     }
 
     /// The first failure since the last [`reset_failed`](Self::reset_failed), if any.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<PartitionError> {
         self.lock().failure.clone()
     }
 
@@ -214,13 +216,16 @@ mod tests {
         let w = AckWindow::new(None);
         w.push([0, 1, 2]);
         w.ack(0, 0, 0);
-        w.fail(1, "timed out".into());
+        let timeout = rdkafka::error::KafkaError::MessageProduction(
+            rdkafka::error::RDKafkaErrorCode::MessageTimedOut,
+        );
+        w.fail(1, PartitionError::Delivery(timeout));
         w.ack(2, 1, 0);
         assert_eq!(w.committed(), pos(1, 0));
-        assert_eq!(w.failure().as_deref(), Some("timed out"));
+        assert!(matches!(w.failure(), Some(PartitionError::Delivery(_))));
         assert_eq!(w.unresolved(), 0);
         assert_eq!(w.reset_failed(), pos(1, 0));
-        assert_eq!(w.failure(), None);
+        assert!(w.failure().is_none());
         // The replay goes through the window again from offset 1.
         w.push([1, 2]);
         w.ack(1, 2, 0);

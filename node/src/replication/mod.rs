@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod budget;
+pub mod error;
 pub mod flow;
 pub mod partition;
 pub mod producer;

@@ -22,6 +22,7 @@ use strait_storage::{PositionKey, PositionStore};
 use crate::kafka::{classify, ErrorClass, ReportingContext};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::{InFlightBudget, Lease};
+use crate::replication::error::PartitionError;
 use crate::replication::producer::{record_bytes, ProduceBatch, ProducerActor};
 use crate::replication::status::{NodeStatus, PartitionState, PartitionStatus};
 
@@ -123,10 +124,7 @@ impl PartitionActor {
             .consumer
             .split_partition_queue(&self.spec.tp.topic, self.spec.tp.partition)
         else {
-            self.fail(
-                ctx,
-                "the source consumer does not know this partition".into(),
-            );
+            self.fail(ctx, PartitionError::NoQueue);
             return;
         };
         if let Err(error) = self.assign(offset) {
@@ -146,15 +144,15 @@ impl PartitionActor {
         self.publish();
     }
 
-    fn assign(&mut self, offset: Offset) -> Result<(), String> {
+    fn assign(&mut self, offset: Offset) -> Result<(), PartitionError> {
         self.unassign();
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&self.spec.tp.topic, self.spec.tp.partition, offset)
-            .map_err(|e| e.to_string())?;
+            .map_err(PartitionError::Assign)?;
         self.spec
             .consumer
             .incremental_assign(&tpl)
-            .map_err(|e| format!("cannot assign the source partition: {e}"))?;
+            .map_err(PartitionError::Assign)?;
         self.assigned = true;
         Ok(())
     }
@@ -171,18 +169,21 @@ impl PartitionActor {
         }
     }
 
-    /// Records the failure and stops; the supervisor restarts this actor after the backoff.
-    fn fail(&mut self, ctx: &mut Context<Self>, error: String) {
+    /// Records the failure and stops; the supervisor restarts this actor after the backoff:
+    /// exponential for retriable errors, the longest one at once for fatal ones (retrying sooner
+    /// cannot help until someone fixes something).
+    fn fail(&mut self, ctx: &mut Context<Self>, error: PartitionError) {
         self.restarts += 1;
-        self.backoff = if self.backoff.is_zero() {
-            FIRST_BACKOFF
-        } else {
-            (self.backoff * 2).min(MAX_BACKOFF)
+        self.backoff = match error.class() {
+            ErrorClass::Fatal => MAX_BACKOFF,
+            ErrorClass::Retriable if self.backoff.is_zero() => FIRST_BACKOFF,
+            ErrorClass::Retriable => (self.backoff * 2).min(MAX_BACKOFF),
         };
         tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
-            partition = self.spec.tp.partition, %error, restarts = self.restarts,
-            backoff_ms = self.backoff.as_millis() as u64, "partition failed, backing off");
-        self.last_error = Some(error);
+            partition = self.spec.tp.partition, %error, class = ?error.class(),
+            restarts = self.restarts, backoff_ms = self.backoff.as_millis() as u64,
+            "partition failed, backing off");
+        self.last_error = Some(error.to_string());
         self.state = PartitionState::BackingOff {
             until: SystemTime::now() + self.backoff,
         };
@@ -312,7 +313,7 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                         self.last_error = Some(format!("source fetch: {error}"));
                     }
                     ErrorClass::Fatal => {
-                        self.fail(ctx, format!("source fetch: {error}"));
+                        self.fail(ctx, PartitionError::Fetch(error));
                         return;
                     }
                 },
@@ -342,11 +343,12 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                 };
                 if let Err(error) = producer.send(batch).await {
                     // Never reached the producer: resolve every record as failed ourselves.
+                    let error = PartitionError::ProducerGone(error.to_string());
                     for (offset, charge) in offsets.into_iter().zip(charges) {
-                        ack.fail(offset, format!("producer unavailable: {error}"));
+                        ack.fail(offset, error.clone());
                         budget.release(1, charge);
                     }
-                    return Err(format!("producer unavailable: {error}"));
+                    return Err(error);
                 }
             }
             Ok(())

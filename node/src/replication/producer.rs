@@ -15,6 +15,7 @@ use rdkafka::ClientConfig;
 use crate::kafka::ReportingContext;
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
+use crate::replication::error::PartitionError;
 
 /// Travels with each record through librdkafka and comes back in its delivery report.
 pub struct Delivery {
@@ -53,7 +54,7 @@ impl ProducerContext for DeliveryContext {
             }
             Err((error, _)) => delivery.ack.fail(
                 delivery.source_offset,
-                format!("delivery to the target failed: {error}"),
+                PartitionError::Delivery(error.clone()),
             ),
         }
         delivery.budget.release(1, delivery.charged_bytes);
@@ -145,10 +146,9 @@ impl Handler<ProduceBatch> for ProducerActor {
                 // something is badly wrong (or the producer hit a fatal error): fail the record and
                 // let its partition back off and replay.
                 let delivery = record.delivery_opaque;
-                delivery.ack.fail(
-                    delivery.source_offset,
-                    format!("cannot enqueue for the target: {error}"),
-                );
+                delivery
+                    .ack
+                    .fail(delivery.source_offset, PartitionError::Delivery(error));
                 delivery.budget.release(1, delivery.charged_bytes);
             }
         }

@@ -1,0 +1,29 @@
+//! Why a partition stopped replicating, classified so the supervisor knows how long to wait.
+
+use rdkafka::error::KafkaError;
+use thiserror::Error;
+
+use crate::kafka::{classify, ErrorClass};
+
+#[derive(Debug, Clone, Error)]
+pub enum PartitionError {
+    #[error("source fetch failed: {0}")]
+    Fetch(KafkaError),
+    #[error("delivery to the target failed: {0}")]
+    Delivery(KafkaError),
+    #[error("cannot hand records to the producer: {0}")]
+    ProducerGone(String),
+    #[error("cannot assign the source partition: {0}")]
+    Assign(KafkaError),
+    #[error("the source consumer has no queue for this partition")]
+    NoQueue,
+}
+
+impl PartitionError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
+            Self::ProducerGone(_) | Self::NoQueue => ErrorClass::Retriable,
+        }
+    }
+}

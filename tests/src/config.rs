@@ -1,0 +1,196 @@
+//! Strait config files for tests, in the native TOML format and the MirrorMaker 2 properties
+//! format.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A node config: clusters and flows.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub progress_interval_secs: u64,
+    /// `(alias, bootstrap servers)`.
+    pub clusters: Vec<(String, String)>,
+    pub flows: Vec<Flow>,
+    /// Extra librdkafka properties for every cluster's consumers (TOML only).
+    pub consumer_props: Vec<(String, String)>,
+}
+
+/// One replication flow.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub id: String,
+    pub source: String,
+    pub target: String,
+    /// Include regexes.
+    pub topics: Vec<String>,
+    /// Exclude regexes.
+    pub topics_exclude: Vec<String>,
+    /// `replication_policy = "identity"` (remote topic keeps the source name).
+    pub identity: bool,
+    pub replication_factor: i32,
+    pub refresh_topics_interval_secs: u64,
+    pub max_in_flight_records: usize,
+    pub max_in_flight_bytes: usize,
+    pub position_flush_interval_ms: u64,
+}
+
+impl Flow {
+    /// A flow `source -> target` (id `<source><target>` lowercased) replicating `topics`, with the
+    /// test defaults: RF from [`crate::mode::replication_factor`], topic refresh every second,
+    /// 5000 records / 8 MiB in flight, positions flushed every 100 ms.
+    pub fn new(source: &str, target: &str, topics: &[&str]) -> Flow {
+        Flow {
+            id: format!("{source}{target}").to_lowercase(),
+            source: source.to_owned(),
+            target: target.to_owned(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            topics_exclude: Vec::new(),
+            identity: false,
+            replication_factor: crate::mode::replication_factor(),
+            refresh_topics_interval_secs: 1,
+            max_in_flight_records: 5000,
+            max_in_flight_bytes: 8 * 1024 * 1024,
+            position_flush_interval_ms: 100,
+        }
+    }
+}
+
+impl Config {
+    /// Clusters `A` (source, at `source`) and `B` (target) and one flow `A -> B` replicating
+    /// `topics`.
+    pub fn a_to_b(source: &str, target: &str, data_dir: &Path, topics: &[&str]) -> Config {
+        Config {
+            data_dir: data_dir.to_owned(),
+            progress_interval_secs: 1,
+            clusters: vec![
+                ("A".to_owned(), source.to_owned()),
+                ("B".to_owned(), target.to_owned()),
+            ],
+            flows: vec![Flow::new("A", "B", topics)],
+            consumer_props: Vec::new(),
+        }
+    }
+
+    /// The first flow, to adjust it.
+    pub fn flow(&mut self) -> &mut Flow {
+        self.flows.first_mut().expect("a flow")
+    }
+
+    /// The native TOML format. Source consumers get `fetch.wait.max.ms = 10` (Tansu does not
+    /// wake a waiting Fetch when data arrives).
+    pub fn toml(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "[node]");
+        let _ = writeln!(
+            out,
+            "data_dir = {}",
+            quote(&self.data_dir.to_string_lossy())
+        );
+        let _ = writeln!(
+            out,
+            "progress_interval_secs = {}",
+            self.progress_interval_secs
+        );
+        for (alias, bootstrap) in &self.clusters {
+            let _ = writeln!(out, "\n[clusters.{alias}]");
+            let _ = writeln!(out, "bootstrap_servers = {}", quote(bootstrap));
+            let _ = writeln!(out, "[clusters.{alias}.consumer]");
+            let _ = writeln!(out, "\"fetch.wait.max.ms\" = \"10\"");
+            for (key, value) in &self.consumer_props {
+                let _ = writeln!(out, "{} = {}", quote(key), quote(value));
+            }
+        }
+        for flow in &self.flows {
+            let _ = writeln!(out, "\n[flows.{}]", flow.id);
+            let _ = writeln!(out, "source = {}", quote(&flow.source));
+            let _ = writeln!(out, "target = {}", quote(&flow.target));
+            let _ = writeln!(out, "topics = {}", array(&flow.topics));
+            let _ = writeln!(out, "topics_exclude = {}", array(&flow.topics_exclude));
+            if flow.identity {
+                let _ = writeln!(out, "replication_policy = \"identity\"");
+            }
+            let _ = writeln!(out, "replication_factor = {}", flow.replication_factor);
+            let _ = writeln!(
+                out,
+                "refresh_topics_interval_secs = {}",
+                flow.refresh_topics_interval_secs
+            );
+            let _ = writeln!(
+                out,
+                "max_in_flight_records = {}",
+                flow.max_in_flight_records
+            );
+            let _ = writeln!(out, "max_in_flight_bytes = {}", flow.max_in_flight_bytes);
+            let _ = writeln!(
+                out,
+                "position_flush_interval_ms = {}",
+                flow.position_flush_interval_ms
+            );
+        }
+        out
+    }
+
+    /// The MirrorMaker 2 `mm2.properties` format (only the keys MirrorMaker 2 knows, plus
+    /// `strait.data.dir`).
+    pub fn properties(&self) -> String {
+        let mut out = String::new();
+        let aliases: Vec<&str> = self.clusters.iter().map(|(a, _)| a.as_str()).collect();
+        let _ = writeln!(out, "# written by strait-tests");
+        let _ = writeln!(out, "clusters = {}", aliases.join(", "));
+        for (alias, bootstrap) in &self.clusters {
+            let _ = writeln!(out, "{alias}.bootstrap.servers = {bootstrap}");
+        }
+        let _ = writeln!(out, "strait.data.dir = {}", self.data_dir.display());
+        for flow in &self.flows {
+            let name = format!("{}->{}", flow.source, flow.target);
+            let _ = writeln!(out, "{name}.enabled = true");
+            let _ = writeln!(out, "{name}.topics = {}", flow.topics.join(", "));
+            if !flow.topics_exclude.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{name}.topics.exclude = {}",
+                    flow.topics_exclude.join(", ")
+                );
+            }
+            if flow.identity {
+                let _ = writeln!(
+                    out,
+                    "{name}.replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}.replication.factor = {}",
+                flow.replication_factor
+            );
+            let _ = writeln!(
+                out,
+                "{name}.refresh.topics.interval.seconds = {}",
+                flow.refresh_topics_interval_secs
+            );
+        }
+        out
+    }
+}
+
+/// A TOML basic string.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn array(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}

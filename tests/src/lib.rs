@@ -1,0 +1,35 @@
+//! Fixtures for Strait's integration tests: real brokers (Tansu processes, or a real Apache Kafka
+//! given by environment variables), real `strait` processes, deterministic test data and exact
+//! verification of what arrived on the target.
+//!
+//! Environment:
+//! - `TANSU_BIN`: the Tansu binary (else `tansu` on `PATH`, else `~/.cache/strait/bin/tansu`).
+//! - `STRAIT_BIN`: the `strait` binary (else `<target>/debug/strait` next to the test binary).
+//! - `STRAIT_TEST_SOURCE_BOOTSTRAP` + `STRAIT_TEST_TARGET_BOOTSTRAP`: run against two real Kafka
+//!   clusters instead of Tansu processes (see [`mode`]).
+//! - `STRAIT_TEST_REPLICATION_FACTOR`: replication factor of the topics the tests create (default 1).
+//!
+//! `cargo test` does not build another package's binary: build `strait` first
+//! (`cargo build -p strait-node`, or `cargo build --workspace --bins` as scripts/test.sh does).
+//!
+//! The tests (`tests/tests/`): `replication` (record-for-record fidelity, TOML, mm2.properties,
+//! identity policy), `topics` (include/exclude, internal topics, new topics, added partitions),
+//! `crash` (kill -9 and SIGTERM restarts), `backpressure` (frozen target: bounded memory, no
+//! loss), `active_active` (A->B and B->A without cycles), `bad_config` (refused configs and their
+//! messages), `fixtures` (self-tests of this library).
+
+pub mod admin;
+pub mod broker;
+pub mod config;
+pub mod data;
+pub mod mode;
+pub mod names;
+pub mod process;
+pub mod serial;
+pub mod strait;
+pub mod verify;
+pub mod wait;
+
+pub use broker::Broker;
+pub use data::Record;
+pub use strait::Strait;

@@ -1,0 +1,308 @@
+//! A `strait` process under test, and `strait check-config`.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::process::{die_with_test, signal};
+
+/// How long a SIGTERMed node may take to drain and exit.
+pub const TERMINATE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running `strait node`. Dropping it kills the process (SIGKILL) if it still runs.
+pub struct Strait {
+    child: Child,
+    config: PathBuf,
+    log: PathBuf,
+    exit: Option<ExitStatus>,
+    /// Holds the config file and the log; removed on drop.
+    _dir: TempDir,
+}
+
+impl Strait {
+    /// Writes `config` to `strait.<extension>` (`toml` or `properties`) in a new temp dir and
+    /// starts `strait node --config` on it, stdout and stderr going to a log file.
+    pub fn start(config: &str, extension: &str) -> Strait {
+        Strait::start_with_env(config, extension, &[])
+    }
+
+    /// [`Strait::start`] with extra environment variables (e.g. `STRAIT__...` overrides).
+    pub fn start_with_env(config: &str, extension: &str, env: &[(&str, &str)]) -> Strait {
+        let dir = temp_dir("strait-node-");
+        let path = dir.path().join(format!("strait.{extension}"));
+        std::fs::write(&path, config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Strait::spawn(dir, path, env)
+    }
+
+    /// Starts `strait node --config <path>` on an existing file.
+    pub fn start_file(path: &Path) -> Strait {
+        Strait::spawn(temp_dir("strait-node-"), path.to_owned(), &[])
+    }
+
+    fn spawn(dir: TempDir, config: PathBuf, env: &[(&str, &str)]) -> Strait {
+        let log = dir.path().join("strait.log");
+        let out = File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let err = out.try_clone().expect("cloning a file handle");
+        let mut command = command();
+        command
+            .arg("node")
+            .arg("--config")
+            .arg(&config)
+            // Plain log lines in the log file.
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", strait_bin().display()));
+        Strait {
+            child,
+            config,
+            log,
+            exit: None,
+            _dir: dir,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The config file the node runs on.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// `None` while the process runs, else its exit status.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().expect("waiting for strait");
+        }
+        self.exit
+    }
+
+    /// `true` once the process exited (a zombie not yet waited for counts as exited). Needs no
+    /// `&mut`, for checks inside wait loops.
+    pub fn has_exited(&self) -> bool {
+        if self.exit.is_some() {
+            return true;
+        }
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) {
+            // The state follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+            Err(_) => true,
+        }
+    }
+
+    /// Panics (with the log) when the node exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.try_exit() {
+            panic!(
+                "strait exited unexpectedly ({status})\n--- strait log ---\n{}",
+                self.log_tail(60)
+            );
+        }
+    }
+
+    /// SIGKILL, then waits for the process: a crash, nothing drained or flushed.
+    pub fn kill9(&mut self) {
+        if self.try_exit().is_none() {
+            signal(self.pid(), libc::SIGKILL);
+            self.exit = Some(self.child.wait().expect("waiting for strait"));
+        }
+    }
+
+    /// SIGTERM, then waits up to [`TERMINATE_DEADLINE`] for the exit (panics with the log after
+    /// that) and returns the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        if let Some(status) = self.try_exit() {
+            panic!(
+                "strait had already exited ({status}) before SIGTERM\n--- strait log ---\n{}",
+                self.log_tail(60)
+            );
+        }
+        signal(self.pid(), libc::SIGTERM);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.try_exit() {
+                return status;
+            }
+            if started.elapsed() > TERMINATE_DEADLINE {
+                panic!(
+                    "strait did not exit within {TERMINATE_DEADLINE:?} of SIGTERM\n--- strait log ---\n{}",
+                    self.log_tail(60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Resident set size (VmRSS of /proc/PID/status), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS line in {path}"))
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Everything the node wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read(&self.log)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The last `lines` lines of [`Strait::log`].
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Strait {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- strait log ({}), last lines ---\n{}",
+                self.log.display(),
+                self.log_tail(20)
+            );
+        }
+    }
+}
+
+/// What `strait check-config` did.
+#[derive(Debug)]
+pub struct CheckOutput {
+    /// `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `strait check-config --config <path> --offline` (no cluster contacted) with extra
+/// environment variables.
+pub fn check_config(path: &Path, env: &[(&str, &str)]) -> CheckOutput {
+    check_config_args(path, &["--offline"], env)
+}
+
+/// Runs `strait check-config --config <path> <args>` with extra environment variables.
+pub fn check_config_args(path: &Path, args: &[&str], env: &[(&str, &str)]) -> CheckOutput {
+    let output = command()
+        .arg("check-config")
+        .arg("--config")
+        .arg(path)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {} check-config: {e}", strait_bin().display()));
+    CheckOutput {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `strait node --config <path>` and waits for it to exit (for configs that must be
+/// refused), at most `deadline`.
+pub fn run_node_to_exit(path: &Path, deadline: Duration) -> CheckOutput {
+    let dir = temp_dir("strait-node-");
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let mut child = command()
+        .arg("node")
+        .arg("--config")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).expect("stdout file"))
+        .stderr(File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {}: {e}", strait_bin().display()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for strait") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "strait node --config {} still running after {deadline:?} (expected it to refuse the config); stderr:\n{}",
+                path.display(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    CheckOutput {
+        code: status.code(),
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// A `strait` command with a clean environment: no `STRAIT__*` override leaks in from the
+/// environment the tests run in (tests pass the ones they want explicitly). It dies with the
+/// test.
+fn command() -> Command {
+    let mut command = Command::new(strait_bin());
+    die_with_test(&mut command);
+    let leaked: Vec<OsString> = std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().starts_with("STRAIT__"))
+        .collect();
+    for name in leaked {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// The `strait` binary: `$STRAIT_BIN`, else `<target>/debug/strait` (the test binary lives in
+/// `<target>/debug/deps/`).
+pub fn strait_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("STRAIT_BIN").filter(|b| !b.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in <target>/<profile>/deps/");
+    let bin = profile_dir.join("strait");
+    assert!(
+        bin.is_file(),
+        "the strait binary is not at {}: build it first (`cargo build -p strait-node`) or set STRAIT_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A temp dir removed on drop (also when the test fails).
+pub fn temp_dir(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("creating a temp dir")
+}

@@ -1,0 +1,336 @@
+//! Configuration errors are reported before anything runs: `strait check-config` and
+//! `strait node` exit non-zero with a message naming the file and what is wrong (the key, the
+//! bad value, pattern or alias, and for `.properties` the line). No broker is needed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use strait_tests::strait::{check_config, run_node_to_exit, temp_dir, CheckOutput};
+
+/// How long `strait node` may take to refuse a bad config.
+const REFUSE_DEADLINE: Duration = Duration::from_secs(20);
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing a config file");
+    path
+}
+
+/// A valid TOML config with clusters `east` and `west` and one flow `east -> west`; `flow_extra`
+/// is appended to the flow's table.
+fn toml_config(
+    data_dir: &Path,
+    west_bootstrap: Option<&str>,
+    flow_source: &str,
+    flow_extra: &str,
+) -> String {
+    let west = west_bootstrap
+        .map(|b| format!("bootstrap_servers = \"{b}\"\n"))
+        .unwrap_or_default();
+    format!(
+        r#"[node]
+data_dir = "{data}"
+
+[clusters.east]
+bootstrap_servers = "127.0.0.1:19092"
+
+[clusters.west]
+{west}
+[flows.eastwest]
+source = "{flow_source}"
+target = "west"
+topics = ["orders-.*", "payments"]
+{flow_extra}
+"#,
+        data = data_dir.display()
+    )
+}
+
+/// A valid mm2.properties with clusters `east` and `west` and one flow `east->west`; `extra` lines
+/// are appended.
+fn properties_config(data_dir: &Path, extra: &str) -> String {
+    format!(
+        "# test config\nclusters = east, west\neast.bootstrap.servers = 127.0.0.1:19092\n\
+         west.bootstrap.servers = 127.0.0.1:29092\nstrait.data.dir = {}\neast->west.enabled = true\n\
+         east->west.topics = orders-.*, payments\n{extra}",
+        data_dir.display()
+    )
+}
+
+/// 1-based number of the line of `text` that starts with `prefix`.
+fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(prefix))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}"))
+}
+
+#[track_caller]
+fn assert_refused(what: &str, out: &CheckOutput, must_name: &[&str]) {
+    assert!(
+        matches!(out.code, Some(code) if code != 0),
+        "{what}: expected a non-zero exit, got {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    for needle in must_name {
+        assert!(
+            out.stderr.contains(needle),
+            "{what}: the error on stderr should name {needle:?}; stderr:\n{}\nstdout:\n{}",
+            out.stderr,
+            out.stdout
+        );
+    }
+}
+
+/// `check-config` exits 2 and names everything in `must_name`; `node` refuses the same file.
+#[track_caller]
+fn assert_bad(what: &str, path: &Path, must_name: &[&str]) {
+    let out = check_config(path, &[]);
+    assert_refused(&format!("check-config, {what}"), &out, must_name);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "check-config exit code, {what}; stderr:\n{}",
+        out.stderr
+    );
+    let out = run_node_to_exit(path, REFUSE_DEADLINE);
+    assert_refused(&format!("node, {what}"), &out, must_name);
+}
+
+/// Panics unless the refusal on stderr names line `line` (`line 7`, `:7:`, `:7 `...).
+#[track_caller]
+fn assert_names_line(what: &str, path: &Path, line: usize) {
+    let out = check_config(path, &[]);
+    let forms = [
+        format!("line {line}"),
+        format!(":{line}:"),
+        format!(":{line} "),
+        format!(":{line})"),
+        format!(":{line},"),
+    ];
+    let text = out.stderr.to_lowercase();
+    assert!(
+        text.trim_end().ends_with(&format!(":{line}"))
+            || forms.iter().any(|f| text.contains(f.as_str())),
+        "{what}: the error should name line {line}; stderr:\n{}",
+        out.stderr
+    );
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn unknown_cluster_alias_in_a_flow() {
+    let dir = temp_dir("strait-badcfg-");
+    let path = write(
+        dir.path(),
+        "alias.toml",
+        &toml_config(dir.path(), Some("127.0.0.1:29092"), "nowhere", ""),
+    );
+    assert_bad(
+        "TOML flow source `nowhere`",
+        &path,
+        &["nowhere", &file_name(&path)],
+    );
+
+    let text = properties_config(dir.path(), "east->nowhere.enabled = true\n");
+    let path = write(dir.path(), "alias.properties", &text);
+    let line = line_of(&text, "east->nowhere.enabled");
+    assert_bad(
+        "properties flow east->nowhere",
+        &path,
+        &["nowhere", &file_name(&path)],
+    );
+    assert_names_line("properties flow east->nowhere", &path, line);
+}
+
+#[test]
+fn bad_topic_regex() {
+    let dir = temp_dir("strait-badcfg-");
+    let path = write(
+        dir.path(),
+        "regex.toml",
+        &toml_config(
+            dir.path(),
+            Some("127.0.0.1:29092"),
+            "east",
+            "topics_exclude = [\"bad-(regex\"]",
+        ),
+    );
+    assert_bad(
+        "TOML exclude `bad-(regex`",
+        &path,
+        &["bad-(regex", &file_name(&path)],
+    );
+
+    let text = properties_config(
+        dir.path(),
+        "east->west.topics.exclude = fine-.*, bad-[regex\n",
+    );
+    let path = write(dir.path(), "regex.properties", &text);
+    let line = line_of(&text, "east->west.topics.exclude");
+    assert_bad(
+        "properties exclude `bad-[regex`",
+        &path,
+        &["bad-[regex", &file_name(&path)],
+    );
+    assert_names_line("properties exclude `bad-[regex`", &path, line);
+}
+
+#[test]
+fn missing_bootstrap_servers() {
+    let dir = temp_dir("strait-badcfg-");
+    let path = write(
+        dir.path(),
+        "nobootstrap.toml",
+        &toml_config(dir.path(), None, "east", ""),
+    );
+    assert_bad(
+        "TOML cluster west without bootstrap",
+        &path,
+        &["west", "bootstrap", &file_name(&path)],
+    );
+
+    let text = properties_config(dir.path(), "")
+        .lines()
+        .filter(|l| !l.starts_with("west.bootstrap.servers"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = write(dir.path(), "nobootstrap.properties", &text);
+    assert_bad(
+        "properties without west.bootstrap.servers",
+        &path,
+        &["west", "bootstrap.servers", &file_name(&path)],
+    );
+}
+
+#[test]
+fn bad_number() {
+    let dir = temp_dir("strait-badcfg-");
+    let text = properties_config(dir.path(), "replication.factor = three\n");
+    let path = write(dir.path(), "number.properties", &text);
+    let line = line_of(&text, "replication.factor");
+    assert_bad(
+        "properties replication.factor = three",
+        &path,
+        &["replication.factor", "three", &file_name(&path)],
+    );
+    assert_names_line("properties replication.factor = three", &path, line);
+
+    let path = write(
+        dir.path(),
+        "number.toml",
+        &toml_config(
+            dir.path(),
+            Some("127.0.0.1:29092"),
+            "east",
+            "max_in_flight_records = \"lots\"",
+        ),
+    );
+    assert_bad(
+        "TOML max_in_flight_records = \"lots\"",
+        &path,
+        &["max_in_flight_records", &file_name(&path)],
+    );
+}
+
+#[test]
+fn unreadable_file() {
+    let dir = temp_dir("strait-badcfg-");
+    let missing = dir.path().join("does-not-exist.toml");
+    let missing_name = missing.to_string_lossy().into_owned();
+    assert_bad("missing file", &missing, &[&missing_name]);
+
+    // A directory where the file should be (permissions do not stop root, a directory does).
+    let not_a_file = dir.path().join("directory.properties");
+    std::fs::create_dir(&not_a_file).expect("mkdir");
+    let name = not_a_file.to_string_lossy().into_owned();
+    assert_bad("a directory", &not_a_file, &[&name]);
+}
+
+#[test]
+fn valid_configs_are_summarised() {
+    let dir = temp_dir("strait-badcfg-");
+    let toml = write(
+        dir.path(),
+        "good.toml",
+        &toml_config(dir.path(), Some("127.0.0.1:29092"), "east", ""),
+    );
+    let properties = write(
+        dir.path(),
+        "good.properties",
+        &properties_config(dir.path(), ""),
+    );
+    for path in [toml, properties] {
+        let out = check_config(&path, &[]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "check-config {}: stdout:\n{}\nstderr:\n{}",
+            path.display(),
+            out.stdout,
+            out.stderr
+        );
+        for needle in ["east->west", "orders-.*", "payments"] {
+            assert!(
+                out.stdout.contains(needle),
+                "check-config {} should list {needle:?}; stdout:\n{}",
+                path.display(),
+                out.stdout
+            );
+        }
+    }
+}
+
+/// `STRAIT__CLUSTERS__<ALIAS>__BOOTSTRAP_SERVERS` overrides the file's value, for a lowercase
+/// alias and for an uppercase one (`A`, as the test configs use; environment variable names are
+/// case-insensitive to the loader, the alias is not).
+#[test]
+fn toml_env_override_is_honoured() {
+    let dir = temp_dir("strait-badcfg-");
+    let lower = toml_config(dir.path(), Some("127.0.0.1:29092"), "east", "");
+    let upper = lower
+        .replace("clusters.east", "clusters.A")
+        .replace("clusters.west", "clusters.B")
+        .replace("\"east\"", "\"A\"")
+        .replace("\"west\"", "\"B\"");
+    for (name, text, var) in [
+        (
+            "override-lower.toml",
+            lower,
+            "STRAIT__CLUSTERS__EAST__BOOTSTRAP_SERVERS",
+        ),
+        (
+            "override-upper.toml",
+            upper,
+            "STRAIT__CLUSTERS__A__BOOTSTRAP_SERVERS",
+        ),
+    ] {
+        let path = write(dir.path(), name, &text);
+        let out = check_config(&path, &[(var, "10.1.2.3:9999")]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{name}: stdout:\n{}\nstderr:\n{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stdout.contains("10.1.2.3:9999"),
+            "{name}: with {var} set, the summary should show the overridden bootstrap; stdout:\n{}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains("127.0.0.1:19092"),
+            "{name}: the file's bootstrap should be overridden; stdout:\n{}",
+            out.stdout
+        );
+    }
+}
