@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/strait/v1/status.proto",
         "proto/strait/raft/v1/raft.proto",
+        "proto/strait/raft/v1/state.proto",
     ];
     let descriptor =
         std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("strait_descriptor.bin");

@@ -17,6 +17,8 @@ pub enum NodeError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("cannot start the actor system: {0}")]
     Runtime(#[from] std::io::Error),
 }
@@ -32,7 +34,8 @@ impl NodeError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) | Self::Client { .. } => 2,
-            Self::Storage(_) | Self::Runtime(_) => 1,
+            Self::Cluster(crate::cluster::ClusterError::ForeignDataDir { .. }) => 2,
+            Self::Storage(_) | Self::Runtime(_) | Self::Cluster(_) => 1,
         }
     }
 }

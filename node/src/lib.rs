@@ -5,6 +5,7 @@
 //! shows what it resolves to.
 
 pub mod check;
+pub mod cluster;
 mod error;
 pub mod kafka;
 pub mod node;

@@ -1,5 +1,6 @@
-//! Runs a node: opens the store, starts the actor system and one flow actor per enabled flow,
-//! reports progress, and on SIGTERM/SIGINT drains (stop reading, flush, store positions) and exits.
+//! Runs a node: opens the store, joins (or bootstraps) the Raft cluster, starts the actor system
+//! and one flow actor per enabled flow, reports progress, and on SIGTERM/SIGINT drains (stop
+//! reading, flush, store positions) and exits. A node without cluster settings is a cluster of one.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use actix::prelude::*;
 use strait_config::Settings;
 use strait_storage::Store;
 
-use crate::replication::flow::{Drain, FlowActor};
+use crate::replication::flow::{ClusterView, Drain, FlowActor};
 use crate::replication::status::NodeStatus;
 use crate::NodeError;
 
@@ -33,6 +34,13 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
     std::fs::create_dir_all(&settings.node.data_dir)?;
     let store = Store::open(&settings.node.data_dir, flush_every)?;
     let positions = store.positions()?;
+    let cluster = crate::cluster::start(&settings.cluster, &store)?;
+    let view = ClusterView {
+        raft: cluster.raft.clone(),
+        node_id: cluster.node_id,
+        liveness_timeout: cluster.liveness_timeout,
+        position_interval: cluster.position_interval,
+    };
 
     let system = System::new();
     let result = system.block_on(async move {
@@ -48,6 +56,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         for flow in settings.flows.iter().cloned() {
             let actor = FlowActor::new(
                 flow,
+                view.clone(),
                 positions.clone(),
                 status.clone(),
                 handles.clone(),
@@ -70,6 +79,8 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
             tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "drain timed out");
         }
+        // Give the final position proposals a moment to commit.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         store.flush()?;
         for arbiter in arbiters.iter().chain([&producer_arbiter]) {
             arbiter.stop();
@@ -77,6 +88,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         tracing::info!("stopped");
         Ok::<(), NodeError>(())
     });
+    cluster.shutdown();
     result
 }
 

@@ -206,7 +206,7 @@ fn wait_ready(broker: &mut Broker) -> Result<(), String> {
 }
 
 /// A port nobody listens on right now (bind port 0, read it, release it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
     listener.local_addr().expect("local address").port()
 }

@@ -14,6 +14,8 @@ pub struct Config {
     pub flows: Vec<Flow>,
     /// Extra librdkafka properties for every cluster's consumers (TOML only).
     pub consumer_props: Vec<(String, String)>,
+    /// The node's gRPC (Raft transport) listen port: a free one, so tests can run side by side.
+    pub cluster_port: u16,
 }
 
 /// One replication flow.
@@ -69,6 +71,7 @@ impl Config {
             ],
             flows: vec![Flow::new("A", "B", topics)],
             consumer_props: Vec::new(),
+            cluster_port: crate::broker::free_port(),
         }
     }
 
@@ -92,6 +95,8 @@ impl Config {
             "progress_interval_secs = {}",
             self.progress_interval_secs
         );
+        let _ = writeln!(out, "\n[cluster]");
+        let _ = writeln!(out, "listen = \"127.0.0.1:{}\"", self.cluster_port);
         for (alias, bootstrap) in &self.clusters {
             let _ = writeln!(out, "\n[clusters.{alias}]");
             let _ = writeln!(out, "bootstrap_servers = {}", quote(bootstrap));
@@ -142,6 +147,11 @@ impl Config {
             let _ = writeln!(out, "{alias}.bootstrap.servers = {bootstrap}");
         }
         let _ = writeln!(out, "strait.data.dir = {}", self.data_dir.display());
+        let _ = writeln!(
+            out,
+            "strait.cluster.listen = 127.0.0.1:{}",
+            self.cluster_port
+        );
         for flow in &self.flows {
             let name = format!("{}->{}", flow.source, flow.target);
             let _ = writeln!(out, "{name}.enabled = true");

@@ -10,7 +10,7 @@ use crate::client_props::shown_value;
 use crate::model::{ClientProps, FlowSettings, LogFormat, Settings};
 
 impl Settings {
-    /// A multi-line summary: the file, node settings, clusters (client properties with secrets
+    /// A multi-line summary: the file, node settings, the node's cluster membership, clusters (client properties with secrets
     /// masked), each flow's resolved settings with an example remote topic name, and the keys
     /// Strait does not act on, with their line and reason.
     pub fn describe(&self) -> String {
@@ -40,6 +40,40 @@ impl Settings {
             format!("every {}", duration(self.node.progress_interval))
         };
         writeln!(out, "  progress lines:    {progress}")?;
+
+        let cluster = &self.cluster;
+        writeln!(out, "cluster:")?;
+        writeln!(out, "  node id:           {}", cluster.node_id)?;
+        writeln!(out, "  listen:            {}", cluster.listen)?;
+        writeln!(out, "  advertise:         {}", cluster.advertise)?;
+        match (&cluster.join, cluster.peers.as_slice()) {
+            (Some(join), _) => writeln!(out, "  join:              through {join}")?,
+            (None, []) => writeln!(out, "  peers:             none: a single-node cluster")?,
+            (None, peers) => {
+                let peers: Vec<String> = peers
+                    .iter()
+                    .map(|p| {
+                        if p.id == cluster.node_id {
+                            format!("{p} (this node)")
+                        } else {
+                            p.to_string()
+                        }
+                    })
+                    .collect();
+                writeln!(out, "  peers:             {}", peers.join(", "))?
+            }
+        }
+        writeln!(out, "  cluster id:        {}", cluster.cluster_id)?;
+        writeln!(
+            out,
+            "  liveness timeout:  {}",
+            duration(cluster.liveness_timeout)
+        )?;
+        writeln!(
+            out,
+            "  positions:         proposed every {}",
+            duration(cluster.position_interval)
+        )?;
 
         writeln!(out, "clusters:")?;
         for cluster in self.clusters.values() {
@@ -234,6 +268,13 @@ mod tests {
             "configuration: /etc/mm2.properties (MirrorMaker 2 properties)",
             "data dir:          ./strait-data",
             "progress lines:    every 5s",
+            "cluster:\n  node id:           1\n",
+            "listen:            127.0.0.1:7070",
+            "advertise:         127.0.0.1:7070",
+            "peers:             none: a single-node cluster",
+            "cluster id:        strait",
+            "liveness timeout:  3s",
+            "positions:         proposed every 1s",
             "A: bootstrap a:9092 (3 client overrides)",
             "sasl.username = u",
             "sasl.password = ****",
@@ -255,8 +296,32 @@ mod tests {
     }
 
     #[test]
+    fn summary_of_a_joining_node() {
+        let text = "clusters = A, B\n\
+                    A.bootstrap.servers = a:9092\n\
+                    B.bootstrap.servers = b:9092\n\
+                    A->B.enabled = true\n\
+                    strait.cluster.node.id = 4\n\
+                    strait.cluster.advertise = strait-3.strait:7070\n\
+                    strait.cluster.join = strait-0.strait:7070\n";
+        let settings = crate::mm2::parse(Path::new("mm2.properties"), text).unwrap();
+        let out = settings.describe();
+        for expected in [
+            "node id:           4",
+            "listen:            0.0.0.0:7070",
+            "advertise:         strait-3.strait:7070",
+            "join:              through strait-0.strait:7070",
+        ] {
+            assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+        }
+        assert!(!out.contains("peers:"), "{out}");
+    }
+
+    #[test]
     fn summary_of_a_toml_file() {
         let text = "[node]\nprogress_interval_secs = 0\n\
+                    [cluster]\nnode_id = 2\npeers = [\"1@a:7070\", \"2@b:7071\"]\n\
+                    cluster_id = \"eu\"\nliveness_timeout_ms = 1500\nposition_interval_ms = 250\n\
                     [clusters.A]\nbootstrap_servers = \"a\"\n\
                     [clusters.A.client]\n\"sasl.oauthbearer.client.secret\" = \"s\"\n\"ssl.key.pem\" = \"k\"\n\
                     [clusters.B]\nbootstrap_servers = \"b\"\n\
@@ -267,6 +332,13 @@ mod tests {
         for expected in [
             "(Strait TOML)",
             "progress lines:    off",
+            "node id:           2",
+            "listen:            0.0.0.0:7071",
+            "advertise:         b:7071",
+            "peers:             1@a:7070, 2@b:7071 (this node)",
+            "cluster id:        eu",
+            "liveness timeout:  1500ms",
+            "positions:         proposed every 250ms",
             "sasl.oauthbearer.client.secret = ****",
             "ssl.key.pem = ****",
             "replication policy: identity: orders -> orders",

@@ -112,6 +112,17 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A value that is valid on its own but repeats an item or contradicts another setting (the
+    /// cluster settings: a duplicate peer, a peer list without this node, `peers` and `join` both
+    /// set...). `reason` names the other setting.
+    #[error("{at}: `{key}` = {value:?}: {reason}")]
+    Conflict {
+        at: Location,
+        key: String,
+        value: String,
+        reason: String,
+    },
+
     /// Nothing to replicate.
     #[error("{at}: no flow is enabled: {hint}")]
     NoEnabledFlow { at: Location, hint: String },

@@ -3,8 +3,9 @@
 //! [`load`] reads either a MirrorMaker 2 `mm2.properties` file, run unchanged (module `mm2`), or
 //! Strait's native TOML format with `STRAIT__*` environment overrides (modules `native`, `env`);
 //! both produce the same validated [`Settings`]. Java client properties of `mm2.properties` are
-//! translated to librdkafka's (module `client_props`, with the table). [`Settings::describe`]
-//! summarises the result for `strait check-config`.
+//! translated to librdkafka's (module `client_props`, with the table). The node's place in a Strait
+//! cluster ([`ClusterMembership`]) is checked the same way for both (module `membership`).
+//! [`Settings::describe`] summarises the result for `strait check-config`.
 
 mod assemble;
 mod client_props;
@@ -12,6 +13,7 @@ mod describe;
 mod env;
 mod error;
 mod load;
+mod membership;
 mod mm2;
 mod model;
 mod native;

@@ -61,7 +61,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::model::LogFormat;
+    use crate::model::{ClusterMembership, LogFormat};
 
     fn example(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -162,6 +162,12 @@ mod tests {
         );
         assert!(!ab.topics.matches("orders.replica"));
         assert_eq!(active.node.log_format, LogFormat::Json);
+        assert_eq!(active.cluster.node_id, 1);
+        assert_eq!(active.cluster.peers.len(), 3);
+        assert_eq!(active.cluster.advertise, "strait-1.example.com:7070");
+        assert_eq!(active.cluster.listen.to_string(), "0.0.0.0:7070");
+        assert_eq!(active.cluster.cluster_id, "mirror-ab");
+        assert_eq!(minimal.cluster, ClusterMembership::default());
         let ignored: Vec<&str> = active.ignored.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(
             ignored,
@@ -185,5 +191,26 @@ mod tests {
             .config_properties_exclude
             .is_match("min.insync.replicas"));
         assert_eq!(native.ignored.len(), 1, "the disabled B->A flow");
+        assert_eq!(native.cluster, ClusterMembership::default());
+
+        let node1 = load_with_env(&example("strait-node1.toml"), Some(HashMap::new())).unwrap();
+        let cluster = &node1.cluster;
+        assert_eq!(cluster.node_id, 1);
+        assert_eq!(cluster.peers.len(), 3);
+        assert_eq!(
+            cluster.advertise,
+            "strait-0.strait.mirror.svc.cluster.local:7070"
+        );
+        assert_eq!(cluster.listen.to_string(), "0.0.0.0:7070");
+        assert_eq!(cluster.cluster_id, "mirror-eu");
+        assert!(node1.ignored.is_empty(), "{:?}", node1.ignored);
+        // The same file on the pod of node 3, its id from the environment.
+        let env = HashMap::from([("STRAIT__CLUSTER__NODE_ID".to_owned(), "3".to_owned())]);
+        let node3 = load_with_env(&example("strait-node1.toml"), Some(env)).unwrap();
+        assert_eq!(node3.cluster.node_id, 3);
+        assert_eq!(
+            node3.cluster.advertise,
+            "strait-2.strait.mirror.svc.cluster.local:7070"
+        );
     }
 }

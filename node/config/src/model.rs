@@ -4,6 +4,8 @@
 //! format was used. Every value here has been validated: aliases, flows, regexes and numbers.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +30,26 @@ pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
 /// Default [`FlowSettings::position_flush_interval`]. MirrorMaker 2 flushes source positions every
 /// 60 s (`offset.flush.interval.ms`), so a restart could replay a minute of records.
 pub const DEFAULT_POSITION_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Default [`ClusterMembership::node_id`]: node 1 of a single-node cluster.
+pub const DEFAULT_NODE_ID: u64 = 1;
+/// The gRPC port of a node when none is given.
+pub const DEFAULT_CLUSTER_PORT: u16 = 7070;
+/// Default [`ClusterMembership::listen`] when this node's own address is not known (see there).
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(
+    Ipv4Addr::new(127, 0, 0, 1),
+    DEFAULT_CLUSTER_PORT,
+));
+/// Default [`ClusterMembership::cluster_id`].
+pub const DEFAULT_CLUSTER_ID: &str = "strait";
+/// Default [`ClusterMembership::liveness_timeout`].
+pub const DEFAULT_LIVENESS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Smallest accepted [`ClusterMembership::liveness_timeout`].
+pub const MIN_LIVENESS_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default [`ClusterMembership::position_interval`].
+pub const DEFAULT_POSITION_INTERVAL: Duration = Duration::from_secs(1);
+/// Smallest accepted [`ClusterMembership::position_interval`].
+pub const MIN_POSITION_INTERVAL: Duration = Duration::from_millis(100);
+
 /// MirrorMaker 2's default `config.properties.exclude`: topic configs never copied to the target.
 pub const DEFAULT_CONFIG_PROPERTIES_EXCLUDE: &[&str] = &[
     "follower\\.replication\\.throttled\\.replicas",
@@ -44,6 +66,9 @@ pub struct Settings {
     /// The file these settings were loaded from (for messages).
     pub file: PathBuf,
     pub node: NodeSettings,
+    /// This node's place in the Raft group of Strait nodes (not a Kafka cluster: those are
+    /// `clusters`).
+    pub cluster: ClusterMembership,
     /// Every cluster named in the file that has bootstrap servers, by alias (every cluster an
     /// enabled flow uses has them; one that has none and is unused is left out and listed in
     /// `ignored`).
@@ -64,6 +89,94 @@ pub struct NodeSettings {
     pub log_format: LogFormat,
     /// How often a progress line is logged; zero turns it off. Default 5 s.
     pub progress_interval: Duration,
+}
+
+/// This node's membership of a Strait cluster (the Raft group of nodes), as validated by the loaders:
+/// ids non-zero and unique, addresses unique, this node in `peers` when `peers` is given (with
+/// `advertise` as its address), `peers` and `join` not both set, timeouts above their minimum.
+///
+/// Defaults when a value is not set:
+/// - `node_id`: 1. It must be set when `peers` lists other nodes or `join` is set (every node of a
+///   cluster would otherwise claim id 1).
+/// - `advertise`: this node's address in `peers`, else `listen` (as `IP:PORT`).
+/// - `listen`: `0.0.0.0:<port>` where `<port>` is the port of this node's own address (its entry in
+///   `peers`, or `advertise` when set), so other nodes can reach it; `127.0.0.1:7070` when this
+///   node's address is not known (a single-node cluster without `advertise`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterMembership {
+    /// This node's id in the Raft group: stable, never 0. Default 1 (a single-node cluster).
+    pub node_id: u64,
+    /// Where this node's gRPC server listens (Raft transport and, later, the control API). Default
+    /// `127.0.0.1:7070`, or `0.0.0.0:<port of this node's own address>` (see above).
+    pub listen: SocketAddr,
+    /// The address other nodes use to reach this one (`HOST:PORT`, may be a DNS name). Default: this
+    /// node's address in `peers`, else `listen`.
+    pub advertise: String,
+    /// The initial voters when a new cluster is bootstrapped, as written. Empty = a single-node
+    /// cluster of this node alone (unless `join` is set). When not empty it includes this node
+    /// (same id, address equal to `advertise`); ids are unique and non-zero, addresses unique.
+    pub peers: Vec<Peer>,
+    /// Instead of bootstrapping: the address (`HOST:PORT`) of any member of a running cluster to join
+    /// through. Never set together with a non-empty `peers`.
+    pub join: Option<String>,
+    /// A name shared by every node of one cluster; a node refuses messages from, and never joins, a
+    /// cluster with another id. Default `strait`.
+    pub cluster_id: String,
+    /// A node not heard from for this long is declared dead and its partitions move; a node cut off
+    /// from the leader this long stops writing. Default 3 s; at least 500 ms.
+    pub liveness_timeout: Duration,
+    /// How often an owner proposes its replicated positions to the cluster. Default 1 s; at least
+    /// 100 ms.
+    pub position_interval: Duration,
+}
+
+impl ClusterMembership {
+    /// The voters a new cluster is bootstrapped with: `peers`, or this node alone (`node_id` at
+    /// `advertise`) when `peers` is empty; empty when this node joins a running cluster (`join`).
+    pub fn initial_voters(&self) -> Vec<Peer> {
+        if self.join.is_some() {
+            Vec::new()
+        } else if self.peers.is_empty() {
+            vec![Peer {
+                id: self.node_id,
+                address: self.advertise.clone(),
+            }]
+        } else {
+            self.peers.clone()
+        }
+    }
+}
+
+impl Default for ClusterMembership {
+    /// A single-node cluster: node 1, listening on and advertising `127.0.0.1:7070`.
+    fn default() -> Self {
+        Self {
+            node_id: DEFAULT_NODE_ID,
+            listen: DEFAULT_LISTEN,
+            advertise: DEFAULT_LISTEN.to_string(),
+            peers: Vec::new(),
+            join: None,
+            cluster_id: DEFAULT_CLUSTER_ID.to_owned(),
+            liveness_timeout: DEFAULT_LIVENESS_TIMEOUT,
+            position_interval: DEFAULT_POSITION_INTERVAL,
+        }
+    }
+}
+
+/// One initial voter of a cluster: `ID@HOST:PORT` in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// The node's id (non-zero).
+    pub id: u64,
+    /// `HOST:PORT` other nodes reach it at (its `advertise`), as written.
+    pub address: String,
+}
+
+impl fmt::Display for Peer {
+    /// `ID@HOST:PORT`, as in the configuration.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.id, self.address)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,24 +1,30 @@
-//! The flow actor: one per enabled flow (`A->B`). It owns the flow's shared source consumer and its
-//! producer actor, discovers source topics every refresh interval, creates and configures remote
-//! topics, and starts a supervised partition actor for every source partition that has a place to go.
+//! The flow actor: one per enabled flow (`A->B`) on every node. It owns the flow's shared source
+//! consumer and its producer actor. On the Raft leader it discovers source topics every refresh
+//! interval, creates and configures remote topics, and publishes the result through the Raft log.
+//! On every node it runs a supervised partition actor for each partition the cluster assigns to
+//! this node (under the assignment's epoch), retires the ones that moved away, stops everything
+//! while cut off from the leader, and proposes its replicated positions about once a second.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use rdkafka::message::Message;
 use strait_config::FlowSettings;
-use strait_coordinator::TopicPartition;
-use strait_storage::PositionStore;
+use strait_coordinator::raft::{RaftHandle, RaftRole};
+use strait_coordinator::state::{Command, PartitionKey, PositionUpdate, TopicInfo};
+use strait_coordinator::{NodeId, TopicPartition};
+use strait_storage::{Position, PositionStore};
 
 use crate::kafka::{
     admin_config, consumer_config, producer_config, ClientRole, ReportingContext, TopicAdmin,
     TopicConfigEntry,
 };
+use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::partition::{
-    PartitionActor, PartitionSpec, PersistNow, SourceConsumer, StopReading,
+    PartitionActor, PartitionSpec, PersistNow, Retire, Retired, SourceConsumer, StopReading,
 };
 use crate::replication::producer::{Flush, ProducerActor};
 use crate::replication::status::{FlowHandles, NodeStatus};
@@ -29,9 +35,33 @@ use crate::NodeError;
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a clean shutdown waits for the target to acknowledge what is in flight.
 const DRAIN_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the flow compares what it runs with what the cluster assigns it.
+const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The cluster as a flow actor sees it.
+#[derive(Clone)]
+pub struct ClusterView {
+    pub raft: RaftHandle,
+    pub node_id: NodeId,
+    /// Cut off from the leader this long, the node stops writing (another node may own its
+    /// partitions by then).
+    pub liveness_timeout: Duration,
+    /// How often replicated positions are proposed to the cluster.
+    pub position_interval: Duration,
+}
+
+/// A partition actor this node runs, under the epoch the cluster gave it.
+struct Running {
+    addr: Addr<PartitionActor>,
+    epoch: u64,
+    ack: Arc<AckWindow>,
+    /// The last position proposed to the cluster.
+    proposed: Option<Position>,
+}
 
 pub struct FlowActor {
     settings: Arc<FlowSettings>,
+    cluster: ClusterView,
     consumer: Arc<SourceConsumer>,
     producer: Addr<ProducerActor>,
     source_admin: TopicAdmin,
@@ -42,11 +72,16 @@ pub struct FlowActor {
     /// Partition actors are spread over these threads.
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
-    partitions: BTreeMap<TopicPartition, Addr<PartitionActor>>,
+    running: BTreeMap<TopicPartition, Running>,
+    /// Partitions whose actor is retiring: not started again until it is gone.
+    retiring: BTreeSet<TopicPartition>,
     /// Configs last written to each remote topic, so unchanged ones are not written again.
     applied_configs: Arc<HashMap<String, Vec<TopicConfigEntry>>>,
     refreshing: bool,
     draining: bool,
+    /// Whether this node had lost contact with the cluster at the last reconcile.
+    fenced: bool,
+    refreshed_once: bool,
 }
 
 impl FlowActor {
@@ -54,6 +89,7 @@ impl FlowActor {
     /// names the property).
     pub fn new(
         settings: FlowSettings,
+        cluster: ClusterView,
         positions: PositionStore,
         status: NodeStatus,
         arbiters: Vec<ArbiterHandle>,
@@ -105,6 +141,7 @@ impl FlowActor {
         let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
         Ok(Self {
             settings: Arc::new(settings),
+            cluster,
             consumer: Arc::new(consumer),
             producer,
             source_admin,
@@ -114,15 +151,19 @@ impl FlowActor {
             status,
             arbiters,
             next_arbiter: 0,
-            partitions: BTreeMap::new(),
+            running: BTreeMap::new(),
+            retiring: BTreeSet::new(),
             applied_configs: Arc::default(),
             refreshing: false,
             draining: false,
+            fenced: false,
+            refreshed_once: false,
         })
     }
 
+    /// Topic discovery runs on the leader only; its result goes through the Raft log.
     fn refresh(&mut self, ctx: &mut Context<Self>) {
-        if self.refreshing || self.draining {
+        if self.refreshing || self.draining || self.cluster.raft.status().role != RaftRole::Leader {
             return;
         }
         self.refreshing = true;
@@ -132,54 +173,204 @@ impl FlowActor {
             target_admin: self.target_admin.clone(),
             applied_configs: self.applied_configs.clone(),
         };
-        ctx.spawn(job.run().into_actor(self).map(|outcome, actor, _ctx| {
+        ctx.spawn(job.run().into_actor(self).map(|outcome, actor, ctx| {
             actor.refreshing = false;
-            actor.apply(outcome);
+            actor.publish_topics(outcome, ctx);
         }));
     }
 
-    fn apply(&mut self, outcome: RefreshOutcome) {
-        let flow = &self.settings.id;
+    /// Proposes the discovered topics if they differ from what the cluster has.
+    fn publish_topics(&mut self, outcome: RefreshOutcome, ctx: &mut Context<Self>) {
+        let flow = self.settings.id.clone();
         if let Some(error) = outcome.listing_error {
             tracing::warn!(%flow, %error, "topic refresh failed, retrying at the next interval");
-            self.status.set_topic_error(flow, "*", Some(error));
+            self.status.set_topic_error(&flow, "*", Some(error));
             return;
         }
-        self.status.set_topic_error(flow, "*", None);
+        self.status.set_topic_error(&flow, "*", None);
         self.applied_configs = Arc::new(outcome.applied_configs);
-        for (topic, error) in outcome.topic_errors {
-            self.status.set_topic_error(flow, &topic, error);
+        for (topic, error) in &outcome.topic_errors {
+            self.status.set_topic_error(&flow, topic, error.clone());
         }
+        let state = self.cluster.raft.state();
+        let mut current: BTreeMap<String, TopicInfo> = BTreeMap::new();
+        for (key, info) in state.partitions().filter(|(k, _)| k.flow == flow) {
+            let entry = current.entry(key.tp.topic.clone()).or_insert(TopicInfo {
+                topic: key.tp.topic.clone(),
+                partitions: 0,
+                remote_topic: info.remote_topic.clone(),
+            });
+            entry.partitions = entry.partitions.max(key.tp.partition + 1);
+        }
+        let mut topics: BTreeMap<String, TopicInfo> = outcome
+            .ready
+            .into_iter()
+            .map(|t| (t.topic.clone(), t))
+            .collect();
+        // A topic whose remote could not be prepared this time keeps what the cluster has: a
+        // transient admin error must not stop its replication.
+        for (topic, error) in &outcome.topic_errors {
+            if let (Some(_), Some(known)) = (error, current.get(topic)) {
+                topics.entry(topic.clone()).or_insert_with(|| known.clone());
+            }
+        }
+        if topics == current {
+            return;
+        }
+        let command = Command::SetTopics {
+            flow: flow.clone(),
+            topics: topics.into_values().collect(),
+        };
+        let raft = self.cluster.raft.clone();
+        ctx.spawn(
+            async move {
+                if let Err(error) = raft.propose(command).await {
+                    tracing::warn!(%flow, %error, "cannot publish discovered topics, retrying");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Runs exactly the partitions the cluster gives this node, under their current epoch; none
+    /// while cut off from the leader.
+    fn reconcile(&mut self, ctx: &mut Context<Self>) {
         if self.draining {
             return;
         }
-        for (tp, remote) in outcome.ready {
-            if self.partitions.contains_key(&tp) {
+        let flow = self.settings.id.clone();
+        let status = self.cluster.raft.status();
+        let fenced = !status.has_quorum_contact(self.cluster.liveness_timeout);
+        if fenced != self.fenced {
+            if fenced {
+                tracing::warn!(%flow, leader = status.leader,
+                    "no contact with a cluster leader: stopping every partition");
+            } else {
+                tracing::info!(%flow, leader = status.leader, "in contact with the cluster leader");
+            }
+            self.fenced = fenced;
+        }
+        let state = self.cluster.raft.state();
+        let desired: BTreeMap<TopicPartition, (u64, String, Option<Position>)> = if fenced {
+            BTreeMap::new()
+        } else {
+            state
+                .partitions()
+                .filter(|(key, info)| {
+                    key.flow == flow && info.owner.is_some_and(|o| o.node == self.cluster.node_id)
+                })
+                .map(|(key, info)| {
+                    (
+                        key.tp.clone(),
+                        (info.epoch, info.remote_topic.clone(), info.position),
+                    )
+                })
+                .collect()
+        };
+        let stale: Vec<TopicPartition> = self
+            .running
+            .iter()
+            .filter(|(tp, run)| desired.get(*tp).map(|d| d.0) != Some(run.epoch))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in stale {
+            if let Some(run) = self.running.remove(&tp) {
+                tracing::info!(%flow, partition = %tp, epoch = run.epoch, "partition leaves this node");
+                run.addr.do_send(Retire);
+                self.retiring.insert(tp);
+            }
+        }
+        for (tp, (epoch, remote, replicated)) in desired {
+            if self.running.contains_key(&tp) || self.retiring.contains(&tp) {
                 continue;
             }
-            let spec = PartitionSpec {
-                flow: flow.clone(),
-                tp: tp.clone(),
-                remote_topic: remote,
-                consumer: self.consumer.clone(),
-                producer: self.producer.clone(),
-                budget: self.budget.clone(),
-                positions: self.positions.clone(),
-                status: self.status.clone(),
-                flush_interval: self.settings.position_flush_interval,
-            };
-            let actor = match PartitionActor::new(spec) {
-                Ok(actor) => actor,
-                Err(error) => {
-                    tracing::error!(%flow, partition = %tp, %error, "cannot load the stored position");
-                    continue;
-                }
-            };
-            let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
-            self.next_arbiter += 1;
-            let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
-            self.partitions.insert(tp, addr);
+            self.start_partition(ctx, tp, epoch, remote, replicated);
         }
+    }
+
+    fn start_partition(
+        &mut self,
+        ctx: &mut Context<Self>,
+        tp: TopicPartition,
+        epoch: u64,
+        remote: String,
+        replicated: Option<Position>,
+    ) {
+        let flow = self.settings.id.clone();
+        let spec = PartitionSpec {
+            flow: flow.clone(),
+            tp: tp.clone(),
+            remote_topic: Arc::from(remote.as_str()),
+            consumer: self.consumer.clone(),
+            producer: self.producer.clone(),
+            budget: self.budget.clone(),
+            positions: self.positions.clone(),
+            status: self.status.clone(),
+            flush_interval: self.settings.position_flush_interval,
+            epoch,
+            replicated,
+            retired: ctx.address().recipient(),
+        };
+        let actor = match PartitionActor::new(spec) {
+            Ok(actor) => actor,
+            Err(error) => {
+                tracing::error!(%flow, partition = %tp, %error, "cannot load the stored position");
+                return;
+            }
+        };
+        let ack = actor.ack_window();
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter += 1;
+        let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
+        self.running.insert(
+            tp,
+            Running {
+                addr,
+                epoch,
+                ack,
+                proposed: None,
+            },
+        );
+    }
+
+    /// Proposes the positions that moved since the last proposal, so that a partition's next owner
+    /// resumes close to where this one got.
+    fn propose_positions(&mut self, ctx: &mut Context<Self>) {
+        let flow = self.settings.id.clone();
+        let mut positions = Vec::new();
+        for (tp, run) in self.running.iter_mut() {
+            let Some(position) = run.ack.committed() else {
+                continue;
+            };
+            if run.proposed == Some(position) {
+                continue;
+            }
+            run.proposed = Some(position);
+            positions.push(PositionUpdate {
+                key: PartitionKey {
+                    flow: flow.clone(),
+                    tp: tp.clone(),
+                },
+                epoch: run.epoch,
+                position,
+            });
+        }
+        if positions.is_empty() {
+            return;
+        }
+        let command = Command::UpdatePositions {
+            node: self.cluster.node_id,
+            positions,
+        };
+        let raft = self.cluster.raft.clone();
+        ctx.spawn(
+            async move {
+                if let Err(error) = raft.propose(command).await {
+                    tracing::debug!(%flow, %error, "positions not proposed (next interval retries)");
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 
@@ -205,15 +396,33 @@ impl Actor for FlowActor {
             }
             .into_actor(self),
         );
-        self.refresh(ctx);
+        ctx.run_interval(RECONCILE_INTERVAL, Self::reconcile);
+        ctx.run_interval(self.cluster.position_interval, Self::propose_positions);
+        // The first refresh as soon as this node leads, then at the configured interval.
+        ctx.run_interval(RECONCILE_INTERVAL, |actor, ctx| {
+            if !actor.refreshed_once && actor.cluster.raft.status().role == RaftRole::Leader {
+                actor.refreshed_once = true;
+                actor.refresh(ctx);
+            }
+        });
         if self.settings.refresh_topics_enabled {
             ctx.run_interval(self.settings.refresh_topics_interval, Self::refresh);
         }
     }
 }
 
+impl Handler<Retired> for FlowActor {
+    type Result = ();
+
+    fn handle(&mut self, retired: Retired, ctx: &mut Self::Context) {
+        self.retiring.remove(&retired.tp);
+        // It may belong here again (e.g. contact restored): start it at once.
+        self.reconcile(ctx);
+    }
+}
+
 /// Stops reading, waits for the target to acknowledge everything in flight, and stores the final
-/// positions.
+/// positions (locally and, best effort, in the cluster).
 pub struct Drain;
 
 impl actix::Message for Drain {
@@ -225,7 +434,8 @@ impl Handler<Drain> for FlowActor {
 
     fn handle(&mut self, _: Drain, _ctx: &mut Self::Context) -> Self::Result {
         self.draining = true;
-        let partitions: Vec<Addr<PartitionActor>> = self.partitions.values().cloned().collect();
+        let partitions: Vec<Addr<PartitionActor>> =
+            self.running.values().map(|r| r.addr.clone()).collect();
         let producer = self.producer.clone();
         let flow = self.settings.id.clone();
         Box::pin(
@@ -243,7 +453,10 @@ impl Handler<Drain> for FlowActor {
                 }
                 tracing::info!(%flow, partitions = partitions.len(), "flow drained");
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(|(), actor, ctx| {
+                actor.propose_positions(ctx);
+            }),
         )
     }
 }
@@ -257,8 +470,8 @@ struct RefreshJob {
 }
 
 struct RefreshOutcome {
-    /// Source partitions whose remote partition exists, with the remote topic name.
-    ready: Vec<(TopicPartition, Arc<str>)>,
+    /// Source topics whose remote topic is ready, with the partition count both sides have.
+    ready: Vec<TopicInfo>,
     /// Per topic: an error to show, or `None` to clear an earlier one.
     topic_errors: Vec<(String, Option<String>)>,
     listing_error: Option<String>,
@@ -294,14 +507,11 @@ impl RefreshJob {
                     outcome
                         .topic_errors
                         .push((selected.source.name.clone(), warning));
-                    let remote: Arc<str> = Arc::from(selected.remote.as_str());
-                    let usable = selected.source.partitions.min(target_partitions);
-                    for partition in 0..usable {
-                        outcome.ready.push((
-                            TopicPartition::new(selected.source.name.clone(), partition),
-                            remote.clone(),
-                        ));
-                    }
+                    outcome.ready.push(TopicInfo {
+                        topic: selected.source.name.clone(),
+                        partitions: selected.source.partitions.min(target_partitions),
+                        remote_topic: selected.remote.clone(),
+                    });
                 }
                 Err(error) => {
                     tracing::warn!(flow = %self.settings.id, topic = %selected.source.name,

@@ -17,7 +17,7 @@ use rdkafka::error::KafkaResult;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use strait_coordinator::{FlowId, TopicPartition};
-use strait_storage::{PositionKey, PositionStore};
+use strait_storage::{Position, PositionKey, PositionStore};
 
 use crate::kafka::{classify, ErrorClass, ReportingContext};
 use crate::replication::ack::AckWindow;
@@ -46,6 +46,29 @@ pub struct PartitionSpec {
     pub positions: PositionStore,
     pub status: NodeStatus,
     pub flush_interval: Duration,
+    /// The ownership epoch this actor runs under (from the cluster's assignment).
+    pub epoch: u64,
+    /// The position the cluster state holds for this partition (replicated by its previous owner,
+    /// or by this node before a restart).
+    pub replicated: Option<Position>,
+    /// Told when this actor has retired (after [`Retire`]).
+    pub retired: Recipient<Retired>,
+}
+
+/// Stop reading, let every in-flight record resolve, store the position, and stop for good: the
+/// partition moved to another node (or this node lost contact with the cluster).
+pub struct Retire;
+impl actix::Message for Retire {
+    type Result = ();
+}
+
+/// Sent to the flow actor once a retired partition actor is gone.
+pub struct Retired {
+    pub tp: TopicPartition,
+    pub epoch: u64,
+}
+impl actix::Message for Retired {
+    type Result = ();
 }
 
 pub struct PartitionActor {
@@ -62,6 +85,7 @@ pub struct PartitionActor {
     restarts: u32,
     backoff: Duration,
     running_since: Instant,
+    retiring: bool,
 }
 
 /// Stop reading (for a clean shutdown); in-flight records still complete.
@@ -96,13 +120,14 @@ impl PartitionActor {
             restarts: 0,
             backoff: Duration::ZERO,
             running_since: Instant::now(),
+            retiring: false,
             spec,
         })
     }
 
     /// Starts reading once every in-flight record of a previous run is resolved.
     fn begin(&mut self, ctx: &mut Context<Self>) {
-        if matches!(self.state, PartitionState::Draining) {
+        if matches!(self.state, PartitionState::Draining) || self.retiring {
             return;
         }
         if self.ack.unresolved() > 0 {
@@ -201,8 +226,19 @@ impl PartitionActor {
         }
     }
 
+    /// The position acknowledged so far, shared with the flow actor (which proposes it to the cluster).
+    pub fn ack_window(&self) -> Arc<AckWindow> {
+        self.ack.clone()
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.persist();
+        if self.retiring {
+            if self.ack.unresolved() == 0 {
+                ctx.stop();
+            }
+            return;
+        }
         let running = matches!(self.state, PartitionState::Running);
         if running && !self.backoff.is_zero() && self.running_since.elapsed() >= HEALTHY_AFTER {
             self.backoff = Duration::ZERO;
@@ -281,6 +317,17 @@ impl Actor for PartitionActor {
         self.stream = None;
         self.unassign();
         self.persist();
+        if self.retiring {
+            tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                partition = self.spec.tp.partition, epoch = self.spec.epoch, "partition retired");
+            self.spec
+                .status
+                .remove_partition(&self.spec.flow, &self.spec.tp);
+            self.spec.retired.do_send(Retired {
+                tp: self.spec.tp.clone(),
+                epoch: self.spec.epoch,
+            });
+        }
     }
 }
 
@@ -374,6 +421,19 @@ impl Handler<StopReading> for PartitionActor {
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
         }
+        self.state = PartitionState::Draining;
+        self.publish();
+    }
+}
+
+impl Handler<Retire> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+        self.retiring = true;
         self.state = PartitionState::Draining;
         self.publish();
     }

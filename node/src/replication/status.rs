@@ -97,6 +97,10 @@ impl NodeStatus {
             .insert((flow.clone(), tp.clone()), status);
     }
 
+    pub fn remove_partition(&self, flow: &FlowId, tp: &TopicPartition) {
+        self.lock().partitions.remove(&(flow.clone(), tp.clone()));
+    }
+
     pub fn set_topic_error(&self, flow: &FlowId, topic: &str, error: Option<String>) {
         let mut inner = self.lock();
         let key = (flow.clone(), topic.to_owned());

@@ -12,6 +12,26 @@ pub(crate) const STRAIT_PROGRESS_INTERVAL: &str = "strait.progress.interval.seco
 pub(crate) const NODE_KEYS: &[&str] =
     &[STRAIT_DATA_DIR, STRAIT_LOG_FORMAT, STRAIT_PROGRESS_INTERVAL];
 
+/// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
+pub(crate) const STRAIT_CLUSTER_NODE_ID: &str = "strait.cluster.node.id";
+pub(crate) const STRAIT_CLUSTER_LISTEN: &str = "strait.cluster.listen";
+pub(crate) const STRAIT_CLUSTER_ADVERTISE: &str = "strait.cluster.advertise";
+pub(crate) const STRAIT_CLUSTER_PEERS: &str = "strait.cluster.peers";
+pub(crate) const STRAIT_CLUSTER_JOIN: &str = "strait.cluster.join";
+pub(crate) const STRAIT_CLUSTER_ID: &str = "strait.cluster.id";
+pub(crate) const STRAIT_CLUSTER_LIVENESS_TIMEOUT: &str = "strait.cluster.liveness.timeout.ms";
+pub(crate) const STRAIT_CLUSTER_POSITION_INTERVAL: &str = "strait.cluster.position.interval.ms";
+pub(crate) const CLUSTER_KEYS: &[&str] = &[
+    STRAIT_CLUSTER_NODE_ID,
+    STRAIT_CLUSTER_LISTEN,
+    STRAIT_CLUSTER_ADVERTISE,
+    STRAIT_CLUSTER_PEERS,
+    STRAIT_CLUSTER_JOIN,
+    STRAIT_CLUSTER_ID,
+    STRAIT_CLUSTER_LIVENESS_TIMEOUT,
+    STRAIT_CLUSTER_POSITION_INTERVAL,
+];
+
 /// Strait's per-flow additions (file level or `A->B.`).
 pub(crate) const STRAIT_MAX_IN_FLIGHT_RECORDS: &str = "strait.max.in.flight.records";
 pub(crate) const STRAIT_MAX_IN_FLIGHT_BYTES: &str = "strait.max.in.flight.bytes";
@@ -22,6 +42,14 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     STRAIT_DATA_DIR,
     STRAIT_LOG_FORMAT,
     STRAIT_PROGRESS_INTERVAL,
+    STRAIT_CLUSTER_NODE_ID,
+    STRAIT_CLUSTER_LISTEN,
+    STRAIT_CLUSTER_ADVERTISE,
+    STRAIT_CLUSTER_PEERS,
+    STRAIT_CLUSTER_JOIN,
+    STRAIT_CLUSTER_ID,
+    STRAIT_CLUSTER_LIVENESS_TIMEOUT,
+    STRAIT_CLUSTER_POSITION_INTERVAL,
     STRAIT_MAX_IN_FLIGHT_RECORDS,
     STRAIT_MAX_IN_FLIGHT_BYTES,
     STRAIT_POSITION_FLUSH_INTERVAL,

@@ -16,6 +16,12 @@
 //!   `strait.position.flush.interval.ms`.
 //! - Strait's node settings: `strait.data.dir`, `strait.log.format`,
 //!   `strait.progress.interval.seconds` (file level only). Any other `strait.*` key is an error.
+//! - Strait's cluster settings of the node (file level only; see
+//!   [`crate::model::ClusterMembership`]): `strait.cluster.node.id`, `strait.cluster.listen`,
+//!   `strait.cluster.advertise`, `strait.cluster.peers` (comma-separated `ID@HOST:PORT`),
+//!   `strait.cluster.join`, `strait.cluster.id`, `strait.cluster.liveness.timeout.ms`,
+//!   `strait.cluster.position.interval.ms`. A `.properties` file has no environment overrides: a
+//!   node whose id comes from its environment uses the TOML format.
 //! - file-level `security.protocol`, `ssl.*`, `sasl.*`: client properties of every cluster (below
 //!   `A.<p>`), as MirrorMaker 2 does; a file-level `bootstrap.servers` is the fallback of clusters
 //!   without their own.
@@ -53,16 +59,27 @@ use crate::client_props::{
     is_client_property, overlay, shown_value, translate, JavaProp, JavaProps,
 };
 use crate::error::{ConfigError, Location};
+use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::model::{
     ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings, Settings, DEFAULT_DATA_DIR,
     DEFAULT_PROGRESS_INTERVAL,
 };
 use crate::properties;
 use keys::{
-    client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CONSUMER_LAYERS,
-    FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS, STRAIT_DATA_DIR,
-    STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS,
-    STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
+    client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
+    CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS,
+    STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN,
+    STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS,
+    STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT,
+    STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_POSITION_FLUSH_INTERVAL,
+    STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
+};
+
+/// How the cluster keys are named in messages.
+const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
+    node_id: STRAIT_CLUSTER_NODE_ID,
+    advertise: STRAIT_CLUSTER_ADVERTISE,
+    node_id_hint: "",
 };
 
 /// Reads a whole `mm2.properties` file (`file` is for messages).
@@ -135,6 +152,7 @@ struct Reader<'f> {
     aliases: Vec<ClusterAlias>,
     clusters_line: usize,
     node: NodeSettings,
+    cluster: MembershipValues,
     top: Scope,
     /// File-level `security.protocol`, `ssl.*`, `sasl.*`: every cluster's clients.
     common: JavaProps,
@@ -190,6 +208,7 @@ impl<'f> Reader<'f> {
                 log_format: LogFormat::default(),
                 progress_interval: DEFAULT_PROGRESS_INTERVAL,
             },
+            cluster: MembershipValues::default(),
             top: Scope::default(),
             common: JavaProps::new(),
             fallback_bootstrap: None,
@@ -306,6 +325,9 @@ impl<'f> Reader<'f> {
         if NODE_KEYS.contains(&key) {
             return self.read_node(entry);
         }
+        if CLUSTER_KEYS.contains(&key) {
+            return self.read_membership(entry);
+        }
         if read_flow_value(self.file, &mut self.top, key, entry)? {
             return Ok(());
         }
@@ -370,6 +392,61 @@ impl<'f> Reader<'f> {
                 )?;
             }
             other => unreachable!("{other} is not a node key"),
+        }
+        Ok(())
+    }
+
+    fn read_membership(&mut self, entry: &Entry) -> Result<(), ConfigError> {
+        let file = self.file;
+        let cluster = &mut self.cluster;
+        match entry.key.as_str() {
+            STRAIT_CLUSTER_NODE_ID => {
+                let id = parsed(file, entry, membership::parse_node_id)?;
+                cluster.node_id = Some(entry.sourced(id));
+            }
+            STRAIT_CLUSTER_LISTEN => {
+                let listen = parsed(file, entry, membership::parse_listen)?;
+                cluster.listen = Some(entry.sourced(listen));
+            }
+            STRAIT_CLUSTER_ADVERTISE => {
+                let address = parsed(file, entry, membership::parse_address)?;
+                cluster.advertise = Some(entry.sourced(address));
+            }
+            STRAIT_CLUSTER_PEERS => {
+                let peers = membership::parse_peers(&split_list(&entry.value)).map_err(
+                    |(item, expected)| ConfigError::InvalidValue {
+                        at: Location::new(file, Some(entry.line)),
+                        key: entry.key.clone(),
+                        value: item,
+                        expected: expected.to_owned(),
+                    },
+                )?;
+                cluster.peers = Some(entry.sourced(peers));
+            }
+            STRAIT_CLUSTER_JOIN => {
+                let address = parsed(file, entry, membership::parse_address)?;
+                cluster.join = Some(entry.sourced(address));
+            }
+            STRAIT_CLUSTER_ID => {
+                cluster.cluster_id = Some(parsed(file, entry, membership::parse_cluster_id)?);
+            }
+            STRAIT_CLUSTER_LIVENESS_TIMEOUT => {
+                cluster.liveness_timeout = Some(number(
+                    file,
+                    entry,
+                    membership::EXPECT_LIVENESS_TIMEOUT,
+                    membership::liveness_timeout,
+                )?);
+            }
+            STRAIT_CLUSTER_POSITION_INTERVAL => {
+                cluster.position_interval = Some(number(
+                    file,
+                    entry,
+                    membership::EXPECT_POSITION_INTERVAL,
+                    membership::position_interval,
+                )?);
+            }
+            other => unreachable!("{other} is not a cluster key"),
         }
         Ok(())
     }
@@ -453,7 +530,7 @@ impl<'f> Reader<'f> {
             if rest == "enabled" || read_flow_value(self.file, &mut scope, rest, &entry)? {
                 continue;
             }
-            if NODE_KEYS.contains(&rest) {
+            if NODE_KEYS.contains(&rest) || CLUSTER_KEYS.contains(&rest) {
                 return Err(ConfigError::InvalidKey {
                     at: Location::new(self.file, Some(entry.line)),
                     key: entry.key.clone(),
@@ -533,6 +610,11 @@ impl<'f> Reader<'f> {
     }
 
     fn finish(mut self) -> Result<Settings, ConfigError> {
+        let cluster = membership::membership(
+            self.file,
+            std::mem::take(&mut self.cluster),
+            &MEMBERSHIP_KEYS,
+        )?;
         let mut top = std::mem::take(&mut self.top);
         self.settle(&mut top);
 
@@ -637,6 +719,7 @@ impl<'f> Reader<'f> {
         Ok(Settings {
             file: self.file.to_path_buf(),
             node: self.node,
+            cluster,
             clusters,
             flows,
             ignored: assemble::tidy_ignored(self.ignored),
@@ -747,6 +830,15 @@ fn invalid(file: &Path, entry: &Entry, expected: &str) -> ConfigError {
         value: shown_value(&entry.key, &entry.value),
         expected: expected.to_owned(),
     }
+}
+
+/// The value read by `parse`, or the error naming the key, line and value.
+fn parsed<T>(
+    file: &Path,
+    entry: &Entry,
+    parse: fn(&str) -> Result<T, &'static str>,
+) -> Result<T, ConfigError> {
+    parse(&entry.value).map_err(|expected| invalid(file, entry, expected))
 }
 
 /// `true` / `false`, any case (as Kafka's `ConfigDef` reads booleans).

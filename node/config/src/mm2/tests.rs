@@ -5,7 +5,7 @@ use strait_coordinator::ReplicationPolicy;
 
 use super::parse;
 use crate::error::ConfigError;
-use crate::model::{LogFormat, Settings};
+use crate::model::{ClusterMembership, LogFormat, Peer, Settings};
 
 const FILE: &str = "/etc/strait/mm2.properties";
 
@@ -606,4 +606,243 @@ fn aliases_with_dots() {
     assert_eq!(s.flows[0].producer["bootstrap.servers"], "two:9092");
     assert_eq!(s.flows[0].producer["client.id"], "longest-alias-wins");
     assert!(!s.flows[0].consumer.contains_key("client.id"));
+}
+
+fn peer(id: u64, address: &str) -> Peer {
+    Peer {
+        id,
+        address: address.to_owned(),
+    }
+}
+
+#[test]
+fn cluster_defaults_to_a_single_node() {
+    let s = load(BASE);
+    assert_eq!(s.cluster, ClusterMembership::default());
+    assert_eq!(s.cluster.initial_voters(), [peer(1, "127.0.0.1:7070")]);
+}
+
+#[test]
+fn every_cluster_key() {
+    let s = load(&format!(
+        "{BASE}\
+         strait.cluster.node.id = 2\n\
+         strait.cluster.listen = 0.0.0.0:7000\n\
+         strait.cluster.advertise = 10.0.0.2:7070\n\
+         strait.cluster.peers = 1@10.0.0.1:7070, 2@10.0.0.2:7070, 3@strait-2.strait:7070\n\
+         strait.cluster.id = prod-eu\n\
+         strait.cluster.liveness.timeout.ms = 10000\n\
+         strait.cluster.position.interval.ms = 100\n"
+    ));
+    let c = &s.cluster;
+    assert_eq!(c.node_id, 2);
+    assert_eq!(c.listen, "0.0.0.0:7000".parse().unwrap());
+    assert_eq!(c.advertise, "10.0.0.2:7070");
+    assert_eq!(
+        c.peers,
+        [
+            peer(1, "10.0.0.1:7070"),
+            peer(2, "10.0.0.2:7070"),
+            peer(3, "strait-2.strait:7070")
+        ]
+    );
+    assert_eq!(c.join, None);
+    assert_eq!(c.cluster_id, "prod-eu");
+    assert_eq!(c.liveness_timeout, Duration::from_secs(10));
+    assert_eq!(c.position_interval, Duration::from_millis(100));
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+}
+
+#[test]
+fn cluster_addresses_follow_this_nodes_peer_address() {
+    let c = load(&format!(
+        "{BASE}\
+         strait.cluster.node.id = 1\n\
+         strait.cluster.peers = 1@a:7171,2@b:7171\n"
+    ))
+    .cluster;
+    assert_eq!(c.advertise, "a:7171");
+    assert_eq!(c.listen, "0.0.0.0:7171".parse().unwrap());
+
+    let c = load(&format!(
+        "{BASE}\
+         strait.cluster.node.id = 4\n\
+         strait.cluster.advertise = d:7070\n\
+         strait.cluster.join = a:7070\n"
+    ))
+    .cluster;
+    assert_eq!(c.join.as_deref(), Some("a:7070"));
+    assert_eq!(c.listen, "0.0.0.0:7070".parse().unwrap());
+    assert!(c.initial_voters().is_empty());
+}
+
+#[test]
+fn cluster_values_are_validated_with_their_line() {
+    // Each case is appended to BASE, so the key is on line 5 (and 6, 7).
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "strait.cluster.peers = 1@a:7070, 2-b:7070",
+            &[
+                ":5:",
+                "`strait.cluster.peers`",
+                "\"2-b:7070\"",
+                "ID@HOST:PORT",
+            ],
+        ),
+        (
+            "strait.cluster.peers = 1@a",
+            &[":5:", "`strait.cluster.peers`", "\"1@a\"", "ID@HOST:PORT"],
+        ),
+        (
+            "strait.cluster.node.id = 0",
+            &[
+                ":5:",
+                "`strait.cluster.node.id`",
+                "\"0\"",
+                "0 is not a node id",
+            ],
+        ),
+        (
+            "strait.cluster.node.id = two",
+            &[":5:", "`strait.cluster.node.id`", "\"two\"", "at least 1"],
+        ),
+        (
+            "strait.cluster.peers = 0@a:7070",
+            &[":5:", "\"0@a:7070\"", "0 is not a node id"],
+        ),
+        (
+            "strait.cluster.listen = strait-0:7070",
+            &[
+                ":5:",
+                "`strait.cluster.listen`",
+                "\"strait-0:7070\"",
+                "IP:PORT",
+            ],
+        ),
+        (
+            "strait.cluster.advertise = [::]:7070",
+            &[
+                ":5:",
+                "`strait.cluster.advertise`",
+                "\"[::]:7070\"",
+                "HOST:PORT",
+            ],
+        ),
+        (
+            "strait.cluster.join =",
+            &[":5:", "`strait.cluster.join`", "\"\"", "HOST:PORT"],
+        ),
+        (
+            "strait.cluster.id = a/b",
+            &[":5:", "`strait.cluster.id`", "\"a/b\"", "letters, digits"],
+        ),
+        (
+            "strait.cluster.liveness.timeout.ms = 499",
+            &[
+                ":5:",
+                "`strait.cluster.liveness.timeout.ms`",
+                "\"499\"",
+                "at least 500",
+            ],
+        ),
+        (
+            "strait.cluster.position.interval.ms = 10",
+            &[
+                ":5:",
+                "`strait.cluster.position.interval.ms`",
+                "\"10\"",
+                "at least 100",
+            ],
+        ),
+        (
+            "strait.cluster.liveness = 3000",
+            &[
+                ":5:",
+                "unknown Strait setting",
+                "strait.cluster.liveness.timeout.ms",
+            ],
+        ),
+        (
+            "A->B.strait.cluster.node.id = 2",
+            &[":5:", "A->B.strait.cluster.node.id", "node setting"],
+        ),
+        (
+            "A.strait.cluster.node.id = 2",
+            &[":5:", "A.strait.cluster.node.id", "not per cluster"],
+        ),
+    ];
+    for (extra, parts) in cases {
+        let msg = error(&format!("{BASE}{extra}\n"));
+        assert_mentions(&msg, &[FILE]);
+        assert_mentions(&msg, parts);
+    }
+}
+
+#[test]
+fn cluster_values_must_fit_together() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "strait.cluster.node.id = 1\n\
+             strait.cluster.peers = 1@a:7070, 2@b:7070, 2@c:7070",
+            &[
+                ":6:",
+                "`strait.cluster.peers` = \"1@a:7070, 2@b:7070, 2@c:7070\"",
+                "node id 2 is listed twice",
+            ],
+        ),
+        (
+            "strait.cluster.node.id = 1\n\
+             strait.cluster.peers = 1@a:7070, 2@b:7070, 3@b:7070",
+            &[":6:", "address b:7070 is listed twice (nodes 2 and 3)"],
+        ),
+        (
+            "strait.cluster.node.id = 3\n\
+             strait.cluster.peers = 1@a:7070, 2@b:7070",
+            &[
+                ":6:",
+                "the peer list does not include this node (id 3, from \
+                 `strait.cluster.node.id` (line 5))",
+            ],
+        ),
+        (
+            "strait.cluster.peers = 1@a:7070, 2@b:7070\n\
+             strait.cluster.node.id = 2\n\
+             strait.cluster.advertise = c:7070",
+            &[
+                ":7:",
+                "`strait.cluster.advertise` = \"c:7070\"",
+                "is 2@b:7070 in `strait.cluster.peers` (line 5)",
+            ],
+        ),
+        (
+            "strait.cluster.node.id = 2\n\
+             strait.cluster.peers = 1@a:7070, 2@b:7070\n\
+             strait.cluster.join = a:7070",
+            &[
+                ":7:",
+                "`strait.cluster.join` and `strait.cluster.peers` (line 6) are mutually exclusive",
+            ],
+        ),
+        (
+            "strait.cluster.peers = 1@a:7070, 2@b:7070",
+            &["`strait.cluster.node.id` is required", "several nodes"],
+        ),
+        (
+            "strait.cluster.node.id = 2\n\
+             strait.cluster.join = a:7070\n\
+             strait.cluster.listen = 0.0.0.0:7070",
+            &[":6:", "`strait.cluster.advertise` is required"],
+        ),
+        (
+            "strait.cluster.node.id = 2\n\
+             strait.cluster.advertise = a:7070\n\
+             strait.cluster.join = a:7070",
+            &[":7:", "this node's own address"],
+        ),
+    ];
+    for (extra, parts) in cases {
+        let msg = error(&format!("{BASE}{extra}\n"));
+        assert_mentions(&msg, &[FILE]);
+        assert_mentions(&msg, parts);
+    }
 }

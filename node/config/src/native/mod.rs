@@ -7,6 +7,17 @@
 //! log_format = "text"                 # text | json
 //! progress_interval_secs = 5          # 0 = off
 //!
+//! [cluster]                           # this node's place in the Strait cluster (Raft group)
+//! node_id = 1                         # default 1; required with several peers or join
+//! listen = "0.0.0.0:7070"             # IP:PORT; default 0.0.0.0:<port of this node's address>,
+//!                                     # else 127.0.0.1:7070
+//! advertise = "10.0.0.1:7070"         # HOST:PORT; default: this node's peer address, else listen
+//! peers = ["1@10.0.0.1:7070", "2@10.0.0.2:7070", "3@10.0.0.3:7070"]  # initial voters; [] = alone
+//! # join = "10.0.0.1:7070"            # instead of peers: enter a running cluster through a member
+//! cluster_id = "strait"               # default strait
+//! liveness_timeout_ms = 3000          # default 3000, at least 500
+//! position_interval_ms = 1000         # default 1000, at least 100
+//!
 //! [clusters.A]
 //! bootstrap_servers = "127.0.0.1:19092"   # required for clusters used by an enabled flow
 //! [clusters.A.client]                     # librdkafka properties for every client of A
@@ -37,6 +48,9 @@
 //! [flows.a_to_b.target_admin]
 //! ```
 //!
+//! The `[cluster]` rules and defaults are [`ClusterMembership`]'s (module `membership`). `peers`
+//! may also be one comma-separated string (`STRAIT__CLUSTER__PEERS=1@a:7070,2@b:7070`).
+//!
 //! Unknown fields are errors. Client properties are librdkafka names, passed through unchanged (no
 //! Java translation); a flow's client gets its cluster's `client`, then its type table, then the
 //! flow's table (later wins), and `bootstrap.servers` from `bootstrap_servers`.
@@ -56,10 +70,18 @@ use crate::assemble::{
 };
 use crate::env;
 use crate::error::{ConfigError, Location};
+use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::mm2::parse_log_format;
 use crate::model::{
-    ClientProps, ClusterSettings, IgnoredKey, NodeSettings, Settings, DEFAULT_DATA_DIR,
-    DEFAULT_PROGRESS_INTERVAL,
+    ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings, Settings,
+    DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
+};
+
+/// How `[cluster]` keys are named in messages.
+const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
+    node_id: "cluster.node_id",
+    advertise: "cluster.advertise",
+    node_id_hint: "; it can come from the environment (STRAIT__CLUSTER__NODE_ID)",
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +89,8 @@ use crate::model::{
 struct RawFile {
     #[serde(default)]
     node: RawNode,
+    #[serde(default)]
+    cluster: RawMembership,
     #[serde(default)]
     clusters: BTreeMap<String, RawCluster>,
     #[serde(default)]
@@ -79,6 +103,20 @@ struct RawNode {
     data_dir: Option<PathBuf>,
     log_format: Option<String>,
     progress_interval_secs: Option<i64>,
+}
+
+/// `[cluster]`: this node in the Strait cluster (not a Kafka cluster: those are `[clusters.*]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMembership {
+    node_id: Option<i64>,
+    listen: Option<String>,
+    advertise: Option<String>,
+    peers: Option<PeerList>,
+    join: Option<String>,
+    cluster_id: Option<String>,
+    liveness_timeout_ms: Option<i64>,
+    position_interval_ms: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,24 +200,45 @@ struct Patterns(Vec<String>);
 
 impl<'de> Deserialize<'de> for Patterns {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Patterns;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of regular expressions, or a comma-separated string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Patterns, E> {
-                Ok(Patterns(split_list(v)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Patterns, A::Error> {
-                let mut patterns = Vec::new();
-                while let Some(p) = seq.next_element::<String>()? {
-                    patterns.push(p);
-                }
-                Ok(Patterns(patterns))
-            }
+        deserializer
+            .deserialize_any(ListVisitor(
+                "a list of regular expressions, or a comma-separated string",
+            ))
+            .map(Patterns)
+    }
+}
+
+/// `ID@HOST:PORT` strings: a TOML array, or one comma-separated string.
+#[derive(Debug, Clone, PartialEq)]
+struct PeerList(Vec<String>);
+
+impl<'de> Deserialize<'de> for PeerList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(ListVisitor(
+                "a list of \"ID@HOST:PORT\" strings, or a comma-separated string",
+            ))
+            .map(PeerList)
+    }
+}
+
+/// A list of strings, or one comma-separated string; the argument says what is expected.
+struct ListVisitor(&'static str);
+
+impl<'de> Visitor<'de> for ListVisitor {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+        Ok(split_list(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<String>()? {
+            items.push(item);
         }
-        deserializer.deserialize_any(V)
+        Ok(items)
     }
 }
 
@@ -204,6 +263,15 @@ pub(crate) fn parse(
         .and_then(Config::try_deserialize)
         .map_err(toml_error)?;
     Assembler::new(file).assemble(raw)
+}
+
+/// A value of `[cluster]`, for messages.
+fn cluster_key<T>(field: &str, value: T) -> Sourced<T> {
+    Sourced {
+        value,
+        key: format!("cluster.{field}"),
+        line: None,
+    }
 }
 
 struct Assembler<'f> {
@@ -245,6 +313,7 @@ impl<'f> Assembler<'f> {
 
     fn assemble(mut self, raw: RawFile) -> Result<Settings, ConfigError> {
         let node = self.node(raw.node)?;
+        let cluster = self.membership(raw.cluster)?;
 
         let mut flows_by_id: BTreeMap<FlowId, (String, RawFlow)> = BTreeMap::new();
         for (name, flow) in raw.flows {
@@ -359,6 +428,7 @@ impl<'f> Assembler<'f> {
         Ok(Settings {
             file: self.file.to_path_buf(),
             node,
+            cluster,
             clusters,
             flows,
             ignored: assemble::tidy_ignored(self.ignored),
@@ -386,6 +456,62 @@ impl<'f> Assembler<'f> {
             log_format,
             progress_interval,
         })
+    }
+
+    /// `[cluster]`: each value parsed, then the rules between them.
+    fn membership(&self, raw: RawMembership) -> Result<ClusterMembership, ConfigError> {
+        let peers = match raw.peers {
+            None => None,
+            Some(PeerList(items)) => Some(cluster_key(
+                "peers",
+                membership::parse_peers(&items).map_err(|(item, expected)| {
+                    self.invalid("cluster.peers".to_owned(), item, expected)
+                })?,
+            )),
+        };
+        let values = MembershipValues {
+            node_id: self
+                .number(
+                    "cluster.node_id".to_owned(),
+                    raw.node_id,
+                    membership::node_id,
+                )?
+                .map(|id| cluster_key("node_id", id)),
+            listen: self.text("listen", raw.listen, membership::parse_listen)?,
+            advertise: self.text("advertise", raw.advertise, membership::parse_address)?,
+            peers,
+            join: self.text("join", raw.join, membership::parse_address)?,
+            cluster_id: self
+                .text("cluster_id", raw.cluster_id, membership::parse_cluster_id)?
+                .map(|s| s.value),
+            liveness_timeout: self.number(
+                "cluster.liveness_timeout_ms".to_owned(),
+                raw.liveness_timeout_ms,
+                membership::liveness_timeout,
+            )?,
+            position_interval: self.number(
+                "cluster.position_interval_ms".to_owned(),
+                raw.position_interval_ms,
+                membership::position_interval,
+            )?,
+        };
+        membership::membership(self.file, values, &MEMBERSHIP_KEYS)
+    }
+
+    /// A `[cluster]` string value, parsed.
+    fn text<T>(
+        &self,
+        field: &str,
+        value: Option<String>,
+        parse: fn(&str) -> Result<T, &'static str>,
+    ) -> Result<Option<Sourced<T>>, ConfigError> {
+        value
+            .map(|v| {
+                parse(&v)
+                    .map(|parsed| cluster_key(field, parsed))
+                    .map_err(|expected| self.invalid(format!("cluster.{field}"), &v, expected))
+            })
+            .transpose()
     }
 
     fn alias(&self, name: &str) -> Result<ClusterAlias, ConfigError> {

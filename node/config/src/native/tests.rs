@@ -5,7 +5,7 @@ use std::time::Duration;
 use strait_coordinator::ReplicationPolicy;
 
 use super::parse;
-use crate::model::{LogFormat, Settings};
+use crate::model::{ClusterMembership, LogFormat, Peer, Settings};
 
 const FILE: &str = "/etc/strait/strait.toml";
 
@@ -346,4 +346,402 @@ fn bootstrap_servers_in_a_client_table_is_listed_not_used() {
     ));
     assert_eq!(s.flows[0].consumer["bootstrap.servers"], "127.0.0.1:19092");
     assert!(s.ignored[0].key.contains("bootstrap.servers"));
+}
+
+/// MINIMAL with a `[cluster]` table.
+fn with_cluster(section: &str) -> String {
+    format!("{MINIMAL}\n[cluster]\n{section}\n")
+}
+
+fn peer(id: u64, address: &str) -> Peer {
+    Peer {
+        id,
+        address: address.to_owned(),
+    }
+}
+
+#[test]
+fn cluster_defaults_to_a_single_node() {
+    let s = load(MINIMAL);
+    assert_eq!(s.cluster, ClusterMembership::default());
+    assert_eq!(s.cluster.node_id, 1);
+    assert_eq!(s.cluster.listen, "127.0.0.1:7070".parse().unwrap());
+    assert_eq!(s.cluster.advertise, "127.0.0.1:7070");
+    assert!(s.cluster.peers.is_empty());
+    assert_eq!(s.cluster.join, None);
+    assert_eq!(s.cluster.cluster_id, "strait");
+    assert_eq!(s.cluster.liveness_timeout, Duration::from_secs(3));
+    assert_eq!(s.cluster.position_interval, Duration::from_secs(1));
+    assert_eq!(s.cluster.initial_voters(), [peer(1, "127.0.0.1:7070")]);
+    // An empty table is the same.
+    assert_eq!(
+        load(&with_cluster("")).cluster,
+        ClusterMembership::default()
+    );
+}
+
+#[test]
+fn every_cluster_setting() {
+    let s = load(&with_cluster(
+        r#"
+        node_id = 2
+        listen = "10.0.0.2:7000"
+        advertise = "10.0.0.2:7070"
+        peers = ["1@10.0.0.1:7070", "2@10.0.0.2:7070", "3@[fd00::3]:7070"]
+        cluster_id = "prod-eu"
+        liveness_timeout_ms = 500
+        position_interval_ms = 100
+        "#,
+    ));
+    let c = &s.cluster;
+    assert_eq!(c.node_id, 2);
+    assert_eq!(c.listen, "10.0.0.2:7000".parse().unwrap());
+    assert_eq!(c.advertise, "10.0.0.2:7070");
+    assert_eq!(
+        c.peers,
+        [
+            peer(1, "10.0.0.1:7070"),
+            peer(2, "10.0.0.2:7070"),
+            peer(3, "[fd00::3]:7070")
+        ]
+    );
+    assert_eq!(c.initial_voters(), c.peers);
+    assert_eq!(c.join, None);
+    assert_eq!(c.cluster_id, "prod-eu");
+    assert_eq!(c.liveness_timeout, Duration::from_millis(500));
+    assert_eq!(c.position_interval, Duration::from_millis(100));
+}
+
+#[test]
+fn advertise_and_listen_follow_this_nodes_peer_address() {
+    let c = load(&with_cluster(
+        "node_id = 3\npeers = \"1@strait-0.strait:7071, 2@strait-1.strait:7071, 3@strait-2.strait:7071\"",
+    ))
+    .cluster;
+    assert_eq!(c.advertise, "strait-2.strait:7071");
+    assert_eq!(c.listen, "0.0.0.0:7071".parse().unwrap());
+    assert_eq!(c.peers.len(), 3);
+
+    // Explicit advertise (the same address, any case) and listen are kept.
+    let c = load(&with_cluster(
+        "node_id = 1\nadvertise = \"A:7070\"\nlisten = \"127.0.0.1:9000\"\npeers = [\"1@a:7070\", \"2@b:7070\"]",
+    ))
+    .cluster;
+    assert_eq!(c.advertise, "A:7070");
+    assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+
+    // Without peers, listen follows an explicit advertise; advertise follows an explicit listen.
+    let c = load(&with_cluster("advertise = \"node.example:7443\"")).cluster;
+    assert_eq!(c.listen, "0.0.0.0:7443".parse().unwrap());
+    let c = load(&with_cluster("listen = \"10.1.2.3:7000\"")).cluster;
+    assert_eq!(c.advertise, "10.1.2.3:7000");
+
+    // A one-node peer list may rely on the default id.
+    let c = load(&with_cluster("peers = [\"1@solo:7070\"]")).cluster;
+    assert_eq!((c.node_id, c.advertise.as_str()), (1, "solo:7070"));
+}
+
+#[test]
+fn joining_a_running_cluster() {
+    let c = load(&with_cluster(
+        "node_id = 4\nadvertise = \"10.0.0.4:7070\"\njoin = \"10.0.0.1:7070\"",
+    ))
+    .cluster;
+    assert_eq!(c.join.as_deref(), Some("10.0.0.1:7070"));
+    assert!(c.peers.is_empty());
+    assert!(c.initial_voters().is_empty());
+    assert_eq!(c.listen, "0.0.0.0:7070".parse().unwrap());
+
+    // Advertise may come from a specific listen address.
+    let c = load(&with_cluster(
+        "node_id = 4\nlisten = \"10.0.0.4:7070\"\njoin = \"10.0.0.1:7070\"\npeers = []",
+    ))
+    .cluster;
+    assert_eq!(c.advertise, "10.0.0.4:7070");
+}
+
+#[test]
+fn cluster_values_are_validated() {
+    let cases: &[(&str, &[&str])] = &[
+        // Peer syntax: the message shows the bad item.
+        (
+            "peers = [\"1@a:7070\", \"2@b\"]",
+            &["`cluster.peers`", "\"2@b\"", "ID@HOST:PORT"],
+        ),
+        (
+            "peers = [\"a:7070\"]",
+            &["`cluster.peers`", "\"a:7070\"", "ID@HOST:PORT"],
+        ),
+        (
+            "peers = \"x@a:7070\"",
+            &["`cluster.peers`", "\"x@a:7070\"", "ID@HOST:PORT"],
+        ),
+        (
+            "peers = [\"1@0.0.0.0:7070\"]",
+            &["`cluster.peers`", "\"1@0.0.0.0:7070\"", "not 0.0.0.0"],
+        ),
+        // Node id 0.
+        (
+            "node_id = 0",
+            &["`cluster.node_id`", "\"0\"", "0 is not a node id"],
+        ),
+        (
+            "node_id = -2",
+            &["`cluster.node_id`", "\"-2\"", "at least 1"],
+        ),
+        (
+            "peers = [\"0@a:7070\"]",
+            &["`cluster.peers`", "\"0@a:7070\"", "0 is not a node id"],
+        ),
+        // Addresses.
+        (
+            "listen = \"localhost:7070\"",
+            &["`cluster.listen`", "\"localhost:7070\"", "IP:PORT"],
+        ),
+        (
+            "listen = \"7070\"",
+            &["`cluster.listen`", "\"7070\"", "IP:PORT"],
+        ),
+        (
+            "listen = \"0.0.0.0:0\"",
+            &["`cluster.listen`", "\"0.0.0.0:0\"", "port 1 to 65535"],
+        ),
+        (
+            "advertise = \"0.0.0.0:7070\"",
+            &["`cluster.advertise`", "\"0.0.0.0:7070\"", "HOST:PORT"],
+        ),
+        (
+            "advertise = \"strait-0\"",
+            &["`cluster.advertise`", "\"strait-0\"", "HOST:PORT"],
+        ),
+        (
+            "node_id = 2\nadvertise = \"b:7070\"\njoin = \"a\"",
+            &["`cluster.join`", "\"a\"", "HOST:PORT"],
+        ),
+        // Cluster id.
+        (
+            "cluster_id = \"\"",
+            &["`cluster.cluster_id`", "\"\"", "1 to 255 letters"],
+        ),
+        (
+            "cluster_id = \"my cluster\"",
+            &["`cluster.cluster_id`", "\"my cluster\""],
+        ),
+        // Timeouts below their minimum.
+        (
+            "liveness_timeout_ms = 499",
+            &["`cluster.liveness_timeout_ms`", "\"499\"", "at least 500"],
+        ),
+        (
+            "position_interval_ms = 99",
+            &["`cluster.position_interval_ms`", "\"99\"", "at least 100"],
+        ),
+        (
+            "position_interval_ms = -1",
+            &["`cluster.position_interval_ms`", "\"-1\"", "at least 100"],
+        ),
+        // Type errors and unknown keys (the `config` crate's messages).
+        ("node_id = \"two\"", &["cluster.node_id"]),
+        ("peers = 3", &["cluster.peers"]),
+        ("node = 1", &["unknown field", "`node`"]),
+        (
+            "liveness_timeout = 3000",
+            &["unknown field", "`liveness_timeout`"],
+        ),
+    ];
+    for (section, parts) in cases {
+        let msg = error(&with_cluster(section));
+        assert_mentions(&msg, &[FILE]);
+        assert_mentions(&msg, parts);
+    }
+}
+
+#[test]
+fn cluster_values_must_fit_together() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "node_id = 1\npeers = [\"1@a:7070\", \"2@b:7070\", \"2@c:7070\"]",
+            &[
+                "`cluster.peers` = \"1@a:7070, 2@b:7070, 2@c:7070\"",
+                "node id 2 is listed twice (2@b:7070 and 2@c:7070)",
+            ],
+        ),
+        (
+            "node_id = 1\npeers = [\"1@a:7070\", \"2@b:7070\", \"3@B:7070\"]",
+            &[
+                "`cluster.peers`",
+                "address B:7070 is listed twice (nodes 2 and 3)",
+            ],
+        ),
+        (
+            "node_id = 3\npeers = [\"1@a:7070\", \"2@b:7070\"]",
+            &[
+                "`cluster.peers` = \"1@a:7070, 2@b:7070\"",
+                "the peer list does not include this node (id 3, from `cluster.node_id`)",
+                "one of 1, 2",
+            ],
+        ),
+        (
+            "peers = [\"2@b:7070\"]",
+            &[
+                "the peer list does not include this node (id 1",
+                "the default: `cluster.node_id` is not set",
+            ],
+        ),
+        (
+            "node_id = 2\nadvertise = \"10.0.0.2:7070\"\npeers = [\"1@a:7070\", \"2@b:7070\"]",
+            &[
+                "`cluster.advertise` = \"10.0.0.2:7070\"",
+                "this node (id 2) is 2@b:7070 in `cluster.peers`",
+                "peer address b:7070",
+            ],
+        ),
+        (
+            "node_id = 2\npeers = [\"1@a:7070\", \"2@b:7070\"]\njoin = \"a:7070\"",
+            &[
+                "`cluster.join` = \"a:7070\"",
+                "`cluster.join` and `cluster.peers` are mutually exclusive",
+            ],
+        ),
+        (
+            "peers = [\"1@a:7070\", \"2@b:7070\"]",
+            &[
+                "`cluster.node_id` is required",
+                "the peer list has several nodes",
+                "STRAIT__CLUSTER__NODE_ID",
+            ],
+        ),
+        (
+            "advertise = \"b:7070\"\njoin = \"a:7070\"",
+            &["`cluster.node_id` is required", "`cluster.join` is set"],
+        ),
+        (
+            "node_id = 2\njoin = \"a:7070\"\nlisten = \"0.0.0.0:7070\"",
+            &[
+                "`cluster.advertise` is required",
+                "the listen address 0.0.0.0:7070 is not one it can use",
+            ],
+        ),
+        (
+            "node_id = 2\njoin = \"B:7070\"\nadvertise = \"b:7070\"",
+            &["`cluster.join` = \"B:7070\"", "this node's own address"],
+        ),
+    ];
+    for (section, parts) in cases {
+        let msg = error(&with_cluster(section));
+        assert_mentions(&msg, &[FILE]);
+        assert_mentions(&msg, parts);
+    }
+}
+
+const STATEFUL_SET: &str = r#"
+[cluster]
+peers = ["1@strait-0.strait:7070", "2@strait-1.strait:7070", "3@strait-2.strait:7070"]
+"#;
+
+#[test]
+fn node_id_and_peers_from_the_environment() {
+    // The same file on every node; each node's id comes from its environment.
+    let text = format!("{MINIMAL}{STATEFUL_SET}");
+    let c = load_env(&text, env(&[("STRAIT__CLUSTER__NODE_ID", "2")])).cluster;
+    assert_eq!(c.node_id, 2);
+    assert_eq!(c.advertise, "strait-1.strait:7070");
+    assert_eq!(c.listen, "0.0.0.0:7070".parse().unwrap());
+    assert_eq!(c.peers.len(), 3);
+
+    // Peers from the environment, comma-separated, replace the file's list.
+    let c = load_env(
+        &text,
+        env(&[
+            ("STRAIT__CLUSTER__NODE_ID", "5"),
+            ("STRAIT__CLUSTER__PEERS", "4@d:7070, 5@e:7071"),
+        ]),
+    )
+    .cluster;
+    assert_eq!(c.peers, [peer(4, "d:7070"), peer(5, "e:7071")]);
+    assert_eq!(c.advertise, "e:7071");
+
+    // An empty PEERS clears the file's list, so a new node can join instead.
+    let c = load_env(
+        &text,
+        env(&[
+            ("STRAIT__CLUSTER__NODE_ID", "4"),
+            ("STRAIT__CLUSTER__PEERS", ""),
+            ("STRAIT__CLUSTER__JOIN", "strait-0.strait:7070"),
+            ("STRAIT__CLUSTER__ADVERTISE", "strait-3.strait:7070"),
+        ]),
+    )
+    .cluster;
+    assert!(c.peers.is_empty());
+    assert_eq!(c.join.as_deref(), Some("strait-0.strait:7070"));
+
+    // Environment values are validated like the file's.
+    let msg = error_env(&text, env(&[("STRAIT__CLUSTER__NODE_ID", "0")]));
+    assert_mentions(
+        &msg,
+        &[FILE, "`cluster.node_id`", "\"0\"", "0 is not a node id"],
+    );
+    let msg = error_env(&text, env(&[("STRAIT__CLUSTER__NODE_ID", "7")]));
+    assert_mentions(&msg, &["the peer list does not include this node (id 7"]);
+    let msg = error_env(
+        &text,
+        env(&[("STRAIT__CLUSTER__PEERS", "1@a:7070,2@a:7070")]),
+    );
+    assert_mentions(&msg, &["address a:7070 is listed twice"]);
+    let msg = error_env(
+        &text,
+        env(&[("STRAIT__CLUSTER__PEERS", "1@a:7070;2@b:7070")]),
+    );
+    assert_mentions(&msg, &["`cluster.peers`", "\"1@a:7070;2@b:7070\""]);
+}
+
+#[test]
+fn the_whole_cluster_section_from_the_environment() {
+    // No [cluster] table in the file at all.
+    let c = load_env(
+        MINIMAL,
+        env(&[
+            ("STRAIT__CLUSTER__NODE_ID", "3"),
+            ("STRAIT__CLUSTER__ADVERTISE", "10.0.0.3:7070"),
+            (
+                "STRAIT__CLUSTER__PEERS",
+                "1@10.0.0.1:7070,2@10.0.0.2:7070,3@10.0.0.3:7070",
+            ),
+            ("STRAIT__CLUSTER__LISTEN", "10.0.0.3:7070"),
+            ("STRAIT__CLUSTER__CLUSTER_ID", "blue"),
+            ("STRAIT__CLUSTER__LIVENESS_TIMEOUT_MS", "6000"),
+            ("STRAIT__CLUSTER__POSITION_INTERVAL_MS", "250"),
+        ]),
+    )
+    .cluster;
+    assert_eq!(c.node_id, 3);
+    assert_eq!(c.advertise, "10.0.0.3:7070");
+    assert_eq!(c.listen, "10.0.0.3:7070".parse().unwrap());
+    assert_eq!(c.peers.len(), 3);
+    assert_eq!(c.cluster_id, "blue");
+    assert_eq!(c.liveness_timeout, Duration::from_secs(6));
+    assert_eq!(c.position_interval, Duration::from_millis(250));
+
+    // NODE_ID and ADVERTISE alone (a single node that others may join later).
+    let c = load_env(
+        MINIMAL,
+        env(&[
+            ("STRAIT__CLUSTER__NODE_ID", "7"),
+            ("STRAIT__CLUSTER__ADVERTISE", "strait-6.strait.ns.svc:7070"),
+        ]),
+    )
+    .cluster;
+    assert_eq!(c.node_id, 7);
+    assert_eq!(c.advertise, "strait-6.strait.ns.svc:7070");
+    assert_eq!(c.listen, "0.0.0.0:7070".parse().unwrap());
+    assert_eq!(c.initial_voters(), [peer(7, "strait-6.strait.ns.svc:7070")]);
+
+    let msg = error_env(
+        MINIMAL,
+        env(&[("STRAIT__CLUSTER__LIVENESS_TIMEOUT_MS", "100")]),
+    );
+    assert_mentions(
+        &msg,
+        &["`cluster.liveness_timeout_ms`", "\"100\"", "at least 500"],
+    );
 }

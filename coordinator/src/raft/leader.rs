@@ -1,0 +1,112 @@
+//! What the leader decides, every tick: which nodes are alive, and who owns which partition.
+//! Decisions are proposals like any other; they take effect when committed. Followers keep the
+//! bookkeeping too (who they heard from), so a new leader starts with a grace period, not with a
+//! blank slate that would declare everyone dead.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::state::{plan_assignment, ClusterState, Command};
+use crate::NodeId;
+
+/// How often the leader re-evaluates liveness and the assignment.
+const DUTY_INTERVAL: Duration = Duration::from_millis(200);
+/// A duty proposal not applied within this time is considered lost and may be proposed again.
+const DUTY_RETRY: Duration = Duration::from_secs(2);
+
+pub(crate) struct LeaderDuties {
+    id: NodeId,
+    liveness_timeout: Duration,
+    last_heard: HashMap<NodeId, Instant>,
+    leading_since: Option<Instant>,
+    last_run: Option<Instant>,
+    /// The duty proposal in flight (at most one), and when it was made.
+    in_flight: Option<Instant>,
+    /// The self-registration in flight.
+    registering: Option<Instant>,
+}
+
+impl LeaderDuties {
+    pub(crate) fn new(id: NodeId, liveness_timeout: Duration) -> Self {
+        Self {
+            id,
+            liveness_timeout,
+            last_heard: HashMap::new(),
+            leading_since: None,
+            last_run: None,
+            in_flight: None,
+            registering: None,
+        }
+    }
+
+    pub(crate) fn heard_from(&mut self, node: NodeId) {
+        if node != 0 {
+            self.last_heard.insert(node, Instant::now());
+        }
+    }
+
+    /// A committed proposal: whatever duty was in flight has landed (or was superseded).
+    pub(crate) fn applied(&mut self, _proposal: u64) {
+        self.in_flight = None;
+        self.registering = None;
+    }
+
+    /// The commands to propose now.
+    pub(crate) fn on_tick(
+        &mut self,
+        leading: bool,
+        leader: NodeId,
+        state: &ClusterState,
+        address: &str,
+    ) -> Vec<Command> {
+        let now = Instant::now();
+        let mut commands = Vec::new();
+
+        // Every node makes sure it is registered with its current address.
+        let registered = state
+            .nodes()
+            .any(|(id, info)| *id == self.id && info.address == address);
+        let retry_due = |since: Option<Instant>| since.is_none_or(|t| now - t >= DUTY_RETRY);
+        if leader != 0 && !registered && retry_due(self.registering) {
+            self.registering = Some(now);
+            commands.push(Command::RegisterNode {
+                node: self.id,
+                address: address.to_owned(),
+            });
+        }
+
+        if !leading {
+            self.leading_since = None;
+            return commands;
+        }
+        let leading_since = *self.leading_since.get_or_insert(now);
+        if self.last_run.is_some_and(|t| now - t < DUTY_INTERVAL) || !retry_due(self.in_flight) {
+            return commands;
+        }
+        self.last_run = Some(now);
+
+        // Liveness first: the assignment depends on it.
+        let in_grace = now - leading_since < self.liveness_timeout;
+        for (node, info) in state.nodes() {
+            let alive = *node == self.id
+                || self
+                    .last_heard
+                    .get(node)
+                    .is_some_and(|t| now - *t < self.liveness_timeout);
+            if alive != info.alive && (alive || !in_grace) {
+                tracing::info!(node, alive, "leader changes liveness");
+                self.in_flight = Some(now);
+                commands.push(Command::SetLiveness { node: *node, alive });
+                return commands;
+            }
+        }
+
+        let moves = plan_assignment(state);
+        if !moves.is_empty() {
+            tracing::info!(moves = moves.len(), "leader reassigns partitions");
+            self.in_flight = Some(now);
+            commands.push(Command::Assign { moves });
+        }
+        commands
+    }
+}

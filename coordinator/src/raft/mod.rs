@@ -1,0 +1,19 @@
+//! The Raft group: one task per node owns the raft-rs `RawNode` and drives its Ready loop; everyone
+//! else talks to it through a [`RaftHandle`].
+//!
+//! The log, hard state, conf state and snapshots live in sled (`strait_storage::RaftLog`); the
+//! state machine is [`crate::state::ClusterState`]; messages to other nodes go through a
+//! [`Transport`] (gRPC in the node, channels in tests).
+
+mod driver;
+mod handle;
+mod leader;
+mod logger;
+mod transport;
+
+pub use driver::{spawn, RaftOptions};
+pub use handle::{ProposeError, RaftHandle, RaftRole, RaftStatus};
+pub use logger::raft_logger;
+pub use transport::Transport;
+#[cfg(test)]
+mod tests;

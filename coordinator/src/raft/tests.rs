@@ -1,0 +1,331 @@
+//! Three to four Raft tasks in one process, wired by channels with links that can be cut: leader
+//! election, forwarding, membership, liveness, reassignment and restarts, with real sled storage.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use raft::eraftpb::Message;
+use strait_storage::Store;
+use tokio::task::JoinHandle;
+
+use super::*;
+use crate::state::{ClusterState, Command, TopicInfo};
+use crate::NodeId;
+
+/// Routes messages between in-process nodes; a cut link drops them silently, like a network.
+#[derive(Clone, Default)]
+struct Network {
+    nodes: Arc<Mutex<HashMap<NodeId, RaftHandle>>>,
+    cut: Arc<Mutex<HashSet<NodeId>>>,
+}
+
+impl Network {
+    fn isolate(&self, node: NodeId) {
+        self.cut.lock().unwrap().insert(node);
+    }
+
+    fn heal(&self, node: NodeId) {
+        self.cut.lock().unwrap().remove(&node);
+    }
+}
+
+struct Link {
+    from: NodeId,
+    network: Network,
+}
+
+impl Transport for Link {
+    fn send(&self, messages: Vec<Message>) {
+        let cut = self.network.cut.lock().unwrap().clone();
+        if cut.contains(&self.from) {
+            return;
+        }
+        let nodes = self.network.nodes.lock().unwrap();
+        for message in messages {
+            if cut.contains(&message.to) {
+                continue;
+            }
+            if let Some(node) = nodes.get(&message.to) {
+                node.step(message);
+            }
+        }
+    }
+}
+
+struct TestNode {
+    handle: RaftHandle,
+    task: JoinHandle<()>,
+    _store: Store,
+}
+
+struct Cluster {
+    network: Network,
+    dirs: HashMap<NodeId, tempfile::TempDir>,
+    nodes: HashMap<NodeId, TestNode>,
+}
+
+fn options(id: NodeId) -> RaftOptions {
+    let mut options = RaftOptions::new(id, format!("node-{id}:7000"));
+    options.tick = Duration::from_millis(20);
+    options.liveness_timeout = Duration::from_millis(600);
+    options.snapshot_every = 50;
+    options
+}
+
+impl Cluster {
+    fn new(voters: &[NodeId]) -> Self {
+        let mut cluster = Self {
+            network: Network::default(),
+            dirs: HashMap::new(),
+            nodes: HashMap::new(),
+        };
+        for id in voters {
+            cluster.dirs.insert(*id, tempfile::tempdir().unwrap());
+            cluster.start(*id, Some(voters));
+        }
+        cluster
+    }
+
+    /// Starts (or restarts) `id` on its data dir; `bootstrap` with the initial voters for a new
+    /// cluster, `None` for a restart or a joining node.
+    fn start(&mut self, id: NodeId, bootstrap: Option<&[NodeId]>) {
+        let dir = self
+            .dirs
+            .entry(id)
+            .or_insert_with(|| tempfile::tempdir().unwrap());
+        let store = Store::open(dir.path(), Duration::from_millis(10)).unwrap();
+        let log = store.raft().unwrap();
+        if let Some(voters) = bootstrap {
+            if !log.is_initialized() {
+                log.bootstrap(voters).unwrap();
+            }
+        }
+        let link = Link {
+            from: id,
+            network: self.network.clone(),
+        };
+        let (handle, task) = spawn(options(id), log, Arc::new(link)).unwrap();
+        self.network
+            .nodes
+            .lock()
+            .unwrap()
+            .insert(id, handle.clone());
+        self.nodes.insert(
+            id,
+            TestNode {
+                handle,
+                task,
+                _store: store,
+            },
+        );
+    }
+
+    /// Stops `id` as if killed: its task ends and nothing reaches it any more.
+    async fn kill(&mut self, id: NodeId) {
+        self.network.nodes.lock().unwrap().remove(&id);
+        if let Some(node) = self.nodes.remove(&id) {
+            node.task.abort();
+            let _ = node.task.await;
+        }
+    }
+
+    fn handle(&self, id: NodeId) -> &RaftHandle {
+        &self.nodes[&id].handle
+    }
+
+    async fn wait_for<F: Fn(&Cluster) -> bool>(&self, what: &str, condition: F) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !condition(self) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .values()
+            .map(|n| n.handle.status())
+            .find(|s| s.role == RaftRole::Leader)
+            .map(|s| s.id)
+    }
+
+    /// The state every running node agrees on, once they all applied the same index.
+    fn agreed_state(&self) -> Option<Arc<ClusterState>> {
+        let states: Vec<Arc<ClusterState>> =
+            self.nodes.values().map(|n| n.handle.state()).collect();
+        let first = states.first()?.clone();
+        states.iter().all(|s| **s == *first).then_some(first)
+    }
+}
+
+fn topics(n: i32) -> Command {
+    Command::SetTopics {
+        flow: "A->B".parse().unwrap(),
+        topics: (0..3)
+            .map(|t| TopicInfo {
+                topic: format!("t{t}"),
+                partitions: n,
+                remote_topic: format!("A.t{t}"),
+            })
+            .collect(),
+    }
+}
+
+/// Every partition has exactly one live owner, and counts per live node differ by at most one.
+fn assert_balanced(state: &ClusterState, live: &[NodeId]) {
+    let mut counts: HashMap<NodeId, usize> = live.iter().map(|n| (*n, 0)).collect();
+    for (key, info) in state.partitions() {
+        let owner = info.owner.unwrap_or_else(|| panic!("{key:?} has no owner"));
+        *counts
+            .get_mut(&owner.node)
+            .unwrap_or_else(|| panic!("{key:?} owned by non-live node {}", owner.node)) += 1;
+    }
+    let (min, max) = (
+        counts.values().min().unwrap(),
+        counts.values().max().unwrap(),
+    );
+    assert!(max - min <= 1, "unbalanced: {counts:?}");
+}
+
+fn balanced(state: &ClusterState, live: &[NodeId]) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_balanced(state, live)
+    }))
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_elect_register_and_assign_every_partition_once() {
+    let cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    cluster
+        .wait_for("all registered and alive", |c| {
+            c.agreed_state()
+                .is_some_and(|s| s.nodes().filter(|(_, i)| i.alive).count() == 3)
+        })
+        .await;
+    // A follower's proposal is forwarded to the leader by Raft and answered once applied here.
+    let leader = cluster.leader().unwrap();
+    let follower = [1, 2, 3].into_iter().find(|n| *n != leader).unwrap();
+    cluster.handle(follower).propose(topics(4)).await.unwrap();
+    cluster
+        .wait_for("a balanced assignment everyone agrees on", |c| {
+            c.agreed_state()
+                .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_node_is_declared_dead_and_its_partitions_move() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    cluster
+        .wait_for("the first assignment", |c| {
+            c.agreed_state().is_some_and(|s| balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+
+    // Kill the leader itself: the survivors elect a new one, which declares the old one dead.
+    cluster.kill(leader).await;
+    let survivors: Vec<NodeId> = [1, 2, 3].into_iter().filter(|n| *n != leader).collect();
+    cluster
+        .wait_for("the survivors to own everything", |c| {
+            c.agreed_state().is_some_and(|s| balanced(&s, &survivors))
+        })
+        .await;
+
+    // It comes back with its data dir and rejoins: partitions rebalance over three again.
+    cluster.start(leader, None);
+    cluster
+        .wait_for("the restarted node to take its share", |c| {
+            c.agreed_state().is_some_and(|s| balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fourth_node_joins_and_a_node_is_removed() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+
+    cluster.start(4, None);
+    cluster.handle(leader).add_voter(4).await.unwrap();
+    cluster
+        .wait_for("node 4 to take a fair share", |c| {
+            c.agreed_state()
+                .is_some_and(|s| balanced(&s, &[1, 2, 3, 4]))
+        })
+        .await;
+
+    let removed = [1, 2, 3, 4].into_iter().find(|n| *n != leader).unwrap();
+    cluster.handle(leader).remove_voter(removed).await.unwrap();
+    cluster
+        .handle(leader)
+        .propose(Command::RemoveNode { node: removed })
+        .await
+        .unwrap();
+    cluster.kill(removed).await;
+    let rest: Vec<NodeId> = [1, 2, 3, 4].into_iter().filter(|n| *n != removed).collect();
+    cluster
+        .wait_for("the rest to own everything", |c| {
+            c.agreed_state().is_some_and(|s| balanced(&s, &rest))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_node_loses_leader_contact_and_state_survives_a_full_restart() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    // Enough entries to force log compaction (snapshot_every = 50).
+    for round in 0..60 {
+        cluster
+            .handle(leader)
+            .propose(topics(1 + round % 3))
+            .await
+            .unwrap();
+    }
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+
+    let isolated = [1, 2, 3].into_iter().find(|n| *n != leader).unwrap();
+    cluster.network.isolate(isolated);
+    let timeout = options(isolated).liveness_timeout;
+    cluster
+        .wait_for("the isolated node to lose leader contact", |c| {
+            !c.handle(isolated).status().has_quorum_contact(timeout)
+        })
+        .await;
+    cluster.network.heal(isolated);
+
+    cluster
+        .wait_for("agreement after healing", |c| {
+            c.agreed_state()
+                .is_some_and(|s| balanced(&s, &[1, 2, 3]) && s.partitions().count() == 12)
+        })
+        .await;
+    let before = cluster.agreed_state().unwrap();
+
+    for id in [1, 2, 3] {
+        cluster.kill(id).await;
+    }
+    for id in [1, 2, 3] {
+        cluster.start(id, Some(&[1, 2, 3]));
+    }
+    cluster
+        .wait_for("the same partitions after a whole-cluster restart", |c| {
+            c.agreed_state().is_some_and(|s| {
+                s.partitions().count() == before.partitions().count() && balanced(&s, &[1, 2, 3])
+            })
+        })
+        .await;
+}

@@ -1,0 +1,429 @@
+//! The leader's assignment: which live node replicates which source partition.
+//!
+//! Complete (every partition has a live owner), balanced (live nodes' partition counts, over all
+//! flows together, differ by at most one) and sticky (a partition stays with its live owner unless
+//! balance needs it elsewhere, and then as few move as possible, from the most loaded nodes). Within
+//! those rules each flow's partitions are spread over the nodes as evenly as the moves allow; that
+//! spread never causes a move of its own.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use super::{ClusterState, PartitionKey, PartitionMove};
+use crate::{FlowId, NodeId};
+
+/// The moves that make the assignment complete, balanced and sticky, sorted by partition, each
+/// with the partition's current epoch as `expected_epoch`. Empty when there is nothing to change
+/// or no live node. Deterministic: equal states give equal plans.
+///
+/// 1. Quotas: with `n` partitions and `k` live nodes, every node gets `n / k`, and the `n % k`
+///    nodes that hold the most (ties: lowest id) get one more, so that the fewest partitions move.
+/// 2. Pool: partitions without a live owner, plus the excess of every node above its quota, taken
+///    from the flow the node holds most above that flow's fair share.
+/// 3. Each pooled partition goes to the node below quota that holds the fewest of its flow (ties:
+///    the most room left, then the lowest id).
+pub fn plan_assignment(state: &ClusterState) -> Vec<PartitionMove> {
+    let live: Vec<NodeId> = state.live_nodes().collect();
+    if live.is_empty() {
+        return Vec::new();
+    }
+    let total = state.partitions.len();
+    let nodes = live.len();
+
+    // What each live node keeps for now, by flow, in key order; the rest is in the pool.
+    let mut held: BTreeMap<NodeId, BTreeMap<&FlowId, Vec<&PartitionKey>>> =
+        live.iter().map(|node| (*node, BTreeMap::new())).collect();
+    let mut flow_totals: BTreeMap<&FlowId, usize> = BTreeMap::new();
+    let mut pool: Vec<&PartitionKey> = Vec::new();
+    for (key, info) in &state.partitions {
+        *flow_totals.entry(&key.flow).or_default() += 1;
+        match info.owner.and_then(|owner| held.get_mut(&owner.node)) {
+            Some(flows) => flows.entry(&key.flow).or_default().push(key),
+            None => pool.push(key),
+        }
+    }
+    let count = |flows: &BTreeMap<&FlowId, Vec<&PartitionKey>>| -> usize {
+        flows.values().map(Vec::len).sum()
+    };
+
+    // 1. Quotas.
+    let base = total / nodes;
+    let extra = total % nodes;
+    let mut by_load = live.clone();
+    by_load.sort_by_key(|node| (Reverse(count(&held[node]).min(base + 1)), *node));
+    let quota: BTreeMap<NodeId, usize> = by_load
+        .iter()
+        .enumerate()
+        .map(|(rank, node)| (*node, base + usize::from(rank < extra)))
+        .collect();
+
+    // 2. Shed the excess.
+    for (node, flows) in &mut held {
+        let excess = count(flows).saturating_sub(quota[node]);
+        for _ in 0..excess {
+            // The flow this node holds most above its fair share (flow total / nodes), compared
+            // as `held * nodes - flow total` to stay in integers; ties: the first flow.
+            let Some(flow) = flows
+                .iter()
+                .filter(|(_, keys)| !keys.is_empty())
+                .max_by_key(|(flow, keys)| {
+                    (
+                        (keys.len() * nodes) as i64 - flow_totals[*flow] as i64,
+                        Reverse(**flow),
+                    )
+                })
+                .map(|(flow, _)| *flow)
+            else {
+                break;
+            };
+            if let Some(key) = flows.get_mut(flow).and_then(Vec::pop) {
+                pool.push(key);
+            }
+        }
+    }
+
+    // 3. Fill the nodes below quota.
+    pool.sort();
+    let mut room: BTreeMap<NodeId, usize> = held
+        .iter()
+        .map(|(node, flows)| (*node, quota[node].saturating_sub(count(flows))))
+        .collect();
+    let mut flow_load: BTreeMap<(NodeId, &FlowId), usize> = held
+        .iter()
+        .flat_map(|(node, flows)| {
+            flows
+                .iter()
+                .map(move |(flow, keys)| ((*node, *flow), keys.len()))
+        })
+        .collect();
+    let mut moves = Vec::with_capacity(pool.len());
+    for key in pool {
+        let target = room
+            .iter()
+            .filter(|(_, room)| **room > 0)
+            .min_by_key(|(node, room)| {
+                let load = flow_load.get(&(**node, &key.flow)).copied().unwrap_or(0);
+                (load, Reverse(**room), **node)
+            })
+            .map(|(node, _)| *node);
+        let Some(target) = target else {
+            debug_assert!(false, "the quotas add up to the partition count");
+            break;
+        };
+        *room.entry(target).or_default() -= 1;
+        *flow_load.entry((target, &key.flow)).or_default() += 1;
+        moves.push(PartitionMove {
+            key: key.clone(),
+            node: target,
+            expected_epoch: state.partitions[key].epoch,
+        });
+    }
+    moves.sort_by(|a, b| a.key.cmp(&b.key));
+    moves
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::state::testing::{register, topics, Log, Rng};
+    use crate::state::{ApplyOutcome, Command};
+
+    /// Live nodes' partition counts (0 for live nodes without any).
+    fn counts(state: &ClusterState) -> BTreeMap<NodeId, usize> {
+        let mut counts: BTreeMap<NodeId, usize> =
+            state.live_nodes().map(|node| (node, 0)).collect();
+        for (_, info) in state.partitions() {
+            if let Some(n) = info.owner.and_then(|o| counts.get_mut(&o.node)) {
+                *n += 1;
+            }
+        }
+        counts
+    }
+
+    /// The fewest moves any complete, balanced assignment needs from `state`: every partition
+    /// without a live owner, plus whatever live nodes hold above the best quotas.
+    fn fewest_moves(state: &ClusterState) -> usize {
+        let counts = counts(state);
+        if counts.is_empty() {
+            return 0;
+        }
+        let total = state.partitions().count();
+        let (base, extra) = (total / counts.len(), total % counts.len());
+        let at_base_plus_one = counts.values().filter(|c| **c > base).count();
+        let kept: usize =
+            counts.values().map(|c| (*c).min(base)).sum::<usize>() + extra.min(at_base_plus_one);
+        total - kept
+    }
+
+    fn apply_plan(log: &mut Log) -> Vec<PartitionMove> {
+        let plan = plan_assignment(&log.state);
+        if !plan.is_empty() {
+            log.ok(Command::Assign {
+                moves: plan.clone(),
+            });
+        }
+        plan
+    }
+
+    fn assert_complete_and_balanced(state: &ClusterState, context: &str) {
+        let counts = counts(state);
+        if counts.is_empty() {
+            return;
+        }
+        for (key, info) in state.partitions() {
+            let owner = info
+                .owner
+                .unwrap_or_else(|| panic!("{context}: {key} is unowned"));
+            assert!(state.is_live(owner.node), "{context}: {key} on a dead node");
+            assert_eq!(owner.epoch, info.epoch, "{context}: {key}");
+        }
+        let min = counts.values().min().unwrap();
+        let max = counts.values().max().unwrap();
+        assert!(max - min <= 1, "{context}: unbalanced {counts:?}");
+    }
+
+    /// A random cluster: 1 to 7 nodes, 1 to 3 flows of 1 to 4 topics of 0 to 10 partitions, a
+    /// random earlier assignment (some partitions unowned, some moved several times), then some
+    /// nodes dead or removed.
+    fn random_cluster(rng: &mut Rng) -> Log {
+        let mut log = Log::new();
+        let nodes = rng.range(1, 7);
+        for node in 1..=nodes {
+            log.ok(register(node));
+        }
+        for flow in ["A->B", "B->A", "A->C"]
+            .into_iter()
+            .take(rng.range(1, 3) as usize)
+        {
+            let names: Vec<String> = (0..rng.range(1, 4)).map(|t| format!("t{t}")).collect();
+            let list: Vec<(&str, i32)> = names
+                .iter()
+                .map(|t| (t.as_str(), rng.range(0, 10) as i32))
+                .collect();
+            log.ok(topics(flow, &list));
+        }
+        for _ in 0..rng.range(0, 3) {
+            let mut moves = Vec::new();
+            for (key, info) in log.state.partitions() {
+                if rng.chance(60) {
+                    moves.push(PartitionMove {
+                        key: key.clone(),
+                        node: rng.range(1, nodes),
+                        expected_epoch: info.epoch,
+                    });
+                }
+            }
+            log.ok(Command::Assign { moves });
+        }
+        for node in 1..=nodes {
+            if rng.chance(20) {
+                log.ok(Command::SetLiveness { node, alive: false });
+            } else if rng.chance(10) {
+                log.ok(Command::RemoveNode { node });
+            }
+        }
+        log
+    }
+
+    #[test]
+    fn plans_are_complete_balanced_minimal_and_stable() {
+        for seed in 0..1000 {
+            let mut rng = Rng::new(seed);
+            let mut log = random_cluster(&mut rng);
+            let context = format!("seed {seed}");
+            let before = log.state.clone();
+            let counts_before = counts(&before);
+            let base = before.partitions().count() / counts_before.len().max(1);
+
+            let plan = plan_assignment(&before);
+            assert_eq!(plan, plan_assignment(&before.clone()), "{context}");
+            assert_eq!(plan.len(), fewest_moves(&before), "{context}: {plan:?}");
+            let moved: BTreeSet<&PartitionKey> = plan.iter().map(|m| &m.key).collect();
+            assert_eq!(
+                moved.len(),
+                plan.len(),
+                "{context}: a partition moves twice"
+            );
+            for m in &plan {
+                let info = before.partition(&m.key).unwrap();
+                assert_eq!(m.expected_epoch, info.epoch, "{context}");
+                assert!(before.is_live(m.node), "{context}: {m:?}");
+                if let Some(owner) = info.owner.filter(|o| before.is_live(o.node)) {
+                    assert_ne!(owner.node, m.node, "{context}: {m:?}");
+                    assert!(
+                        counts_before[&owner.node] > base,
+                        "{context}: {m:?} taken from a node that was not overloaded"
+                    );
+                }
+            }
+
+            apply_plan(&mut log);
+            assert_complete_and_balanced(&log.state, &context);
+            assert!(plan_assignment(&log.state).is_empty(), "{context}");
+        }
+    }
+
+    #[test]
+    fn no_live_node_means_no_moves() {
+        let mut log = Log::new();
+        log.ok(register(1));
+        log.ok(topics("A->B", &[("orders", 4)]));
+        log.ok(Command::SetLiveness {
+            node: 1,
+            alive: false,
+        });
+        assert!(plan_assignment(&log.state).is_empty());
+        log.ok(Command::RemoveNode { node: 1 });
+        assert!(plan_assignment(&log.state).is_empty());
+        assert!(plan_assignment(&ClusterState::new()).is_empty());
+    }
+
+    #[test]
+    fn a_balanced_assignment_is_left_alone() {
+        for seed in 0..300 {
+            let mut rng = Rng::new(seed);
+            let mut log = Log::new();
+            let nodes: Vec<NodeId> = (1..=rng.range(1, 6)).collect();
+            for node in &nodes {
+                log.ok(register(*node));
+            }
+            log.ok(topics(
+                "A->B",
+                &[
+                    ("a", rng.range(0, 20) as i32),
+                    ("b", rng.range(0, 7) as i32),
+                ],
+            ));
+            log.ok(topics("B->A", &[("c", rng.range(0, 9) as i32)]));
+            // Deal the partitions round-robin with a stride of 7 (coprime with every node count
+            // here) from a random start: balanced, but not the way the planner places them.
+            let start = rng.below(nodes.len() as u64) as usize;
+            let moves: Vec<PartitionMove> = log
+                .state
+                .partitions()
+                .enumerate()
+                .map(|(i, (key, info))| PartitionMove {
+                    key: key.clone(),
+                    node: nodes[(start + i * 7) % nodes.len()],
+                    expected_epoch: info.epoch,
+                })
+                .collect();
+            log.ok(Command::Assign { moves });
+            assert_complete_and_balanced(&log.state, &format!("seed {seed}"));
+            assert!(plan_assignment(&log.state).is_empty(), "seed {seed}");
+        }
+    }
+
+    fn three_balanced_nodes(rng: &mut Rng) -> Log {
+        let mut log = Log::new();
+        for node in 1..=3 {
+            log.ok(register(node));
+        }
+        log.ok(topics(
+            "A->B",
+            &[
+                ("a", rng.range(0, 30) as i32),
+                ("b", rng.range(0, 30) as i32),
+            ],
+        ));
+        log.ok(topics("B->C", &[("c", rng.range(0, 30) as i32)]));
+        apply_plan(&mut log);
+        log
+    }
+
+    #[test]
+    fn when_one_of_three_nodes_dies_only_its_partitions_move() {
+        for seed in 0..300 {
+            let mut rng = Rng::new(seed);
+            let mut log = three_balanced_nodes(&mut rng);
+            let dead = rng.range(1, 3);
+            let its: BTreeSet<PartitionKey> = log
+                .state
+                .owned_by(dead)
+                .into_iter()
+                .map(|(key, _, _)| key)
+                .collect();
+            log.ok(Command::SetLiveness {
+                node: dead,
+                alive: false,
+            });
+            let plan = apply_plan(&mut log);
+            let moved: BTreeSet<PartitionKey> = plan.into_iter().map(|m| m.key).collect();
+            assert_eq!(moved, its, "seed {seed}");
+            assert_complete_and_balanced(&log.state, &format!("seed {seed}"));
+        }
+    }
+
+    #[test]
+    fn a_fourth_node_takes_a_quarter_from_the_overloaded_ones() {
+        for seed in 0..300 {
+            let mut rng = Rng::new(seed);
+            let mut log = three_balanced_nodes(&mut rng);
+            let total = log.state.partitions().count();
+            let before = counts(&log.state);
+            log.ok(register(4));
+            let plan = plan_assignment(&log.state);
+            assert!(
+                plan.len() <= total.div_ceil(4),
+                "seed {seed}: {}",
+                plan.len()
+            );
+            for m in &plan {
+                assert_eq!(m.node, 4, "seed {seed}: {m:?}");
+                let from = log.state.partition(&m.key).unwrap().owner.unwrap().node;
+                assert!(
+                    before[&from] > total / 4,
+                    "seed {seed}: {m:?} taken from node {from} holding {}",
+                    before[&from]
+                );
+            }
+            apply_plan(&mut log);
+            assert_complete_and_balanced(&log.state, &format!("seed {seed}"));
+        }
+    }
+
+    #[test]
+    fn each_flow_is_spread_when_assigned_from_scratch() {
+        for seed in 0..300 {
+            let mut rng = Rng::new(seed);
+            let mut log = Log::new();
+            for node in 1..=rng.range(1, 6) {
+                log.ok(register(node));
+            }
+            log.ok(topics("A->B", &[("a", rng.range(0, 25) as i32)]));
+            log.ok(topics("B->A", &[("b", rng.range(0, 25) as i32)]));
+            log.ok(topics("A->C", &[("c", rng.range(0, 25) as i32)]));
+            apply_plan(&mut log);
+            for flow in ["A->B", "B->A", "A->C"] {
+                let mut per_node: BTreeMap<NodeId, usize> =
+                    log.state.live_nodes().map(|n| (n, 0)).collect();
+                for (key, info) in log.state.partitions() {
+                    if key.flow.to_string() == flow {
+                        *per_node.get_mut(&info.owner.unwrap().node).unwrap() += 1;
+                    }
+                }
+                let min = per_node.values().min().unwrap();
+                let max = per_node.values().max().unwrap();
+                assert!(max - min <= 1, "seed {seed}, flow {flow}: {per_node:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stale_plan_is_skipped_not_misapplied() {
+        let mut log = Log::new();
+        log.ok(register(1));
+        log.ok(register(2));
+        log.ok(topics("A->B", &[("orders", 2)]));
+        let plan = plan_assignment(&log.state);
+        apply_plan(&mut log);
+        // The same decision proposed twice (a leader retrying): the second finds newer epochs.
+        let outcome = log.apply(Command::Assign { moves: plan });
+        assert!(
+            matches!(outcome, ApplyOutcome::Partial { applied: 0, .. }),
+            "{outcome:?}"
+        );
+    }
+}

@@ -1,0 +1,318 @@
+use prost::Message;
+use strait_proto::raft::v1 as proto;
+use strait_storage::Position;
+
+use super::{FlowConfig, PartitionKey, StateError};
+use crate::{DomainError, FlowId, NodeId};
+
+/// A change to the cluster state: the data of one normal Raft entry, in domain types.
+///
+/// Only the leader proposes `RemoveNode`, `SetLiveness`, `SetTopics` and `Assign`; any node proposes
+/// its own `RegisterNode` and `UpdatePositions`, and `SetFlowConfig` for a configuration it was given.
+/// The wire form is `strait.raft.v1.Command` (see [`Command::encode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A node announces itself; a known node gets its address updated, a new one starts alive.
+    RegisterNode { node: NodeId, address: String },
+    /// The node leaves; its partitions become unowned.
+    RemoveNode { node: NodeId },
+    /// The leader declares a node dead (no heartbeat within the timeout) or alive again.
+    SetLiveness { node: NodeId, alive: bool },
+    /// A new configuration; applied only if its version is greater than the current one.
+    SetFlowConfig(FlowConfig),
+    /// The full set of `flow`'s selected source topics.
+    SetTopics {
+        flow: FlowId,
+        topics: Vec<TopicInfo>,
+    },
+    /// The leader's assignment decision.
+    Assign { moves: Vec<PartitionMove> },
+    /// An owner's replicated positions.
+    UpdatePositions {
+        node: NodeId,
+        positions: Vec<PositionUpdate>,
+    },
+}
+
+/// One source topic of a flow, as discovery sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub topic: String,
+    /// The source's partition count: partitions `0..partitions` exist.
+    pub partitions: i32,
+    /// The topic's name on the target.
+    pub remote_topic: String,
+}
+
+/// Gives `key` to `node`, if the partition is still at `expected_epoch`; its epoch becomes
+/// `expected_epoch + 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionMove {
+    pub key: PartitionKey,
+    pub node: NodeId,
+    pub expected_epoch: u64,
+}
+
+/// An owner's position of `key`, reported under the epoch it owns the partition with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionUpdate {
+    pub key: PartitionKey,
+    pub epoch: u64,
+    pub position: Position,
+}
+
+impl Command {
+    /// The entry data to propose: `strait.raft.v1.Command` with `proposal_id`, which the proposer
+    /// uses to find its waiting caller when the entry is applied.
+    pub fn encode(&self, proposal_id: u64) -> Vec<u8> {
+        proto::Command {
+            proposal_id,
+            kind: Some(self.to_proto()),
+        }
+        .encode_to_vec()
+    }
+
+    /// The proposal id and the command of an entry's data (which must not be empty: raft's empty
+    /// entries carry no command).
+    pub fn decode(data: &[u8]) -> Result<(u64, Command), StateError> {
+        let message = proto::Command::decode(data).map_err(|source| StateError::Decode {
+            what: "command",
+            source,
+        })?;
+        let proposal_id = message.proposal_id;
+        let kind = message
+            .kind
+            .ok_or(StateError::UnknownCommand { proposal_id })?;
+        let command = Self::from_proto(kind).map_err(|source| StateError::InvalidCommand {
+            proposal_id,
+            source,
+        })?;
+        Ok((proposal_id, command))
+    }
+
+    fn to_proto(&self) -> proto::command::Kind {
+        use proto::command::Kind;
+        match self {
+            Self::RegisterNode { node, address } => Kind::RegisterNode(proto::RegisterNode {
+                node_id: *node,
+                address: address.clone(),
+            }),
+            Self::RemoveNode { node } => Kind::RemoveNode(proto::RemoveNode { node_id: *node }),
+            Self::SetLiveness { node, alive } => Kind::SetLiveness(proto::SetLiveness {
+                node_id: *node,
+                alive: *alive,
+            }),
+            Self::SetFlowConfig(config) => Kind::SetFlowConfig(proto::SetFlowConfig {
+                version: config.version,
+                settings: config.settings.clone(),
+                origin_node: config.origin_node,
+            }),
+            Self::SetTopics { flow, topics } => Kind::SetTopics(proto::SetTopics {
+                flow: flow.to_string(),
+                topics: topics
+                    .iter()
+                    .map(|t| proto::TopicInfo {
+                        topic: t.topic.clone(),
+                        partitions: t.partitions,
+                        remote_topic: t.remote_topic.clone(),
+                    })
+                    .collect(),
+            }),
+            Self::Assign { moves } => Kind::Assign(proto::Assign {
+                moves: moves
+                    .iter()
+                    .map(|m| proto::PartitionMove {
+                        flow: m.key.flow.to_string(),
+                        topic: m.key.tp.topic.clone(),
+                        partition: m.key.tp.partition,
+                        node_id: m.node,
+                        expected_epoch: m.expected_epoch,
+                    })
+                    .collect(),
+            }),
+            Self::UpdatePositions { node, positions } => {
+                Kind::UpdatePositions(proto::UpdatePositions {
+                    node_id: *node,
+                    positions: positions
+                        .iter()
+                        .map(|u| proto::PositionUpdate {
+                            flow: u.key.flow.to_string(),
+                            topic: u.key.tp.topic.clone(),
+                            partition: u.key.tp.partition,
+                            epoch: u.epoch,
+                            next_source_offset: u.position.next_source_offset,
+                            last_target_offset: u.position.last_target_offset,
+                        })
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// Only converts; whether the values make sense is for `apply` to judge, so that a command
+    /// built in Rust and one decoded from the log are checked alike.
+    fn from_proto(kind: proto::command::Kind) -> Result<Self, DomainError> {
+        use proto::command::Kind;
+        Ok(match kind {
+            Kind::RegisterNode(m) => Self::RegisterNode {
+                node: m.node_id,
+                address: m.address,
+            },
+            Kind::RemoveNode(m) => Self::RemoveNode { node: m.node_id },
+            Kind::SetLiveness(m) => Self::SetLiveness {
+                node: m.node_id,
+                alive: m.alive,
+            },
+            Kind::SetFlowConfig(m) => Self::SetFlowConfig(FlowConfig {
+                version: m.version,
+                settings: m.settings,
+                origin_node: m.origin_node,
+            }),
+            Kind::SetTopics(m) => Self::SetTopics {
+                flow: m.flow.parse()?,
+                topics: m
+                    .topics
+                    .into_iter()
+                    .map(|t| TopicInfo {
+                        topic: t.topic,
+                        partitions: t.partitions,
+                        remote_topic: t.remote_topic,
+                    })
+                    .collect(),
+            },
+            Kind::Assign(m) => Self::Assign {
+                moves: m
+                    .moves
+                    .into_iter()
+                    .map(|m| {
+                        Ok(PartitionMove {
+                            key: PartitionKey::new(m.flow.parse()?, m.topic, m.partition),
+                            node: m.node_id,
+                            expected_epoch: m.expected_epoch,
+                        })
+                    })
+                    .collect::<Result<_, DomainError>>()?,
+            },
+            Kind::UpdatePositions(m) => Self::UpdatePositions {
+                node: m.node_id,
+                positions: m
+                    .positions
+                    .into_iter()
+                    .map(|u| {
+                        Ok(PositionUpdate {
+                            key: PartitionKey::new(u.flow.parse()?, u.topic, u.partition),
+                            epoch: u.epoch,
+                            position: Position {
+                                next_source_offset: u.next_source_offset,
+                                last_target_offset: u.last_target_offset,
+                            },
+                        })
+                    })
+                    .collect::<Result<_, DomainError>>()?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow() -> FlowId {
+        "A->B".parse().unwrap()
+    }
+
+    fn every_kind() -> Vec<Command> {
+        vec![
+            Command::RegisterNode {
+                node: 1,
+                address: "10.0.0.1:7070".to_owned(),
+            },
+            Command::RemoveNode { node: 2 },
+            Command::SetLiveness {
+                node: 3,
+                alive: false,
+            },
+            Command::SetFlowConfig(FlowConfig {
+                version: 4,
+                settings: b"flows = []".to_vec(),
+                origin_node: 1,
+            }),
+            Command::SetTopics {
+                flow: flow(),
+                topics: vec![TopicInfo {
+                    topic: "orders".to_owned(),
+                    partitions: 3,
+                    remote_topic: "A.orders".to_owned(),
+                }],
+            },
+            Command::Assign {
+                moves: vec![PartitionMove {
+                    key: PartitionKey::new(flow(), "orders", 2),
+                    node: 1,
+                    expected_epoch: 7,
+                }],
+            },
+            Command::UpdatePositions {
+                node: 1,
+                positions: vec![PositionUpdate {
+                    key: PartitionKey::new(flow(), "orders", 2),
+                    epoch: 8,
+                    position: Position {
+                        next_source_offset: 100,
+                        last_target_offset: 41,
+                    },
+                }],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for (proposal_id, command) in every_kind().into_iter().enumerate() {
+            let proposal_id = proposal_id as u64 + 10;
+            let data = command.encode(proposal_id);
+            assert_eq!(
+                Command::decode(&data).unwrap(),
+                (proposal_id, command.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        let err = Command::decode(&[0xff, 0xff, 0xff]).unwrap_err();
+        assert!(matches!(err, StateError::Decode { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn missing_kind_is_an_unknown_command() {
+        let data = proto::Command {
+            proposal_id: 5,
+            kind: None,
+        }
+        .encode_to_vec();
+        let err = Command::decode(&data).unwrap_err();
+        assert!(
+            matches!(err, StateError::UnknownCommand { proposal_id: 5 }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn bad_flow_is_an_invalid_command() {
+        let data = proto::Command {
+            proposal_id: 6,
+            kind: Some(proto::command::Kind::SetTopics(proto::SetTopics {
+                flow: "A->A".to_owned(),
+                topics: vec![],
+            })),
+        }
+        .encode_to_vec();
+        let err = Command::decode(&data).unwrap_err();
+        assert!(
+            matches!(err, StateError::InvalidCommand { proposal_id: 6, .. }),
+            "{err:?}"
+        );
+    }
+}

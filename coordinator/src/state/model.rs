@@ -1,0 +1,76 @@
+use std::fmt;
+
+use strait_storage::Position;
+
+use crate::{FlowId, NodeId, Owner, TopicPartition};
+
+/// What the cluster knows about one registered node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Where its gRPC services listen, `host:port`.
+    pub address: String,
+    /// The leader's last verdict: `false` once no heartbeat arrived within the timeout. Only alive
+    /// nodes are given partitions.
+    pub alive: bool,
+}
+
+/// The cluster's one configuration, as the last accepted `SetFlowConfig` carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Grows with every accepted change; starts at 1.
+    pub version: u64,
+    /// The serialized settings; the state machine never looks inside.
+    pub settings: Vec<u8>,
+    /// The node that submitted this version.
+    pub origin_node: NodeId,
+}
+
+/// One source partition of one flow: the unit that is assigned to a node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionKey {
+    pub flow: FlowId,
+    pub tp: TopicPartition,
+}
+
+impl PartitionKey {
+    pub fn new(flow: FlowId, topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            flow,
+            tp: TopicPartition::new(topic, partition),
+        }
+    }
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.flow, self.tp)
+    }
+}
+
+/// What the cluster knows about one source partition.
+///
+/// Invariant: when `owner` is set, `owner.epoch == epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// The topic's name on the target.
+    pub remote_topic: String,
+    /// How many times the partition was assigned. Kept when the owner is removed, so that the next
+    /// owner's epoch is greater than any earlier owner's.
+    pub epoch: u64,
+    /// The node that replicates it now, `None` while unowned (new, or its owner was removed).
+    pub owner: Option<Owner>,
+    /// The last position an owner replicated, `None` until the first update. Survives moves: the
+    /// next owner resumes from it.
+    pub position: Option<Position>,
+}
+
+impl PartitionInfo {
+    pub(super) fn unowned(remote_topic: String) -> Self {
+        Self {
+            remote_topic,
+            epoch: 0,
+            owner: None,
+            position: None,
+        }
+    }
+}

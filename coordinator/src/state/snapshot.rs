@@ -1,0 +1,176 @@
+use std::collections::btree_map::Entry;
+
+use prost::Message;
+use strait_proto::raft::v1::{state_snapshot as proto, StateSnapshot};
+use strait_storage::Position;
+
+use super::{ClusterState, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, StateError};
+use crate::Owner;
+
+impl ClusterState {
+    /// The whole state as a `strait.raft.v1.StateSnapshot`, the data of a Raft snapshot taken at
+    /// [`applied_index`](Self::applied_index). Equal states give equal bytes.
+    pub fn to_snapshot_bytes(&self) -> Vec<u8> {
+        StateSnapshot {
+            applied_index: self.applied_index,
+            nodes: self
+                .nodes
+                .iter()
+                .map(|(node, info)| proto::Node {
+                    node_id: *node,
+                    address: info.address.clone(),
+                    alive: info.alive,
+                })
+                .collect(),
+            flow_config: self.flow_config.as_ref().map(|config| proto::FlowConfig {
+                version: config.version,
+                settings: config.settings.clone(),
+                origin_node: config.origin_node,
+            }),
+            partitions: self
+                .partitions
+                .iter()
+                .map(|(key, info)| proto::Partition {
+                    flow: key.flow.to_string(),
+                    topic: key.tp.topic.clone(),
+                    partition: key.tp.partition,
+                    remote_topic: info.remote_topic.clone(),
+                    epoch: info.epoch,
+                    owner: info.owner.map(|owner| owner.node),
+                    position: info.position.map(|p| proto::Position {
+                        next_source_offset: p.next_source_offset,
+                        last_target_offset: p.last_target_offset,
+                    }),
+                })
+                .collect(),
+        }
+        .encode_to_vec()
+    }
+
+    /// The state a snapshot holds. Fails on bytes that are not a snapshot, and on a snapshot no
+    /// state could have produced (an invalid flow, a node or partition listed twice).
+    pub fn from_snapshot_bytes(data: &[u8]) -> Result<Self, StateError> {
+        let snapshot = StateSnapshot::decode(data).map_err(|source| StateError::Decode {
+            what: "state snapshot",
+            source,
+        })?;
+        let invalid = |reason: String| StateError::InvalidSnapshot { reason };
+        let mut state = ClusterState {
+            applied_index: snapshot.applied_index,
+            flow_config: snapshot.flow_config.map(|config| FlowConfig {
+                version: config.version,
+                settings: config.settings,
+                origin_node: config.origin_node,
+            }),
+            ..ClusterState::default()
+        };
+        for node in snapshot.nodes {
+            let info = NodeInfo {
+                address: node.address,
+                alive: node.alive,
+            };
+            if state.nodes.insert(node.node_id, info).is_some() {
+                return Err(invalid(format!("node {} is listed twice", node.node_id)));
+            }
+        }
+        for partition in snapshot.partitions {
+            let flow = partition
+                .flow
+                .parse()
+                .map_err(|e| invalid(format!("{e}")))?;
+            let key = PartitionKey::new(flow, partition.topic, partition.partition);
+            let info = PartitionInfo {
+                remote_topic: partition.remote_topic,
+                epoch: partition.epoch,
+                owner: partition.owner.map(|node| Owner {
+                    node,
+                    epoch: partition.epoch,
+                }),
+                position: partition.position.map(|p| Position {
+                    next_source_offset: p.next_source_offset,
+                    last_target_offset: p.last_target_offset,
+                }),
+            };
+            match state.partitions.entry(key) {
+                Entry::Vacant(entry) => {
+                    entry.insert(info);
+                }
+                Entry::Occupied(entry) => {
+                    return Err(invalid(format!(
+                        "partition {} is listed twice",
+                        entry.key()
+                    )));
+                }
+            }
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::testing::{key, register, topics, Log};
+    use crate::state::{plan_assignment, Command, PositionUpdate};
+
+    #[test]
+    fn a_busy_state_round_trips() {
+        let mut log = Log::new();
+        log.ok(register(1));
+        log.ok(register(2));
+        log.ok(Command::SetFlowConfig(FlowConfig {
+            version: 2,
+            settings: vec![0, 1, 2, 255],
+            origin_node: 2,
+        }));
+        log.ok(topics("A->B", &[("orders", 3)]));
+        log.ok(Command::Assign {
+            moves: plan_assignment(&log.state),
+        });
+        let (key0, owner, _) = log.state.owned_by(1).remove(0);
+        log.ok(Command::UpdatePositions {
+            node: 1,
+            positions: vec![PositionUpdate {
+                key: key0,
+                epoch: owner.epoch,
+                position: Position {
+                    next_source_offset: 7,
+                    last_target_offset: -1,
+                },
+            }],
+        });
+        log.ok(Command::SetLiveness {
+            node: 2,
+            alive: false,
+        });
+        log.ok(Command::RemoveNode { node: 1 });
+
+        let bytes = log.state.to_snapshot_bytes();
+        let restored = ClusterState::from_snapshot_bytes(&bytes).unwrap();
+        assert_eq!(restored, log.state);
+        assert_eq!(restored.applied_index(), log.state.applied_index());
+        assert_eq!(
+            ClusterState::from_snapshot_bytes(&ClusterState::new().to_snapshot_bytes()).unwrap(),
+            ClusterState::new()
+        );
+    }
+
+    #[test]
+    fn impossible_snapshots_are_refused() {
+        let mut log = Log::new();
+        log.ok(topics("A->B", &[("orders", 1)]));
+        let mut snapshot = StateSnapshot::decode(log.state.to_snapshot_bytes().as_slice()).unwrap();
+        snapshot.partitions.push(snapshot.partitions[0].clone());
+        let err = ClusterState::from_snapshot_bytes(&snapshot.encode_to_vec()).unwrap_err();
+        assert!(matches!(err, StateError::InvalidSnapshot { .. }), "{err}");
+
+        snapshot.partitions.truncate(1);
+        snapshot.partitions[0].flow = "A".to_owned();
+        let err = ClusterState::from_snapshot_bytes(&snapshot.encode_to_vec()).unwrap_err();
+        assert!(matches!(err, StateError::InvalidSnapshot { .. }), "{err}");
+
+        let err = ClusterState::from_snapshot_bytes(&[0xff, 0xff]).unwrap_err();
+        assert!(matches!(err, StateError::Decode { .. }), "{err}");
+        assert!(log.state.partition(&key("A->B", "orders", 0)).is_some());
+    }
+}

@@ -1,0 +1,229 @@
+//! Starting this node's part of the cluster: check that the data dir is this node's, start the Raft
+//! task and the gRPC server on their own runtime, and either bootstrap a new cluster from the peer
+//! list or join a running one through any member.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strait_config::ClusterMembership;
+use strait_coordinator::raft::{self, RaftHandle, RaftOptions};
+use strait_coordinator::NodeId;
+use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
+use strait_proto::raft::v1::raft_transport_server::RaftTransportServer;
+use strait_proto::raft::v1::JoinRequest;
+use strait_storage::{StorageError, Store};
+use thiserror::Error;
+
+use super::server::RaftService;
+use super::transport::GrpcTransport;
+
+/// How long a joining node keeps asking its contact before giving up.
+const JOIN_DEADLINE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(
+        "the data dir belongs to node {found_node} of cluster {found_cluster:?}, but this node is \
+         configured as node {node} of cluster {cluster:?}: refusing to start (use an empty data dir \
+         for a new node)"
+    )]
+    ForeignDataDir {
+        found_node: NodeId,
+        found_cluster: String,
+        node: NodeId,
+        cluster: String,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot join the cluster through {address}: {reason}")]
+    Join { address: String, reason: String },
+    #[error("cannot start raft: {0}")]
+    Raft(#[from] ::raft::Error),
+    #[error("cannot start the cluster runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// The cluster side of a running node. Dropping it stops the Raft task and the gRPC server.
+pub struct RunningCluster {
+    pub raft: RaftHandle,
+    pub node_id: NodeId,
+    pub liveness_timeout: Duration,
+    pub position_interval: Duration,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl RunningCluster {
+    /// Stops the Raft task and the server without waiting for in-flight RPCs.
+    pub fn shutdown(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for RunningCluster {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+pub fn start(config: &ClusterMembership, store: &Store) -> Result<RunningCluster, ClusterError> {
+    let log = store.raft()?;
+    match log.node_identity()? {
+        Some((node, cluster)) if node != config.node_id || cluster != config.cluster_id => {
+            return Err(ClusterError::ForeignDataDir {
+                found_node: node,
+                found_cluster: cluster,
+                node: config.node_id,
+                cluster: config.cluster_id.clone(),
+            });
+        }
+        Some(_) => {}
+        None => log.set_node_identity(config.node_id, &config.cluster_id)?,
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("strait-cluster")
+        .enable_all()
+        .build()
+        .map_err(ClusterError::Runtime)?;
+    let transport = GrpcTransport::new(
+        config.cluster_id.clone(),
+        config.node_id,
+        runtime.handle().clone(),
+    );
+    for peer in &config.peers {
+        transport.set_address(peer.id, &peer.address);
+    }
+
+    let restarted = log.is_initialized();
+    if !restarted && config.join.is_none() {
+        let mut voters: Vec<NodeId> = config.peers.iter().map(|p| p.id).collect();
+        if voters.is_empty() {
+            voters.push(config.node_id);
+        }
+        log.bootstrap(&voters)?;
+        tracing::info!(?voters, cluster_id = %config.cluster_id, "bootstrapped a new cluster");
+    }
+
+    let mut options = RaftOptions::new(config.node_id, config.advertise.clone());
+    options.liveness_timeout = config.liveness_timeout;
+    let (handle, _task) = {
+        let _guard = runtime.enter();
+        raft::spawn(options, log, transport.clone())?
+    };
+
+    // The server must answer before a join: the leader talks to a new voter right away.
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(config.listen))
+        .map_err(|source| ClusterError::Listen {
+            address: config.listen,
+            source,
+        })?;
+    let service = RaftService {
+        cluster_id: config.cluster_id.clone(),
+        raft: handle.clone(),
+    };
+    runtime.spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        if let Err(error) = tonic::transport::Server::builder()
+            .add_service(RaftTransportServer::new(service))
+            .serve_with_incoming(incoming)
+            .await
+        {
+            tracing::error!(%error, "grpc server stopped");
+        }
+    });
+    tracing::info!(node_id = config.node_id, listen = %config.listen,
+        advertise = %config.advertise, "cluster transport listening");
+
+    if let (false, Some(contact)) = (restarted, &config.join) {
+        runtime.block_on(join(config, contact, &transport))?;
+    }
+
+    // Keep peer addresses in step with the cluster state (nodes register their addresses).
+    let mut states = handle.watch_state();
+    let addresses = transport.clone();
+    runtime.spawn(async move {
+        loop {
+            let state = states.borrow_and_update().clone();
+            for (node, info) in state.nodes() {
+                addresses.set_address(*node, &info.address);
+            }
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+
+    Ok(RunningCluster {
+        raft: handle,
+        node_id: config.node_id,
+        liveness_timeout: config.liveness_timeout,
+        position_interval: config.position_interval,
+        runtime: Some(runtime),
+    })
+}
+
+async fn join(
+    config: &ClusterMembership,
+    contact: &str,
+    transport: &Arc<GrpcTransport>,
+) -> Result<(), ClusterError> {
+    let failed = |reason: String| ClusterError::Join {
+        address: contact.to_owned(),
+        reason,
+    };
+    let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let attempt = async {
+            let mut client = RaftTransportClient::connect(format!("http://{contact}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            client
+                .join(JoinRequest {
+                    cluster_id: config.cluster_id.clone(),
+                    node_id: config.node_id,
+                    address: config.advertise.clone(),
+                })
+                .await
+                .map_err(|status| {
+                    if status.code() == tonic::Code::FailedPrecondition {
+                        // Another cluster: retrying cannot help.
+                        format!("fatal: {}", status.message())
+                    } else {
+                        status.message().to_owned()
+                    }
+                })
+        };
+        match attempt.await {
+            Ok(response) => {
+                for member in response.into_inner().members {
+                    transport.set_address(member.node_id, &member.address);
+                }
+                tracing::info!(%contact, "joined the cluster");
+                return Ok(());
+            }
+            Err(reason)
+                if reason.starts_with("fatal: ") || tokio::time::Instant::now() > deadline =>
+            {
+                return Err(failed(reason));
+            }
+            Err(reason) => {
+                tracing::warn!(%contact, %reason, "join failed, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The node's side of the Raft cluster: the gRPC transport between nodes (client and server),
+//! joining or bootstrapping the group, and starting the Raft task on its own runtime.
+
+mod membership;
+mod server;
+mod transport;
+
+pub use membership::{start, ClusterError, RunningCluster};

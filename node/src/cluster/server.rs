@@ -1,0 +1,76 @@
+//! The gRPC side other nodes call: Raft messages in, and join requests.
+
+use protobuf::Message as _;
+use raft::eraftpb::Message;
+use strait_coordinator::raft::RaftHandle;
+use strait_coordinator::state::Command;
+use strait_proto::raft::v1::raft_transport_server::RaftTransport;
+use strait_proto::raft::v1::{JoinRequest, JoinResponse, Member, RaftAck, RaftBatch};
+use tonic::{Request, Response, Status};
+
+pub struct RaftService {
+    pub cluster_id: String,
+    pub raft: RaftHandle,
+}
+
+impl RaftService {
+    fn check_cluster(&self, cluster_id: &str) -> Result<(), Status> {
+        if cluster_id == self.cluster_id {
+            return Ok(());
+        }
+        Err(Status::failed_precondition(format!(
+            "this node belongs to cluster {:?}, not {cluster_id:?}",
+            self.cluster_id
+        )))
+    }
+}
+
+#[tonic::async_trait]
+impl RaftTransport for RaftService {
+    async fn send(&self, request: Request<RaftBatch>) -> Result<Response<RaftAck>, Status> {
+        let batch = request.into_inner();
+        self.check_cluster(&batch.cluster_id)?;
+        for bytes in batch.messages {
+            let message = Message::parse_from_bytes(&bytes)
+                .map_err(|e| Status::invalid_argument(format!("undecodable raft message: {e}")))?;
+            self.raft.step(message);
+        }
+        Ok(Response::new(RaftAck {}))
+    }
+
+    async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
+        let join = request.into_inner();
+        self.check_cluster(&join.cluster_id)?;
+        if join.node_id == 0 {
+            return Err(Status::invalid_argument("node_id: must not be 0"));
+        }
+        if join.address.is_empty() {
+            return Err(Status::invalid_argument("address: must not be empty"));
+        }
+        let unavailable =
+            |e: strait_coordinator::raft::ProposeError| Status::unavailable(e.to_string());
+        // Register the address first, so the leader can reach the new voter once it is added.
+        self.raft
+            .propose(Command::RegisterNode {
+                node: join.node_id,
+                address: join.address.clone(),
+            })
+            .await
+            .map_err(unavailable)?;
+        if !self.raft.status().voters.contains(&join.node_id) {
+            self.raft
+                .add_voter(join.node_id)
+                .await
+                .map_err(unavailable)?;
+        }
+        let state = self.raft.state();
+        let members = state
+            .nodes()
+            .map(|(id, info)| Member {
+                node_id: *id,
+                address: info.address.clone(),
+            })
+            .collect();
+        Ok(Response::new(JoinResponse { members }))
+    }
+}
