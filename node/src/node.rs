@@ -34,7 +34,8 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
     std::fs::create_dir_all(&settings.node.data_dir)?;
     let store = Store::open(&settings.node.data_dir, flush_every)?;
     let positions = store.positions()?;
-    let cluster = crate::cluster::start(&settings.cluster, &store)?;
+    let status = NodeStatus::default();
+    let cluster = crate::cluster::start(&settings.cluster, &store, status.clone())?;
     let view = ClusterView {
         raft: cluster.raft.clone(),
         node_id: cluster.node_id,
@@ -44,7 +45,6 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
 
     let system = System::new();
     let result = system.block_on(async move {
-        let status = NodeStatus::default();
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, 4);

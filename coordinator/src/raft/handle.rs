@@ -38,12 +38,11 @@ pub struct RaftStatus {
 }
 
 impl RaftStatus {
-    /// Whether this node is in contact with a leader within `timeout`.
+    /// Whether this node heard from a leader within `timeout`. A short election (no leader for a
+    /// moment) does not count as losing contact.
     pub fn has_quorum_contact(&self, timeout: Duration) -> bool {
-        self.leader != 0
-            && self
-                .last_leader_contact
-                .is_some_and(|t| t.elapsed() < timeout)
+        self.last_leader_contact
+            .is_some_and(|t| t.elapsed() < timeout)
     }
 }
 

@@ -85,15 +85,15 @@ impl LeaderDuties {
         }
         self.last_run = Some(now);
 
-        // Liveness first: the assignment depends on it.
+        // Liveness first: the assignment depends on it. A node this one has heard from (as leader,
+        // or as a follower of the node that led before) is judged by that; one it never heard from
+        // gets a grace period of one timeout after this node became leader.
         let in_grace = now - leading_since < self.liveness_timeout;
         for (node, info) in state.nodes() {
-            let alive = *node == self.id
-                || self
-                    .last_heard
-                    .get(node)
-                    .is_some_and(|t| now - *t < self.liveness_timeout);
-            if alive != info.alive && (alive || !in_grace) {
+            let heard = self.last_heard.get(node);
+            let alive = *node == self.id || heard.is_some_and(|t| now - *t < self.liveness_timeout);
+            let judged = alive || heard.is_some() || !in_grace;
+            if alive != info.alive && judged {
                 tracing::info!(node, alive, "leader changes liveness");
                 self.in_flight = Some(now);
                 commands.push(Command::SetLiveness { node: *node, alive });

@@ -15,7 +15,10 @@ use strait_storage::{StorageError, Store};
 use thiserror::Error;
 
 use super::server::RaftService;
+use super::status_service::StatusService;
 use super::transport::GrpcTransport;
+use crate::replication::status::NodeStatus;
+use strait_proto::v1::status_server::StatusServer;
 
 /// How long a joining node keeps asking its contact before giving up.
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
@@ -75,7 +78,11 @@ impl Drop for RunningCluster {
     }
 }
 
-pub fn start(config: &ClusterMembership, store: &Store) -> Result<RunningCluster, ClusterError> {
+pub fn start(
+    config: &ClusterMembership,
+    store: &Store,
+    status: NodeStatus,
+) -> Result<RunningCluster, ClusterError> {
     let log = store.raft()?;
     match log.node_identity()? {
         Some((node, cluster)) if node != config.node_id || cluster != config.cluster_id => {
@@ -133,10 +140,15 @@ pub fn start(config: &ClusterMembership, store: &Store) -> Result<RunningCluster
         cluster_id: config.cluster_id.clone(),
         raft: handle.clone(),
     };
+    let status_service = StatusService {
+        raft: handle.clone(),
+        status,
+    };
     runtime.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         if let Err(error) = tonic::transport::Server::builder()
             .add_service(RaftTransportServer::new(service))
+            .add_service(StatusServer::new(status_service))
             .serve_with_incoming(incoming)
             .await
         {

@@ -3,6 +3,7 @@
 
 mod membership;
 mod server;
+mod status_service;
 mod transport;
 
 pub use membership::{start, ClusterError, RunningCluster};

@@ -13,7 +13,7 @@ use actix::prelude::*;
 use rdkafka::message::Message;
 use strait_config::FlowSettings;
 use strait_coordinator::raft::{RaftHandle, RaftRole};
-use strait_coordinator::state::{Command, PartitionKey, PositionUpdate, TopicInfo};
+use strait_coordinator::state::{ApplyOutcome, Command, PartitionKey, PositionUpdate, TopicInfo};
 use strait_coordinator::{NodeId, TopicPartition};
 use strait_storage::{Position, PositionStore};
 
@@ -365,8 +365,12 @@ impl FlowActor {
         let raft = self.cluster.raft.clone();
         ctx.spawn(
             async move {
-                if let Err(error) = raft.propose(command).await {
-                    tracing::debug!(%flow, %error, "positions not proposed (next interval retries)");
+                match raft.propose(command).await {
+                    Ok(ApplyOutcome::Applied) => {}
+                    Ok(outcome) => tracing::debug!(%flow, ?outcome, "positions partly applied"),
+                    Err(error) => {
+                        tracing::debug!(%flow, %error, "positions not proposed (next interval retries)")
+                    }
                 }
             }
             .into_actor(self),

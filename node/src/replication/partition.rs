@@ -101,14 +101,20 @@ impl actix::Message for PersistNow {
 }
 
 impl PartitionActor {
-    /// Loads the stored position; fails only if the store does.
+    /// Starts from the furthest of the locally stored and the cluster's replicated position: both
+    /// are positions the target acknowledged, so the furthest replays the least. Fails only if the
+    /// store does.
     pub fn new(spec: PartitionSpec) -> Result<Self, strait_storage::StorageError> {
         let key = PositionKey::new(
             spec.flow.to_string(),
             spec.tp.topic.clone(),
             spec.tp.partition,
         );
-        let start = spec.positions.get(&key)?;
+        let local = spec.positions.get(&key)?;
+        let start = [local, spec.replicated]
+            .into_iter()
+            .flatten()
+            .max_by_key(|p| p.next_source_offset);
         Ok(Self {
             key,
             ack: Arc::new(AckWindow::new(start)),
@@ -165,7 +171,8 @@ impl PartitionActor {
         self.state = PartitionState::Running;
         self.running_since = Instant::now();
         tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
-            partition = self.spec.tp.partition, ?offset, "partition started");
+            partition = self.spec.tp.partition, ?offset, epoch = self.spec.epoch,
+            replicated = ?self.spec.replicated, "partition started");
         self.publish();
     }
 
