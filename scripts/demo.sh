@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local demo: two Tansu brokers as two clusters (A on 19092, B on 19093), a generator writing to
-# topic `orders` on A, and one strait node copying it to `A.orders` on B. Prints a progress line
-# every few seconds. Ctrl-C stops everything (DEMO_SECONDS=N stops it after N seconds).
+# topic `orders` (6 partitions) on A, and a cluster of three strait nodes (DEMO_NODES to change)
+# copying it to `A.orders` on B, each replicating the partitions the cluster gave it. Prints each
+# node's progress line every few seconds; kill -9 a node's pid to watch its partitions move.
+# Ctrl-C stops everything (DEMO_SECONDS=N stops it after N seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +31,18 @@ for cluster in A:19092 B:19093; do
   pids+=($!)
 done
 
-cat >"$demo/strait.toml" <<TOML
+nodes="${DEMO_NODES:-3}"
+peers=""
+for i in $(seq 1 "$nodes"); do peers="$peers\"$i@127.0.0.1:$((7070 + i))\", "; done
+for i in $(seq 1 "$nodes"); do
+  cat >"$demo/node$i.toml" <<TOML
 [node]
-data_dir = "$demo/data"
+data_dir = "$demo/data$i"
 progress_interval_secs = 3
+
+[cluster]
+node_id = $i
+peers = [${peers%, }]
 
 [clusters.A]
 bootstrap_servers = "127.0.0.1:19092"
@@ -49,16 +59,23 @@ topics = ["orders"]
 replication_factor = 1
 refresh_topics_interval_secs = 5
 TOML
+done
 
-"$bin/strait-loadgen" --bootstrap 127.0.0.1:19092 --topic orders --partitions 3 \
+"$bin/strait-loadgen" --bootstrap 127.0.0.1:19092 --topic orders --partitions 6 \
   --rate "${DEMO_RATE:-5000}" --report-secs 3 >"$demo/loadgen.log" 2>&1 &
 pids+=($!)
-"$bin/strait" node --config "$demo/strait.toml" >"$demo/strait.log" 2>&1 &
-pids+=($!)
+for i in $(seq 1 "$nodes"); do
+  "$bin/strait" node --config "$demo/node$i.toml" >"$demo/node$i.log" 2>&1 &
+  pids+=($!)
+  echo "node $i: pid $!, gRPC 127.0.0.1:$((7070 + i)), log $demo/node$i.log"
+done
 
-echo "demo running: A=127.0.0.1:19092 (topic orders) -> B=127.0.0.1:19093 (topic A.orders)"
+echo "demo running: A=127.0.0.1:19092 (topic orders) -> B=127.0.0.1:19093 (topic A.orders), $nodes nodes"
 echo "logs in $demo/; Ctrl-C to stop"
-tail -n +1 -F "$demo/strait.log" "$demo/loadgen.log" 2>/dev/null \
-  | grep --line-buffered -E 'progress|loadgen:|ERROR|error' &
+logs=()
+for i in $(seq 1 "$nodes"); do logs+=("$demo/node$i.log"); done
+tail -q -n +1 -F "${logs[@]}" "$demo/loadgen.log" 2>/dev/null \
+  | grep --line-buffered -E 'progress|loadgen:|became leader|liveness|reassigns|ERROR' \
+  | sed -u -E 's/^[0-9T:.-]+Z +//' &
 pids+=($!)
 if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; else wait; fi

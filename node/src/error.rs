@@ -19,6 +19,8 @@ pub enum NodeError {
     },
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    SharedConfig(Box<crate::shared_config::SharedConfigError>),
     #[error("cannot start the actor system: {0}")]
     Runtime(#[from] std::io::Error),
 }
@@ -29,13 +31,19 @@ impl From<strait_config::ConfigError> for NodeError {
     }
 }
 
+impl From<crate::shared_config::SharedConfigError> for NodeError {
+    fn from(error: crate::shared_config::SharedConfigError) -> Self {
+        Self::SharedConfig(Box::new(error))
+    }
+}
+
 impl NodeError {
     /// Process exit code: 2 for bad input (configuration), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) | Self::Client { .. } => 2,
             Self::Cluster(crate::cluster::ClusterError::ForeignDataDir { .. }) => 2,
-            Self::Storage(_) | Self::Runtime(_) | Self::Cluster(_) => 1,
+            Self::Storage(_) | Self::Runtime(_) | Self::Cluster(_) | Self::SharedConfig(_) => 1,
         }
     }
 }

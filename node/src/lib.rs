@@ -11,6 +11,7 @@ pub mod kafka;
 pub mod node;
 mod progress;
 pub mod replication;
+pub mod shared_config;
 pub mod telemetry;
 
 pub use error::NodeError;

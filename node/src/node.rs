@@ -8,12 +8,15 @@ use actix::prelude::*;
 use strait_config::Settings;
 use strait_storage::Store;
 
-use crate::replication::flow::{ClusterView, Drain, FlowActor};
+use crate::replication::flow::{ClusterView, Drain, FlowActor, Shutdown};
 use crate::replication::status::NodeStatus;
+use crate::shared_config;
 use crate::NodeError;
 
 /// Upper bound on a clean shutdown; past it the node exits anyway (positions stored so far hold).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a node looks for a new committed configuration version.
+const CONFIG_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Runs until SIGTERM or SIGINT. Returns after a clean drain.
 pub fn run(settings: Settings) -> Result<(), NodeError> {
@@ -51,34 +54,70 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
         let producer_arbiter = Arbiter::new();
-
-        let mut flows = Vec::new();
-        for flow in settings.flows.iter().cloned() {
-            let actor = FlowActor::new(
-                flow,
-                view.clone(),
-                positions.clone(),
-                status.clone(),
-                handles.clone(),
-                &producer_arbiter.handle(),
-            )?;
-            flows.push(actor.start());
-        }
-        tracing::info!(flows = flows.len(), data_dir = %settings.node.data_dir.display(),
-            workers, "node started");
         if !settings.node.progress_interval.is_zero() {
             actix::spawn(crate::progress::report(
+                view.node_id,
                 status.clone(),
                 settings.node.progress_interval,
             ));
         }
+        let mut signal = std::pin::pin!(shutdown_signal());
 
-        let signal = shutdown_signal().await;
+        // The cluster's one configuration: wait for it (a new cluster takes this file's).
+        let adopt = shared_config::adopt(&view.raft, &store, view.node_id, &settings);
+        let mut adopted = tokio::select! {
+            adopted = adopt => adopted?,
+            signal = &mut signal => {
+                tracing::info!(signal, "stopped before the cluster configuration was settled");
+                return Ok(());
+            }
+        };
+        status.set_config(adopted.version, adopted.disagreement.clone());
+        let start_flows =
+            |adopted: &shared_config::Adopted| -> Result<Vec<Addr<FlowActor>>, NodeError> {
+                let mut flows = Vec::new();
+                for flow in adopted.settings.flows.iter().cloned() {
+                    let actor = FlowActor::new(
+                        flow,
+                        view.clone(),
+                        positions.clone(),
+                        status.clone(),
+                        handles.clone(),
+                        &producer_arbiter.handle(),
+                    )?;
+                    flows.push(actor.start());
+                }
+                Ok(flows)
+            };
+        let mut flows = start_flows(&adopted)?;
+        tracing::info!(flows = flows.len(), config_version = adopted.version,
+            data_dir = %settings.node.data_dir.display(), workers, "node started");
+
+        let own_text = settings.shared_config();
+        let mut config_check = tokio::time::interval(CONFIG_CHECK_INTERVAL);
+        let signal = loop {
+            tokio::select! {
+                signal = &mut signal => break signal,
+                _ = config_check.tick() => {
+                    let state = view.raft.state();
+                    let Some(committed) = state.flow_config() else { continue };
+                    if committed.version == adopted.version {
+                        continue;
+                    }
+                    tracing::info!(from = adopted.version, to = committed.version,
+                        "the cluster configuration changed: restarting the flows");
+                    drain(&flows).await;
+                    for flow in &flows {
+                        let _ = flow.send(Shutdown).await;
+                    }
+                    adopted = shared_config::from_committed(&settings, &own_text, committed)?;
+                    status.set_config(adopted.version, adopted.disagreement.clone());
+                    flows = start_flows(&adopted)?;
+                }
+            }
+        };
         tracing::info!(signal, "draining");
-        let drain = futures::future::join_all(flows.iter().map(|flow| flow.send(Drain)));
-        if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-            tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "drain timed out");
-        }
+        drain(&flows).await;
         // Give the final position proposals a moment to commit.
         tokio::time::sleep(Duration::from_millis(300)).await;
         store.flush()?;
@@ -90,6 +129,14 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
     });
     cluster.shutdown();
     result
+}
+
+/// Drains every flow, within [`DRAIN_TIMEOUT`].
+async fn drain(flows: &[Addr<FlowActor>]) {
+    let drain = futures::future::join_all(flows.iter().map(|flow| flow.send(Drain)));
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+        tracing::warn!(timeout_s = DRAIN_TIMEOUT.as_secs(), "drain timed out");
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

@@ -8,7 +8,7 @@ use strait_coordinator::FlowId;
 
 use crate::replication::status::NodeStatus;
 
-pub async fn report(status: NodeStatus, interval: Duration) {
+pub async fn report(node: u64, status: NodeStatus, interval: Duration) {
     let mut last: HashMap<FlowId, (u64, Instant)> = HashMap::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.tick().await;
@@ -21,6 +21,7 @@ pub async fn report(status: NodeStatus, interval: Duration) {
             let rate = (s.records.saturating_sub(before)) as f64 / (now - then).as_secs_f64();
             last.insert(flow.clone(), (s.records, now));
             tracing::info!(
+                node,
                 %flow,
                 partitions = s.partitions,
                 running = s.running,

@@ -69,6 +69,22 @@ impl Store {
     }
 
     /// Writes everything buffered to disk, e.g. before a clean exit.
+    /// A small value this node keeps for itself (e.g. the configuration it last started with).
+    pub fn node_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .db
+            .open_tree("node_meta")?
+            .get(key.as_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    pub fn set_node_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.db
+            .open_tree("node_meta")?
+            .insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
     pub fn flush(&self) -> Result<(), StorageError> {
         self.db.flush()?;
         Ok(())

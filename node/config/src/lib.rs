@@ -18,6 +18,7 @@ mod mm2;
 mod model;
 mod native;
 mod properties;
+mod shared;
 
 pub use error::{ConfigError, Location};
 pub use load::load;

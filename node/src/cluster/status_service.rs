@@ -43,6 +43,7 @@ impl Status for StatusService {
                 next_source_offset: info.position.map_or(-1, |p| p.next_source_offset),
             })
             .collect();
+        let (config_version, config_note) = self.status.config();
         let partitions = self
             .status
             .partitions()
@@ -74,6 +75,8 @@ impl Status for StatusService {
             nodes,
             assignments,
             partitions,
+            config_version,
+            config_note: config_note.unwrap_or_default(),
         }))
     }
 }

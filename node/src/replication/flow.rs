@@ -425,6 +425,25 @@ impl Handler<Retired> for FlowActor {
     }
 }
 
+/// Stops the flow for good (after a [`Drain`]): its partition actors retire and it stops.
+pub struct Shutdown;
+
+impl actix::Message for Shutdown {
+    type Result = ();
+}
+
+impl Handler<Shutdown> for FlowActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        self.draining = true;
+        for (_, run) in std::mem::take(&mut self.running) {
+            run.addr.do_send(Retire);
+        }
+        ctx.stop();
+    }
+}
+
 /// Stops reading, waits for the target to acknowledge everything in flight, and stores the final
 /// positions (locally and, best effort, in the cluster).
 pub struct Drain;

@@ -60,6 +60,8 @@ struct Inner {
     flows: BTreeMap<FlowId, FlowHandles>,
     /// Topic-level problems (e.g. a remote topic that cannot be created), by flow and topic.
     topic_errors: BTreeMap<(FlowId, String), String>,
+    /// The cluster configuration version this node runs, and why its file disagrees, if it does.
+    config: (u64, Option<String>),
 }
 
 /// The node's status registry.
@@ -95,6 +97,14 @@ impl NodeStatus {
         self.lock()
             .partitions
             .insert((flow.clone(), tp.clone()), status);
+    }
+
+    pub fn set_config(&self, version: u64, disagreement: Option<String>) {
+        self.lock().config = (version, disagreement);
+    }
+
+    pub fn config(&self) -> (u64, Option<String>) {
+        self.lock().config.clone()
     }
 
     pub fn remove_partition(&self, flow: &FlowId, tp: &TopicPartition) {

@@ -1,0 +1,226 @@
+//! The part of a configuration the whole cluster shares: the clusters and the flows.
+//!
+//! A Strait cluster runs one configuration, kept in its Raft state. A node turns its own file's
+//! clusters and flows into a canonical TOML text ([`Settings::shared_config`]): canonical, so two
+//! files that mean the same produce the same text whatever their format (mm2.properties or TOML),
+//! key order or comments. Every node then runs the committed text
+//! ([`Settings::with_shared_config`]), with its own node and cluster settings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Serialize;
+use strait_coordinator::ReplicationPolicy;
+
+use crate::assemble::MATCH_NOTHING;
+use crate::{ClientProps, ConfigError, Settings};
+
+#[derive(Serialize)]
+struct SharedFile {
+    clusters: BTreeMap<String, SharedCluster>,
+    flows: BTreeMap<String, SharedFlow>,
+}
+
+#[derive(Serialize)]
+struct SharedCluster {
+    bootstrap_servers: String,
+}
+
+#[derive(Serialize)]
+struct SharedFlow {
+    source: String,
+    target: String,
+    topics: Vec<String>,
+    topics_exclude: Vec<String>,
+    replication_policy: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_policy_separator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_factor: Option<i64>,
+    sync_topic_configs: bool,
+    config_properties_exclude: Vec<String>,
+    refresh_topics_enabled: bool,
+    refresh_topics_interval_secs: u64,
+    max_in_flight_records: u64,
+    max_in_flight_bytes: u64,
+    position_flush_interval_ms: u64,
+    // Effective client properties (cluster, client type and flow layers already merged), so the
+    // text needs no cluster-level client tables.
+    consumer: ClientProps,
+    producer: ClientProps,
+    source_admin: ClientProps,
+    target_admin: ClientProps,
+}
+
+/// Client properties without `bootstrap.servers`, which comes from the cluster.
+fn without_bootstrap(props: &ClientProps) -> ClientProps {
+    props
+        .iter()
+        .filter(|(k, _)| k.as_str() != "bootstrap.servers")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The patterns of a whole-name regex built by `assemble::whole_name_regex`, as one pattern that
+/// builds the same regex again.
+fn patterns_of(regex: &regex::Regex) -> Vec<String> {
+    let source = regex.as_str();
+    if source == MATCH_NOTHING {
+        return Vec::new();
+    }
+    let inner = source
+        .strip_prefix("^(?:")
+        .and_then(|s| s.strip_suffix(")$"))
+        .unwrap_or(source);
+    vec![inner.to_owned()]
+}
+
+impl Settings {
+    /// The canonical TOML text of this configuration's clusters and flows (see the module docs).
+    pub fn shared_config(&self) -> String {
+        let used: std::collections::BTreeSet<&str> = self
+            .flows
+            .iter()
+            .flat_map(|f| [f.id.source.as_str(), f.id.target.as_str()])
+            .collect();
+        let clusters = self
+            .clusters
+            .iter()
+            .filter(|(alias, _)| used.contains(alias.as_str()))
+            .map(|(alias, cluster)| {
+                (
+                    alias.to_string(),
+                    SharedCluster {
+                        bootstrap_servers: cluster.bootstrap_servers.clone(),
+                    },
+                )
+            })
+            .collect();
+        let flows = self
+            .flows
+            .iter()
+            .map(|flow| {
+                let (policy, separator) = match &flow.replication_policy {
+                    ReplicationPolicy::Default { separator } => {
+                        ("default", Some(separator.clone()))
+                    }
+                    ReplicationPolicy::Identity => ("identity", None),
+                };
+                let shared = SharedFlow {
+                    source: flow.id.source.to_string(),
+                    target: flow.id.target.to_string(),
+                    topics: flow.topics.include_patterns().to_vec(),
+                    topics_exclude: flow.topics.exclude_patterns().to_vec(),
+                    replication_policy: policy,
+                    replication_policy_separator: separator,
+                    replication_factor: flow.replication_factor.map(i64::from),
+                    sync_topic_configs: flow.sync_topic_configs,
+                    config_properties_exclude: patterns_of(&flow.config_properties_exclude),
+                    refresh_topics_enabled: flow.refresh_topics_enabled,
+                    refresh_topics_interval_secs: flow.refresh_topics_interval.as_secs(),
+                    max_in_flight_records: flow.max_in_flight_records as u64,
+                    max_in_flight_bytes: flow.max_in_flight_bytes as u64,
+                    position_flush_interval_ms: flow.position_flush_interval.as_millis() as u64,
+                    consumer: without_bootstrap(&flow.consumer),
+                    producer: without_bootstrap(&flow.producer),
+                    source_admin: without_bootstrap(&flow.source_admin),
+                    target_admin: without_bootstrap(&flow.target_admin),
+                };
+                (flow.id.to_string(), shared)
+            })
+            .collect();
+        toml::to_string(&SharedFile { clusters, flows })
+            .expect("plain maps, strings and numbers always serialize to TOML")
+    }
+
+    /// These settings with the clusters and flows of `shared` (a text from
+    /// [`shared_config`](Self::shared_config), e.g. the cluster's committed one) instead of this
+    /// file's; node and cluster settings stay this node's own.
+    pub fn with_shared_config(&self, shared: &str) -> Result<Settings, ConfigError> {
+        let origin = Path::new("<cluster configuration>");
+        let parsed = crate::native::parse(origin, shared, Some(HashMap::new()))?;
+        Ok(Settings {
+            file: self.file.clone(),
+            node: self.node.clone(),
+            cluster: self.cluster.clone(),
+            clusters: parsed.clusters,
+            flows: parsed.flows,
+            ignored: self.ignored.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use crate::load;
+
+    fn load_text(ext: &str, text: &str) -> crate::Settings {
+        let mut file = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        load(file.path()).unwrap()
+    }
+
+    const PROPERTIES: &str = "clusters = A, B\n\
+        A.bootstrap.servers = a:9092\n\
+        B.bootstrap.servers = b:9092\n\
+        A->B.enabled = true\n\
+        A->B.topics = orders.*, payments\n\
+        replication.factor = 3\n\
+        A.consumer.fetch.wait.max.ms = 10\n\
+        B.producer.linger.ms = 7\n";
+
+    const TOML: &str = r#"
+[clusters.A]
+bootstrap_servers = "a:9092"
+[clusters.A.consumer]
+"fetch.wait.max.ms" = "10"
+[clusters.B]
+bootstrap_servers = "b:9092"
+[clusters.B.producer]
+"linger.ms" = 7
+[flows.ab]
+source = "A"
+target = "B"
+topics = ["orders.*", "payments"]
+replication_factor = 3
+"#;
+
+    #[test]
+    fn the_same_meaning_gives_the_same_text_in_either_format() {
+        let from_properties = load_text(".properties", PROPERTIES).shared_config();
+        let from_toml = load_text(".toml", TOML).shared_config();
+        assert_eq!(from_properties, from_toml);
+    }
+
+    #[test]
+    fn adopting_the_text_reproduces_the_flows_and_is_a_fixed_point() {
+        let own = load_text(".toml", TOML);
+        let text = own.shared_config();
+        let adopted = own.with_shared_config(&text).unwrap();
+        assert_eq!(adopted.shared_config(), text);
+        let (a, b) = (&own.flows[0], &adopted.flows[0]);
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.consumer, b.consumer);
+        assert_eq!(a.producer, b.producer);
+        assert_eq!(a.replication_factor, b.replication_factor);
+        assert_eq!(
+            a.config_properties_exclude.as_str(),
+            b.config_properties_exclude.as_str()
+        );
+        assert!(b.topics.matches("orders-eu") && !b.topics.matches("payments-eu"));
+        assert_eq!(adopted.node, own.node);
+    }
+
+    #[test]
+    fn a_changed_flow_changes_the_text() {
+        let one = load_text(".toml", TOML).shared_config();
+        let two = load_text(
+            ".toml",
+            &TOML.replace("replication_factor = 3", "replication_factor = 2"),
+        )
+        .shared_config();
+        assert_ne!(one, two);
+    }
+}
