@@ -38,7 +38,12 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
     let store = Store::open(&settings.node.data_dir, flush_every)?;
     let positions = store.positions()?;
     let status = NodeStatus::default();
-    let cluster = crate::cluster::start(&settings.cluster, &store, status.clone())?;
+    let cluster = crate::cluster::start(
+        &settings.cluster,
+        &settings.node.data_dir,
+        &store,
+        status.clone(),
+    )?;
     let view = ClusterView {
         raft: cluster.raft.clone(),
         node_id: cluster.node_id,

@@ -106,6 +106,9 @@ pub fn spawn(
         next_proposal: 0,
         last_leader_contact: None,
         last_snapshot_index: applied,
+        pending_read: None,
+        confirmed_read: None,
+        next_read: 0,
         options,
     };
     let handle = RaftHandle {
@@ -117,6 +120,11 @@ pub fn spawn(
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ProposeError>>;
+
+/// How often a node confirms with the leader that its state is current.
+const READ_INDEX_EVERY: Duration = Duration::from_millis(300);
+/// A read-index round unanswered this long is asked again (the message may have been lost).
+const READ_INDEX_RETRY: Duration = Duration::from_secs(1);
 
 /// Why the Raft task had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +152,11 @@ struct Driver {
     last_leader_contact: Option<Instant>,
     last_snapshot_index: u64,
     duties: LeaderDuties,
+    /// The read-index round in flight: its context and when it was asked.
+    pending_read: Option<(u64, Instant)>,
+    /// The last confirmed round: the leader's commit index then, and when the round was asked.
+    confirmed_read: Option<(u64, Instant)>,
+    next_read: u64,
 }
 
 impl Driver {
@@ -175,6 +188,7 @@ impl Driver {
         if leading {
             self.last_leader_contact = Some(Instant::now());
         }
+        self.ask_read_index();
         // Callers that gave up (timed out) no longer need an answer.
         self.pending.retain(|_, reply| !reply.is_closed());
         self.pending_conf.retain(|_, reply| !reply.is_closed());
@@ -213,6 +227,47 @@ impl Driver {
                 node,
                 reply,
             } => self.propose_conf_change(change, node, reply),
+        }
+    }
+
+    /// Starts a read-index round about every few ticks: the leader confirms with a quorum that it
+    /// still leads and answers with its commit index. Once this node has applied that index, its
+    /// state is at least as new as the cluster's was when the round was asked. That, not merely
+    /// hearing from a leader, is what lets a node act on its state (a restarted node replaying an
+    /// old log, or a healed one, must not run partitions that moved meanwhile).
+    fn ask_read_index(&mut self) {
+        let now = Instant::now();
+        if let Some((_, asked)) = self.pending_read {
+            if now - asked < READ_INDEX_RETRY {
+                return;
+            }
+        }
+        if self
+            .confirmed_read
+            .is_some_and(|(_, asked)| now - asked < READ_INDEX_EVERY)
+            && self.pending_read.is_none()
+        {
+            return;
+        }
+        if self.raw.raft.leader_id == 0 {
+            return;
+        }
+        self.next_read += 1;
+        self.pending_read = Some((self.next_read, now));
+        self.raw.read_index(self.next_read.to_be_bytes().to_vec());
+    }
+
+    fn on_read_states(&mut self, states: Vec<raft::ReadState>) {
+        for state in states {
+            let Ok(bytes) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else {
+                continue;
+            };
+            if let Some((id, asked)) = self.pending_read {
+                if id == u64::from_be_bytes(bytes) {
+                    self.confirmed_read = Some((state.index, asked));
+                    self.pending_read = None;
+                }
+            }
         }
     }
 
@@ -283,6 +338,8 @@ impl Driver {
 
         // (1)
         self.send(ready.take_messages());
+        let read_states = ready.take_read_states();
+        self.on_read_states(read_states);
 
         // (2)
         if !ready.snapshot().is_empty() {
@@ -428,14 +485,20 @@ impl Driver {
         };
         let mut voters: Vec<NodeId> = raft.prs().conf().voters().ids().iter().collect();
         voters.sort_unstable();
+        let applied = raft.raft_log.applied;
+        let synced_at = self
+            .confirmed_read
+            .filter(|(index, _)| applied >= *index)
+            .map(|(_, asked)| asked);
         let status = RaftStatus {
             id: self.options.id,
             role,
             leader: raft.leader_id,
             term: raft.term,
             commit: raft.raft_log.committed,
-            applied: raft.raft_log.applied,
+            applied,
             last_leader_contact: self.last_leader_contact,
+            synced_at,
             voters,
         };
         self.status_tx.send_replace(status);

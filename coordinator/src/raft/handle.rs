@@ -33,16 +33,20 @@ pub struct RaftStatus {
     /// A node whose last contact is older than the liveness timeout must stop writing: it may have
     /// been cut off from a quorum that already gave its partitions to someone else.
     pub last_leader_contact: Option<Instant>,
+    /// When this node last asked a read-index round that the leader confirmed (with a quorum) and
+    /// whose commit index this node has applied: its state was current as of then. `None`: not
+    /// since it started.
+    pub synced_at: Option<Instant>,
     /// The voters of the current configuration.
     pub voters: Vec<NodeId>,
 }
 
 impl RaftStatus {
-    /// Whether this node heard from a leader within `timeout`. A short election (no leader for a
-    /// moment) does not count as losing contact.
+    /// Whether this node's state was confirmed current by a leader and a quorum within `timeout`
+    /// (see [`synced_at`](Self::synced_at)). A short election does not break it; a restarted node
+    /// still replaying its old log, or one cut off from the quorum, does not have it.
     pub fn has_quorum_contact(&self, timeout: Duration) -> bool {
-        self.last_leader_contact
-            .is_some_and(|t| t.elapsed() < timeout)
+        self.synced_at.is_some_and(|t| t.elapsed() < timeout)
     }
 }
 

@@ -32,6 +32,12 @@ pub enum Command {
         node: NodeId,
         positions: Vec<PositionUpdate>,
     },
+    /// `node`, the previous owner of `key`, has stopped writing it, at `position`.
+    Release {
+        node: NodeId,
+        key: PartitionKey,
+        position: Option<Position>,
+    },
 }
 
 /// One source topic of a flow, as discovery sees it.
@@ -146,6 +152,18 @@ impl Command {
                         .collect(),
                 })
             }
+            Self::Release {
+                node,
+                key,
+                position,
+            } => Kind::Release(proto::Release {
+                node_id: *node,
+                flow: key.flow.to_string(),
+                topic: key.tp.topic.clone(),
+                partition: key.tp.partition,
+                next_source_offset: position.map(|p| p.next_source_offset),
+                last_target_offset: position.map(|p| p.last_target_offset),
+            }),
         }
     }
 
@@ -209,6 +227,17 @@ impl Command {
                         })
                     })
                     .collect::<Result<_, DomainError>>()?,
+            },
+            Kind::Release(m) => Self::Release {
+                node: m.node_id,
+                key: PartitionKey::new(m.flow.parse()?, m.topic, m.partition),
+                position: m
+                    .next_source_offset
+                    .zip(m.last_target_offset)
+                    .map(|(next, last)| Position {
+                        next_source_offset: next,
+                        last_target_offset: last,
+                    }),
             },
         })
     }

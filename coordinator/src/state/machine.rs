@@ -53,6 +53,11 @@ impl ClusterState {
             Command::SetTopics { flow, topics } => self.set_topics(flow, topics),
             Command::Assign { moves } => self.assign(moves),
             Command::UpdatePositions { node, positions } => self.update_positions(*node, positions),
+            Command::Release {
+                node,
+                key,
+                position,
+            } => self.release(*node, key, *position),
         }
     }
 
@@ -198,6 +203,9 @@ impl ClusterState {
                 // The epoch stays, so the next owner's is greater than the removed node's.
                 info.owner = None;
             }
+            if info.releasing == Some(node) {
+                info.releasing = None;
+            }
         }
         ApplyOutcome::Applied
     }
@@ -206,6 +214,15 @@ impl ClusterState {
         match self.nodes.get_mut(&node) {
             Some(info) => {
                 info.alive = alive;
+                if !alive {
+                    // A dead node writes nothing more (it fenced itself by then): nobody waits for
+                    // its release.
+                    for partition in self.partitions.values_mut() {
+                        if partition.releasing == Some(node) {
+                            partition.releasing = None;
+                        }
+                    }
+                }
                 ApplyOutcome::Applied
             }
             None => ApplyOutcome::Stale(format!("node {node} is not registered")),
@@ -292,6 +309,11 @@ impl ClusterState {
                 None => skipped.push(skip(SkipReason::UnknownNode { node: mv.node })),
                 Some(false) => skipped.push(skip(SkipReason::DeadNode { node: mv.node })),
                 Some(true) => {
+                    // Moving away from a live owner: it must release before the new one writes.
+                    let previous = info.owner.map(|o| o.node).filter(|previous| {
+                        *previous != mv.node && self.nodes.get(previous).is_some_and(|n| n.alive)
+                    });
+                    info.releasing = previous;
                     info.epoch += 1;
                     info.owner = Some(Owner {
                         node: mv.node,
@@ -302,6 +324,31 @@ impl ClusterState {
             }
         }
         ApplyOutcome::from_skipped(applied, skipped)
+    }
+
+    fn release(
+        &mut self,
+        node: NodeId,
+        key: &PartitionKey,
+        position: Option<Position>,
+    ) -> ApplyOutcome {
+        match self.partitions.get_mut(key) {
+            Some(info) if info.releasing == Some(node) => {
+                info.releasing = None;
+                // The previous owner's final position, if it is further than what is known.
+                if let Some(position) = position {
+                    let further = info
+                        .position
+                        .is_none_or(|current| position_order(position) > position_order(current));
+                    if further && position.next_source_offset >= 0 {
+                        info.position = Some(position);
+                    }
+                }
+                ApplyOutcome::Applied
+            }
+            Some(_) => ApplyOutcome::Stale(format!("{key}: node {node} holds nothing to release")),
+            None => ApplyOutcome::Stale(format!("{key}: unknown partition")),
+        }
     }
 
     fn update_positions(&mut self, node: NodeId, updates: &[PositionUpdate]) -> ApplyOutcome {
@@ -444,6 +491,65 @@ mod tests {
         };
         assert!(matches!(log.apply(empty), ApplyOutcome::Rejected(_)));
         assert_eq!(log.state.nodes().count(), 1);
+    }
+
+    #[test]
+    fn a_move_away_from_a_live_owner_waits_for_its_release() {
+        let mut log = Log::new();
+        log.ok(register(1));
+        log.ok(register(2));
+        log.ok(topics("A->B", &[("orders", 1)]));
+        let k = key("A->B", "orders", 0);
+        log.ok(assign(vec![mv(k.clone(), 1, 0)]));
+        assert_eq!(
+            log.state.partition(&k).unwrap().releasing,
+            None,
+            "no previous owner"
+        );
+
+        log.ok(assign(vec![mv(k.clone(), 2, 1)]));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, Some(1));
+        // Only the previous owner can release; its final position is kept for the new owner.
+        assert!(matches!(
+            log.apply(Command::Release {
+                node: 2,
+                key: k.clone(),
+                position: None
+            }),
+            ApplyOutcome::Stale(_)
+        ));
+        let last = Position {
+            next_source_offset: 42,
+            last_target_offset: 41,
+        };
+        log.ok(Command::Release {
+            node: 1,
+            key: k.clone(),
+            position: Some(last),
+        });
+        assert_eq!(log.state.partition(&k).unwrap().releasing, None);
+        assert_eq!(log.state.partition(&k).unwrap().position, Some(last));
+
+        // A previous owner declared dead releases implicitly.
+        log.ok(assign(vec![mv(k.clone(), 1, 2)]));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, Some(2));
+        log.ok(Command::SetLiveness {
+            node: 2,
+            alive: false,
+        });
+        assert_eq!(log.state.partition(&k).unwrap().releasing, None);
+
+        // A move away from a dead owner does not wait at all.
+        log.ok(Command::SetLiveness {
+            node: 2,
+            alive: true,
+        });
+        log.ok(Command::SetLiveness {
+            node: 1,
+            alive: false,
+        });
+        log.ok(assign(vec![mv(k.clone(), 2, 3)]));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, None);
     }
 
     #[test]

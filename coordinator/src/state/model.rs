@@ -62,6 +62,11 @@ pub struct PartitionInfo {
     /// The last position an owner replicated, `None` until the first update. Survives moves: the
     /// next owner resumes from it.
     pub position: Option<Position>,
+    /// After a move away from a live node: that node, until it reports (`Release`) that it stopped
+    /// writing the partition. The new owner starts only once this is `None`, so two nodes never
+    /// write one partition during a planned move. Cleared as well when that node is declared dead
+    /// or removed.
+    pub releasing: Option<NodeId>,
 }
 
 impl PartitionInfo {
@@ -71,6 +76,7 @@ impl PartitionInfo {
             epoch: 0,
             owner: None,
             position: None,
+            releasing: None,
         }
     }
 }

@@ -41,6 +41,7 @@ impl ClusterState {
                         next_source_offset: p.next_source_offset,
                         last_target_offset: p.last_target_offset,
                     }),
+                    releasing: info.releasing,
                 })
                 .collect(),
         }
@@ -90,6 +91,7 @@ impl ClusterState {
                     next_source_offset: p.next_source_offset,
                     last_target_offset: p.last_target_offset,
                 }),
+                releasing: partition.releasing,
             };
             match state.partitions.entry(key) {
                 Entry::Vacant(entry) => {

@@ -28,11 +28,12 @@ pub enum ClusterError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(
-        "the data dir belongs to node {found_node} of cluster {found_cluster:?}, but this node is \
-         configured as node {node} of cluster {cluster:?}: refusing to start (use an empty data dir \
-         for a new node)"
+        "the data dir {} belongs to node {found_node} of cluster {found_cluster:?}, but this node \
+         is configured as node {node} of cluster {cluster:?}: refusing to start (use an empty data \
+         dir for a new node)", data_dir.display()
     )]
     ForeignDataDir {
+        data_dir: std::path::PathBuf,
         found_node: NodeId,
         found_cluster: String,
         node: NodeId,
@@ -80,6 +81,7 @@ impl Drop for RunningCluster {
 
 pub fn start(
     config: &ClusterMembership,
+    data_dir: &std::path::Path,
     store: &Store,
     status: NodeStatus,
 ) -> Result<RunningCluster, ClusterError> {
@@ -87,6 +89,7 @@ pub fn start(
     match log.node_identity()? {
         Some((node, cluster)) if node != config.node_id || cluster != config.cluster_id => {
             return Err(ClusterError::ForeignDataDir {
+                data_dir: data_dir.to_owned(),
                 found_node: node,
                 found_cluster: cluster,
                 node: config.node_id,
@@ -186,6 +189,22 @@ pub fn start(
     })
 }
 
+/// Marks a join failure that retrying cannot fix.
+const FATAL: &str = "fatal: ";
+
+/// An error with its causes ("transport error: connection refused"), as tonic's own Display
+/// only names the outermost.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 async fn join(
     config: &ClusterMembership,
     contact: &str,
@@ -201,7 +220,7 @@ async fn join(
         let attempt = async {
             let mut client = RaftTransportClient::connect(format!("http://{contact}"))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| error_chain(&e))?;
             client
                 .join(JoinRequest {
                     cluster_id: config.cluster_id.clone(),
@@ -212,7 +231,7 @@ async fn join(
                 .map_err(|status| {
                     if status.code() == tonic::Code::FailedPrecondition {
                         // Another cluster: retrying cannot help.
-                        format!("fatal: {}", status.message())
+                        format!("{FATAL}{}", status.message())
                     } else {
                         status.message().to_owned()
                     }
@@ -226,10 +245,8 @@ async fn join(
                 tracing::info!(%contact, "joined the cluster");
                 return Ok(());
             }
-            Err(reason)
-                if reason.starts_with("fatal: ") || tokio::time::Instant::now() > deadline =>
-            {
-                return Err(failed(reason));
+            Err(reason) if reason.starts_with(FATAL) || tokio::time::Instant::now() > deadline => {
+                return Err(failed(reason.trim_start_matches(FATAL).to_owned()));
             }
             Err(reason) => {
                 tracing::warn!(%contact, %reason, "join failed, retrying");

@@ -104,6 +104,7 @@ async fn deliver(
     };
     let mut client = RaftTransportClient::new(channel);
     let mut backoff = Duration::ZERO;
+    let mut reachable = true;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Ends when the transport replaced or dropped this peer (the queue is closed).
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -117,11 +118,21 @@ async fn deliver(
             messages,
         };
         match client.send(request).await {
-            Ok(_) => backoff = Duration::ZERO,
+            Ok(_) => {
+                if !reachable {
+                    tracing::info!(to, %address, "raft peer reachable again");
+                }
+                reachable = true;
+                backoff = Duration::ZERO;
+            }
             Err(status) => {
                 backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
-                tracing::debug!(to, %address, %status, backoff_ms = backoff.as_millis() as u64,
-                    "raft peer unreachable");
+                if reachable {
+                    // Once per outage, not once per retry.
+                    tracing::warn!(to, %address, error = %status.message(),
+                        "raft peer unreachable, retrying with backoff");
+                }
+                reachable = false;
                 tokio::time::sleep(backoff).await;
                 // What queued up meanwhile is stale: Raft will resend what still matters.
                 while queue.try_recv().is_ok() {}

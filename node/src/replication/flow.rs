@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use rdkafka::message::Message;
 use strait_config::FlowSettings;
 use strait_coordinator::raft::{RaftHandle, RaftRole};
-use strait_coordinator::state::{ApplyOutcome, Command, PartitionKey, PositionUpdate, TopicInfo};
+use strait_coordinator::state::{
+    ApplyOutcome, ClusterState, Command, PartitionKey, PositionUpdate, TopicInfo,
+};
 use strait_coordinator::{NodeId, TopicPartition};
 use strait_storage::{Position, PositionStore};
 
@@ -24,9 +26,9 @@ use crate::kafka::{
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::partition::{
-    PartitionActor, PartitionSpec, PersistNow, Retire, Retired, SourceConsumer, StopReading,
+    Fence, PartitionActor, PartitionSpec, PersistNow, Retire, Retired, SourceConsumer, StopReading,
 };
-use crate::replication::producer::{Flush, ProducerActor};
+use crate::replication::producer::{Flush, ProducerActor, PurgeQueued};
 use crate::replication::status::{FlowHandles, NodeStatus};
 use crate::replication::topics::{select_topics, SelectedTopic};
 use crate::NodeError;
@@ -37,6 +39,8 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the flow compares what it runs with what the cluster assigns it.
 const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
+/// A release not committed within this time is proposed again.
+const RELEASE_RETRY: Duration = Duration::from_secs(1);
 
 /// The cluster as a flow actor sees it.
 #[derive(Clone)]
@@ -81,6 +85,10 @@ pub struct FlowActor {
     draining: bool,
     /// Whether this node had lost contact with the cluster at the last reconcile.
     fenced: bool,
+    /// Releases proposed and not yet seen committed, with when they were proposed.
+    release_asked: HashMap<TopicPartition, Instant>,
+    /// The final positions of retired partitions, for their release.
+    final_positions: HashMap<TopicPartition, Position>,
     refreshed_once: bool,
 }
 
@@ -157,6 +165,8 @@ impl FlowActor {
             refreshing: false,
             draining: false,
             fenced: false,
+            release_asked: HashMap::new(),
+            final_positions: HashMap::new(),
             refreshed_once: false,
         })
     }
@@ -245,6 +255,8 @@ impl FlowActor {
             if fenced {
                 tracing::warn!(%flow, leader = status.leader,
                     "no contact with a cluster leader: stopping every partition");
+                // What is still queued could reach the target after the next owner's records.
+                self.producer.do_send(PurgeQueued);
             } else {
                 tracing::info!(%flow, leader = status.leader, "in contact with the cluster leader");
             }
@@ -257,7 +269,10 @@ impl FlowActor {
             state
                 .partitions()
                 .filter(|(key, info)| {
-                    key.flow == flow && info.owner.is_some_and(|o| o.node == self.cluster.node_id)
+                    key.flow == flow
+                        && info.owner.is_some_and(|o| o.node == self.cluster.node_id)
+                        // The previous owner has not released it yet.
+                        && info.releasing.is_none()
                 })
                 .map(|(key, info)| {
                     (
@@ -286,6 +301,60 @@ impl FlowActor {
             }
             self.start_partition(ctx, tp, epoch, remote, replicated);
         }
+        if !fenced {
+            self.release_stopped(ctx, &state);
+        }
+    }
+
+    /// Tells the cluster about every partition that moved away from this node and that this node no
+    /// longer writes, so its new owner may start. Retried until the release is committed.
+    fn release_stopped(&mut self, ctx: &mut Context<Self>, state: &ClusterState) {
+        let flow = self.settings.id.clone();
+        let now = Instant::now();
+        let to_release: Vec<TopicPartition> = state
+            .partitions()
+            .filter(|(key, info)| {
+                key.flow == flow
+                    && info.releasing == Some(self.cluster.node_id)
+                    && !self.running.contains_key(&key.tp)
+                    && !self.retiring.contains(&key.tp)
+                    && self
+                        .release_asked
+                        .get(&key.tp)
+                        .is_none_or(|asked| now - *asked > RELEASE_RETRY)
+            })
+            .map(|(key, _)| key.tp.clone())
+            .collect();
+        for tp in to_release {
+            self.release_asked.insert(tp.clone(), now);
+            let command = Command::Release {
+                node: self.cluster.node_id,
+                position: self.final_positions.get(&tp).copied(),
+                key: PartitionKey {
+                    flow: flow.clone(),
+                    tp,
+                },
+            };
+            let raft = self.cluster.raft.clone();
+            ctx.spawn(
+                async move {
+                    if let Err(error) = raft.propose(command).await {
+                        tracing::debug!(%error, "release not proposed (retrying)");
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+        self.final_positions
+            .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains(tp));
+        self.release_asked.retain(|tp, _| {
+            state
+                .partition(&PartitionKey {
+                    flow: flow.clone(),
+                    tp: tp.clone(),
+                })
+                .is_some_and(|info| info.releasing == Some(self.cluster.node_id))
+        });
     }
 
     fn start_partition(
@@ -310,6 +379,11 @@ impl FlowActor {
             epoch,
             replicated,
             retired: ctx.address().recipient(),
+            fence: Fence {
+                raft: self.cluster.raft.clone(),
+                node: self.cluster.node_id,
+                lease: self.cluster.liveness_timeout,
+            },
         };
         let actor = match PartitionActor::new(spec) {
             Ok(actor) => actor,
@@ -420,6 +494,9 @@ impl Handler<Retired> for FlowActor {
 
     fn handle(&mut self, retired: Retired, ctx: &mut Self::Context) {
         self.retiring.remove(&retired.tp);
+        if let Some(position) = retired.position {
+            self.final_positions.insert(retired.tp.clone(), position);
+        }
         // It may belong here again (e.g. contact restored): start it at once.
         self.reconcile(ctx);
     }

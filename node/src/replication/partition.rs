@@ -53,6 +53,40 @@ pub struct PartitionSpec {
     pub replicated: Option<Position>,
     /// Told when this actor has retired (after [`Retire`]).
     pub retired: Recipient<Retired>,
+    /// Whether this node may still write the partition under `epoch`.
+    pub fence: Fence,
+}
+
+/// The check a partition actor makes before every batch it hands to the producer: this node's
+/// state was confirmed current by the cluster within the liveness timeout, and the partition is
+/// still this node's under the same epoch. The flow actor retires partitions that fail it within
+/// 100 ms; this check closes that window (e.g. a process resumed after a long pause).
+#[derive(Clone)]
+pub struct Fence {
+    pub raft: strait_coordinator::raft::RaftHandle,
+    pub node: strait_coordinator::NodeId,
+    pub lease: Duration,
+}
+
+impl Fence {
+    fn allows(&self, flow: &FlowId, tp: &TopicPartition, epoch: u64) -> bool {
+        if !self.raft.status().has_quorum_contact(self.lease) {
+            return false;
+        }
+        let key = strait_coordinator::state::PartitionKey {
+            flow: flow.clone(),
+            tp: tp.clone(),
+        };
+        let state = self.raft.state();
+        state.partition(&key).is_some_and(|info| {
+            info.releasing.is_none()
+                && info.owner
+                    == Some(strait_coordinator::Owner {
+                        node: self.node,
+                        epoch,
+                    })
+        })
+    }
 }
 
 /// Stop reading, let every in-flight record resolve, store the position, and stop for good: the
@@ -66,6 +100,8 @@ impl actix::Message for Retire {
 pub struct Retired {
     pub tp: TopicPartition,
     pub epoch: u64,
+    /// The position acknowledged when it stopped.
+    pub position: Option<Position>,
 }
 impl actix::Message for Retired {
     type Result = ();
@@ -333,6 +369,7 @@ impl Actor for PartitionActor {
             self.spec.retired.do_send(Retired {
                 tp: self.spec.tp.clone(),
                 epoch: self.spec.epoch,
+                position: self.ack.committed(),
             });
         }
     }
@@ -348,6 +385,20 @@ impl Supervised for PartitionActor {
 
 impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
     fn handle(&mut self, batch: Vec<KafkaResult<OwnedMessage>>, ctx: &mut Self::Context) {
+        if !self
+            .spec
+            .fence
+            .allows(&self.spec.flow, &self.spec.tp, self.spec.epoch)
+        {
+            // No longer ours (or no lease): stop reading; the flow actor retires this actor.
+            if let Some(handle) = self.stream.take() {
+                ctx.cancel_future(handle);
+            }
+            tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                partition = self.spec.tp.partition, epoch = self.spec.epoch,
+                "fenced: stopped writing");
+            return;
+        }
         let mut records = Vec::with_capacity(batch.len());
         for item in batch {
             match item {

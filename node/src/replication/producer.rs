@@ -85,6 +85,25 @@ impl actix::Message for ProduceBatch {
     type Result = ();
 }
 
+/// Drops every record still queued in the producer (not yet sent to the target): this node lost its
+/// lease, and records it sends now could land after the next owner's. Each fails back to its
+/// partition's acknowledgement window.
+pub struct PurgeQueued;
+
+impl actix::Message for PurgeQueued {
+    type Result = ();
+}
+
+impl Handler<PurgeQueued> for ProducerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: PurgeQueued, _ctx: &mut Self::Context) {
+        use rdkafka::producer::PurgeConfig;
+        self.producer
+            .purge(PurgeConfig::default().queue().non_blocking());
+    }
+}
+
 /// Waits until everything handed to the producer is delivered (or `timeout` passes).
 pub struct Flush(pub Duration);
 
