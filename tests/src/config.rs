@@ -16,6 +16,25 @@ pub struct Config {
     pub consumer_props: Vec<(String, String)>,
     /// The node's gRPC (Raft transport) listen port: a free one, so tests can run side by side.
     pub cluster_port: u16,
+    /// This node's place in a Strait cluster (`[cluster]`); the default is a cluster of one.
+    pub cluster: ClusterSettings,
+}
+
+/// The `[cluster]` settings beyond `listen` (always `127.0.0.1:<cluster_port>`). `None` / empty
+/// values are not written, so the node's defaults apply. TOML only: [`Config::properties`]
+/// writes just the listen address.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSettings {
+    pub node_id: Option<u64>,
+    /// `ID@HOST:PORT` of every initial voter, this node included.
+    pub peers: Vec<String>,
+    /// `HOST:PORT` of a member of a running cluster (instead of `peers`).
+    pub join: Option<String>,
+    /// `HOST:PORT` other nodes reach this one at.
+    pub advertise: Option<String>,
+    pub cluster_id: Option<String>,
+    pub liveness_timeout_ms: Option<u64>,
+    pub position_interval_ms: Option<u64>,
 }
 
 /// One replication flow.
@@ -72,6 +91,7 @@ impl Config {
             flows: vec![Flow::new("A", "B", topics)],
             consumer_props: Vec::new(),
             cluster_port: crate::broker::free_port(),
+            cluster: ClusterSettings::default(),
         }
     }
 
@@ -97,6 +117,28 @@ impl Config {
         );
         let _ = writeln!(out, "\n[cluster]");
         let _ = writeln!(out, "listen = \"127.0.0.1:{}\"", self.cluster_port);
+        let cluster = &self.cluster;
+        if let Some(id) = cluster.node_id {
+            let _ = writeln!(out, "node_id = {id}");
+        }
+        if !cluster.peers.is_empty() {
+            let _ = writeln!(out, "peers = {}", array(&cluster.peers));
+        }
+        if let Some(join) = &cluster.join {
+            let _ = writeln!(out, "join = {}", quote(join));
+        }
+        if let Some(advertise) = &cluster.advertise {
+            let _ = writeln!(out, "advertise = {}", quote(advertise));
+        }
+        if let Some(id) = &cluster.cluster_id {
+            let _ = writeln!(out, "cluster_id = {}", quote(id));
+        }
+        if let Some(ms) = cluster.liveness_timeout_ms {
+            let _ = writeln!(out, "liveness_timeout_ms = {ms}");
+        }
+        if let Some(ms) = cluster.position_interval_ms {
+            let _ = writeln!(out, "position_interval_ms = {ms}");
+        }
         for (alias, bootstrap) in &self.clusters {
             let _ = writeln!(out, "\n[clusters.{alias}]");
             let _ = writeln!(out, "bootstrap_servers = {}", quote(bootstrap));

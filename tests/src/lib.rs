@@ -16,10 +16,13 @@
 //! identity policy), `topics` (include/exclude, internal topics, new topics, added partitions),
 //! `crash` (kill -9 and SIGTERM restarts), `backpressure` (frozen target: bounded memory, no
 //! loss), `active_active` (A->B and B->A without cycles), `bad_config` (refused configs and their
-//! messages), `fixtures` (self-tests of this library).
+//! messages), `cluster` (several nodes as one Raft group: election, assignment, failover, rejoin,
+//! join, whole-cluster restart, refused cluster settings, fencing of a cut-off node), `fixtures`
+//! (self-tests of this library).
 
 pub mod admin;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod mode;

@@ -130,14 +130,26 @@ impl Strait {
             );
         }
         signal(self.pid(), libc::SIGTERM);
+        self.wait_exit(TERMINATE_DEADLINE)
+    }
+
+    /// Sends `sig` to the process (e.g. SIGSTOP / SIGCONT to freeze and resume it, or SIGTERM to
+    /// several nodes before waiting for any).
+    pub fn send_signal(&self, sig: libc::c_int) {
+        signal(self.pid(), sig);
+    }
+
+    /// Waits up to `deadline` for the process to exit and returns its exit status; panics with
+    /// the log after that.
+    pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
         let started = Instant::now();
         loop {
             if let Some(status) = self.try_exit() {
                 return status;
             }
-            if started.elapsed() > TERMINATE_DEADLINE {
+            if started.elapsed() > deadline {
                 panic!(
-                    "strait did not exit within {TERMINATE_DEADLINE:?} of SIGTERM\n--- strait log ---\n{}",
+                    "strait did not exit within {deadline:?}\n--- strait log ---\n{}",
                     self.log_tail(60)
                 );
             }

@@ -385,6 +385,107 @@ pub fn replay_window(expected: &[Record], actual: &[Record]) -> Result<usize, St
     Ok(j - i)
 }
 
+/// How a partition's copy on the target differs from the source, as [`replay_windows`] found it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replays {
+    /// Each replay, in the order read: `(read index where it starts, records re-sent)`. A replay
+    /// re-sends `records` already-delivered records, from some earlier source record up to the
+    /// furthest one delivered before it.
+    pub windows: Vec<(usize, usize)>,
+    /// Records read more than once: `actual.len() - expected.len()`.
+    pub duplicates: usize,
+    /// Forward jumps inside what was already delivered: a replay that stopped before reaching the
+    /// furthest delivered record, then writing resumed further on. This is what two writers of one
+    /// partition interleaving (an old owner's last in-flight records landing amid the new owner's
+    /// replay) look like. Nothing is missing or out of order among first copies even then.
+    pub interleavings: usize,
+    /// The runs `actual` is made of, as ranges of `expected` indices, in the order read.
+    pub runs: Vec<std::ops::Range<usize>>,
+}
+
+impl Replays {
+    /// The largest replay window, 0 when none.
+    pub fn largest(&self) -> usize {
+        self.windows.iter().map(|w| w.1).max().unwrap_or(0)
+    }
+}
+
+/// Checks that `actual` delivers every record of `expected` (whose records must be distinct, as
+/// generated ones are) with duplicates only as re-sent contiguous runs: `actual` is a sequence of
+/// runs, each a contiguous slice `expected[a..b]`, where every run starts at or before the
+/// furthest record delivered so far (no gap: a record is never read before every record preceding
+/// it in `expected` was read at least once), and together the runs reach the end of `expected`
+/// (nothing missing), ending with a run that reaches it. Every record read comes from `expected`.
+///
+/// Unlike [`replay_window`] there may be several windows (one per handover of the partition).
+/// The result counts the windows, the duplicates, and interleavings (see [`Replays`]).
+pub fn replay_windows(expected: &[Record], actual: &[Record]) -> Result<Replays, String> {
+    let mut index = std::collections::HashMap::with_capacity(expected.len());
+    for (i, record) in expected.iter().enumerate() {
+        if let Some(first) = index.insert(record, i) {
+            return Err(format!(
+                "expected records {first} and {i} are equal: the check needs distinct records"
+            ));
+        }
+    }
+    let mut replays = Replays::default();
+    // The index in `expected` the current run continues with.
+    let mut next = 0;
+    // How many records of `expected` were delivered: every one below it was read at least once.
+    let mut high = 0;
+    // Where the current run started.
+    let mut run_start = 0;
+    for (i, record) in actual.iter().enumerate() {
+        if expected.get(next) == Some(record) {
+            next += 1;
+            high = high.max(next);
+            continue;
+        }
+        let Some(&at) = index.get(record) else {
+            return Err(format!("read[{i}] is not a source record: {record:?}"));
+        };
+        if at > high {
+            return Err(format!(
+                "gap: read[{i}] is expected[{at}] but expected[{high}..{at}] ({} records) were                  never read before it; first missing: {:?}",
+                at - high,
+                expected.get(high)
+            ));
+        }
+        if at < next {
+            replays.windows.push((i, high - at));
+        } else {
+            // next < at <= high: skipping ahead within what was already delivered.
+            replays.interleavings += 1;
+        }
+        if next > run_start {
+            replays.runs.push(run_start..next);
+        }
+        run_start = at;
+        next = at + 1;
+        high = high.max(next);
+    }
+    if high < expected.len() {
+        return Err(format!(
+            "{} records missing at the end: {} expected, {} distinct read; first missing: {:?}",
+            expected.len() - high,
+            expected.len(),
+            high,
+            expected.get(high)
+        ));
+    }
+    if next < high {
+        return Err(format!(
+            "the last run stops at expected[{next}], before the last record: the records after it \
+             were read, then an earlier run was re-sent and never finished"
+        ));
+    }
+    if next > run_start {
+        replays.runs.push(run_start..next);
+    }
+    replays.duplicates = actual.len() - expected.len();
+    Ok(replays)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,5 +523,73 @@ mod tests {
         let mut replay_then_gap = source[..6].to_vec();
         replay_then_gap.extend_from_slice(&source[4..8]);
         assert!(replay_window(&source, &replay_then_gap).is_err());
+    }
+
+    #[test]
+    fn replay_windows_accepts_several_replays() {
+        let source = generate_range(0, 0..20, 1000);
+        let exact = replay_windows(&source, &source).unwrap();
+        assert_eq!(exact.runs, vec![0..20]);
+        assert_eq!((exact.duplicates, exact.interleavings), (0, 0));
+        assert!(exact.windows.is_empty());
+        assert_eq!(replay_windows(&[], &[]), Ok(Replays::default()));
+        // 0..8, 5..14, 10..20: two handovers.
+        let mut two = source[..8].to_vec();
+        two.extend_from_slice(&source[5..14]);
+        two.extend_from_slice(&source[10..]);
+        let replays = replay_windows(&source, &two).unwrap();
+        assert_eq!(replays.windows, vec![(8, 3), (17, 4)]);
+        assert_eq!(replays.runs, vec![0..8, 5..14, 10..20]);
+        assert_eq!(replays.duplicates, 7);
+        assert_eq!(replays.interleavings, 0);
+        assert_eq!(replays.largest(), 4);
+        // One window is what replay_window accepts too.
+        let mut one = source[..12].to_vec();
+        one.extend_from_slice(&source[2..]);
+        assert_eq!(
+            replay_windows(&source, &one).unwrap().windows,
+            vec![(12, 10)]
+        );
+        // Interleaved writers: 0..10, then the new owner's 5..7, the old owner's 10..12, the new
+        // owner's 7..20.
+        let mut mixed = source[..10].to_vec();
+        mixed.extend_from_slice(&source[5..7]);
+        mixed.extend_from_slice(&source[10..12]);
+        mixed.extend_from_slice(&source[7..]);
+        let replays = replay_windows(&source, &mixed).unwrap();
+        assert_eq!(replays.windows, vec![(10, 5), (14, 5)]);
+        assert_eq!(replays.runs, vec![0..10, 5..7, 10..12, 7..20]);
+        assert_eq!(replays.interleavings, 1);
+        assert_eq!(replays.duplicates, mixed.len() - source.len());
+    }
+
+    #[test]
+    fn replay_windows_rejects_gaps_reorders_and_strangers() {
+        let source = generate_range(0, 0..20, 1000);
+        let mut gap = source[..8].to_vec();
+        gap.extend_from_slice(&source[5..9]);
+        gap.extend_from_slice(&source[11..]);
+        assert!(replay_windows(&source, &gap).unwrap_err().contains("gap"));
+        assert!(replay_windows(&source, &source[..15])
+            .unwrap_err()
+            .contains("missing"));
+        let mut reordered = source.clone();
+        reordered.swap(2, 3);
+        assert!(replay_windows(&source, &reordered)
+            .unwrap_err()
+            .contains("gap"));
+        let mut stranger = source.clone();
+        stranger.insert(4, generate_range(1, 0..1, 1000).remove(0));
+        assert!(replay_windows(&source, &stranger)
+            .unwrap_err()
+            .contains("not a source record"));
+        let mut unfinished = source.clone();
+        unfinished.extend_from_slice(&source[10..12]);
+        assert!(replay_windows(&source, &unfinished)
+            .unwrap_err()
+            .contains("last run"));
+        let mut duplicate_source = source.clone();
+        duplicate_source.push(source[0].clone());
+        assert!(replay_windows(&duplicate_source, &duplicate_source).is_err());
     }
 }

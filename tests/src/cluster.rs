@@ -1,0 +1,579 @@
+//! A Strait cluster under test: several `strait` node processes forming one Raft group, each with
+//! its own free cluster port and data dir, observed through the `strait.v1.Status` gRPC service
+//! every node serves on its cluster port.
+//!
+//! Nodes are numbered from 1. Every node runs the same flows (from a base [`Config`]); the
+//! fixture only fills in each node's `[cluster]` section. Processes are killed when the cluster
+//! is dropped (data dirs removed after). When a test fails, every node's status and log tail are
+//! printed and the full logs are copied to `$TMPDIR/strait-cluster-failure-*`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use strait_proto::v1::status_client::StatusClient;
+use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
+use tempfile::TempDir;
+
+use crate::config::{ClusterSettings, Config};
+use crate::strait::{temp_dir, Strait, TERMINATE_DEADLINE};
+use crate::{broker, wait};
+
+/// The liveness timeout the fixture configures (the node's default, written explicitly so that
+/// tests can derive their bounds from it).
+pub const LIVENESS_TIMEOUT: Duration = Duration::from_millis(3000);
+/// How often owners propose their replicated positions (the node's default, written explicitly).
+pub const POSITION_INTERVAL: Duration = Duration::from_millis(1000);
+/// How long one Status call may take (a frozen node accepts the connection and never answers).
+const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the wait helpers ask the nodes.
+const POLL: Duration = Duration::from_millis(100);
+
+/// `(flow, topic, partition)`: one source partition as the Status service names it.
+pub type PartitionId = (String, String, i32);
+
+/// One assignment entry as the cluster state has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owned {
+    /// 0 = unowned.
+    pub owner: u64,
+    pub epoch: u64,
+    /// The replicated position, -1 while none.
+    pub next_source_offset: i64,
+}
+
+/// What the cluster agreed on, read from the leader once every node agreed.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    pub leader: u64,
+    pub term: u64,
+    /// `(node id, address, alive)`, by id.
+    pub nodes: Vec<(u64, String, bool)>,
+    pub assignment: BTreeMap<PartitionId, Owned>,
+}
+
+impl Settled {
+    /// Partitions per live owner (nodes without any included when listed in `live`).
+    pub fn counts(&self, live: &[u64]) -> BTreeMap<u64, usize> {
+        let mut counts: BTreeMap<u64, usize> = live.iter().map(|id| (*id, 0)).collect();
+        for owned in self.assignment.values() {
+            *counts.entry(owned.owner).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The partitions `node` owns.
+    pub fn owned_by(&self, node: u64) -> Vec<PartitionId> {
+        self.assignment
+            .iter()
+            .filter(|(_, o)| o.owner == node)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+}
+
+/// One node of the cluster.
+struct ClusterNode {
+    config: Config,
+    /// `None` once killed or stopped (until restarted).
+    process: Option<Strait>,
+    /// Frozen with SIGSTOP (still a process, answers nothing).
+    paused: bool,
+    /// Declared after `process` so that the process is gone before the dir is removed.
+    _data_dir: TempDir,
+}
+
+/// n `strait` nodes forming one cluster. Dropping it kills every node.
+pub struct StraitCluster {
+    base: Config,
+    nodes: BTreeMap<u64, ClusterNode>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl StraitCluster {
+    /// Starts `n` nodes (ids 1..=n, each on a free 127.0.0.1 port with a new data dir), all
+    /// listed as initial voters, each running the flows of `base`. Does not wait for anything:
+    /// see [`StraitCluster::wait_settled`].
+    pub fn start(n: u64, base: &Config) -> StraitCluster {
+        let ports: Vec<(u64, u16)> = (1..=n).map(|id| (id, broker::free_port())).collect();
+        let peers: Vec<String> = ports
+            .iter()
+            .map(|(id, port)| format!("{id}@127.0.0.1:{port}"))
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for status calls");
+        let mut cluster = StraitCluster {
+            base: base.clone(),
+            nodes: BTreeMap::new(),
+            runtime,
+        };
+        for (id, port) in ports {
+            let settings = ClusterSettings {
+                node_id: Some(id),
+                peers: peers.clone(),
+                ..cluster.settings()
+            };
+            cluster.launch(id, port, settings);
+        }
+        cluster
+    }
+
+    /// The cluster settings every node shares.
+    fn settings(&self) -> ClusterSettings {
+        ClusterSettings {
+            liveness_timeout_ms: Some(LIVENESS_TIMEOUT.as_millis() as u64),
+            position_interval_ms: Some(POSITION_INTERVAL.as_millis() as u64),
+            ..self.base.cluster.clone()
+        }
+    }
+
+    fn launch(&mut self, id: u64, port: u16, cluster: ClusterSettings) {
+        let data_dir = temp_dir(&format!("strait-node{id}-"));
+        let mut config = self.base.clone();
+        config.data_dir = data_dir.path().to_owned();
+        config.cluster_port = port;
+        config.cluster = cluster;
+        let process = Strait::start(&config.toml(), "toml");
+        self.nodes.insert(
+            id,
+            ClusterNode {
+                config,
+                process: Some(process),
+                paused: false,
+                _data_dir: data_dir,
+            },
+        );
+    }
+
+    /// Starts a new node (the next id) that joins the running cluster through node `contact`,
+    /// and returns its id.
+    pub fn add_node(&mut self, contact: u64) -> u64 {
+        let id = self.nodes.keys().max().copied().unwrap_or(0) + 1;
+        let port = broker::free_port();
+        let settings = ClusterSettings {
+            node_id: Some(id),
+            join: Some(self.address(contact)),
+            advertise: Some(format!("127.0.0.1:{port}")),
+            ..self.settings()
+        };
+        self.launch(id, port, settings);
+        id
+    }
+
+    fn node(&self, id: u64) -> &ClusterNode {
+        self.nodes
+            .get(&id)
+            .unwrap_or_else(|| panic!("no node {id} in this cluster"))
+    }
+
+    fn node_mut(&mut self, id: u64) -> &mut ClusterNode {
+        self.nodes
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("no node {id} in this cluster"))
+    }
+
+    /// Every node id, started or not.
+    pub fn ids(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// The nodes whose process runs and is not frozen: those that must answer.
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.process.is_some() && !n.paused)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// `127.0.0.1:<cluster port>` of node `id`.
+    pub fn address(&self, id: u64) -> String {
+        format!("127.0.0.1:{}", self.node(id).config.cluster_port)
+    }
+
+    /// The config node `id` runs on.
+    pub fn config(&self, id: u64) -> &Config {
+        &self.node(id).config
+    }
+
+    /// The process of node `id` (panics when it is not started).
+    pub fn process(&self, id: u64) -> &Strait {
+        self.node(id)
+            .process
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {id} is not running"))
+    }
+
+    /// `GetNodeStatus` of node `id`.
+    pub fn status(&self, id: u64) -> Result<GetNodeStatusResponse, String> {
+        self.runtime.block_on(get_status(&self.address(id)))
+    }
+
+    /// SIGKILL node `id` and wait for it: a crash.
+    pub fn kill9(&mut self, id: u64) {
+        let node = self.node_mut(id);
+        if let Some(mut process) = node.process.take() {
+            process.kill9();
+        }
+        node.paused = false;
+    }
+
+    /// SIGTERM every running node at once, then wait for each; returns the exit statuses by id.
+    pub fn terminate_all(&mut self) -> BTreeMap<u64, ExitStatus> {
+        for node in self.nodes.values() {
+            if let Some(process) = &node.process {
+                process.send_signal(libc::SIGTERM);
+            }
+        }
+        let mut statuses = BTreeMap::new();
+        for (id, node) in &mut self.nodes {
+            if let Some(mut process) = node.process.take() {
+                statuses.insert(*id, process.wait_exit(TERMINATE_DEADLINE));
+                // The log goes with the Strait value: keep a failing node's tail visible.
+                if !statuses[id].success() {
+                    eprintln!(
+                        "--- node {id} log (exit {}) ---\n{}",
+                        statuses[id],
+                        process.log_tail(40)
+                    );
+                }
+            }
+        }
+        statuses
+    }
+
+    /// Starts node `id` again on its config and data dir.
+    pub fn restart(&mut self, id: u64) {
+        let node = self.node_mut(id);
+        assert!(node.process.is_none(), "node {id} is still running");
+        node.process = Some(Strait::start(&node.config.toml(), "toml"));
+        node.paused = false;
+    }
+
+    /// Freezes node `id` (SIGSTOP): its connections stay open and it answers nothing.
+    pub fn pause(&mut self, id: u64) {
+        let node = self.node_mut(id);
+        node.process
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {id} is not running"))
+            .send_signal(libc::SIGSTOP);
+        node.paused = true;
+    }
+
+    /// Resumes a frozen node (SIGCONT).
+    pub fn resume(&mut self, id: u64) {
+        let node = self.node_mut(id);
+        node.process
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {id} is not running"))
+            .send_signal(libc::SIGCONT);
+        node.paused = false;
+    }
+
+    /// Panics (with its log) when a node that should run has exited.
+    pub fn assert_running(&self) {
+        for (id, node) in &self.nodes {
+            if let Some(process) = &node.process {
+                if process.has_exited() {
+                    panic!(
+                        "node {id} exited unexpectedly\n--- its log ({}) ---\n{}",
+                        process.log_path().display(),
+                        process.log_tail(60)
+                    );
+                }
+            }
+        }
+    }
+
+    /// One line per running node: what it says about itself and the cluster.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for id in self.running() {
+            let _ = match self.status(id) {
+                Ok(status) => writeln!(out, "  {}", summary(&status)),
+                Err(error) => writeln!(out, "  node {id}: {error}"),
+            };
+        }
+        out
+    }
+
+    /// Waits until every running node knows the same leader, which says it leads; returns it.
+    pub fn wait_leader(&self, deadline: Duration) -> u64 {
+        wait::until(
+            "every running node to agree on one leader",
+            deadline,
+            POLL,
+            || {
+                self.assert_running();
+                let mut leaders = BTreeSet::new();
+                for id in self.running() {
+                    leaders.insert(
+                        self.status(id)
+                            .map_err(|e| format!("node {id}: {e}"))?
+                            .leader_id,
+                    );
+                }
+                match leaders.iter().collect::<Vec<_>>()[..] {
+                    [&leader] if leader != 0 => {
+                        let role = self.status(leader).map(|s| s.raft_role).unwrap_or_default();
+                        if role == "leader" {
+                            Ok(leader)
+                        } else {
+                            Err(format!("node {leader} is named leader but says {role:?}"))
+                        }
+                    }
+                    _ => Err(format!("leaders named: {leaders:?}")),
+                }
+            },
+            || self.describe(),
+        )
+    }
+
+    /// Waits until the cluster settled on exactly `live` as its live nodes: every running node
+    /// agrees on the leader (one of `live`) and on the assignment (owner and epoch of each of
+    /// `partitions` partitions, every owner in `live`, live nodes' counts within one of each
+    /// other), the leader marks exactly `live` alive, and every node of `live` runs exactly the
+    /// partitions it owns, all in state `running`. Returns the leader's view.
+    pub fn wait_settled(&self, live: &[u64], partitions: usize, deadline: Duration) -> Settled {
+        let live_set: BTreeSet<u64> = live.iter().copied().collect();
+        wait::until(
+            &format!(
+                "the cluster to settle on nodes {live:?} owning {partitions} partitions, balanced"
+            ),
+            deadline,
+            POLL,
+            || {
+                self.assert_running();
+                let mut statuses = BTreeMap::new();
+                for id in self.running() {
+                    let status = self.status(id).map_err(|e| format!("node {id}: {e}"))?;
+                    statuses.insert(id, status);
+                }
+                settled(&statuses, &live_set, partitions)
+            },
+            || self.describe(),
+        )
+    }
+}
+
+impl Drop for StraitCluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- cluster status at failure ---\n{}", self.describe());
+            // The logs live in temp dirs removed with the processes: keep copies.
+            let keep = std::env::temp_dir().join(format!(
+                "strait-cluster-failure-{}-{}",
+                std::process::id(),
+                crate::names::random_u64() & 0xffff
+            ));
+            if std::fs::create_dir_all(&keep).is_ok() {
+                for (id, node) in &self.nodes {
+                    if let Some(process) = &node.process {
+                        let _ =
+                            std::fs::copy(process.log_path(), keep.join(format!("node-{id}.log")));
+                    }
+                }
+                eprintln!("--- node logs kept in {} ---", keep.display());
+            }
+        }
+    }
+}
+
+/// `GetNodeStatus` of the node whose cluster port is at `address` (`host:port`), on a runtime of
+/// its own: for single nodes outside a [`StraitCluster`].
+pub fn status_at(address: &str) -> Result<GetNodeStatusResponse, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for a status call")
+        .block_on(get_status(address))
+}
+
+async fn get_status(address: &str) -> Result<GetNodeStatusResponse, String> {
+    let call = async {
+        let mut client = StatusClient::connect(format!("http://{address}"))
+            .await
+            .map_err(|e| format!("connecting to {address}: {e:?}"))?;
+        client
+            .get_node_status(GetNodeStatusRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+    };
+    match tokio::time::timeout(STATUS_TIMEOUT, call).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("{address}: no answer within {STATUS_TIMEOUT:?}")),
+    }
+}
+
+fn partition_id(flow: &str, topic: &str, partition: i32) -> PartitionId {
+    (flow.to_owned(), topic.to_owned(), partition)
+}
+
+/// The assignment a node reports.
+pub fn assignment_of(status: &GetNodeStatusResponse) -> BTreeMap<PartitionId, Owned> {
+    status
+        .assignments
+        .iter()
+        .map(|a| {
+            (
+                partition_id(&a.flow, &a.topic, a.partition),
+                Owned {
+                    owner: a.owner,
+                    epoch: a.epoch,
+                    next_source_offset: a.next_source_offset,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The partitions a node reports running, with their state.
+pub fn running_of(status: &GetNodeStatusResponse) -> BTreeMap<PartitionId, String> {
+    status
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                partition_id(&p.flow, &p.topic, p.partition),
+                p.state.clone(),
+            )
+        })
+        .collect()
+}
+
+/// `Ok` with the leader's view when `statuses` (of every running node) show a settled cluster.
+fn settled(
+    statuses: &BTreeMap<u64, GetNodeStatusResponse>,
+    live: &BTreeSet<u64>,
+    partitions: usize,
+) -> Result<Settled, String> {
+    let leaders: BTreeSet<u64> = statuses.values().map(|s| s.leader_id).collect();
+    let leader = match leaders.iter().collect::<Vec<_>>()[..] {
+        [&leader] if leader != 0 => leader,
+        _ => return Err(format!("leaders named: {leaders:?}")),
+    };
+    if !live.contains(&leader) {
+        return Err(format!("the leader {leader} is not one of {live:?}"));
+    }
+    let lead = statuses
+        .get(&leader)
+        .ok_or_else(|| format!("the leader {leader} is not running"))?;
+    if lead.raft_role != "leader" {
+        return Err(format!("node {leader} says {:?}", lead.raft_role));
+    }
+    let alive: BTreeSet<u64> = lead
+        .nodes
+        .iter()
+        .filter(|n| n.alive)
+        .map(|n| n.node_id)
+        .collect();
+    if &alive != live {
+        return Err(format!("the leader marks {alive:?} alive"));
+    }
+    let assignment = assignment_of(lead);
+    if assignment.len() != partitions {
+        return Err(format!(
+            "{} partitions known, not {partitions}",
+            assignment.len()
+        ));
+    }
+    let mut counts: BTreeMap<u64, usize> = live.iter().map(|id| (*id, 0)).collect();
+    for (partition, owned) in &assignment {
+        match counts.get_mut(&owned.owner) {
+            Some(count) => *count += 1,
+            None => return Err(format!("{partition:?} is owned by {}", owned.owner)),
+        }
+    }
+    let (min, max) = (
+        counts.values().min().copied().unwrap_or(0),
+        counts.values().max().copied().unwrap_or(0),
+    );
+    if max - min > 1 {
+        return Err(format!("unbalanced: {counts:?}"));
+    }
+    let owners = |a: &BTreeMap<PartitionId, Owned>| -> BTreeMap<PartitionId, (u64, u64)> {
+        a.iter()
+            .map(|(p, o)| (p.clone(), (o.owner, o.epoch)))
+            .collect()
+    };
+    let agreed = owners(&assignment);
+    for (id, status) in statuses {
+        if owners(&assignment_of(status)) != agreed {
+            return Err(format!(
+                "node {id} sees another assignment (applied {} vs the leader's {})",
+                status.applied_index, lead.applied_index
+            ));
+        }
+        if !live.contains(id) {
+            continue;
+        }
+        let running = running_of(status);
+        let mine: BTreeSet<&PartitionId> = assignment
+            .iter()
+            .filter(|(_, o)| o.owner == *id)
+            .map(|(p, _)| p)
+            .collect();
+        let runs: BTreeSet<&PartitionId> = running.keys().collect();
+        if mine != runs {
+            return Err(format!(
+                "node {id} owns {} partitions but runs {} ({running:?})",
+                mine.len(),
+                runs.len()
+            ));
+        }
+        if let Some((p, state)) = running.iter().find(|(_, s)| *s != "running") {
+            return Err(format!("node {id}: {p:?} is {state}"));
+        }
+    }
+    Ok(Settled {
+        leader,
+        term: lead.term,
+        nodes: lead
+            .nodes
+            .iter()
+            .map(|n| (n.node_id, n.address.clone(), n.alive))
+            .collect(),
+        assignment,
+    })
+}
+
+/// One line about a node's status.
+pub fn summary(status: &GetNodeStatusResponse) -> String {
+    let nodes: Vec<String> = status
+        .nodes
+        .iter()
+        .map(|n| format!("{}{}", n.node_id, if n.alive { "" } else { " dead" }))
+        .collect();
+    let mut owners: BTreeMap<u64, usize> = BTreeMap::new();
+    for a in &status.assignments {
+        *owners.entry(a.owner).or_default() += 1;
+    }
+    let states: BTreeMap<&str, usize> =
+        status
+            .partitions
+            .iter()
+            .fold(BTreeMap::new(), |mut states, p| {
+                *states.entry(p.state.as_str()).or_default() += 1;
+                states
+            });
+    format!(
+        "node {}: {} (leader {}, term {}, commit {}, applied {}); nodes [{}]; owners {owners:?}; \
+         runs {states:?}",
+        status.node_id,
+        status.raft_role,
+        status.leader_id,
+        status.term,
+        status.commit_index,
+        status.applied_index,
+        nodes.join(", ")
+    )
+}
+
+/// Seconds since `since`, for reports.
+pub fn secs(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64()
+}
