@@ -1,0 +1,15 @@
+//! Strait's benchmark harness. The binaries live in `src/bin/`: `strait-loadgen` (a steady load
+//! for the demo) and `strait-failover` (partition takeover time after `kill -9` of a node in a
+//! 3-node cluster). This library holds what the benchmarks share, on top of the integration-test
+//! fixtures (`strait-tests`: brokers, `strait` processes, config files, test records):
+//!
+//! - [`cluster`]: a cluster of `strait` nodes (one config per node, kill -9, restart on the same
+//!   data dir) and their `strait.v1.Status` over gRPC;
+//! - [`load`]: a steady producer whose records carry a per-partition sequence number, with the
+//!   count produced so far readable at any time;
+//! - [`watch`]: a consumer of the target topic that notes when a record produced after a given
+//!   moment first arrives on each partition, and counts replays and gaps.
+
+pub mod cluster;
+pub mod load;
+pub mod watch;
