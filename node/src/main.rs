@@ -32,11 +32,46 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Remove a node from its cluster: its partitions move to the others and it exits.
+    Leave {
+        /// The id of the node to remove.
+        #[arg(long)]
+        node: u64,
+        /// The cluster address (host:port) of any member.
+        #[arg(long)]
+        contact: String,
+        #[arg(long, default_value = "strait")]
+        cluster_id: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Leave {
+            node,
+            contact,
+            cluster_id,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            return match runtime.block_on(strait_node::cluster::request_leave(
+                &contact,
+                &cluster_id,
+                node,
+            )) {
+                Ok(()) => {
+                    println!("node {node} removed from the cluster");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Command::Node { config } => strait_config::load(&config)
             .map_err(strait_node::NodeError::from)
             .and_then(|settings| {

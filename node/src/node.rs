@@ -100,11 +100,19 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
 
         let own_text = settings.shared_config();
         let mut config_check = tokio::time::interval(CONFIG_CHECK_INTERVAL);
+        let mut seen_registered = false;
         let signal = loop {
             tokio::select! {
                 signal = &mut signal => break signal,
                 _ = config_check.tick() => {
                     let state = view.raft.state();
+                    // Removed from the cluster (strait leave): drain and exit like on SIGTERM.
+                    let registered = state.node(view.node_id).is_some();
+                    seen_registered |= registered;
+                    if seen_registered && !registered {
+                        tracing::info!("this node was removed from the cluster: leaving");
+                        break "removed from the cluster";
+                    }
                     let Some(committed) = state.flow_config() else { continue };
                     if committed.version == adopted.version {
                         continue;

@@ -245,6 +245,41 @@ impl StraitCluster {
         statuses
     }
 
+    /// SIGTERM node `id` and wait for its clean exit (drained); panics with its log when it
+    /// exits unsuccessfully.
+    pub fn terminate(&mut self, id: u64) -> ExitStatus {
+        let node = self.node_mut(id);
+        let mut process = node
+            .process
+            .take()
+            .unwrap_or_else(|| panic!("node {id} is not running"));
+        node.paused = false;
+        let status = process.terminate();
+        assert!(
+            status.success(),
+            "node {id} exited with {status} after SIGTERM\n--- its log ---\n{}",
+            process.log_tail(60)
+        );
+        status
+    }
+
+    /// Waits (until `deadline`) for node `id` to exit by itself, e.g. after it was removed from the
+    /// cluster, and returns its exit status.
+    pub fn wait_exit(&mut self, id: u64, deadline: Duration) -> ExitStatus {
+        let node = self.node_mut(id);
+        let mut process = node
+            .process
+            .take()
+            .unwrap_or_else(|| panic!("node {id} is not running"));
+        process.wait_exit(deadline)
+    }
+
+    /// The config node `id` runs on, to change it before a [`StraitCluster::restart`] (the node
+    /// then starts on the changed file; its data dir, port and cluster settings stay its own).
+    pub fn config_mut(&mut self, id: u64) -> &mut Config {
+        &mut self.node_mut(id).config
+    }
+
     /// Starts node `id` again on its config and data dir.
     pub fn restart(&mut self, id: u64) {
         let node = self.node_mut(id);

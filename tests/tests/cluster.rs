@@ -535,6 +535,48 @@ fn fourth_node_joins_and_takes_a_fair_share() {
     stop_and_verify(&s, producers, &cluster, &[1, 2, 3, new]);
 }
 
+/// `strait leave` through another member removes a node: its partitions move to the others (and
+/// only its), it drains and exits 0 by itself, and the target stays complete.
+#[test]
+fn a_removed_node_leaves_cleanly() {
+    let _heavy = serial::heavy();
+    let s = setup("cl-leave");
+    let mut cluster = StraitCluster::start(3, &s.base);
+    let producers = start_load(&s);
+    let before = cluster.wait_settled(&[1, 2, 3], PARTITIONS, SETTLE_DEADLINE);
+    let mut target = TargetWatch::new(&s);
+    target.wait_growth(&cluster, 300, "before the removal");
+
+    let leaving = (1..=3).find(|id| *id != before.leader).expect("a follower");
+    let contact = (1..=3).find(|id| *id != leaving).expect("another member");
+    let started = Instant::now();
+    let output = std::process::Command::new(strait_tests::strait::strait_bin())
+        .args(["leave", "--node", &leaving.to_string(), "--contact"])
+        .arg(cluster.address(contact))
+        .output()
+        .expect("running strait leave");
+    assert!(
+        output.status.success(),
+        "strait leave failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let status = cluster.wait_exit(leaving, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "the removed node's exit status");
+    let rest: Vec<u64> = (1..=3).filter(|id| *id != leaving).collect();
+    let after = cluster.wait_settled(&rest, PARTITIONS, SETTLE_DEADLINE);
+    println!(
+        "node {leaving} removed and exited; {:?} own everything after {:.2} s",
+        after.counts(&rest),
+        secs(started)
+    );
+    assert!(after.nodes.iter().all(|(id, _, _)| *id != leaving));
+    let moved = moved(&before, &after);
+    assert_eq!(moved, before.owned_by(leaving), "only its partitions moved");
+    target.wait_growth(&cluster, 200, "after the removal");
+
+    stop_and_verify(&s, producers, &cluster, &rest);
+}
+
 /// All three nodes stopped (SIGTERM, each drains and exits 0) while the source keeps growing, then
 /// started again on their data dirs: the Raft state survived (the same nodes, every partition
 /// with the same owner or a higher epoch), and replication resumes with no gap; partitions that

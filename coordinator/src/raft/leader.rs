@@ -24,6 +24,9 @@ pub(crate) struct LeaderDuties {
     in_flight: Option<Instant>,
     /// The self-registration in flight.
     registering: Option<Instant>,
+    /// Whether this node has seen itself registered: once it has, its absence means it was
+    /// removed, and it must not register again.
+    seen_registered: bool,
 }
 
 impl LeaderDuties {
@@ -36,6 +39,7 @@ impl LeaderDuties {
             last_run: None,
             in_flight: None,
             registering: None,
+            seen_registered: false,
         }
     }
 
@@ -62,12 +66,13 @@ impl LeaderDuties {
         let now = Instant::now();
         let mut commands = Vec::new();
 
-        // Every node makes sure it is registered with its current address.
-        let registered = state
-            .nodes()
-            .any(|(id, info)| *id == self.id && info.address == address);
+        // Every node makes sure it is registered with its current address (unless it was removed).
+        let known = state.node(self.id);
+        self.seen_registered |= known.is_some();
+        let registered = known.is_some_and(|info| info.address == address);
+        let removed = self.seen_registered && known.is_none();
         let retry_due = |since: Option<Instant>| since.is_none_or(|t| now - t >= DUTY_RETRY);
-        if leader != 0 && !registered && retry_due(self.registering) {
+        if leader != 0 && !registered && !removed && retry_due(self.registering) {
             self.registering = Some(now);
             commands.push(Command::RegisterNode {
                 node: self.id,

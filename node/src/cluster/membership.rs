@@ -194,7 +194,7 @@ const FATAL: &str = "fatal: ";
 
 /// An error with its causes ("transport error: connection refused"), as tonic's own Display
 /// only names the outermost.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -1,9 +1,12 @@
 //! The node's side of the Raft cluster: the gRPC transport between nodes (client and server),
 //! joining or bootstrapping the group, and starting the Raft task on its own runtime.
 
+mod leave;
 mod membership;
 mod server;
 mod status_service;
 mod transport;
 
+pub use leave::request_leave;
+pub(crate) use membership::error_chain;
 pub use membership::{start, ClusterError, RunningCluster};

@@ -5,7 +5,9 @@ use raft::eraftpb::Message;
 use strait_coordinator::raft::RaftHandle;
 use strait_coordinator::state::Command;
 use strait_proto::raft::v1::raft_transport_server::RaftTransport;
-use strait_proto::raft::v1::{JoinRequest, JoinResponse, Member, RaftAck, RaftBatch};
+use strait_proto::raft::v1::{
+    JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, Member, RaftAck, RaftBatch,
+};
 use tonic::{Request, Response, Status};
 
 pub struct RaftService {
@@ -36,6 +38,39 @@ impl RaftTransport for RaftService {
             self.raft.step(message);
         }
         Ok(Response::new(RaftAck {}))
+    }
+
+    async fn leave(
+        &self,
+        request: Request<LeaveRequest>,
+    ) -> Result<Response<LeaveResponse>, Status> {
+        let leave = request.into_inner();
+        self.check_cluster(&leave.cluster_id)?;
+        let state = self.raft.state();
+        if state.node(leave.node_id).is_none()
+            && !self.raft.status().voters.contains(&leave.node_id)
+        {
+            return Err(Status::not_found(format!(
+                "node_id: node {} is not a member of this cluster",
+                leave.node_id
+            )));
+        }
+        let unavailable =
+            |e: strait_coordinator::raft::ProposeError| Status::unavailable(e.to_string());
+        // Its partitions go to the others first; then it stops being a voter.
+        self.raft
+            .propose(Command::RemoveNode {
+                node: leave.node_id,
+            })
+            .await
+            .map_err(unavailable)?;
+        if self.raft.status().voters.contains(&leave.node_id) {
+            self.raft
+                .remove_voter(leave.node_id)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(Response::new(LeaveResponse {}))
     }
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {

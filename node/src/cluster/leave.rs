@@ -1,0 +1,19 @@
+//! `strait leave`: asks any member to remove a node from the cluster.
+
+use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
+use strait_proto::raft::v1::LeaveRequest;
+
+/// Asks the member at `contact` to remove `node` from cluster `cluster_id`.
+pub async fn request_leave(contact: &str, cluster_id: &str, node: u64) -> Result<(), String> {
+    let mut client = RaftTransportClient::connect(format!("http://{contact}"))
+        .await
+        .map_err(|e| format!("cannot reach {contact}: {}", super::error_chain(&e)))?;
+    client
+        .leave(LeaveRequest {
+            cluster_id: cluster_id.to_owned(),
+            node_id: node,
+        })
+        .await
+        .map_err(|status| format!("{contact} refused: {}", status.message()))?;
+    Ok(())
+}
