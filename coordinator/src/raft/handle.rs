@@ -100,16 +100,7 @@ impl RaftHandle {
     /// Proposes `command` (forwarded to the leader by Raft if this node is a follower) and waits
     /// until it is committed and applied here.
     pub async fn propose(&self, command: Command) -> Result<ApplyOutcome, ProposeError> {
-        let (reply, outcome) = oneshot::channel();
-        self.inbox
-            .send(Input::Propose { command, reply })
-            .await
-            .map_err(|_| ProposeError::Stopped)?;
-        match tokio::time::timeout(PROPOSE_TIMEOUT, outcome).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ProposeError::Stopped),
-            Err(_) => Err(ProposeError::Timeout(PROPOSE_TIMEOUT)),
-        }
+        self.ask(|reply| Input::Propose { command, reply }).await
     }
 
     /// Adds `node` as a voter (the leader must be reachable).
@@ -122,13 +113,23 @@ impl RaftHandle {
     }
 
     async fn conf_change(&self, change: ConfChangeType, node: NodeId) -> Result<(), ProposeError> {
+        self.ask(|reply| Input::ConfChange {
+            change,
+            node,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends the Raft task a request carrying a reply channel and waits for the answer, at most
+    /// [`PROPOSE_TIMEOUT`].
+    async fn ask<T>(
+        &self,
+        input: impl FnOnce(oneshot::Sender<Result<T, ProposeError>>) -> Input,
+    ) -> Result<T, ProposeError> {
         let (reply, outcome) = oneshot::channel();
         self.inbox
-            .send(Input::ConfChange {
-                change,
-                node,
-                reply,
-            })
+            .send(input(reply))
             .await
             .map_err(|_| ProposeError::Stopped)?;
         match tokio::time::timeout(PROPOSE_TIMEOUT, outcome).await {
