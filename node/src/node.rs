@@ -117,13 +117,23 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
                     if committed.version == adopted.version {
                         continue;
                     }
+                    let next = match shared_config::from_committed(&settings, &own_text, committed) {
+                        Ok(next) => next,
+                        Err(error) => {
+                            // Keep running what runs rather than stop (e.g. a newer node's format).
+                            tracing::error!(%error, "cannot run the new cluster configuration");
+                            adopted.version = committed.version;
+                            status.set_config(adopted.version, Some(error.to_string()));
+                            continue;
+                        }
+                    };
                     tracing::info!(from = adopted.version, to = committed.version,
                         "the cluster configuration changed: restarting the flows");
                     drain(&flows).await;
                     for flow in &flows {
                         let _ = flow.send(Shutdown).await;
                     }
-                    adopted = shared_config::from_committed(&settings, &own_text, committed)?;
+                    adopted = next;
                     status.set_config(adopted.version, adopted.disagreement.clone());
                     flows = start_flows(&adopted)?;
                 }

@@ -4,7 +4,9 @@
 //! node of a new cluster proposes its file's; afterwards a node proposes its file only when the file
 //! changed since this node last started (a node restarted with an edited file), and otherwise runs
 //! the committed version, saying so when its file disagrees. No node runs settings of its own, and
-//! two nodes with different files do not flip-flop: the one that did not change follows.
+//! two nodes with different files do not flip-flop: the one that did not change follows. When two
+//! nodes restart with different edits at once, the first committed wins and the other follows it
+//! (its edit is not proposed again until its file changes again).
 
 use std::time::Duration;
 
@@ -89,6 +91,8 @@ pub async fn adopt(
             continue;
         };
         store.set_node_meta(LAST_OWN_CONFIG, own_text.as_bytes())?;
+        // Durable now: losing it in a crash would make an unchanged file look changed next time.
+        store.flush()?;
         return from_committed(own, &own_text, &committed);
     }
 }
