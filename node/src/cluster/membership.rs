@@ -147,11 +147,32 @@ pub fn start(
         raft: handle.clone(),
         status,
     };
+    // Server reflection (v1, and v1alpha for grpcurl 1.8) so that grpcurl needs no .proto files.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(strait_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .expect("the embedded descriptor sets are valid");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .expect("the embedded descriptor sets are valid");
+    let (health, health_service) = tonic_health::server::health_reporter();
+    runtime.spawn(report_health(
+        health,
+        handle.clone(),
+        config.liveness_timeout,
+    ));
     runtime.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         if let Err(error) = tonic::transport::Server::builder()
             .add_service(RaftTransportServer::new(service))
             .add_service(StatusServer::new(status_service))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .serve_with_incoming(incoming)
             .await
         {
@@ -187,6 +208,39 @@ pub fn start(
         position_interval: config.position_interval,
         runtime: Some(runtime),
     })
+}
+
+/// `grpc.health.v1.Health`: SERVING (overall and for `strait.v1.Status`) while this node holds its
+/// lease in the cluster (its state confirmed current by a quorum), NOT_SERVING otherwise: what a
+/// readiness probe wants.
+async fn report_health(
+    health: tonic_health::server::HealthReporter,
+    raft: RaftHandle,
+    lease: Duration,
+) {
+    use tonic_health::ServingStatus;
+    let mut last = None;
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        ticker.tick().await;
+        let serving = raft.status().has_quorum_contact(lease);
+        if last == Some(serving) {
+            continue;
+        }
+        last = Some(serving);
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        health.set_service_status("", status).await;
+        health
+            .set_service_status(
+                <StatusServer<StatusService> as tonic::server::NamedService>::NAME,
+                status,
+            )
+            .await;
+    }
 }
 
 /// Marks a join failure that retrying cannot fix.
