@@ -21,6 +21,9 @@ pub enum NodeError {
     Cluster(#[from] crate::cluster::ClusterError),
     #[error(transparent)]
     SharedConfig(Box<crate::shared_config::SharedConfigError>),
+    /// The metrics endpoint could not start (e.g. its address is taken).
+    #[error("{0}")]
+    Metrics(String),
     #[error("cannot start the actor system: {0}")]
     Runtime(#[from] std::io::Error),
 }
@@ -43,7 +46,11 @@ impl NodeError {
         match self {
             Self::Config(_) | Self::Client { .. } => 2,
             Self::Cluster(crate::cluster::ClusterError::ForeignDataDir { .. }) => 2,
-            Self::Storage(_) | Self::Runtime(_) | Self::Cluster(_) | Self::SharedConfig(_) => 1,
+            Self::Storage(_)
+            | Self::Runtime(_)
+            | Self::Cluster(_)
+            | Self::SharedConfig(_)
+            | Self::Metrics(_) => 1,
         }
     }
 }

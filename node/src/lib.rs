@@ -8,6 +8,7 @@ pub mod check;
 pub mod cluster;
 mod error;
 pub mod kafka;
+pub mod metrics;
 pub mod node;
 mod progress;
 pub mod replication;

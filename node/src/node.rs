@@ -38,12 +38,20 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
     let store = Store::open(&settings.node.data_dir, flush_every)?;
     let positions = store.positions()?;
     let status = NodeStatus::default();
+    if let Some(addr) = settings.node.metrics_listen {
+        // Before any runtime exists here: the exporter gets a thread and runtime of its own.
+        crate::metrics::install(addr).map_err(NodeError::Metrics)?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+    }
     let cluster = crate::cluster::start(
         &settings.cluster,
         &settings.node.data_dir,
         &store,
         status.clone(),
     )?;
+    if settings.node.metrics_listen.is_some() {
+        crate::metrics::spawn_sampler(status.clone(), cluster.raft.clone())?;
+    }
     let view = ClusterView {
         raft: cluster.raft.clone(),
         node_id: cluster.node_id,

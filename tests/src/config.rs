@@ -18,6 +18,8 @@ pub struct Config {
     pub cluster_port: u16,
     /// This node's place in a Strait cluster (`[cluster]`); the default is a cluster of one.
     pub cluster: ClusterSettings,
+    /// `[node] metrics_listen` / `strait.metrics.listen`: the Prometheus endpoint; `None`: none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The `[cluster]` settings beyond `listen` (always `127.0.0.1:<cluster_port>`). `None` / empty
@@ -92,6 +94,7 @@ impl Config {
             consumer_props: Vec::new(),
             cluster_port: crate::broker::free_port(),
             cluster: ClusterSettings::default(),
+            metrics_listen: None,
         }
     }
 
@@ -115,6 +118,9 @@ impl Config {
             "progress_interval_secs = {}",
             self.progress_interval_secs
         );
+        if let Some(addr) = self.metrics_listen {
+            let _ = writeln!(out, "metrics_listen = \"{addr}\"");
+        }
         let _ = writeln!(out, "\n[cluster]");
         let _ = writeln!(out, "listen = \"127.0.0.1:{}\"", self.cluster_port);
         let cluster = &self.cluster;
@@ -194,6 +200,9 @@ impl Config {
             "strait.cluster.listen = 127.0.0.1:{}",
             self.cluster_port
         );
+        if let Some(addr) = self.metrics_listen {
+            let _ = writeln!(out, "strait.metrics.listen = {addr}");
+        }
         for flow in &self.flows {
             let name = format!("{}->{}", flow.source, flow.target);
             let _ = writeln!(out, "{name}.enabled = true");

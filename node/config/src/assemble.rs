@@ -26,6 +26,7 @@ pub(crate) const EXPECT_PROGRESS_SECS: &str =
 pub(crate) const EXPECT_COUNT: &str = "a whole number, at least 1";
 pub(crate) const EXPECT_MILLIS: &str = "a whole number of milliseconds, at least 1";
 pub(crate) const EXPECT_LOG_FORMAT: &str = "text or json";
+pub(crate) const EXPECT_METRICS_LISTEN: &str = "a socket address IP:PORT, e.g. 127.0.0.1:9464";
 pub(crate) const EXPECT_SEPARATOR: &str = "a non-empty separator";
 pub(crate) const EXPECT_POLICY: &str = "DefaultReplicationPolicy or IdentityReplicationPolicy \
     (org.apache.kafka.connect.mirror.*); other policy classes cannot run in Strait";

@@ -40,6 +40,10 @@ impl Settings {
             format!("every {}", duration(self.node.progress_interval))
         };
         writeln!(out, "  progress lines:    {progress}")?;
+        match self.node.metrics_listen {
+            Some(addr) => writeln!(out, "  metrics:           http://{addr}/metrics")?,
+            None => writeln!(out, "  metrics:           off")?,
+        }
 
         let cluster = &self.cluster;
         writeln!(out, "cluster:")?;

@@ -89,6 +89,8 @@ pub struct NodeSettings {
     pub log_format: LogFormat,
     /// How often a progress line is logged; zero turns it off. Default 5 s.
     pub progress_interval: Duration,
+    /// Where the Prometheus metrics endpoint (`GET /metrics`) listens; `None` (default): no endpoint.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// This node's membership of a Strait cluster (the Raft group of nodes), as validated by the loaders:

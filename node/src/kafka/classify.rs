@@ -36,6 +36,7 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
         | C::UnknownPartition
         | C::Fatal
         | C::InvalidArgument => ErrorClass::Fatal,
+        // Everything else, purges after a lost lease included, may succeed later.
         _ => ErrorClass::Retriable,
     }
 }

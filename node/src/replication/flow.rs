@@ -120,6 +120,7 @@ impl FlowActor {
                 settings.max_in_flight_bytes,
             ),
             target_context.clone(),
+            &flow,
         )
         .map_err(client_error(ClientRole::TargetProducer))?;
         let source_admin = TopicAdmin::new(

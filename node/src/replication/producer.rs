@@ -1,6 +1,7 @@
 //! The producer actor of a flow: hands records to the flow's idempotent librdkafka producer and routes
 //! each delivery report back to the partition that sent the record.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientConfig;
 
-use crate::kafka::ReportingContext;
+use crate::kafka::{classify, ErrorClass, ReportingContext};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
@@ -25,6 +26,23 @@ pub struct Delivery {
     /// What the record was charged in the budget.
     charged_bytes: u32,
     bytes: usize,
+    acked: Arc<AckedCounters>,
+}
+
+/// `strait_replication_{records,bytes}_total` of one flow and remote topic.
+struct AckedCounters {
+    records: metrics::Counter,
+    bytes: metrics::Counter,
+}
+
+/// `strait_producer_errors_total`, labelled with the error's class (the same classification that
+/// decides a partition's backoff).
+fn count_error(error: &KafkaError) {
+    let class = match classify(error) {
+        ErrorClass::Retriable => "retriable",
+        ErrorClass::Fatal => "fatal",
+    };
+    metrics::counter!("strait_producer_errors_total", "class" => class).increment(1);
 }
 
 /// Delivery reports arrive on the producer's polling thread.
@@ -50,12 +68,17 @@ impl ProducerContext for DeliveryContext {
             Ok(message) => {
                 delivery
                     .ack
-                    .ack(delivery.source_offset, message.offset(), delivery.bytes)
+                    .ack(delivery.source_offset, message.offset(), delivery.bytes);
+                delivery.acked.records.increment(1);
+                delivery.acked.bytes.increment(delivery.bytes as u64);
             }
-            Err((error, _)) => delivery.ack.fail(
-                delivery.source_offset,
-                PartitionError::Delivery(error.clone()),
-            ),
+            Err((error, _)) => {
+                count_error(error);
+                delivery.ack.fail(
+                    delivery.source_offset,
+                    PartitionError::Delivery(error.clone()),
+                );
+            }
         }
         delivery.budget.release(1, delivery.charged_bytes);
     }
@@ -113,14 +136,38 @@ impl actix::Message for Flush {
 
 pub struct ProducerActor {
     producer: Arc<ThreadedProducer<DeliveryContext>>,
+    /// The flow label of the metrics.
+    flow: Arc<str>,
+    /// Acknowledgement counters by remote topic.
+    acked: HashMap<Arc<str>, Arc<AckedCounters>>,
 }
 
 impl ProducerActor {
-    pub fn new(config: &ClientConfig, reporting: ReportingContext) -> Result<Self, KafkaError> {
+    pub fn new(
+        config: &ClientConfig,
+        reporting: ReportingContext,
+        flow: &str,
+    ) -> Result<Self, KafkaError> {
         let producer = config.create_with_context(DeliveryContext { reporting })?;
         Ok(Self {
             producer: Arc::new(producer),
+            flow: flow.into(),
+            acked: HashMap::new(),
         })
+    }
+
+    fn acked_counters(&mut self, topic: &Arc<str>) -> Arc<AckedCounters> {
+        let flow = &self.flow;
+        self.acked
+            .entry(topic.clone())
+            .or_insert_with(|| {
+                let labels = [("flow", flow.to_string()), ("topic", topic.to_string())];
+                Arc::new(AckedCounters {
+                    records: metrics::counter!("strait_replication_records_total", &labels),
+                    bytes: metrics::counter!("strait_replication_bytes_total", &labels),
+                })
+            })
+            .clone()
     }
 }
 
@@ -137,6 +184,7 @@ impl Handler<ProduceBatch> for ProducerActor {
     type Result = ();
 
     fn handle(&mut self, batch: ProduceBatch, _ctx: &mut Self::Context) {
+        let acked = self.acked_counters(&batch.topic);
         for (message, charged_bytes) in batch.records {
             let delivery = Box::new(Delivery {
                 ack: batch.ack.clone(),
@@ -144,6 +192,7 @@ impl Handler<ProduceBatch> for ProducerActor {
                 source_offset: message.offset(),
                 charged_bytes,
                 bytes: record_bytes(&message),
+                acked: acked.clone(),
             });
             let mut record =
                 BaseRecord::with_opaque_to(&batch.topic, delivery).partition(batch.partition);
@@ -164,6 +213,7 @@ impl Handler<ProduceBatch> for ProducerActor {
                 // The local queue is sized above the flow's in-flight bound, so this means
                 // something is badly wrong (or the producer hit a fatal error): fail the record and
                 // let its partition back off and replay.
+                count_error(&error);
                 let delivery = record.delivery_opaque;
                 delivery
                     .ack

@@ -9,8 +9,14 @@ pub(crate) const UNKNOWN: &str = "unknown key";
 pub(crate) const STRAIT_DATA_DIR: &str = "strait.data.dir";
 pub(crate) const STRAIT_LOG_FORMAT: &str = "strait.log.format";
 pub(crate) const STRAIT_PROGRESS_INTERVAL: &str = "strait.progress.interval.seconds";
-pub(crate) const NODE_KEYS: &[&str] =
-    &[STRAIT_DATA_DIR, STRAIT_LOG_FORMAT, STRAIT_PROGRESS_INTERVAL];
+pub(crate) const STRAIT_METRICS_LISTEN: &str = "strait.metrics.listen";
+pub(crate) const NODE_KEYS: &[&str] = &[
+    STRAIT_DATA_DIR,
+    STRAIT_LOG_FORMAT,
+    STRAIT_PROGRESS_INTERVAL,
+    STRAIT_METRICS_LISTEN,
+    STRAIT_METRICS_LISTEN,
+];
 
 /// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
 pub(crate) const STRAIT_CLUSTER_NODE_ID: &str = "strait.cluster.node.id";

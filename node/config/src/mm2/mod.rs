@@ -52,8 +52,8 @@ use strait_coordinator::{ClusterAlias, FlowId};
 use crate::assemble::{
     self, bootstrap_servers, check_patterns, flow_settings, parse_policy, split_list, FlowClients,
     FlowValues, Sourced, EXPECT_BOOL, EXPECT_COUNT, EXPECT_INTERVAL_SECS, EXPECT_LOG_FORMAT,
-    EXPECT_MILLIS, EXPECT_POLICY, EXPECT_PROGRESS_SECS, EXPECT_REPLICATION_FACTOR,
-    EXPECT_SEPARATOR,
+    EXPECT_METRICS_LISTEN, EXPECT_MILLIS, EXPECT_POLICY, EXPECT_PROGRESS_SECS,
+    EXPECT_REPLICATION_FACTOR, EXPECT_SEPARATOR,
 };
 use crate::client_props::{
     is_client_property, overlay, shown_value, translate, JavaProp, JavaProps,
@@ -71,8 +71,8 @@ use keys::{
     STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN,
     STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS,
     STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT,
-    STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_POSITION_FLUSH_INTERVAL,
-    STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
+    STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_METRICS_LISTEN,
+    STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
@@ -207,6 +207,7 @@ impl<'f> Reader<'f> {
                 data_dir: PathBuf::from(DEFAULT_DATA_DIR),
                 log_format: LogFormat::default(),
                 progress_interval: DEFAULT_PROGRESS_INTERVAL,
+                metrics_listen: None,
             },
             cluster: MembershipValues::default(),
             top: Scope::default(),
@@ -390,6 +391,15 @@ impl<'f> Reader<'f> {
                     EXPECT_PROGRESS_SECS,
                     assemble::progress_secs,
                 )?;
+            }
+            STRAIT_METRICS_LISTEN => {
+                self.node.metrics_listen = Some(
+                    entry
+                        .value
+                        .trim()
+                        .parse()
+                        .map_err(|_| invalid(self.file, entry, EXPECT_METRICS_LISTEN))?,
+                );
             }
             other => unreachable!("{other} is not a node key"),
         }

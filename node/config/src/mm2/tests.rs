@@ -846,3 +846,12 @@ fn cluster_values_must_fit_together() {
         assert_mentions(&msg, parts);
     }
 }
+
+#[test]
+fn metrics_listen_is_off_by_default_and_validated() {
+    assert_eq!(load(BASE).node.metrics_listen, None);
+    let s = load(&format!("{BASE}strait.metrics.listen = 0.0.0.0:9464\n"));
+    assert_eq!(s.node.metrics_listen, Some("0.0.0.0:9464".parse().unwrap()));
+    let msg = error(&format!("{BASE}strait.metrics.listen = :9464\n"));
+    assert_mentions(&msg, &["strait.metrics.listen", ":9464", "socket address"]);
+}

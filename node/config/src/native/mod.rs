@@ -6,6 +6,7 @@
 //! data_dir = "./strait-data"          # default ./strait-data
 //! log_format = "text"                 # text | json
 //! progress_interval_secs = 5          # 0 = off
+//! metrics_listen = "127.0.0.1:9464"   # IP:PORT of the Prometheus endpoint; default: none
 //!
 //! [cluster]                           # this node's place in the Strait cluster (Raft group)
 //! node_id = 1                         # default 1; required with several peers or join
@@ -66,7 +67,7 @@ use strait_coordinator::{ClusterAlias, FlowId};
 
 use crate::assemble::{
     self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Sourced,
-    EXPECT_LOG_FORMAT, EXPECT_POLICY, EXPECT_SEPARATOR,
+    EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_SEPARATOR,
 };
 use crate::env;
 use crate::error::{ConfigError, Location};
@@ -103,6 +104,7 @@ struct RawNode {
     data_dir: Option<PathBuf>,
     log_format: Option<String>,
     progress_interval_secs: Option<i64>,
+    metrics_listen: Option<String>,
 }
 
 /// `[cluster]`: this node in the Strait cluster (not a Kafka cluster: those are `[clusters.*]`).
@@ -449,12 +451,23 @@ impl<'f> Assembler<'f> {
                 assemble::progress_secs,
             )?
             .unwrap_or(DEFAULT_PROGRESS_INTERVAL);
+        let metrics_listen = match raw.metrics_listen {
+            None => None,
+            Some(text) => Some(text.trim().parse().map_err(|_| {
+                self.invalid(
+                    "node.metrics_listen".to_owned(),
+                    &text,
+                    EXPECT_METRICS_LISTEN,
+                )
+            })?),
+        };
         Ok(NodeSettings {
             data_dir: raw
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             log_format,
             progress_interval,
+            metrics_listen,
         })
     }
 

@@ -745,3 +745,22 @@ fn the_whole_cluster_section_from_the_environment() {
         &["`cluster.liveness_timeout_ms`", "\"100\"", "at least 500"],
     );
 }
+
+#[test]
+fn metrics_listen_is_off_by_default_and_validated() {
+    assert_eq!(load(MINIMAL).node.metrics_listen, None);
+    let s = load(&format!(
+        "[node]\nmetrics_listen = \"127.0.0.1:9464\"\n{MINIMAL}"
+    ));
+    assert_eq!(
+        s.node.metrics_listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    let msg = error(&format!(
+        "[node]\nmetrics_listen = \"localhost\"\n{MINIMAL}"
+    ));
+    assert_mentions(
+        &msg,
+        &["node.metrics_listen", "localhost", "socket address"],
+    );
+}
