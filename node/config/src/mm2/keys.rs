@@ -15,7 +15,6 @@ pub(crate) const NODE_KEYS: &[&str] = &[
     STRAIT_LOG_FORMAT,
     STRAIT_PROGRESS_INTERVAL,
     STRAIT_METRICS_LISTEN,
-    STRAIT_METRICS_LISTEN,
 ];
 
 /// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
