@@ -104,7 +104,6 @@ pub fn spawn(
         pending: HashMap::new(),
         pending_conf: HashMap::new(),
         next_proposal: 0,
-        last_leader_contact: None,
         last_snapshot_index: applied,
         pending_read: None,
         confirmed_read: None,
@@ -149,7 +148,6 @@ struct Driver {
     pending: HashMap<u64, Reply<ApplyOutcome>>,
     pending_conf: HashMap<u64, Reply<()>>,
     next_proposal: u64,
-    last_leader_contact: Option<Instant>,
     last_snapshot_index: u64,
     duties: LeaderDuties,
     /// The read-index round in flight: its context and when it was asked.
@@ -185,9 +183,6 @@ impl Driver {
     fn on_tick(&mut self) {
         self.raw.tick();
         let leading = self.raw.raft.state == StateRole::Leader;
-        if leading {
-            self.last_leader_contact = Some(Instant::now());
-        }
         self.ask_read_index();
         // Callers that gave up (timed out) no longer need an answer.
         self.pending.retain(|_, reply| !reply.is_closed());
@@ -208,9 +203,6 @@ impl Driver {
         match input {
             Input::Step(message) => {
                 let from = message.from;
-                if from != 0 && from == self.raw.raft.leader_id {
-                    self.last_leader_contact = Some(Instant::now());
-                }
                 self.duties.heard_from(from);
                 if let Err(error) = self.raw.step(message) {
                     // Messages from unknown peers or stale terms: Raft ignores them by design.
@@ -497,7 +489,6 @@ impl Driver {
             term: raft.term,
             commit: raft.raft_log.committed,
             applied,
-            last_leader_contact: self.last_leader_contact,
             synced_at,
             voters,
         };

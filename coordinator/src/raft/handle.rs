@@ -29,10 +29,6 @@ pub struct RaftStatus {
     pub term: u64,
     pub commit: u64,
     pub applied: u64,
-    /// When this node last heard from a leader (itself included, while it leads). `None`: never.
-    /// A node whose last contact is older than the liveness timeout must stop writing: it may have
-    /// been cut off from a quorum that already gave its partitions to someone else.
-    pub last_leader_contact: Option<Instant>,
     /// When this node last asked a read-index round that the leader confirmed (with a quorum) and
     /// whose commit index this node has applied: its state was current as of then. `None`: not
     /// since it started.

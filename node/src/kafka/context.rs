@@ -13,13 +13,10 @@ use rdkafka::error::KafkaError;
 #[derive(Debug, Default)]
 pub struct ClientHealth {
     last_error: Mutex<Option<(SystemTime, String)>>,
-    errors: std::sync::atomic::AtomicU64,
 }
 
 impl ClientHealth {
     pub fn record(&self, error: String) {
-        self.errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((SystemTime::now(), error));
     }
@@ -29,10 +26,6 @@ impl ClientHealth {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-
-    pub fn error_count(&self) -> u64 {
-        self.errors.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
