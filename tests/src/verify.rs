@@ -389,8 +389,10 @@ pub fn replay_window(expected: &[Record], actual: &[Record]) -> Result<usize, St
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Replays {
     /// Each replay, in the order read: `(read index where it starts, records re-sent)`. A replay
-    /// re-sends `records` already-delivered records, from some earlier source record up to the
-    /// furthest one delivered before it.
+    /// is a run starting before the furthest record delivered so far; `records` counts the
+    /// already-delivered records that run re-sent (it may stop early: an old owner's last
+    /// one or two in-flight records landing late are a replay of one or two records, however far
+    /// behind they land).
     pub windows: Vec<(usize, usize)>,
     /// Records read more than once: `actual.len() - expected.len()`.
     pub duplicates: usize,
@@ -435,6 +437,15 @@ pub fn replay_windows(expected: &[Record], actual: &[Record]) -> Result<Replays,
     let mut high = 0;
     // Where the current run started.
     let mut run_start = 0;
+    // While the current run is a replay: its index in `replays.windows` and `high` when it began.
+    let mut replaying: Option<(usize, usize)> = None;
+    // Closes the current run's replay window: it re-sent the records of `run_start..next` below
+    // the high mark it started under.
+    let close = |replays: &mut Replays, replaying: Option<(usize, usize)>, start, end: usize| {
+        if let Some((w, high_then)) = replaying {
+            replays.windows[w].1 = end.min(high_then) - start;
+        }
+    };
     for (i, record) in actual.iter().enumerate() {
         if expected.get(next) == Some(record) {
             next += 1;
@@ -451,7 +462,10 @@ pub fn replay_windows(expected: &[Record], actual: &[Record]) -> Result<Replays,
                 expected.get(high)
             ));
         }
+        close(&mut replays, replaying, run_start, next);
+        replaying = None;
         if at < next {
+            replaying = Some((replays.windows.len(), high));
             replays.windows.push((i, high - at));
         } else {
             // next < at <= high: skipping ahead within what was already delivered.
@@ -479,6 +493,7 @@ pub fn replay_windows(expected: &[Record], actual: &[Record]) -> Result<Replays,
              were read, then an earlier run was re-sent and never finished"
         ));
     }
+    close(&mut replays, replaying, run_start, next);
     if next > run_start {
         replays.runs.push(run_start..next);
     }
@@ -557,10 +572,21 @@ mod tests {
         mixed.extend_from_slice(&source[10..12]);
         mixed.extend_from_slice(&source[7..]);
         let replays = replay_windows(&source, &mixed).unwrap();
-        assert_eq!(replays.windows, vec![(10, 5), (14, 5)]);
+        assert_eq!(replays.windows, vec![(10, 2), (14, 5)]);
         assert_eq!(replays.runs, vec![0..10, 5..7, 10..12, 7..20]);
         assert_eq!(replays.interleavings, 1);
         assert_eq!(replays.duplicates, mixed.len() - source.len());
+        // A zombie's two late records far behind: 0..10, the new owner's 6..30, the old owner's
+        // 10..12, the new owner's 30..40. The late pair is a replay of two records, not of 20.
+        let source = generate_range(0, 0..40, 1000);
+        let mut late = source[..10].to_vec();
+        late.extend_from_slice(&source[6..30]);
+        late.extend_from_slice(&source[10..12]);
+        late.extend_from_slice(&source[30..]);
+        let replays = replay_windows(&source, &late).unwrap();
+        assert_eq!(replays.windows, vec![(10, 4), (34, 2)]);
+        assert_eq!(replays.interleavings, 1);
+        assert_eq!(replays.duplicates, 6);
     }
 
     #[test]
