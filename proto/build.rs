@@ -9,6 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let protos = [
         "proto/strait/v1/status.proto",
+        "proto/strait/v1/cluster.proto",
+        "proto/strait/v1/flows.proto",
+        "proto/strait/v1/partitions.proto",
+        "proto/strait/v1/offsets.proto",
         "proto/strait/raft/v1/raft.proto",
         "proto/strait/raft/v1/state.proto",
     ];
@@ -16,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("strait_descriptor.bin");
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor)
+        // The CLI prints responses as JSON with `--output json`.
+        .type_attribute(".strait.v1", "#[derive(serde::Serialize)]")
         .compile_protos(&protos, &["proto"])?;
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

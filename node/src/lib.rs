@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod control;
 mod error;
 pub mod kafka;
 pub mod metrics;

@@ -44,8 +44,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
     }
     let cluster = crate::cluster::start(
-        &settings.cluster,
-        &settings.node.data_dir,
+        std::sync::Arc::new(settings.clone()),
         &store,
         status.clone(),
     )?;

@@ -23,7 +23,7 @@ use crate::{FlowId, NodeId};
 /// 3. Each pooled partition goes to the node below quota that holds the fewest of its flow (ties:
 ///    the most room left, then the lowest id).
 pub fn plan_assignment(state: &ClusterState) -> Vec<PartitionMove> {
-    let live: Vec<NodeId> = state.live_nodes().collect();
+    let live: Vec<NodeId> = state.assignable_nodes().collect();
     if live.is_empty() {
         return Vec::new();
     }
@@ -155,6 +155,69 @@ mod tests {
         let kept: usize =
             counts.values().map(|c| (*c).min(base)).sum::<usize>() + extra.min(at_base_plus_one);
         total - kept
+    }
+
+    #[test]
+    fn a_draining_node_is_emptied_and_gets_nothing() {
+        let mut log = Log::new();
+        for node in 1..=3 {
+            log.ok(register(node));
+        }
+        log.ok(topics("A->B", &[("orders", 9)]));
+        apply_plan(&mut log);
+        assert_eq!(log.state.held_by(2), 3);
+        log.ok(Command::SetDraining {
+            node: 2,
+            draining: true,
+        });
+        let moves = apply_plan(&mut log);
+        assert_eq!(moves.len(), 3, "only node 2's partitions move: {moves:?}");
+        assert!(moves.iter().all(|m| m.node != 2));
+        // Node 2 was alive: it still has to release them.
+        assert_eq!(log.state.held_by(2), 3);
+        for (key, _) in log
+            .state
+            .partitions()
+            .map(|(k, i)| (k.clone(), i.clone()))
+            .collect::<Vec<_>>()
+        {
+            if log.state.partition(&key).unwrap().releasing == Some(2) {
+                log.ok(Command::Release {
+                    node: 2,
+                    key,
+                    position: None,
+                });
+            }
+        }
+        assert_eq!(log.state.held_by(2), 0);
+        // A manual move to a draining node is skipped.
+        let key = key_of(&log, 1);
+        let epoch = log.state.partition(&key).unwrap().epoch;
+        let outcome = log.apply(Command::Assign {
+            moves: vec![PartitionMove {
+                key,
+                node: 2,
+                expected_epoch: epoch,
+            }],
+        });
+        assert!(
+            matches!(outcome, ApplyOutcome::Partial { applied: 0, .. }),
+            "{outcome:?}"
+        );
+        // Undrained, it gets its share back.
+        log.ok(Command::SetDraining {
+            node: 2,
+            draining: false,
+        });
+        apply_plan(&mut log);
+        assert_eq!(
+            counts(&log.state).values().copied().collect::<Vec<_>>(),
+            [3, 3, 3]
+        );
+    }
+
+    fn key_of(log: &Log, node: NodeId) -> PartitionKey {
+        log.state.owned_by(node).remove(0).0
     }
 
     fn apply_plan(log: &mut Log) -> Vec<PartitionMove> {

@@ -38,6 +38,11 @@ pub enum Command {
         key: PartitionKey,
         position: Option<Position>,
     },
+    /// An operator drains `node` (it gets no partitions) or undoes the drain.
+    SetDraining { node: NodeId, draining: bool },
+    /// An operator pauses `flow` (its owners stop reading, keeping partitions and positions) or
+    /// resumes it.
+    SetFlowPaused { flow: FlowId, paused: bool },
 }
 
 /// One source topic of a flow, as discovery sees it.
@@ -164,6 +169,14 @@ impl Command {
                 next_source_offset: position.map(|p| p.next_source_offset),
                 last_target_offset: position.map(|p| p.last_target_offset),
             }),
+            Self::SetDraining { node, draining } => Kind::SetDraining(proto::SetDraining {
+                node_id: *node,
+                draining: *draining,
+            }),
+            Self::SetFlowPaused { flow, paused } => Kind::SetFlowPaused(proto::SetFlowPaused {
+                flow: flow.to_string(),
+                paused: *paused,
+            }),
         }
     }
 
@@ -239,6 +252,14 @@ impl Command {
                         last_target_offset: last,
                     }),
             },
+            Kind::SetDraining(m) => Self::SetDraining {
+                node: m.node_id,
+                draining: m.draining,
+            },
+            Kind::SetFlowPaused(m) => Self::SetFlowPaused {
+                flow: m.flow.parse()?,
+                paused: m.paused,
+            },
         })
     }
 }
@@ -292,6 +313,14 @@ mod tests {
                         last_target_offset: 41,
                     },
                 }],
+            },
+            Command::SetDraining {
+                node: 2,
+                draining: true,
+            },
+            Command::SetFlowPaused {
+                flow: flow(),
+                paused: true,
             },
         ]
     }

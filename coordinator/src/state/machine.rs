@@ -23,6 +23,7 @@ pub struct ClusterState {
     pub(super) nodes: BTreeMap<NodeId, NodeInfo>,
     pub(super) flow_config: Option<FlowConfig>,
     pub(super) partitions: BTreeMap<PartitionKey, PartitionInfo>,
+    pub(super) paused: BTreeSet<FlowId>,
 }
 
 /// The result of applying one entry's data.
@@ -58,6 +59,15 @@ impl ClusterState {
                 key,
                 position,
             } => self.release(*node, key, *position),
+            Command::SetDraining { node, draining } => self.set_draining(*node, *draining),
+            Command::SetFlowPaused { flow, paused } => {
+                if *paused {
+                    self.paused.insert(flow.clone());
+                } else {
+                    self.paused.remove(flow);
+                }
+                ApplyOutcome::Applied
+            }
         }
     }
 
@@ -135,6 +145,34 @@ impl ClusterState {
             .map(|(node, _)| *node)
     }
 
+    /// Ids of the nodes partitions may be given to: alive and not draining, ascending.
+    pub fn assignable_nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.nodes
+            .iter()
+            .filter(|(_, info)| info.alive && !info.draining)
+            .map(|(node, _)| *node)
+    }
+
+    /// Whether an operator paused `flow`.
+    pub fn is_paused(&self, flow: &FlowId) -> bool {
+        self.paused.contains(flow)
+    }
+
+    /// The paused flows.
+    pub fn paused_flows(&self) -> impl Iterator<Item = &FlowId> {
+        self.paused.iter()
+    }
+
+    /// Partitions `node` still owns or has not released: 0 once a drain of it is complete.
+    pub fn held_by(&self, node: NodeId) -> usize {
+        self.partitions
+            .values()
+            .filter(|info| {
+                info.owner.is_some_and(|o| o.node == node) || info.releasing == Some(node)
+            })
+            .count()
+    }
+
     pub fn flow_config(&self) -> Option<&FlowConfig> {
         self.flow_config.as_ref()
     }
@@ -190,6 +228,7 @@ impl ClusterState {
             .or_insert_with(|| NodeInfo {
                 address: address.to_owned(),
                 alive: true,
+                draining: false,
             });
         ApplyOutcome::Applied
     }
@@ -223,6 +262,16 @@ impl ClusterState {
                         }
                     }
                 }
+                ApplyOutcome::Applied
+            }
+            None => ApplyOutcome::Stale(format!("node {node} is not registered")),
+        }
+    }
+
+    fn set_draining(&mut self, node: NodeId, draining: bool) -> ApplyOutcome {
+        match self.nodes.get_mut(&node) {
+            Some(info) => {
+                info.draining = draining;
                 ApplyOutcome::Applied
             }
             None => ApplyOutcome::Stale(format!("node {node} is not registered")),
@@ -293,7 +342,10 @@ impl ClusterState {
                 key: mv.key.clone(),
                 reason,
             };
-            let alive = self.nodes.get(&mv.node).map(|info| info.alive);
+            let alive = self
+                .nodes
+                .get(&mv.node)
+                .map(|info| info.alive && !info.draining);
             let Some(info) = self.partitions.get_mut(&mv.key) else {
                 skipped.push(skip(SkipReason::UnknownPartition));
                 continue;
@@ -468,7 +520,8 @@ mod tests {
             log.state.node(1),
             Some(&NodeInfo {
                 address: "10.0.0.1:7070".to_owned(),
-                alive: true
+                alive: true,
+                draining: false,
             })
         );
         log.ok(Command::SetLiveness {

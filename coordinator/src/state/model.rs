@@ -12,6 +12,9 @@ pub struct NodeInfo {
     /// The leader's last verdict: `false` once no heartbeat arrived within the timeout. Only alive
     /// nodes are given partitions.
     pub alive: bool,
+    /// Set by an operator's drain: the node is given no partitions (the ones it holds move away)
+    /// until the drain is undone.
+    pub draining: bool,
 }
 
 /// The cluster's one configuration, as the last accepted `SetFlowConfig` carried it.

@@ -57,7 +57,7 @@ pub enum SkipReason {
     EpochMismatch { expected: u64, current: u64 },
     /// The move's target is not registered.
     UnknownNode { node: NodeId },
-    /// The move's target is registered but declared dead.
+    /// The move's target is registered but declared dead, or draining.
     DeadNode { node: NodeId },
     /// The update came from a node that does not own the partition under that epoch: a fenced
     /// old owner, or an owner that has not seen its own move yet.
@@ -78,7 +78,7 @@ impl fmt::Display for SkipReason {
                 write!(f, "expected epoch {expected}, current epoch is {current}")
             }
             Self::UnknownNode { node } => write!(f, "node {node} is not registered"),
-            Self::DeadNode { node } => write!(f, "node {node} is not alive"),
+            Self::DeadNode { node } => write!(f, "node {node} is not alive or is draining"),
             Self::NotOwner {
                 node,
                 epoch,

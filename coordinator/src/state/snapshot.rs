@@ -20,6 +20,7 @@ impl ClusterState {
                     node_id: *node,
                     address: info.address.clone(),
                     alive: info.alive,
+                    draining: info.draining,
                 })
                 .collect(),
             flow_config: self.flow_config.as_ref().map(|config| proto::FlowConfig {
@@ -44,6 +45,7 @@ impl ClusterState {
                     releasing: info.releasing,
                 })
                 .collect(),
+            paused_flows: self.paused.iter().map(ToString::to_string).collect(),
         }
         .encode_to_vec()
     }
@@ -69,6 +71,7 @@ impl ClusterState {
             let info = NodeInfo {
                 address: node.address,
                 alive: node.alive,
+                draining: node.draining,
             };
             if state.nodes.insert(node.node_id, info).is_some() {
                 return Err(invalid(format!("node {} is listed twice", node.node_id)));
@@ -105,6 +108,10 @@ impl ClusterState {
                 }
             }
         }
+        for flow in snapshot.paused_flows {
+            let flow = flow.parse().map_err(|e| invalid(format!("{e}")))?;
+            state.paused.insert(flow);
+        }
         Ok(state)
     }
 }
@@ -114,6 +121,10 @@ mod tests {
     use super::*;
     use crate::state::testing::{key, register, topics, Log};
     use crate::state::{plan_assignment, Command, PositionUpdate};
+
+    fn key0_flow() -> crate::FlowId {
+        key("A->B", "orders", 0).flow
+    }
 
     #[test]
     fn a_busy_state_round_trips() {
@@ -146,6 +157,15 @@ mod tests {
             alive: false,
         });
         log.ok(Command::RemoveNode { node: 1 });
+        log.ok(register(3));
+        log.ok(Command::SetDraining {
+            node: 3,
+            draining: true,
+        });
+        log.ok(Command::SetFlowPaused {
+            flow: key0_flow(),
+            paused: true,
+        });
 
         let bytes = log.state.to_snapshot_bytes();
         let restored = ClusterState::from_snapshot_bytes(&bytes).unwrap();

@@ -121,6 +121,20 @@ pub(crate) fn parse_peers(items: &[String]) -> Result<Vec<Peer>, (String, &'stat
         .collect()
 }
 
+pub(crate) const EXPECT_CONTROL_TOKEN: &str =
+    "16 to 4096 visible ASCII characters (no spaces): a bearer token for the control API";
+
+/// A control API bearer token: long enough not to be guessed, and sendable as an HTTP header.
+pub(crate) fn parse_control_token(text: &str) -> Result<String, &'static str> {
+    let text = text.trim();
+    let ok = (16..=4096).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(EXPECT_CONTROL_TOKEN)
+    }
+}
+
 pub(crate) fn parse_cluster_id(text: &str) -> Result<String, &'static str> {
     let text = text.trim();
     let ok = (1..=255).contains(&text.len())
@@ -161,6 +175,7 @@ pub(crate) struct MembershipValues {
     pub cluster_id: Option<String>,
     pub liveness_timeout: Option<Duration>,
     pub position_interval: Option<Duration>,
+    pub control_token: Option<String>,
 }
 
 /// How one format names the settings that messages may ask to set.
@@ -387,6 +402,7 @@ pub(crate) fn membership(
         position_interval: values
             .position_interval
             .unwrap_or(DEFAULT_POSITION_INTERVAL),
+        control_token: values.control_token,
     })
 }
 

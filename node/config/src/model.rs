@@ -130,6 +130,9 @@ pub struct ClusterMembership {
     /// How often an owner proposes its replicated positions to the cluster. Default 1 s; at least
     /// 100 ms.
     pub position_interval: Duration,
+    /// When set, every call to the control API (`strait.v1.*`) must carry `authorization: Bearer
+    /// <token>`; the Raft transport, health and reflection stay open. Default: none (open).
+    pub control_token: Option<String>,
 }
 
 impl ClusterMembership {
@@ -161,6 +164,7 @@ impl Default for ClusterMembership {
             cluster_id: DEFAULT_CLUSTER_ID.to_owned(),
             liveness_timeout: DEFAULT_LIVENESS_TIMEOUT,
             position_interval: DEFAULT_POSITION_INTERVAL,
+            control_token: None,
         }
     }
 }

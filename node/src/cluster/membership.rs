@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strait_config::ClusterMembership;
+use strait_config::{ClusterMembership, Settings};
 use strait_coordinator::raft::{self, RaftHandle, RaftOptions};
 use strait_coordinator::NodeId;
 use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
@@ -15,10 +15,17 @@ use strait_storage::{StorageError, Store};
 use thiserror::Error;
 
 use super::server::RaftService;
-use super::status_service::StatusService;
 use super::transport::GrpcTransport;
 use crate::replication::status::NodeStatus;
+use strait_proto::v1::cluster_server::ClusterServer;
+use strait_proto::v1::flows_server::FlowsServer;
+use strait_proto::v1::offsets_server::OffsetsServer;
+use strait_proto::v1::partitions_server::PartitionsServer;
 use strait_proto::v1::status_server::StatusServer;
+
+use crate::control::{
+    BearerAuth, ClusterApi, Control, FlowsApi, OffsetsApi, PartitionsApi, StatusApi,
+};
 
 /// How long a joining node keeps asking its contact before giving up.
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
@@ -80,11 +87,12 @@ impl Drop for RunningCluster {
 }
 
 pub fn start(
-    config: &ClusterMembership,
-    data_dir: &std::path::Path,
+    settings: Arc<Settings>,
     store: &Store,
     status: NodeStatus,
 ) -> Result<RunningCluster, ClusterError> {
+    let config: &ClusterMembership = &settings.cluster;
+    let data_dir = settings.node.data_dir.as_path();
     let log = store.raft()?;
     match log.node_identity()? {
         Some((node, cluster)) if node != config.node_id || cluster != config.cluster_id => {
@@ -143,10 +151,15 @@ pub fn start(
         cluster_id: config.cluster_id.clone(),
         raft: handle.clone(),
     };
-    let status_service = StatusService {
+    let control = Control {
         raft: handle.clone(),
+        node_id: config.node_id,
+        cluster_id: config.cluster_id.clone(),
+        own: settings.clone(),
         status,
+        token: config.control_token.clone(),
     };
+    let auth = BearerAuth::new(config.control_token.as_deref());
     // Server reflection (v1, and v1alpha for grpcurl 1.8) so that grpcurl needs no .proto files.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -169,7 +182,34 @@ pub fn start(
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         if let Err(error) = tonic::transport::Server::builder()
             .add_service(RaftTransportServer::new(service))
-            .add_service(StatusServer::new(status_service))
+            .add_service(StatusServer::with_interceptor(
+                StatusApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
+            ))
+            .add_service(ClusterServer::with_interceptor(
+                ClusterApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
+            ))
+            .add_service(FlowsServer::with_interceptor(
+                FlowsApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
+            ))
+            .add_service(PartitionsServer::with_interceptor(
+                PartitionsApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
+            ))
+            .add_service(OffsetsServer::with_interceptor(
+                OffsetsApi { control },
+                auth,
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -236,7 +276,7 @@ async fn report_health(
         health.set_service_status("", status).await;
         health
             .set_service_status(
-                <StatusServer<StatusService> as tonic::server::NamedService>::NAME,
+                <StatusServer<StatusApi> as tonic::server::NamedService>::NAME,
                 status,
             )
             .await;

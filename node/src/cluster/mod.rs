@@ -2,9 +2,9 @@
 //! joining or bootstrapping the group, and starting the Raft task on its own runtime.
 
 mod leave;
+pub(crate) mod members;
 mod membership;
 mod server;
-mod status_service;
 mod transport;
 
 pub use leave::request_leave;

@@ -3,7 +3,6 @@
 use protobuf::Message as _;
 use raft::eraftpb::Message;
 use strait_coordinator::raft::RaftHandle;
-use strait_coordinator::state::Command;
 use strait_proto::raft::v1::raft_transport_server::RaftTransport;
 use strait_proto::raft::v1::{
     JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, Member, RaftAck, RaftBatch,
@@ -46,30 +45,15 @@ impl RaftTransport for RaftService {
     ) -> Result<Response<LeaveResponse>, Status> {
         let leave = request.into_inner();
         self.check_cluster(&leave.cluster_id)?;
-        let state = self.raft.state();
-        if state.node(leave.node_id).is_none()
-            && !self.raft.status().voters.contains(&leave.node_id)
-        {
+        if !super::members::is_member(&self.raft, leave.node_id) {
             return Err(Status::not_found(format!(
                 "node_id: node {} is not a member of this cluster",
                 leave.node_id
             )));
         }
-        let unavailable =
-            |e: strait_coordinator::raft::ProposeError| Status::unavailable(e.to_string());
-        // Its partitions go to the others first; then it stops being a voter.
-        self.raft
-            .propose(Command::RemoveNode {
-                node: leave.node_id,
-            })
+        super::members::remove_member(&self.raft, leave.node_id)
             .await
-            .map_err(unavailable)?;
-        if self.raft.status().voters.contains(&leave.node_id) {
-            self.raft
-                .remove_voter(leave.node_id)
-                .await
-                .map_err(unavailable)?;
-        }
+            .map_err(|e| Status::unavailable(e.to_string()))?;
         Ok(Response::new(LeaveResponse {}))
     }
 
@@ -82,22 +66,9 @@ impl RaftTransport for RaftService {
         if join.address.is_empty() {
             return Err(Status::invalid_argument("address: must not be empty"));
         }
-        let unavailable =
-            |e: strait_coordinator::raft::ProposeError| Status::unavailable(e.to_string());
-        // Register the address first, so the leader can reach the new voter once it is added.
-        self.raft
-            .propose(Command::RegisterNode {
-                node: join.node_id,
-                address: join.address.clone(),
-            })
+        super::members::add_member(&self.raft, join.node_id, &join.address)
             .await
-            .map_err(unavailable)?;
-        if !self.raft.status().voters.contains(&join.node_id) {
-            self.raft
-                .add_voter(join.node_id)
-                .await
-                .map_err(unavailable)?;
-        }
+            .map_err(|e| Status::unavailable(e.to_string()))?;
         let state = self.raft.state();
         let members = state
             .nodes()

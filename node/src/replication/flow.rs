@@ -85,6 +85,8 @@ pub struct FlowActor {
     draining: bool,
     /// Whether this node had lost contact with the cluster at the last reconcile.
     fenced: bool,
+    /// Whether the flow was paused at the last reconcile.
+    paused: bool,
     /// Releases proposed and not yet seen committed, with when they were proposed.
     release_asked: HashMap<TopicPartition, Instant>,
     /// The final positions of retired partitions, for their release.
@@ -166,6 +168,7 @@ impl FlowActor {
             refreshing: false,
             draining: false,
             fenced: false,
+            paused: false,
             release_asked: HashMap::new(),
             final_positions: HashMap::new(),
             refreshed_once: false,
@@ -264,7 +267,14 @@ impl FlowActor {
             self.fenced = fenced;
         }
         let state = self.cluster.raft.state();
-        let desired: BTreeMap<TopicPartition, (u64, String, Option<Position>)> = if fenced {
+        let paused = state.is_paused(&flow);
+        if paused != self.paused {
+            tracing::info!(%flow, paused, "flow {}", if paused { "paused" } else { "resumed" });
+            self.paused = paused;
+        }
+        // Paused: stop reading and keep the partitions; the positions stay where they are.
+        let desired: BTreeMap<TopicPartition, (u64, String, Option<Position>)> = if fenced || paused
+        {
             BTreeMap::new()
         } else {
             state
@@ -408,6 +418,47 @@ impl FlowActor {
         );
     }
 
+    /// A partition stopped because its flow is paused stays this node's: its final position goes
+    /// to the cluster at once, so that the paused flow shows (and a later owner resumes from)
+    /// exactly where it stopped.
+    fn propose_paused_position(
+        &mut self,
+        ctx: &mut Context<Self>,
+        retired: &Retired,
+        position: Position,
+    ) {
+        let key = PartitionKey {
+            flow: self.settings.id.clone(),
+            tp: retired.tp.clone(),
+        };
+        let state = self.cluster.raft.state();
+        let still_mine = state.partition(&key).and_then(|info| info.owner)
+            == Some(strait_coordinator::Owner {
+                node: self.cluster.node_id,
+                epoch: retired.epoch,
+            });
+        if !still_mine || !state.is_paused(&key.flow) {
+            return;
+        }
+        let command = Command::UpdatePositions {
+            node: self.cluster.node_id,
+            positions: vec![PositionUpdate {
+                key,
+                epoch: retired.epoch,
+                position,
+            }],
+        };
+        let raft = self.cluster.raft.clone();
+        ctx.spawn(
+            async move {
+                if let Err(error) = raft.propose(command).await {
+                    tracing::debug!(%error, "paused position not proposed (kept locally)");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
     /// Proposes the positions that moved since the last proposal, so that a partition's next owner
     /// resumes close to where this one got.
     fn propose_positions(&mut self, ctx: &mut Context<Self>) {
@@ -497,6 +548,7 @@ impl Handler<Retired> for FlowActor {
         self.retiring.remove(&retired.tp);
         if let Some(position) = retired.position {
             self.final_positions.insert(retired.tp.clone(), position);
+            self.propose_paused_position(ctx, &retired, position);
         }
         // It may belong here again (e.g. contact restored): start it at once.
         self.reconcile(ctx);

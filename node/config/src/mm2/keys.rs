@@ -26,6 +26,7 @@ pub(crate) const STRAIT_CLUSTER_JOIN: &str = "strait.cluster.join";
 pub(crate) const STRAIT_CLUSTER_ID: &str = "strait.cluster.id";
 pub(crate) const STRAIT_CLUSTER_LIVENESS_TIMEOUT: &str = "strait.cluster.liveness.timeout.ms";
 pub(crate) const STRAIT_CLUSTER_POSITION_INTERVAL: &str = "strait.cluster.position.interval.ms";
+pub(crate) const STRAIT_CLUSTER_CONTROL_TOKEN: &str = "strait.cluster.control.token";
 pub(crate) const CLUSTER_KEYS: &[&str] = &[
     STRAIT_CLUSTER_NODE_ID,
     STRAIT_CLUSTER_LISTEN,
@@ -35,6 +36,7 @@ pub(crate) const CLUSTER_KEYS: &[&str] = &[
     STRAIT_CLUSTER_ID,
     STRAIT_CLUSTER_LIVENESS_TIMEOUT,
     STRAIT_CLUSTER_POSITION_INTERVAL,
+    STRAIT_CLUSTER_CONTROL_TOKEN,
 ];
 
 /// Strait's per-flow additions (file level or `A->B.`).
@@ -55,6 +57,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     STRAIT_CLUSTER_ID,
     STRAIT_CLUSTER_LIVENESS_TIMEOUT,
     STRAIT_CLUSTER_POSITION_INTERVAL,
+    STRAIT_CLUSTER_CONTROL_TOKEN,
     STRAIT_MAX_IN_FLIGHT_RECORDS,
     STRAIT_MAX_IN_FLIGHT_BYTES,
     STRAIT_POSITION_FLUSH_INTERVAL,

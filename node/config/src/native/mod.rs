@@ -18,6 +18,7 @@
 //! cluster_id = "strait"               # default strait
 //! liveness_timeout_ms = 3000          # default 3000, at least 500
 //! position_interval_ms = 1000         # default 1000, at least 100
+//! # control_token = "..."             # bearer token required by the control API; default none
 //!
 //! [clusters.A]
 //! bootstrap_servers = "127.0.0.1:19092"   # required for clusters used by an enabled flow
@@ -119,6 +120,7 @@ struct RawMembership {
     cluster_id: Option<String>,
     liveness_timeout_ms: Option<i64>,
     position_interval_ms: Option<i64>,
+    control_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -507,6 +509,13 @@ impl<'f> Assembler<'f> {
                 raw.position_interval_ms,
                 membership::position_interval,
             )?,
+            control_token: self
+                .text(
+                    "control_token",
+                    raw.control_token,
+                    membership::parse_control_token,
+                )?
+                .map(|s| s.value),
         };
         membership::membership(self.file, values, &MEMBERSHIP_KEYS)
     }
