@@ -5,6 +5,7 @@
 //! shows what it resolves to.
 
 pub mod check;
+pub mod cli;
 pub mod cluster;
 pub mod control;
 mod error;

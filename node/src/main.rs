@@ -14,6 +14,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: strait_node::cli::Connection,
 }
 
 #[derive(Subcommand)]
@@ -32,27 +34,41 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Remove a node from its cluster: its partitions move to the others and it exits.
+    /// Remove a node from its cluster (asking the member at `--contact`): its partitions move to
+    /// the others and it exits.
     Leave {
         /// The id of the node to remove.
         #[arg(long)]
         node: u64,
-        /// The cluster address (host:port) of any member.
-        #[arg(long)]
-        contact: String,
+        /// The cluster's id (`cluster.cluster_id`).
         #[arg(long, default_value = "strait")]
         cluster_id: String,
     },
+    #[command(flatten)]
+    Control(strait_node::cli::ControlCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Leave {
-            node,
-            contact,
-            cluster_id,
-        } => {
+        Command::Control(command) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            return match runtime.block_on(strait_node::cli::run(cli.connection, command)) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Command::Leave { node, cluster_id } => {
+            let contact = cli.connection.contact.clone();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
