@@ -37,6 +37,8 @@ pub struct ClusterSettings {
     pub cluster_id: Option<String>,
     pub liveness_timeout_ms: Option<u64>,
     pub position_interval_ms: Option<u64>,
+    /// `control_token`: the bearer token the control API requires.
+    pub control_token: Option<String>,
 }
 
 /// One replication flow.
@@ -144,6 +146,9 @@ impl Config {
         }
         if let Some(ms) = cluster.position_interval_ms {
             let _ = writeln!(out, "position_interval_ms = {ms}");
+        }
+        if let Some(token) = &cluster.control_token {
+            let _ = writeln!(out, "control_token = {}", quote(token));
         }
         for (alias, bootstrap) in &self.clusters {
             let _ = writeln!(out, "\n[clusters.{alias}]");

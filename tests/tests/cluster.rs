@@ -1051,3 +1051,6 @@ fn refuses_an_unreachable_join_contact() {
         "gave up only after {elapsed:?}"
     );
 }
+
+#[path = "cluster/control.rs"]
+mod control;

@@ -19,6 +19,31 @@ impl Offsets for OffsetsApi {
     ) -> Result<Response<TranslateOffsetsResponse>, Status> {
         let r = request.into_inner();
         let flow = request::flow("flow", &r.flow)?;
+        match (r.group.trim().is_empty(), r.offsets.is_empty()) {
+            (true, true) => {
+                return Err(request::invalid(
+                    "group",
+                    "name a consumer group, or list offsets",
+                ))
+            }
+            (false, false) => {
+                return Err(request::invalid(
+                    "offsets",
+                    "give either a group or offsets, not both",
+                ))
+            }
+            _ => {}
+        }
+        for (i, o) in r.offsets.iter().enumerate() {
+            request::topic(&format!("offsets[{i}].topic"), &o.topic)?;
+            request::partition(&format!("offsets[{i}].partition"), o.partition)?;
+            if o.offset < 0 {
+                return Err(request::invalid(
+                    &format!("offsets[{i}].offset"),
+                    format!("{} is negative", o.offset),
+                ));
+            }
+        }
         self.control.flow("flow", &flow)?;
         Err(Status::unimplemented("offset translation is not built yet"))
     }
