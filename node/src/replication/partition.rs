@@ -307,6 +307,10 @@ impl PartitionActor {
                 restarts: self.restarts,
                 records,
                 bytes,
+                // Joined from the flow's consumer statistics by the status registry.
+                source_end_offset: None,
+                source_start_offset: None,
+                last_record_timestamp_ms: self.ack.last_acked_timestamp(),
             },
         );
     }
@@ -385,6 +389,7 @@ impl Supervised for PartitionActor {
 
 impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
     fn handle(&mut self, batch: Vec<KafkaResult<OwnedMessage>>, ctx: &mut Self::Context) {
+        let read_at = Instant::now();
         if !self
             .spec
             .fence
@@ -410,18 +415,20 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                     self.next_expected = message.offset() + 1;
                     records.push(message);
                 }
-                Err(error) => match classify(&error) {
-                    ErrorClass::Retriable => {
-                        tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                Err(error) => {
+                    match crate::metrics::fetch_error(&self.spec.flow, classify(&error)) {
+                        ErrorClass::Retriable => {
+                            tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                             partition = self.spec.tp.partition, %error,
                             "source fetch error (librdkafka retries)");
-                        self.last_error = Some(format!("source fetch: {error}"));
+                            self.last_error = Some(format!("source fetch: {error}"));
+                        }
+                        ErrorClass::Fatal => {
+                            self.fail(ctx, PartitionError::Fetch(error));
+                            return;
+                        }
                     }
-                    ErrorClass::Fatal => {
-                        self.fail(ctx, PartitionError::Fetch(error));
-                        return;
-                    }
-                },
+                }
             }
         }
         if records.is_empty() {
@@ -445,6 +452,7 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                     records,
                     ack: ack.clone(),
                     budget: budget.clone(),
+                    read_at,
                 };
                 if let Err(error) = producer.send(batch).await {
                     // Never reached the producer: resolve every record as failed ourselves.
