@@ -67,9 +67,10 @@ fn class_label(class: ErrorClass) -> &'static str {
     }
 }
 
-/// Counts an error read from a source partition (`strait_consumer_fetch_errors_total`) and
-/// returns its class.
-pub fn fetch_error(flow: &FlowId, class: ErrorClass) -> ErrorClass {
+/// Counts an error read from the source (`strait_consumer_fetch_errors_total`) and returns its
+/// class.
+pub fn fetch_error(flow: &FlowId, error: &rdkafka::error::KafkaError) -> ErrorClass {
+    let class = crate::kafka::classify(error);
     metrics::counter!("strait_consumer_fetch_errors_total",
         "flow" => flow.to_string(), "class" => class_label(class))
     .increment(1);

@@ -486,7 +486,7 @@ impl Actor for FlowActor {
                             partition = message.partition(), offset = message.offset(),
                             "record arrived on the shared queue instead of its partition's"),
                         Err(error) => {
-                            crate::metrics::fetch_error(&flow, crate::kafka::classify(&error));
+                            crate::metrics::fetch_error(&flow, &error);
                             tracing::warn!(%flow, %error, "source consumer error");
                         }
                     }

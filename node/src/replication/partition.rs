@@ -19,7 +19,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use strait_coordinator::{FlowId, TopicPartition};
 use strait_storage::{Position, PositionKey, PositionStore};
 
-use crate::kafka::{classify, ErrorClass, ReportingContext};
+use crate::kafka::{ErrorClass, ReportingContext};
+use crate::metrics::fetch_error;
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::{InFlightBudget, Lease};
 use crate::replication::error::PartitionError;
@@ -415,20 +416,18 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                     self.next_expected = message.offset() + 1;
                     records.push(message);
                 }
-                Err(error) => {
-                    match crate::metrics::fetch_error(&self.spec.flow, classify(&error)) {
-                        ErrorClass::Retriable => {
-                            tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                Err(error) => match fetch_error(&self.spec.flow, &error) {
+                    ErrorClass::Retriable => {
+                        tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                             partition = self.spec.tp.partition, %error,
                             "source fetch error (librdkafka retries)");
-                            self.last_error = Some(format!("source fetch: {error}"));
-                        }
-                        ErrorClass::Fatal => {
-                            self.fail(ctx, PartitionError::Fetch(error));
-                            return;
-                        }
+                        self.last_error = Some(format!("source fetch: {error}"));
                     }
-                }
+                    ErrorClass::Fatal => {
+                        self.fail(ctx, PartitionError::Fetch(error));
+                        return;
+                    }
+                },
             }
         }
         if records.is_empty() {
