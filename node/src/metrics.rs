@@ -300,6 +300,28 @@ fn lag_labels((flow, tp): &(FlowId, TopicPartition)) -> [(&'static str, String);
 mod tests {
     use super::growth;
 
+    /// Every metric the Grafana dashboard queries is one this node describes.
+    #[test]
+    fn the_dashboard_uses_only_exported_names() {
+        let dashboard = include_str!("../../deploy/grafana/strait-dashboard.json");
+        let exported = include_str!("metrics.rs");
+        let names = regex::Regex::new(r"strait_[a-z_]+").expect("a regex");
+        let mut checked = 0;
+        for found in names.find_iter(dashboard) {
+            let name = found.as_str();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name);
+            assert!(
+                exported.contains(&format!("\"{base}\"")),
+                "the dashboard queries {name}, which metrics.rs does not describe"
+            );
+            checked += 1;
+        }
+        assert!(checked > 20, "only {checked} metric names found");
+    }
+
     #[test]
     fn growth_never_goes_back() {
         assert_eq!(growth(0, 5), 5);
