@@ -1,15 +1,21 @@
 //! Strait's benchmark harness. The binaries live in `src/bin/`: `strait-loadgen` (a steady load
-//! for the demo) and `strait-failover` (partition takeover time after `kill -9` of a node in a
-//! 3-node cluster). This library holds what the benchmarks share, on top of the integration-test
-//! fixtures (`strait-tests`: brokers, `strait` processes, config files, test records):
+//! for the demo), `strait-failover` (partition takeover time after `kill -9` of a node in a
+//! 3-node cluster), `strait-throughput` (throughput, CPU, memory and latency against a raw copy)
+//! and `strait-rawcopy` (that raw copy). This library holds what the benchmarks share, on top of
+//! the integration-test fixtures (`strait-tests`: brokers, `strait` processes, config files, test
+//! records):
 //!
 //! - [`cluster`]: a cluster of `strait` nodes (one config per node, kill -9, restart on the same
 //!   data dir) and their `strait.v1.Status` over gRPC;
 //! - [`load`]: a steady producer whose records carry a per-partition sequence number, with the
 //!   count produced so far readable at any time;
+//! - [`procfs`]: CPU time and memory of a process, and the machine's CPU time, from `/proc`;
+//! - [`scrape`]: a node's Prometheus endpoint;
 //! - [`watch`]: a consumer of the target topic that notes when a record produced after a given
 //!   moment first arrives on each partition, and counts replays and gaps.
 
 pub mod cluster;
 pub mod load;
+pub mod procfs;
+pub mod scrape;
 pub mod watch;

@@ -1,38 +1,93 @@
 //! The Prometheus endpoint (`[node] metrics_listen`, `strait.metrics.listen`): `GET /metrics`.
 //!
 //! Names are `strait_<subsystem>_<name>_<unit>`; counters end in `_total`. The data path counts
-//! acknowledged records and producer errors where they happen (`replication/producer.rs`); the
-//! gauges and the counters kept elsewhere (the flows' budgets, the partition actors' restarts, the
-//! Raft status) are sampled here every [`SAMPLE_INTERVAL`].
+//! acknowledged records, latencies and producer errors where they happen
+//! (`replication/producer.rs`), fetch errors in the partition actors and rebalances in the flow
+//! actors; the gauges and the counters kept elsewhere (the flows' budgets, the partition actors'
+//! restarts and lag, the Raft status) are sampled here every [`SAMPLE_INTERVAL`].
+//!
+//! Cardinality: every series is per node and per flow; records and bytes are also per remote
+//! topic; only the two lag gauges are per partition (what an operator needs to find the one stuck
+//! partition, and one series per partition a node owns). Histograms are per flow. Error labels are
+//! the class (`retriable`, `fatal`).
 //!
 //! The exporter serves from its own thread and runtime, so it answers while the actor system is
 //! busy or the target cluster is stalled.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use metrics_exporter_prometheus::Matcher;
 use strait_coordinator::raft::{RaftHandle, RaftRole};
 use strait_coordinator::{FlowId, TopicPartition};
 
+use crate::kafka::ErrorClass;
 use crate::replication::status::NodeStatus;
 
 /// How often the sampled metrics are refreshed.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Buckets of the replication latency histograms, in seconds: loopback milliseconds up to the
+/// minutes of a catch-up.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+/// Buckets of the rebalance duration histogram, in seconds.
+const REBALANCE_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
 /// Starts the HTTP endpoint at `addr` and installs the global recorder. Call it outside any tokio
 /// runtime: the exporter then gets a thread and runtime of its own.
 pub fn install(addr: SocketAddr) -> Result<(), String> {
+    let error =
+        |e: metrics_exporter_prometheus::BuildError| format!("cannot serve metrics on {addr}: {e}");
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(addr)
+        .set_buckets_for_metric(
+            Matcher::Suffix("_latency_seconds".to_owned()),
+            LATENCY_BUCKETS,
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("strait_cluster_rebalance_duration_seconds".to_owned()),
+                REBALANCE_BUCKETS,
+            )
+        })
+        .map_err(error)?
         .install()
-        .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        .map_err(error)?;
     describe();
     Ok(())
 }
 
+fn class_label(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::Retriable => "retriable",
+        ErrorClass::Fatal => "fatal",
+    }
+}
+
+/// Counts an error read from the source (`strait_consumer_fetch_errors_total`) and returns its
+/// class.
+pub fn fetch_error(flow: &FlowId, error: &rdkafka::error::KafkaError) -> ErrorClass {
+    let class = crate::kafka::classify(error);
+    metrics::counter!("strait_consumer_fetch_errors_total",
+        "flow" => flow.to_string(), "class" => class_label(class))
+    .increment(1);
+    class
+}
+
+/// A change of the partitions this node runs for `flow` took `took` to settle (every partition
+/// that left stopped, every one that arrived started).
+pub fn rebalance(flow: &FlowId, took: Duration) {
+    let label = [("flow", flow.to_string())];
+    metrics::counter!("strait_cluster_rebalances_total", &label).increment(1);
+    metrics::histogram!("strait_cluster_rebalance_duration_seconds", &label)
+        .record(took.as_secs_f64());
+}
+
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, Unit};
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(
         "strait_replication_records_total",
         Unit::Count,
@@ -77,6 +132,46 @@ fn describe() {
     for class in ["retriable", "fatal"] {
         metrics::counter!("strait_producer_errors_total", "class" => class).increment(0);
     }
+    describe_counter!(
+        "strait_consumer_fetch_errors_total",
+        Unit::Count,
+        "Errors reading the source, by flow and class (retriable: librdkafka retries; fatal: the partition backs off)"
+    );
+    describe_gauge!(
+        "strait_replication_offset_lag_records",
+        Unit::Count,
+        "Records of a source partition not replicated yet (high watermark minus next offset), by flow, source topic and partition"
+    );
+    describe_gauge!(
+        "strait_replication_time_lag_seconds",
+        Unit::Seconds,
+        "0 when a partition is caught up, else the age of its last replicated record, by flow, source topic and partition"
+    );
+    describe_histogram!(
+        "strait_replication_end_to_end_latency_seconds",
+        Unit::Seconds,
+        "Target acknowledgement time minus the source record's timestamp, by flow"
+    );
+    describe_histogram!(
+        "strait_replication_read_to_ack_latency_seconds",
+        Unit::Seconds,
+        "Target acknowledgement time minus the time the record was read from the source, by flow"
+    );
+    describe_counter!(
+        "strait_cluster_rebalances_total",
+        Unit::Count,
+        "Changes of the partitions this node runs (assignment from the cluster), by flow"
+    );
+    describe_histogram!(
+        "strait_cluster_rebalance_duration_seconds",
+        Unit::Seconds,
+        "From a change of this node's assignment until every leaving partition stopped and every arriving one started, by flow"
+    );
+    describe_gauge!(
+        "strait_raft_apply_lag_entries",
+        Unit::Count,
+        "Committed Raft entries not applied yet on this node"
+    );
     describe_gauge!("strait_raft_term", "This node's Raft term");
     describe_gauge!("strait_raft_commit_index", "This node's Raft commit index");
     describe_gauge!(
@@ -111,6 +206,8 @@ struct Sampler {
     flows: BTreeSet<FlowId>,
     waits: HashMap<FlowId, u64>,
     restarts: HashMap<(FlowId, TopicPartition), u32>,
+    /// Partitions whose lag gauges were set: a partition that left gets them set to 0.
+    lagging: BTreeSet<(FlowId, TopicPartition)>,
 }
 
 /// How much a source total grew since `last`; a total below `last` restarted from zero.
@@ -128,6 +225,8 @@ impl Sampler {
         metrics::gauge!("strait_raft_term").set(raft.term as f64);
         metrics::gauge!("strait_raft_commit_index").set(raft.commit as f64);
         metrics::gauge!("strait_raft_applied_index").set(raft.applied as f64);
+        metrics::gauge!("strait_raft_apply_lag_entries")
+            .set(raft.commit.saturating_sub(raft.applied) as f64);
         let leader = matches!(raft.role, RaftRole::Leader);
         metrics::gauge!("strait_raft_is_leader").set(if leader { 1.0 } else { 0.0 });
 
@@ -155,7 +254,20 @@ impl Sampler {
 
         let mut restarts: BTreeMap<FlowId, u64> = BTreeMap::new();
         let mut seen = HashMap::new();
+        let mut lagging = BTreeSet::new();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         for (key, partition) in status.partitions() {
+            if let Some(lag) = partition.offset_lag() {
+                let labels = lag_labels(&key);
+                metrics::gauge!("strait_replication_offset_lag_records", &labels).set(lag as f64);
+                if let Some(ms) = partition.time_lag_ms(now_ms) {
+                    metrics::gauge!("strait_replication_time_lag_seconds", &labels)
+                        .set(ms as f64 / 1000.0);
+                }
+                lagging.insert(key.clone());
+            }
             let last = self.restarts.get(&key).copied().unwrap_or(0);
             *restarts.entry(key.0.clone()).or_default() +=
                 growth(u64::from(last), u64::from(partition.restarts));
@@ -166,12 +278,49 @@ impl Sampler {
                 .increment(grew);
         }
         self.restarts = seen;
+        for gone in self.lagging.difference(&lagging) {
+            // Moved to another node (which reports it now) or no longer replicated.
+            let labels = lag_labels(gone);
+            metrics::gauge!("strait_replication_offset_lag_records", &labels).set(0.0);
+            metrics::gauge!("strait_replication_time_lag_seconds", &labels).set(0.0);
+        }
+        self.lagging = lagging;
     }
+}
+
+fn lag_labels((flow, tp): &(FlowId, TopicPartition)) -> [(&'static str, String); 3] {
+    [
+        ("flow", flow.to_string()),
+        ("topic", tp.topic.clone()),
+        ("partition", tp.partition.to_string()),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::growth;
+
+    /// Every metric the Grafana dashboard queries is one this node describes.
+    #[test]
+    fn the_dashboard_uses_only_exported_names() {
+        let dashboard = include_str!("../../deploy/grafana/strait-dashboard.json");
+        let exported = include_str!("metrics.rs");
+        let names = regex::Regex::new(r"strait_[a-z_]+").expect("a regex");
+        let mut checked = 0;
+        for found in names.find_iter(dashboard) {
+            let name = found.as_str();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name);
+            assert!(
+                exported.contains(&format!("\"{base}\"")),
+                "the dashboard queries {name}, which metrics.rs does not describe"
+            );
+            checked += 1;
+        }
+        assert!(checked > 20, "only {checked} metric names found");
+    }
 
     #[test]
     fn growth_never_goes_back() {

@@ -1,5 +1,6 @@
 //! The progress line: every `progress_interval`, one log line per flow with what was replicated,
-//! the rate, what is in flight, and any error.
+//! the rate, what is in flight, the records remaining (source end offsets minus positions) with an
+//! estimated time to catch up, and any error.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ pub async fn report(node: u64, status: NodeStatus, interval: Duration) {
             let (before, then) = last.get(&flow).copied().unwrap_or((0, now - interval));
             let rate = (s.records.saturating_sub(before)) as f64 / (now - then).as_secs_f64();
             last.insert(flow.clone(), (s.records, now));
+            let eta = eta_secs(s.remaining, rate, s.lag_unknown);
             tracing::info!(
                 node,
                 %flow,
@@ -30,10 +32,46 @@ pub async fn report(node: u64, status: NodeStatus, interval: Duration) {
                 replicated_mb = format!("{:.1}", s.bytes as f64 / 1e6),
                 rate_per_s = rate.round() as u64,
                 in_flight = s.in_flight_records,
+                remaining = s.remaining,
+                eta = %eta,
                 backpressure_waits = s.backpressure_waits,
                 errors = %s.errors.join("; "),
                 "progress"
             );
         }
+    }
+}
+
+/// The estimated time to catch up, as the progress line shows it: `0s` when nothing remains,
+/// `unknown` while some end offsets are not known yet or nothing moves.
+fn eta_secs(remaining: u64, rate_per_s: f64, lag_unknown: usize) -> String {
+    if lag_unknown > 0 {
+        return "unknown".to_owned();
+    }
+    if remaining == 0 {
+        return "0s".to_owned();
+    }
+    if rate_per_s < 1.0 {
+        return "unknown".to_owned();
+    }
+    let secs = (remaining as f64 / rate_per_s).ceil() as u64;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eta_secs;
+
+    #[test]
+    fn eta_from_remaining_and_rate() {
+        assert_eq!(eta_secs(0, 0.0, 0), "0s");
+        assert_eq!(eta_secs(1_000, 100.0, 0), "10s");
+        assert_eq!(eta_secs(1_000_000, 1_000.0, 0), "16m40s");
+        assert_eq!(eta_secs(10, 0.0, 0), "unknown");
+        assert_eq!(eta_secs(0, 5.0, 1), "unknown");
     }
 }

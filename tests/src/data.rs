@@ -173,11 +173,23 @@ pub struct TestProducer {
 
 impl TestProducer {
     pub fn new(bootstrap: &str) -> TestProducer {
-        let producer = admin::client_config(bootstrap)
+        TestProducer::with_props(bootstrap, &[])
+    }
+
+    /// A producer with librdkafka properties of its own on top of the defaults, e.g.
+    /// `batch.num.messages = 1`, which keeps Tansu's high watermark exact (see the test broker's
+    /// quirks).
+    pub fn with_props(bootstrap: &str, props: &[(&str, &str)]) -> TestProducer {
+        let mut config = admin::client_config(bootstrap);
+        config
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set("message.timeout.ms", "180000")
-            .set("queue.buffering.max.messages", "200000")
+            .set("queue.buffering.max.messages", "200000");
+        for (key, value) in props {
+            config.set(*key, *value);
+        }
+        let producer = config
             .create_with_context(DeliveryContext::default())
             .unwrap_or_else(|e| panic!("producer for {bootstrap}: {e}"));
         TestProducer {

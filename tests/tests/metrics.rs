@@ -1,5 +1,7 @@
 //! The Prometheus endpoint (`[node] metrics_listen`): counts what the target acknowledged, exactly,
-//! shows the Raft role, and keeps answering while the target is frozen.
+//! shows the Raft role, keeps answering while the target is frozen, and reports each partition's
+//! lag exactly (rising while the target is frozen, back to 0 once caught up) and one latency
+//! sample per acknowledged record.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -7,9 +9,10 @@ use std::time::Duration;
 
 use strait_tests::config::Config;
 use strait_tests::data;
+use strait_tests::data::TestProducer;
 use strait_tests::strait::temp_dir;
 use strait_tests::verify::wait_for_tail;
-use strait_tests::{admin, broker, names, serial, wait, Broker};
+use strait_tests::{admin, broker, mode, names, serial, wait, Broker, Strait};
 
 const PARTITIONS: i32 = 3;
 const PER_PARTITION: u64 = 500;
@@ -157,4 +160,201 @@ fn metrics_endpoint_counts_exactly_and_answers_while_target_is_frozen() {
     }
     target.resume();
     strait.assert_running();
+}
+
+/// Waits until every partition's `name` gauge equals `expected`; returns the scrape.
+fn wait_partition_gauges(
+    addr: SocketAddr,
+    strait: &Strait,
+    topic: &str,
+    name: &str,
+    expected: f64,
+) -> String {
+    wait::until(
+        &format!("{name} = {expected} on every partition"),
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || {
+            let body = scrape(addr)?;
+            let values: Vec<Option<f64>> = (0..PARTITIONS)
+                .map(|p| {
+                    let p = p.to_string();
+                    let labels = [
+                        ("flow", "A->B"),
+                        ("topic", topic),
+                        ("partition", p.as_str()),
+                    ];
+                    sample(&body, name, &labels)
+                })
+                .collect();
+            if values.iter().all(|v| *v == Some(expected)) {
+                Ok(body)
+            } else {
+                Err(format!("{values:?}"))
+            }
+        },
+        || strait.log_tail(40),
+    )
+}
+
+/// Waits until the flow's counter or histogram count `name` equals `expected`.
+fn wait_flow_value(
+    addr: SocketAddr,
+    strait: &Strait,
+    name: &str,
+    labels: &[(&str, &str)],
+    expected: f64,
+) {
+    wait::until(
+        &format!("{name} = {expected}"),
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || {
+            let body = scrape(addr)?;
+            match sample(&body, name, labels) {
+                Some(value) if value == expected => Ok(()),
+                value => Err(format!("{value:?}")),
+            }
+        },
+        || strait.log_tail(40),
+    );
+}
+
+/// Records produced one per batch (`batch.num.messages = 1`), so that the source's high
+/// watermark is exact on Tansu too.
+fn produce_unbatched(bootstrap: &str, topic: &str, seqs: std::ops::Range<u64>, base_ts: i64) {
+    let producer = TestProducer::with_props(bootstrap, &[("batch.num.messages", "1")]);
+    for seq in seqs {
+        for partition in 0..PARTITIONS {
+            producer.send(topic, partition, &data::generate(partition, seq, base_ts));
+        }
+    }
+    producer.flush();
+}
+
+/// 3 partitions x 200 records replicated: the offset and time lag of every partition are 0 and
+/// the two latency histograms hold exactly 600 samples. The target frozen, 50 more records per
+/// partition: the offset lag of every partition is exactly 50 and the time lag positive. The
+/// target resumed: 750 records, lag back to 0, 750 latency samples.
+#[test]
+fn lag_is_exact_while_the_target_is_frozen_and_returns_to_zero() {
+    if !mode::require_broker_process() {
+        return;
+    }
+    let _heavy = serial::heavy();
+    let (source, target) = Broker::pair();
+    let data_dir = temp_dir("strait-data-");
+    let topic = names::unique("lag");
+    admin::create_topic(source.bootstrap(), &topic, PARTITIONS as usize);
+    let remote = format!("A.{topic}");
+    let mut config = Config::a_to_b(
+        source.bootstrap(),
+        target.bootstrap(),
+        data_dir.path(),
+        &[&topic],
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{}", broker::free_port())
+        .parse()
+        .expect("an address");
+    config.metrics_listen = Some(addr);
+    let base_ts = data::base_timestamp();
+    produce_unbatched(source.bootstrap(), &topic, 0..200, base_ts);
+    let strait = Strait::start(&config.toml(), "toml");
+
+    let flow = [("flow", "A->B")];
+    let records = [("flow", "A->B"), ("topic", remote.as_str())];
+    wait_flow_value(
+        addr,
+        &strait,
+        "strait_replication_records_total",
+        &records,
+        600.0,
+    );
+    wait_partition_gauges(
+        addr,
+        &strait,
+        &topic,
+        "strait_replication_offset_lag_records",
+        0.0,
+    );
+    wait_partition_gauges(
+        addr,
+        &strait,
+        &topic,
+        "strait_replication_time_lag_seconds",
+        0.0,
+    );
+    for histogram in [
+        "strait_replication_end_to_end_latency_seconds_count",
+        "strait_replication_read_to_ack_latency_seconds_count",
+    ] {
+        wait_flow_value(addr, &strait, histogram, &flow, 600.0);
+    }
+
+    target.pause();
+    produce_unbatched(source.bootstrap(), &topic, 200..250, base_ts);
+    let body = wait_partition_gauges(
+        addr,
+        &strait,
+        &topic,
+        "strait_replication_offset_lag_records",
+        50.0,
+    );
+    let frozen_records = sample(&body, "strait_replication_records_total", &records);
+    // The records are about an hour old (base_ts): the last replicated one is too.
+    let time_lag = sample(
+        &body,
+        "strait_replication_time_lag_seconds",
+        &[
+            ("flow", "A->B"),
+            ("topic", topic.as_str()),
+            ("partition", "0"),
+        ],
+    );
+    target.resume();
+    assert_eq!(
+        frozen_records,
+        Some(600.0),
+        "acknowledged while frozen:\n{body}"
+    );
+    assert!(
+        time_lag.is_some_and(|s| s > 3_000.0),
+        "time lag {time_lag:?} while behind records about an hour old:\n{body}"
+    );
+
+    wait_flow_value(
+        addr,
+        &strait,
+        "strait_replication_records_total",
+        &records,
+        750.0,
+    );
+    wait_partition_gauges(
+        addr,
+        &strait,
+        &topic,
+        "strait_replication_offset_lag_records",
+        0.0,
+    );
+    wait_partition_gauges(
+        addr,
+        &strait,
+        &topic,
+        "strait_replication_time_lag_seconds",
+        0.0,
+    );
+    for histogram in [
+        "strait_replication_end_to_end_latency_seconds_count",
+        "strait_replication_read_to_ack_latency_seconds_count",
+    ] {
+        wait_flow_value(addr, &strait, histogram, &flow, 750.0);
+    }
+    let body = scrape(addr).expect("a scrape");
+    assert_eq!(
+        sample(&body, "strait_replication_records_total", &records),
+        Some(750.0),
+        "counted twice?\n{body}"
+    );
+    // Positions are proposed every second: the applied index catches up between proposals.
+    wait_flow_value(addr, &strait, "strait_raft_apply_lag_entries", &[], 0.0);
 }

@@ -39,6 +39,9 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("queued.min.messages", "10000"),
     // MirrorMaker 2's default: a partition with no stored position starts from the beginning.
     ("auto.offset.reset", "earliest"),
+    // librdkafka: 0 (off). The statistics carry every partition's high watermark from the fetch
+    // responses: lag without a ListOffsets request of our own. 0 turns lag reporting off.
+    ("statistics.interval.ms", "1000"),
 ];
 
 /// Settings the data path's guarantees rest on; a user value for these is overridden (and logged).

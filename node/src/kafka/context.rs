@@ -1,6 +1,8 @@
 //! A client context that turns librdkafka's error and log callbacks into tracing events and a health
-//! record that status and the progress line report.
+//! record that status and the progress line report, and its statistics (`statistics.interval.ms`)
+//! into the source partitions' end offsets, for lag.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -8,6 +10,52 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+
+/// The offsets librdkafka last saw for one partition in a fetch response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    /// The log start offset (low watermark), when librdkafka knows it.
+    pub low: Option<i64>,
+    /// The high watermark: the offset the next record written will get.
+    pub high: i64,
+}
+
+/// Per-partition watermarks of a source consumer, from librdkafka's statistics: no request of
+/// their own, nothing blocking on the data path.
+#[derive(Debug, Default)]
+pub struct SourceOffsets {
+    partitions: Mutex<HashMap<(String, i32), PartitionOffsets>>,
+}
+
+impl SourceOffsets {
+    pub fn get(&self, topic: &str, partition: i32) -> Option<PartitionOffsets> {
+        self.lock().get(&(topic.to_owned(), partition)).copied()
+    }
+
+    /// Takes what one statistics event says; partitions without a known high watermark (not
+    /// fetched yet, librdkafka's -1001) keep their last value.
+    pub fn update(&self, statistics: &Statistics) {
+        let mut partitions = self.lock();
+        for (name, topic) in &statistics.topics {
+            for (id, partition) in &topic.partitions {
+                // -1 is librdkafka's internal "unassigned" partition.
+                if *id < 0 || partition.hi_offset < 0 {
+                    continue;
+                }
+                let offsets = PartitionOffsets {
+                    low: (partition.lo_offset >= 0).then_some(partition.lo_offset),
+                    high: partition.hi_offset,
+                };
+                partitions.insert((name.clone(), *id), offsets);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i32), PartitionOffsets>> {
+        self.partitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// The latest client-level error (e.g. "all brokers down"), shared with status.
 #[derive(Debug, Default)]
@@ -35,6 +83,9 @@ pub struct ReportingContext {
     /// `A->B source consumer`, for log fields.
     pub label: Arc<str>,
     pub health: Arc<ClientHealth>,
+    /// Filled from the statistics events of a client with `statistics.interval.ms` set (the
+    /// source consumer).
+    pub offsets: Arc<SourceOffsets>,
 }
 
 impl ReportingContext {
@@ -42,6 +93,7 @@ impl ReportingContext {
         Self {
             label: label.into(),
             health: Arc::default(),
+            offsets: Arc::default(),
         }
     }
 }
@@ -70,6 +122,10 @@ impl ClientContext for ReportingContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(client = %self.label, %error, reason, "kafka client error (retrying)");
         self.health.record(format!("{error}: {reason}"));
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        self.offsets.update(&statistics);
     }
 }
 

@@ -10,4 +10,4 @@ mod context;
 pub use admin::{SourceTopic, TopicAdmin, TopicConfigEntry};
 pub use classify::{classify, ErrorClass};
 pub use client::{admin_config, consumer_config, producer_config, ClientRole};
-pub use context::{ClientHealth, ReportingContext};
+pub use context::{ClientHealth, PartitionOffsets, ReportingContext, SourceOffsets};

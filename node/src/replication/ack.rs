@@ -6,6 +6,7 @@
 //! when the target acknowledged it *and every offset before it*.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use strait_storage::Position;
@@ -41,9 +42,20 @@ struct Inner {
 }
 
 /// See the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AckWindow {
     inner: Mutex<Inner>,
+    /// Source timestamp of the last acknowledged record ([`NO_TIMESTAMP`]: none yet); kept out of
+    /// the lock, it is only reported.
+    last_timestamp_ms: AtomicI64,
+}
+
+const NO_TIMESTAMP: i64 = i64::MIN;
+
+impl Default for AckWindow {
+    fn default() -> Self {
+        Self::new(None)
+    }
 }
 
 impl AckWindow {
@@ -54,7 +66,20 @@ impl AckWindow {
                 committed: start,
                 ..Inner::default()
             }),
+            last_timestamp_ms: AtomicI64::new(NO_TIMESTAMP),
         }
+    }
+
+    /// Notes the source timestamp of a record the target just acknowledged.
+    pub fn note_acked_timestamp(&self, timestamp_ms: i64) {
+        self.last_timestamp_ms
+            .store(timestamp_ms, Ordering::Relaxed);
+    }
+
+    /// Source timestamp of the last acknowledged record.
+    pub fn last_acked_timestamp(&self) -> Option<i64> {
+        let ts = self.last_timestamp_ms.load(Ordering::Relaxed);
+        (ts != NO_TIMESTAMP).then_some(ts)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

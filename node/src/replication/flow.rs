@@ -92,6 +92,9 @@ pub struct FlowActor {
     /// The final positions of retired partitions, for their release.
     final_positions: HashMap<TopicPartition, Position>,
     refreshed_once: bool,
+    /// Since when the partitions this node runs differ from its assignment (a rebalance under
+    /// way), for `strait_cluster_rebalance_duration_seconds`.
+    rebalancing_since: Option<Instant>,
 }
 
 impl FlowActor {
@@ -147,6 +150,7 @@ impl FlowActor {
                 budget: budget.clone(),
                 source_health: source_context.health.clone(),
                 target_health: target_context.health.clone(),
+                source_offsets: source_context.offsets.clone(),
             },
         );
         let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
@@ -172,6 +176,7 @@ impl FlowActor {
             release_asked: HashMap::new(),
             final_positions: HashMap::new(),
             refreshed_once: false,
+            rebalancing_since: None,
         })
     }
 
@@ -306,11 +311,22 @@ impl FlowActor {
                 self.retiring.insert(tp);
             }
         }
+        let mut waiting = !self.retiring.is_empty();
         for (tp, (epoch, remote, replicated)) in desired {
-            if self.running.contains_key(&tp) || self.retiring.contains(&tp) {
+            if self.running.contains_key(&tp) {
                 continue;
             }
+            if self.retiring.contains(&tp) {
+                waiting = true;
+                continue;
+            }
+            self.rebalancing_since.get_or_insert_with(Instant::now);
             self.start_partition(ctx, tp, epoch, remote, replicated);
+        }
+        if waiting {
+            self.rebalancing_since.get_or_insert_with(Instant::now);
+        } else if let Some(since) = self.rebalancing_since.take() {
+            crate::metrics::rebalance(&flow, since.elapsed());
         }
         if !fenced {
             self.release_stopped(ctx, &state);
@@ -520,7 +536,10 @@ impl Actor for FlowActor {
                         Ok(message) => tracing::error!(%flow, topic = message.topic(),
                             partition = message.partition(), offset = message.offset(),
                             "record arrived on the shared queue instead of its partition's"),
-                        Err(error) => tracing::warn!(%flow, %error, "source consumer error"),
+                        Err(error) => {
+                            crate::metrics::fetch_error(&flow, &error);
+                            tracing::warn!(%flow, %error, "source consumer error");
+                        }
                     }
                 }
             }

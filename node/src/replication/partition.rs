@@ -19,7 +19,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use strait_coordinator::{FlowId, TopicPartition};
 use strait_storage::{Position, PositionKey, PositionStore};
 
-use crate::kafka::{classify, ErrorClass, ReportingContext};
+use crate::kafka::{ErrorClass, ReportingContext};
+use crate::metrics::fetch_error;
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::{InFlightBudget, Lease};
 use crate::replication::error::PartitionError;
@@ -307,6 +308,10 @@ impl PartitionActor {
                 restarts: self.restarts,
                 records,
                 bytes,
+                // Joined from the flow's consumer statistics by the status registry.
+                source_end_offset: None,
+                source_start_offset: None,
+                last_record_timestamp_ms: self.ack.last_acked_timestamp(),
             },
         );
     }
@@ -385,6 +390,7 @@ impl Supervised for PartitionActor {
 
 impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
     fn handle(&mut self, batch: Vec<KafkaResult<OwnedMessage>>, ctx: &mut Self::Context) {
+        let read_at = Instant::now();
         if !self
             .spec
             .fence
@@ -410,7 +416,7 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                     self.next_expected = message.offset() + 1;
                     records.push(message);
                 }
-                Err(error) => match classify(&error) {
+                Err(error) => match fetch_error(&self.spec.flow, &error) {
                     ErrorClass::Retriable => {
                         tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                             partition = self.spec.tp.partition, %error,
@@ -445,6 +451,7 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                     records,
                     ack: ack.clone(),
                     budget: budget.clone(),
+                    read_at,
                 };
                 if let Err(error) = producer.send(batch).await {
                     // Never reached the producer: resolve every record as failed ourselves.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use rdkafka::client::ClientContext;
@@ -26,13 +26,39 @@ pub struct Delivery {
     /// What the record was charged in the budget.
     charged_bytes: u32,
     bytes: usize,
+    /// The source record's timestamp (ms since the epoch), when it has one.
+    timestamp_ms: Option<i64>,
+    /// When the partition actor took the record from its queue.
+    read_at: Instant,
     acked: Arc<AckedCounters>,
 }
 
-/// `strait_replication_{records,bytes}_total` of one flow and remote topic.
+/// `strait_replication_{records,bytes}_total` of one flow and remote topic, and the flow's
+/// latency histograms.
 struct AckedCounters {
     records: metrics::Counter,
     bytes: metrics::Counter,
+    /// Acknowledgement time minus the source record's timestamp.
+    end_to_end: metrics::Histogram,
+    /// Acknowledgement time minus the time the record was read from the source.
+    read_to_ack: metrics::Histogram,
+}
+
+impl AckedCounters {
+    fn acked(&self, delivery: &Delivery) {
+        self.records.increment(1);
+        self.bytes.increment(delivery.bytes as u64);
+        self.read_to_ack
+            .record(delivery.read_at.elapsed().as_secs_f64());
+        if let Some(timestamp_ms) = delivery.timestamp_ms {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            // A producer clock ahead of ours would give a negative age: count it as 0.
+            self.end_to_end
+                .record((now_ms - timestamp_ms).max(0) as f64 / 1000.0);
+        }
+    }
 }
 
 /// `strait_producer_errors_total`, labelled with the error's class (the same classification that
@@ -58,6 +84,10 @@ impl ClientContext for DeliveryContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.reporting.error(error, reason);
     }
+
+    /// A `statistics.interval.ms` set for every client of a cluster reaches the producer too:
+    /// its statistics are not used (rather than logged, rdkafka's default).
+    fn stats_raw(&self, _statistics: &[u8]) {}
 }
 
 impl ProducerContext for DeliveryContext {
@@ -69,8 +99,10 @@ impl ProducerContext for DeliveryContext {
                 delivery
                     .ack
                     .ack(delivery.source_offset, message.offset(), delivery.bytes);
-                delivery.acked.records.increment(1);
-                delivery.acked.bytes.increment(delivery.bytes as u64);
+                if let Some(timestamp_ms) = delivery.timestamp_ms {
+                    delivery.ack.note_acked_timestamp(timestamp_ms);
+                }
+                delivery.acked.acked(&delivery);
             }
             Err((error, _)) => {
                 count_error(error);
@@ -102,6 +134,8 @@ pub struct ProduceBatch {
     pub records: Vec<(OwnedMessage, u32)>,
     pub ack: Arc<AckWindow>,
     pub budget: Arc<InFlightBudget>,
+    /// When the records were read from the source.
+    pub read_at: Instant,
 }
 
 impl actix::Message for ProduceBatch {
@@ -162,9 +196,18 @@ impl ProducerActor {
             .entry(topic.clone())
             .or_insert_with(|| {
                 let labels = [("flow", flow.to_string()), ("topic", topic.to_string())];
+                let flow_label = [("flow", flow.to_string())];
                 Arc::new(AckedCounters {
                     records: metrics::counter!("strait_replication_records_total", &labels),
                     bytes: metrics::counter!("strait_replication_bytes_total", &labels),
+                    end_to_end: metrics::histogram!(
+                        "strait_replication_end_to_end_latency_seconds",
+                        &flow_label
+                    ),
+                    read_to_ack: metrics::histogram!(
+                        "strait_replication_read_to_ack_latency_seconds",
+                        &flow_label
+                    ),
                 })
             })
             .clone()
@@ -192,6 +235,8 @@ impl Handler<ProduceBatch> for ProducerActor {
                 source_offset: message.offset(),
                 charged_bytes,
                 bytes: record_bytes(&message),
+                timestamp_ms: message.timestamp().to_millis(),
+                read_at: batch.read_at,
                 acked: acked.clone(),
             });
             let mut record =

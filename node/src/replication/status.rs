@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use strait_coordinator::{FlowId, TopicPartition};
 
-use crate::kafka::ClientHealth;
+use crate::kafka::{ClientHealth, SourceOffsets};
 use crate::replication::budget::InFlightBudget;
 
 /// Life-cycle state of a partition actor.
@@ -44,6 +44,40 @@ pub struct PartitionStatus {
     /// Records and bytes acknowledged by the target since this node started.
     pub records: u64,
     pub bytes: u64,
+    /// The source partition's high watermark as the flow's consumer last saw it (librdkafka's
+    /// statistics, about every second); `None` until the first fetch response. Filled in by
+    /// [`NodeStatus::partitions`]. On Tansu it lags behind when the last batch holds several
+    /// records (its high watermark is the last batch's base offset + 1).
+    pub source_end_offset: Option<i64>,
+    /// The source's log start offset, when known (for the lag of a partition never replicated).
+    pub source_start_offset: Option<i64>,
+    /// Source timestamp (ms since the epoch) of the last record the target acknowledged.
+    pub last_record_timestamp_ms: Option<i64>,
+}
+
+impl PartitionStatus {
+    /// Records in the source partition not replicated yet: its end offset minus the next offset
+    /// to replicate (from the log start when nothing was replicated yet). `None` while the end
+    /// offset is unknown; never negative (an end offset seen before the last acknowledgement).
+    pub fn offset_lag(&self) -> Option<u64> {
+        let end = self.source_end_offset?;
+        let next = self
+            .next_source_offset
+            .unwrap_or(self.source_start_offset.unwrap_or(0));
+        Some(u64::try_from(end - next).unwrap_or(0))
+    }
+
+    /// How far behind in time the replicated copy is: 0 when caught up, else the age (at `now`,
+    /// ms since the epoch) of the last replicated record; `None` when there is a lag but no
+    /// record was replicated yet.
+    pub fn time_lag_ms(&self, now_ms: i64) -> Option<u64> {
+        match self.offset_lag()? {
+            0 => Some(0),
+            _ => self
+                .last_record_timestamp_ms
+                .map(|ts| u64::try_from(now_ms - ts).unwrap_or(0)),
+        }
+    }
 }
 
 /// Per-flow shared handles status reads live.
@@ -52,6 +86,8 @@ pub struct FlowHandles {
     pub budget: Arc<InFlightBudget>,
     pub source_health: Arc<ClientHealth>,
     pub target_health: Arc<ClientHealth>,
+    /// The source consumer's view of the partitions' watermarks.
+    pub source_offsets: Arc<SourceOffsets>,
 }
 
 #[derive(Default)]
@@ -81,7 +117,31 @@ pub struct FlowSnapshot {
     pub in_flight_records: u64,
     pub in_flight_bytes: u64,
     pub backpressure_waits: u64,
+    /// Records not replicated yet, over the partitions whose end offset is known.
+    pub remaining: u64,
+    /// Partitions whose end offset is not known yet (not in `remaining`).
+    pub lag_unknown: usize,
     pub errors: Vec<String>,
+}
+
+impl Inner {
+    fn with_offsets(
+        &self,
+        flow: &FlowId,
+        tp: &TopicPartition,
+        p: &PartitionStatus,
+    ) -> PartitionStatus {
+        let mut p = p.clone();
+        if let Some(offsets) = self
+            .flows
+            .get(flow)
+            .and_then(|h| h.source_offsets.get(&tp.topic, tp.partition))
+        {
+            p.source_end_offset = Some(offsets.high);
+            p.source_start_offset = offsets.low;
+        }
+        p
+    }
 }
 
 impl NodeStatus {
@@ -120,11 +180,13 @@ impl NodeStatus {
         };
     }
 
+    /// Every partition's status, with the source offsets its flow's consumer saw.
     pub fn partitions(&self) -> Vec<((FlowId, TopicPartition), PartitionStatus)> {
-        self.lock()
+        let inner = self.lock();
+        inner
             .partitions
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), inner.with_offsets(&k.0, &k.1, v)))
             .collect()
     }
 
@@ -147,6 +209,10 @@ impl NodeStatus {
             }
             snapshot.records += p.records;
             snapshot.bytes += p.bytes;
+            match inner.with_offsets(f, tp, p).offset_lag() {
+                Some(lag) => snapshot.remaining += lag,
+                None => snapshot.lag_unknown += 1,
+            }
             if let Some(error) = &p.last_error {
                 if !matches!(p.state, PartitionState::Running) {
                     snapshot.errors.push(format!("{tp}: {error}"));
@@ -175,5 +241,47 @@ impl NodeStatus {
             }
         }
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(next: Option<i64>, end: Option<i64>, ts: Option<i64>) -> PartitionStatus {
+        PartitionStatus {
+            remote_topic: "A.t".to_owned(),
+            state: PartitionState::Running,
+            next_source_offset: next,
+            last_error: None,
+            restarts: 0,
+            records: 0,
+            bytes: 0,
+            source_end_offset: end,
+            source_start_offset: None,
+            last_record_timestamp_ms: ts,
+        }
+    }
+
+    #[test]
+    fn lag_is_end_minus_next_and_never_negative() {
+        assert_eq!(partition(Some(10), Some(25), None).offset_lag(), Some(15));
+        assert_eq!(partition(None, Some(25), None).offset_lag(), Some(25));
+        // An end offset read before the last acknowledgement (or Tansu's batch quirk).
+        assert_eq!(partition(Some(30), Some(25), None).offset_lag(), Some(0));
+        assert_eq!(partition(Some(30), None, None).offset_lag(), None);
+    }
+
+    #[test]
+    fn time_lag_is_zero_when_caught_up_else_the_last_record_age() {
+        assert_eq!(
+            partition(Some(25), Some(25), Some(1_000)).time_lag_ms(9_000),
+            Some(0)
+        );
+        assert_eq!(
+            partition(Some(20), Some(25), Some(1_000)).time_lag_ms(9_000),
+            Some(8_000)
+        );
+        assert_eq!(partition(None, Some(25), None).time_lag_ms(9_000), None);
     }
 }

@@ -1,0 +1,912 @@
+//! `strait-throughput`: Strait against a raw librdkafka copy (`strait-rawcopy`) on the same data,
+//! the same brokers and the same machine. See `benches/README.md`.
+//!
+//! For each case (record size x partition count) the source topic is preloaded once, then copied
+//! three times, each time to a fresh target broker: by the raw copy, by one Strait node, by three.
+//! Figures are taken between the moments 10 % and 90 % of the records were acknowledged by the
+//! target (start-up and the tail excluded), from samples every 100 ms of the copier's own count
+//! (the raw copy's stdout, the nodes' `strait_replication_records_total`) and of `/proc`. Then, at
+//! half of Strait's measured maximum rate, the end-to-end latency (target consumer's read time
+//! minus the record's producer timestamp) of the raw copy and of one node. The paused-target mode
+//! freezes the target broker for a while under load and reports a node's RSS.
+//!
+//! Every process (brokers, nodes, raw copies) is a child killed by PID when its run ends, and by
+//! the kernel (PR_SET_PDEATHSIG) if this process dies.
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use strait_bench::{procfs, scrape};
+use strait_config::{DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS};
+use strait_tests::broker::free_port;
+use strait_tests::config::{ClusterSettings, Config};
+use strait_tests::data::TestProducer;
+use strait_tests::process::die_with_test;
+use strait_tests::strait::temp_dir;
+use strait_tests::{admin, names, Broker, Record, Strait};
+use tempfile::TempDir;
+
+#[derive(Parser)]
+#[command(about = "Strait's throughput, CPU, memory and latency against a raw librdkafka copy")]
+struct Args {
+    /// Records per case of 100-byte records.
+    #[arg(long, default_value_t = 400_000)]
+    records_100: u64,
+    /// Records per case of 1 KB records.
+    #[arg(long, default_value_t = 150_000)]
+    records_1k: u64,
+    /// Record sizes in bytes (key + value + headers).
+    #[arg(long, value_delimiter = ',', default_value = "100,1024")]
+    sizes: Vec<usize>,
+    /// Partition counts.
+    #[arg(long, value_delimiter = ',', default_value = "1,24")]
+    partitions: Vec<i32>,
+    /// Seconds measured at half the maximum rate for the latency figures (after 3 s of warm-up);
+    /// 0 skips them.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Seconds the target broker is frozen (SIGSTOP) in the paused-target mode; 0 skips it.
+    #[arg(long, default_value_t = 60)]
+    pause_secs: u64,
+    /// Records per second of 1 KB produced during the paused-target mode.
+    #[arg(long, default_value_t = 5_000)]
+    pause_rate: u64,
+    /// Only the paused-target mode.
+    #[arg(long)]
+    pause_only: bool,
+    /// Longest a copy may take before the run fails.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+    /// The raw copy binary.
+    #[arg(long, env = "RAWCOPY_BIN")]
+    rawcopy_bin: PathBuf,
+}
+
+/// The source consumers' `fetch.wait.max.ms`, Strait's and the raw copy's: Tansu does not wake a
+/// waiting Fetch when data arrives.
+const FETCH_WAIT_MS: u32 = 10;
+/// Sampling interval of counts and `/proc`.
+const SAMPLE: Duration = Duration::from_millis(100);
+
+/// One benchmark case.
+#[derive(Clone, Copy)]
+struct Case {
+    size: usize,
+    partitions: i32,
+    records: u64,
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let size = if self.size >= 1024 {
+            format!("{}KB", self.size / 1024)
+        } else {
+            format!("{}B", self.size)
+        };
+        write!(f, "{size} x {}p", self.partitions)
+    }
+}
+
+/// Record `seq` of a case: 12-byte key, one 11-byte header, the value filling up to `size`.
+fn record(size: usize, seq: u64, timestamp: i64) -> Record {
+    let key = format!("key-{:08}", seq % 100_000_000).into_bytes();
+    let headers = vec![("seq".to_owned(), Some(seq.to_be_bytes().to_vec()))];
+    let value_len = size.saturating_sub(key.len() + 3 + 8);
+    let value = (0..value_len)
+        .map(|i| b'a' + ((seq as usize + i) % 26) as u8)
+        .collect();
+    Record {
+        key: Some(key),
+        value: Some(value),
+        headers,
+        timestamp,
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn preload(source: &str, topic: &str, case: Case) {
+    let started = Instant::now();
+    admin::create_topic(source, topic, case.partitions as usize);
+    let producer = TestProducer::new(source);
+    let base = now_ms() - 3_600_000;
+    for seq in 0..case.records {
+        let partition = (seq % case.partitions as u64) as i32;
+        producer.send(topic, partition, &record(case.size, seq, base + seq as i64));
+    }
+    producer.flush();
+    eprintln!(
+        "  preloaded {} records of {} B to {topic} in {:.1} s",
+        case.records,
+        case.size,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// What copies: the raw copy or Strait nodes.
+enum Copier {
+    Raw {
+        child: Child,
+        /// (records, bytes, failed) acknowledged, from its stdout.
+        counts: Arc<Mutex<(u64, u64, u64)>>,
+    },
+    Strait {
+        nodes: Vec<Strait>,
+        metrics: Vec<SocketAddr>,
+        _data: Vec<TempDir>,
+    },
+}
+
+impl Copier {
+    fn raw(args: &Args, source: &str, target: &str, topic: &str, partitions: i32) -> Copier {
+        let remote = format!("raw.{topic}");
+        admin::create_topic(target, &remote, partitions as usize);
+        let mut command = Command::new(&args.rawcopy_bin);
+        die_with_test(&mut command)
+            .args(["--source", source, "--target", target, "--topic", topic])
+            .args(["--remote-topic", &remote])
+            .args(["--partitions", &partitions.to_string()])
+            .args(["--fetch-wait-ms", &FETCH_WAIT_MS.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", args.rawcopy_bin.display()));
+        let counts = Arc::new(Mutex::new((0, 0, 0)));
+        let stdout = child.stdout.take().expect("piped stdout");
+        {
+            let counts = counts.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    let fields: Vec<u64> = line
+                        .split_whitespace()
+                        .skip(1)
+                        .filter_map(|v| v.parse().ok())
+                        .collect();
+                    if let [records, bytes, failed] = fields[..] {
+                        *counts.lock().unwrap_or_else(|p| p.into_inner()) =
+                            (records, bytes, failed);
+                    }
+                }
+            });
+        }
+        Copier::Raw { child, counts }
+    }
+
+    /// `nodes` Strait nodes (one: a cluster of one) replicating `topic` with the default
+    /// in-flight bounds.
+    fn strait(nodes: u64, source: &str, target: &str, topic: &str) -> Copier {
+        let ports: Vec<(u64, u16)> = (1..=nodes).map(|id| (id, free_port())).collect();
+        let peers: Vec<String> = ports
+            .iter()
+            .map(|(id, port)| format!("{id}@127.0.0.1:{port}"))
+            .collect();
+        let mut running = Vec::new();
+        let mut metrics = Vec::new();
+        let mut data = Vec::new();
+        for &(id, port) in &ports {
+            let dir = temp_dir("strait-bench-data-");
+            let mut config = Config::a_to_b(source, target, dir.path(), &[topic]);
+            config.progress_interval_secs = 5;
+            config.cluster_port = port;
+            if nodes > 1 {
+                config.cluster = ClusterSettings {
+                    node_id: Some(id),
+                    peers: peers.clone(),
+                    ..ClusterSettings::default()
+                };
+            }
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
+                .parse()
+                .expect("an address");
+            config.metrics_listen = Some(addr);
+            config.flow().max_in_flight_records = DEFAULT_MAX_IN_FLIGHT_RECORDS;
+            config.flow().max_in_flight_bytes = DEFAULT_MAX_IN_FLIGHT_BYTES;
+            running.push(Strait::start(&config.toml(), "toml"));
+            metrics.push(addr);
+            data.push(dir);
+        }
+        Copier::Strait {
+            nodes: running,
+            metrics,
+            _data: data,
+        }
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        match self {
+            Copier::Raw { child, .. } => vec![child.id()],
+            Copier::Strait { nodes, .. } => nodes.iter().map(Strait::pid).collect(),
+        }
+    }
+
+    /// Records and bytes the target acknowledged so far.
+    fn acked(&self) -> Result<(u64, u64), String> {
+        match self {
+            Copier::Raw { counts, .. } => {
+                let (records, bytes, failed) = *counts.lock().unwrap_or_else(|p| p.into_inner());
+                if failed > 0 {
+                    return Err(format!("the raw copy failed {failed} deliveries"));
+                }
+                Ok((records, bytes))
+            }
+            Copier::Strait { metrics, .. } => {
+                let mut total = (0, 0);
+                for addr in metrics {
+                    // A node not serving yet has acknowledged nothing.
+                    if let Ok(body) = scrape::scrape(*addr) {
+                        total.0 += scrape::sum(&body, "strait_replication_records_total") as u64;
+                        total.1 += scrape::sum(&body, "strait_replication_bytes_total") as u64;
+                    }
+                }
+                Ok(total)
+            }
+        }
+    }
+
+    /// The in-flight bytes of every node (Strait only).
+    fn in_flight_bytes(&self) -> u64 {
+        match self {
+            Copier::Raw { .. } => 0,
+            Copier::Strait { metrics, .. } => metrics
+                .iter()
+                .filter_map(|addr| scrape::scrape(*addr).ok())
+                .map(|body| scrape::sum(&body, "strait_replication_in_flight_bytes") as u64)
+                .sum(),
+        }
+    }
+
+    fn alive(&mut self) -> Result<(), String> {
+        match self {
+            Copier::Raw { child, .. } => match child.try_wait() {
+                Ok(Some(status)) => Err(format!("the raw copy exited: {status}")),
+                _ => Ok(()),
+            },
+            Copier::Strait { nodes, .. } => {
+                for node in nodes.iter_mut() {
+                    if let Some(status) = node.try_exit() {
+                        return Err(format!(
+                            "strait node {} exited ({status}):\n{}",
+                            node.pid(),
+                            node.log_tail(30)
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        match self {
+            Copier::Raw { .. } => String::new(),
+            Copier::Strait { nodes, .. } => nodes
+                .iter()
+                .map(|n| format!("--- node {}:\n{}", n.pid(), n.log_tail(20)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        if let Copier::Raw { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Strait nodes are killed by PID by their own drop.
+    }
+}
+
+/// One sample of a copy.
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Instant,
+    records: u64,
+    bytes: u64,
+    copier_cpu: Duration,
+    source_cpu: Duration,
+    target_cpu: Duration,
+    machine_busy: Duration,
+    machine_total: Duration,
+}
+
+fn cpu_sum(pids: &[u32]) -> Duration {
+    pids.iter().filter_map(|pid| procfs::cpu_time(*pid)).sum()
+}
+
+fn take_sample(copier: &Copier, brokers: (u32, u32)) -> Result<Sample, String> {
+    let (records, bytes) = copier.acked()?;
+    let (machine_busy, machine_total) = procfs::machine_cpu().unwrap_or_default();
+    Ok(Sample {
+        at: Instant::now(),
+        records,
+        bytes,
+        copier_cpu: cpu_sum(&copier.pids()),
+        source_cpu: procfs::cpu_time(brokers.0).unwrap_or_default(),
+        target_cpu: procfs::cpu_time(brokers.1).unwrap_or_default(),
+        machine_busy,
+        machine_total,
+    })
+}
+
+/// The figures of one copy.
+#[derive(Clone, Default)]
+struct Figures {
+    records_per_s: f64,
+    mb_per_s: f64,
+    cpu_s_per_gb: f64,
+    /// Cores used during the window.
+    copier_cores: f64,
+    source_cores: f64,
+    target_cores: f64,
+    machine_cores: f64,
+    /// VmHWM of each copier process, KiB.
+    peak_rss_kib: Vec<u64>,
+    window_s: f64,
+}
+
+impl Figures {
+    /// Which resource limits the figure (a judgement from the CPU figures, printed with them).
+    fn ceiling(&self) -> String {
+        let cores = procfs::cores() as f64;
+        if self.machine_cores >= 0.9 * cores {
+            let others =
+                self.machine_cores - self.copier_cores - self.source_cores - self.target_cores;
+            let mut users = [
+                ("copier", self.copier_cores),
+                ("source broker", self.source_cores),
+                ("target broker", self.target_cores),
+                ("rest (harness, other processes)", others),
+            ];
+            users.sort_by(|a, b| b.1.total_cmp(&a.1));
+            format!("CPU: all {cores:.0} cores busy, most by the {}", users[0].0)
+        } else if self.copier_cores >= 0.9 {
+            "CPU: the copier's busiest thread(s), cores not all busy".to_owned()
+        } else {
+            "not CPU: round trips to the brokers (cores idle part of the time)".to_owned()
+        }
+    }
+}
+
+/// Waits until the copier acknowledged `expected` records, sampling all along; the figures over
+/// the 10 % → 90 % window.
+fn measure(
+    copier: &mut Copier,
+    expected: u64,
+    brokers: (u32, u32),
+    timeout: Duration,
+) -> Result<Figures, String> {
+    let started = Instant::now();
+    let mut samples: Vec<Sample> = Vec::new();
+    loop {
+        copier.alive()?;
+        let sample = take_sample(copier, brokers)?;
+        samples.push(sample);
+        if sample.records >= expected {
+            break;
+        }
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "{} of {expected} records copied after {timeout:?}\n{}",
+                sample.records,
+                copier.log_tail()
+            ));
+        }
+        std::thread::sleep(SAMPLE);
+    }
+    let first = samples
+        .iter()
+        .find(|s| s.records >= expected / 10)
+        .copied()
+        .ok_or("no sample")?;
+    let last = samples
+        .iter()
+        .find(|s| s.records >= expected * 9 / 10)
+        .copied()
+        .ok_or("no sample")?;
+    let dt = (last.at - first.at).as_secs_f64();
+    if dt <= 0.0 {
+        return Err(format!(
+            "the copy was too fast to measure ({expected} records within one {SAMPLE:?} sample): use more records"
+        ));
+    }
+    let bytes = (last.bytes - first.bytes) as f64;
+    let cores = |a: Duration, b: Duration| (b - a).as_secs_f64() / dt;
+    let machine_share = (last.machine_busy - first.machine_busy).as_secs_f64()
+        / (last.machine_total - first.machine_total)
+            .as_secs_f64()
+            .max(1e-9);
+    Ok(Figures {
+        records_per_s: (last.records - first.records) as f64 / dt,
+        mb_per_s: bytes / dt / 1e6,
+        cpu_s_per_gb: (last.copier_cpu - first.copier_cpu).as_secs_f64() / (bytes / 1e9),
+        copier_cores: cores(first.copier_cpu, last.copier_cpu),
+        source_cores: cores(first.source_cpu, last.source_cpu),
+        target_cores: cores(first.target_cpu, last.target_cpu),
+        machine_cores: machine_share * procfs::cores() as f64,
+        peak_rss_kib: copier
+            .pids()
+            .iter()
+            .filter_map(|pid| procfs::peak_rss_kib(*pid))
+            .collect(),
+        window_s: dt,
+    })
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Clone, Copy, Default)]
+struct Latency {
+    rate: u64,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    samples: usize,
+}
+
+/// Produces `rate` records/s to `topic` (timestamps = send time) for `warmup + secs`; a consumer
+/// of `remote` on the target notes, for each record sent after the warm-up, its read time minus
+/// its timestamp.
+fn latency(
+    source: &str,
+    target: &str,
+    topic: &str,
+    remote: &str,
+    case: Case,
+    rate: u64,
+    secs: u64,
+) -> Result<Latency, String> {
+    let warmup = Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while admin::partition_count(target, remote) != Some(case.partitions as usize) {
+        if Instant::now() > deadline {
+            return Err(format!("{remote} not created on the target"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let consumer: BaseConsumer = admin::client_config(target)
+        .set("group.id", names::unique("strait-bench-latency"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", FETCH_WAIT_MS.to_string())
+        .create()
+        .map_err(|e| e.to_string())?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..case.partitions {
+        assignment
+            .add_partition_offset(remote, partition, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+    }
+    consumer.assign(&assignment).map_err(|e| e.to_string())?;
+    let measure_from = Arc::new(AtomicU64::new(u64::MAX));
+    let measured_sent = Arc::new(AtomicU64::new(0));
+    let load_done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (measure_from, measured_sent, load_done) = (
+            measure_from.clone(),
+            measured_sent.clone(),
+            load_done.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut latencies: Vec<f64> = Vec::new();
+            let mut idle_since = Instant::now();
+            loop {
+                let done = load_done.load(Ordering::SeqCst);
+                if done && latencies.len() as u64 >= measured_sent.load(Ordering::SeqCst) {
+                    break;
+                }
+                if done && idle_since.elapsed() > Duration::from_secs(15) {
+                    break;
+                }
+                if let Some(Ok(message)) = consumer.poll(Duration::from_millis(50)) {
+                    let read = now_ms();
+                    idle_since = Instant::now();
+                    if let Some(ts) = message.timestamp().to_millis() {
+                        if ts as u64 >= measure_from.load(Ordering::SeqCst) {
+                            latencies.push((read - ts) as f64);
+                        }
+                    }
+                }
+            }
+            latencies
+        })
+    };
+    let producer = TestProducer::with_props(source, &[("linger.ms", "0")]);
+    let started = Instant::now();
+    let mut sent: u64 = 0;
+    let mut measured: u64 = 0;
+    while started.elapsed() < warmup + Duration::from_secs(secs) {
+        if started.elapsed() >= warmup && measure_from.load(Ordering::SeqCst) == u64::MAX {
+            measure_from.store(now_ms() as u64, Ordering::SeqCst);
+        }
+        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+        while sent < due {
+            let partition = (sent % case.partitions as u64) as i32;
+            let ts = now_ms();
+            producer.send(topic, partition, &record(case.size, sent, ts));
+            if ts as u64 >= measure_from.load(Ordering::SeqCst) {
+                measured += 1;
+            }
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    producer.flush();
+    measured_sent.store(measured, Ordering::SeqCst);
+    load_done.store(true, Ordering::SeqCst);
+    let mut latencies = reader.join().map_err(|_| "latency reader panicked")?;
+    if (latencies.len() as u64) < measured {
+        return Err(format!(
+            "only {} of {measured} records sent after the warm-up arrived",
+            latencies.len()
+        ));
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    Ok(Latency {
+        rate,
+        p50: at(0.5),
+        p99: at(0.99),
+        max: at(1.0),
+        samples: latencies.len(),
+    })
+}
+
+struct CaseResult {
+    case: Case,
+    raw: Figures,
+    one: Figures,
+    three: Figures,
+    latency_raw: Option<Latency>,
+    latency_one: Option<Latency>,
+}
+
+fn run_case(args: &Args, source: &Broker, case: Case) -> Result<CaseResult, String> {
+    eprintln!("case {case}: {} records", case.records);
+    let topic = names::unique(&format!("bench-{}b-{}p", case.size, case.partitions));
+    preload(source.bootstrap(), &topic, case);
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let source_pid = source.pid().ok_or("the source is not a broker process")?;
+    let copy = |name: &str, make: &dyn Fn(&Broker) -> Copier| -> Result<Figures, String> {
+        let target = Broker::start("target");
+        let pids = (source_pid, target.pid().ok_or("no target pid")?);
+        let mut copier = make(&target);
+        let figures = measure(&mut copier, case.records, pids, timeout)?;
+        eprintln!(
+            "  {name}: {:.0} records/s, {:.1} MB/s, {:.1} CPU s/GB ({:.1} s window)",
+            figures.records_per_s, figures.mb_per_s, figures.cpu_s_per_gb, figures.window_s
+        );
+        Ok(figures)
+    };
+    let raw = copy("raw copy", &|target| {
+        Copier::raw(
+            args,
+            source.bootstrap(),
+            target.bootstrap(),
+            &topic,
+            case.partitions,
+        )
+    })?;
+    let one = copy("strait, 1 node", &|target| {
+        Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic)
+    })?;
+    let three = copy("strait, 3 nodes", &|target| {
+        Copier::strait(3, source.bootstrap(), target.bootstrap(), &topic)
+    })?;
+    let (mut latency_raw, mut latency_one) = (None, None);
+    if args.latency_secs > 0 {
+        let rate = (one.records_per_s / 2.0).round() as u64;
+        for raw_copy in [true, false] {
+            let target = Broker::start("target");
+            let lat_topic = names::unique(&format!("lat-{}b-{}p", case.size, case.partitions));
+            admin::create_topic(source.bootstrap(), &lat_topic, case.partitions as usize);
+            let (copier, remote) = if raw_copy {
+                (
+                    Copier::raw(
+                        args,
+                        source.bootstrap(),
+                        target.bootstrap(),
+                        &lat_topic,
+                        case.partitions,
+                    ),
+                    format!("raw.{lat_topic}"),
+                )
+            } else {
+                (
+                    Copier::strait(1, source.bootstrap(), target.bootstrap(), &lat_topic),
+                    format!("A.{lat_topic}"),
+                )
+            };
+            let measured = latency(
+                source.bootstrap(),
+                target.bootstrap(),
+                &lat_topic,
+                &remote,
+                case,
+                rate,
+                args.latency_secs,
+            )
+            .map_err(|e| format!("{e}\n{}", copier.log_tail()))?;
+            eprintln!(
+                "  latency at {rate} records/s, {}: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} records)",
+                if raw_copy { "raw copy" } else { "strait, 1 node" },
+                measured.p50,
+                measured.p99,
+                measured.max,
+                measured.samples
+            );
+            if raw_copy {
+                latency_raw = Some(measured);
+            } else {
+                latency_one = Some(measured);
+            }
+            drop(copier);
+        }
+    }
+    Ok(CaseResult {
+        case,
+        raw,
+        one,
+        three,
+        latency_raw,
+        latency_one,
+    })
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn print_results(results: &[CaseResult]) {
+    println!();
+    println!(
+        "machine: {} cores (shared by both brokers, the copier and this harness)",
+        procfs::cores()
+    );
+    println!(
+        "{:<10} {:<16} {:>10} {:>7} {:>9} {:>13} {:>22}  ceiling",
+        "case",
+        "copier",
+        "records/s",
+        "MB/s",
+        "CPU s/GB",
+        "peak RSS MiB",
+        "cores copier/src/tgt/all"
+    );
+    for r in results {
+        for (name, f) in [
+            ("raw copy", &r.raw),
+            ("strait 1 node", &r.one),
+            ("strait 3 nodes", &r.three),
+        ] {
+            let rss: Vec<String> = f
+                .peak_rss_kib
+                .iter()
+                .map(|k| format!("{:.0}", mib(*k)))
+                .collect();
+            println!(
+                "{:<10} {:<16} {:>10.0} {:>7.1} {:>9.1} {:>13} {:>22}  {}",
+                r.case.to_string(),
+                name,
+                f.records_per_s,
+                f.mb_per_s,
+                f.cpu_s_per_gb,
+                rss.join("/"),
+                format!(
+                    "{:.2}/{:.2}/{:.2}/{:.2}",
+                    f.copier_cores, f.source_cores, f.target_cores, f.machine_cores
+                ),
+                f.ceiling()
+            );
+        }
+    }
+    println!();
+    println!(
+        "{:<10} {:>22} {:>22} {:>18}   latency p50/p99 ms at half of strait's max rate: raw | strait",
+        "case", "strait/raw throughput", "strait/raw CPU per GB", "3 nodes/1 node"
+    );
+    for r in results {
+        let latency = match (r.latency_raw, r.latency_one) {
+            (Some(raw), Some(one)) => format!(
+                "{} rec/s: {:.0}/{:.0} | {:.0}/{:.0}",
+                raw.rate, raw.p50, raw.p99, one.p50, one.p99
+            ),
+            _ => "not measured".to_owned(),
+        };
+        println!(
+            "{:<10} {:>22.2} {:>22.2} {:>18.2}   {latency}",
+            r.case.to_string(),
+            r.one.records_per_s / r.raw.records_per_s,
+            r.one.cpu_s_per_gb / r.raw.cpu_s_per_gb,
+            r.three.records_per_s / r.one.records_per_s,
+        );
+    }
+    println!();
+    let all = |f: &dyn Fn(&CaseResult) -> bool| results.iter().all(f);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "goal strait 1 node >= 0.9 x raw throughput: {}",
+        verdict(all(&|r| r.one.records_per_s >= 0.9 * r.raw.records_per_s))
+    );
+    println!(
+        "goal strait CPU per GB <= 1.1 x raw: {}",
+        verdict(all(&|r| r.one.cpu_s_per_gb <= 1.1 * r.raw.cpu_s_per_gb))
+    );
+    println!(
+        "goal 3 nodes >= 0.9 x 1 node: {}",
+        verdict(all(&|r| r.three.records_per_s >= 0.9 * r.one.records_per_s))
+    );
+    if results.iter().any(|r| r.latency_one.is_some()) {
+        println!(
+            "goal p99 <= 50 ms at half load: {}",
+            verdict(all(&|r| r.latency_one.is_none_or(|l| l.p99 <= 50.0)))
+        );
+    }
+}
+
+/// The paused-target mode: one node under a steady load of 1 KB records; the target frozen for
+/// `pause_secs`; the node's RSS before, during and after, and whether it catches up.
+fn paused_target(args: &Args, source: &Broker) -> Result<(), String> {
+    let case = Case {
+        size: 1024,
+        partitions: 24,
+        records: 0,
+    };
+    println!();
+    println!(
+        "paused-target mode: {case}, {} records/s, target frozen for {} s",
+        args.pause_rate, args.pause_secs
+    );
+    let target = Broker::start("target");
+    let topic = names::unique("pause");
+    admin::create_topic(source.bootstrap(), &topic, case.partitions as usize);
+    let copier = Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic);
+    let pid = copier.pids()[0];
+    let remote = format!("A.{topic}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while admin::partition_count(target.bootstrap(), &remote) != Some(case.partitions as usize) {
+        if Instant::now() > deadline {
+            return Err(format!("{remote} not created\n{}", copier.log_tail()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let load = {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        let (source, topic, rate) = (
+            source.bootstrap().to_owned(),
+            topic.clone(),
+            args.pause_rate,
+        );
+        std::thread::spawn(move || {
+            let producer = TestProducer::new(&source);
+            let started = Instant::now();
+            let mut n: u64 = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+                while n < due {
+                    let partition = (n % case.partitions as u64) as i32;
+                    producer.send(&topic, partition, &record(case.size, n, now_ms()));
+                    n += 1;
+                }
+                sent.store(n, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            producer.flush();
+            sent.store(n, Ordering::SeqCst);
+        })
+    };
+    let rss = || procfs::rss_kib(pid).unwrap_or(0);
+    let watch = |secs: u64| -> (u64, u64) {
+        // (max RSS, max in-flight bytes) over `secs`.
+        let until = Instant::now() + Duration::from_secs(secs);
+        let (mut max_rss, mut max_in_flight) = (0, 0);
+        while Instant::now() < until {
+            max_rss = max_rss.max(rss());
+            max_in_flight = max_in_flight.max(copier.in_flight_bytes());
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        (max_rss, max_in_flight)
+    };
+    let (warm_max, _) = watch(15);
+    let before = rss();
+    target.pause();
+    let paused_at = Instant::now();
+    let mut during = Vec::new();
+    let mut max_in_flight = 0;
+    for _ in 0..4 {
+        let (max_rss, in_flight) = watch(args.pause_secs / 4);
+        during.push(max_rss);
+        max_in_flight = max_in_flight.max(in_flight);
+    }
+    target.resume();
+    let paused_for = paused_at.elapsed();
+    let (after_max, _) = watch(30);
+    let after = rss();
+    stop.store(true, Ordering::SeqCst);
+    load.join().map_err(|_| "load thread panicked")?;
+    let produced = sent.load(Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut replicated = copier.acked()?.0;
+    while replicated < produced && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        replicated = copier.acked()?.0;
+    }
+    let during: Vec<String> = during.iter().map(|k| format!("{:.0}", mib(*k))).collect();
+    println!(
+        "  RSS MiB: before {:.0} (max while warming up {:.0}); during the {:.0} s pause, max per quarter: {}; after {:.0} (max over the 30 s after resume {:.0})",
+        mib(before),
+        mib(warm_max),
+        paused_for.as_secs_f64(),
+        during.join(" / "),
+        mib(after),
+        mib(after_max)
+    );
+    println!(
+        "  in flight max during the pause: {:.1} MiB (bound: {:.0} MiB); peak RSS (VmHWM) {:.0} MiB",
+        max_in_flight as f64 / 1048576.0,
+        DEFAULT_MAX_IN_FLIGHT_BYTES as f64 / 1048576.0,
+        mib(procfs::peak_rss_kib(pid).unwrap_or(0))
+    );
+    println!(
+        "  records produced {produced}, replicated {replicated}{}",
+        if replicated >= produced {
+            " (caught up)"
+        } else {
+            " (NOT caught up within 180 s)"
+        }
+    );
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let source = Broker::start("source");
+    let mut results = Vec::new();
+    let mut run = || -> Result<(), String> {
+        if !args.pause_only {
+            for &size in &args.sizes {
+                for &partitions in &args.partitions {
+                    let records = if size >= 1000 {
+                        args.records_1k
+                    } else {
+                        args.records_100
+                    };
+                    let case = Case {
+                        size,
+                        partitions,
+                        records,
+                    };
+                    results.push(run_case(&args, &source, case)?);
+                }
+            }
+            print_results(&results);
+        }
+        if args.pause_secs > 0 {
+            paused_target(&args, &source)?;
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("benchmark failed: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The throughput benchmark: a raw librdkafka copy (strait-rawcopy), one Strait node and three on
+# the same preloaded data, two local Tansu brokers, one machine; then the latency at half load and
+# the paused-target memory mode (see benches/README.md). Release builds. Prints a table.
+#
+#   benches/throughput.sh                                   # every case, 60 s target pause
+#   benches/throughput.sh -- --sizes 1024 --partitions 24   # arguments after -- go to strait-throughput
+#   benches/throughput.sh -- --pause-only --pause-secs 60
+#   STRAIT_BIN=/path/to/strait benches/throughput.sh        # measure that binary (not built)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
+if [ "${1:-}" = "--" ]; then shift; fi
+
+TANSU_BIN="$(scripts/install-tansu.sh)"
+export TANSU_BIN
+if [ -z "${STRAIT_BIN:-}" ]; then
+  echo "building strait (release)..." >&2
+  cargo build --quiet --release --bin strait
+  export STRAIT_BIN="$CARGO_TARGET_DIR/release/strait"
+fi
+echo "building strait-throughput and strait-rawcopy (release)..." >&2
+cargo build --quiet --release -p strait-bench --bin strait-throughput --bin strait-rawcopy
+export RAWCOPY_BIN="$CARGO_TARGET_DIR/release/strait-rawcopy"
+
+# The orchestrator starts every broker, node and raw copy as its child and kills each by PID
+# when its run ends; the children die with it (PR_SET_PDEATHSIG). Stop it by its PID on
+# Ctrl-C or any exit of this script.
+"$CARGO_TARGET_DIR/release/strait-throughput" "$@" &
+bench=$!
+trap 'kill "$bench" 2>/dev/null || true' EXIT INT TERM
+wait "$bench"
