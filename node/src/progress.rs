@@ -44,7 +44,7 @@ pub async fn report(node: u64, status: NodeStatus, interval: Duration) {
 
 /// The estimated time to catch up, as the progress line shows it: `0s` when nothing remains,
 /// `unknown` while some end offsets are not known yet or nothing moves.
-fn eta_secs(remaining: u64, rate_per_s: f64, lag_unknown: usize) -> String {
+pub(crate) fn eta_secs(remaining: u64, rate_per_s: f64, lag_unknown: usize) -> String {
     if lag_unknown > 0 {
         return "unknown".to_owned();
     }

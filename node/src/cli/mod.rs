@@ -237,6 +237,15 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 .await
                 .map_err(failed)?
                 .into_inner();
+            let first = c
+                .partitions
+                .get_lag(GetLagRequest::default())
+                .await
+                .map_err(failed)?
+                .into_inner();
+            // The catch-up rate: how far the positions moved in a second.
+            let window = std::time::Duration::from_secs(1);
+            tokio::time::sleep(window).await;
             let lag = c
                 .partitions
                 .get_lag(GetLagRequest::default())
@@ -276,6 +285,23 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                     let known = lags.iter().filter(|p| p.offset_lag >= 0).count();
                     let behind: i64 = lags.iter().map(|p| p.offset_lag.max(0)).sum();
                     let worst = lags.iter().map(|p| p.time_lag_ms).max().unwrap_or(-1);
+                    let moved: i64 = lags
+                        .iter()
+                        .filter_map(|p| {
+                            let before = first.partitions.iter().find(|b| {
+                                (&b.topic, b.partition) == (&p.topic, p.partition)
+                                    && b.flow == p.flow
+                            })?;
+                            (before.next_source_offset >= 0 && p.next_source_offset >= 0)
+                                .then(|| p.next_source_offset - before.next_source_offset)
+                        })
+                        .sum();
+                    let unknown = lags.iter().filter(|p| p.offset_lag < 0).count();
+                    let eta = crate::progress::eta_secs(
+                        behind as u64,
+                        moved.max(0) as f64 / window.as_secs_f64(),
+                        unknown,
+                    );
                     vec![
                         f.name.clone(),
                         if f.paused { "paused" } else { "running" }.to_owned(),
@@ -288,6 +314,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                             behind.to_string()
                         },
                         millis(worst),
+                        eta,
                     ]
                 })
                 .collect();
@@ -300,6 +327,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                     "UNOWNED",
                     "RECORDS BEHIND",
                     "MAX TIME LAG",
+                    "CATCH-UP ETA",
                 ],
                 &rows,
             ));

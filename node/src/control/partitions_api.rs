@@ -56,11 +56,7 @@ fn now_ms() -> i64 {
 fn lag(base: PartitionLag, reported: &PartitionStatus, now_ms: i64) -> PartitionLag {
     let end = reported.source_end_offset;
     let next = reported.next_source_offset;
-    let offset_lag = match (end, next) {
-        (e, _) if e < 0 => -1,
-        (e, n) if n < 0 => e,
-        (e, n) => (e - n).max(0),
-    };
+    let offset_lag = reported.offset_lag;
     let time_lag_ms = if offset_lag == 0 {
         0
     } else if reported.last_record_timestamp_ms >= 0 && offset_lag > 0 {
@@ -303,6 +299,7 @@ mod tests {
     fn lag_from_a_report() {
         let report = PartitionStatus {
             source_end_offset: 150,
+            offset_lag: 50,
             next_source_offset: 100,
             last_record_timestamp_ms: 1_000,
             state: "running".to_owned(),
@@ -312,12 +309,14 @@ mod tests {
         assert_eq!((l.offset_lag, l.time_lag_ms), (50, 3_000));
         let caught_up = PartitionStatus {
             next_source_offset: 150,
+            offset_lag: 0,
             ..report.clone()
         };
         let l = lag(PartitionLag::default(), &caught_up, 4_000);
         assert_eq!((l.offset_lag, l.time_lag_ms), (0, 0));
         let unknown = PartitionStatus {
             source_end_offset: -1,
+            offset_lag: -1,
             ..report
         };
         assert_eq!(lag(PartitionLag::default(), &unknown, 4_000).offset_lag, -1);

@@ -65,6 +65,9 @@ pub fn node_status(control: &Control) -> GetNodeStatusResponse {
         .partitions()
         .into_iter()
         .map(|((flow, tp), p)| PartitionStatus {
+            offset_lag: p.offset_lag().map_or(-1, |l| l as i64),
+            source_end_offset: p.source_end_offset.unwrap_or(-1),
+            last_record_timestamp_ms: p.last_record_timestamp_ms.unwrap_or(-1),
             flow: flow.to_string(),
             topic: tp.topic,
             partition: tp.partition,
@@ -74,8 +77,6 @@ pub fn node_status(control: &Control) -> GetNodeStatusResponse {
             last_error: p.last_error.unwrap_or_default(),
             records_replicated: p.records,
             restarts: p.restarts,
-            source_end_offset: -1,
-            last_record_timestamp_ms: -1,
         })
         .collect();
     GetNodeStatusResponse {
