@@ -115,6 +115,13 @@ impl Cluster for ClusterApi {
         members::add_member(&self.control.raft, node, &address)
             .await
             .map_err(unavailable)?;
+        // The conf change is applied; the status this node publishes follows right after.
+        let mut statuses = self.control.raft.watch_status();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            statuses.wait_for(|s| s.voters.contains(&node)),
+        )
+        .await;
         let state = self.control.raft.state();
         Ok(Response::new(AddNodeResponse {
             nodes: self.nodes(&state),

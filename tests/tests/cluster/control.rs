@@ -618,11 +618,11 @@ fn control_calls_need_the_token_when_one_is_set() {
     node.assert_running();
 }
 
-/// A change needs a committed entry: with two of three nodes gone there is no quorum, and the
-/// survivor answers `Unavailable` (after its proposal times out) rather than pretending. Reads
+/// AddNode and RemoveNode change the membership. A change needs a committed entry: with two of
+/// three nodes gone there is no quorum, and the survivor answers `Unavailable` (after its proposal times out) rather than pretending. Reads
 /// still answer from its last state. No broker is needed.
 #[test]
-fn changes_without_a_leader_are_unavailable() {
+fn nodes_added_and_removed_and_no_leader_is_unavailable() {
     let nowhere = format!("127.0.0.1:{}", broker::free_port());
     let base = Config::a_to_b(&nowhere, &nowhere, Path::new("unused"), &["orders"]);
     let mut cluster = StraitCluster::start(3, &base);
@@ -647,6 +647,45 @@ fn changes_without_a_leader_are_unavailable() {
         },
         || cluster.describe(),
     );
+    // AddNode registers a node and makes it a voter (its process would then start with `join`);
+    // RemoveNode takes it out again. Four voters with three alive still have a quorum.
+    let address = format!("127.0.0.1:{}", broker::free_port());
+    let added = ok(
+        &rt,
+        "AddNode",
+        api.cluster.add_node(AddNodeRequest {
+            node_id: 4,
+            address: address.clone(),
+        }),
+    );
+    let four = added.nodes.iter().find(|n| n.node_id == 4).expect("node 4");
+    assert_eq!(
+        (four.address.as_str(), four.role.as_str()),
+        (address.as_str(), "voter")
+    );
+    let (got, message) = code(
+        &rt,
+        api.cluster.add_node(AddNodeRequest {
+            node_id: 4,
+            address: "127.0.0.1:1".to_owned(),
+        }),
+    );
+    assert_eq!(got, Code::AlreadyExists, "{message}");
+    ok(
+        &rt,
+        "RemoveNode",
+        api.cluster.remove_node(RemoveNodeRequest { node_id: 4 }),
+    );
+    let c = ok(
+        &rt,
+        "GetCluster",
+        api.cluster.get_cluster(GetClusterRequest {}),
+    );
+    assert_eq!(
+        c.nodes.iter().map(|n| n.node_id).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+
     for id in (1..=3).filter(|id| *id != survivor) {
         cluster.kill9(id);
     }
