@@ -31,7 +31,7 @@ impl PositionKey {
 
     /// `flow \0 topic \0 partition(be)`: flows and topics cannot contain NUL, so keys of one flow sort
     /// together and never collide.
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut key = Vec::with_capacity(self.flow.len() + self.topic.len() + 6);
         key.extend_from_slice(self.flow.as_bytes());
         key.push(0);
