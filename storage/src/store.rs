@@ -50,7 +50,10 @@ impl Store {
     }
 
     pub fn positions(&self) -> Result<PositionStore, StorageError> {
-        Ok(PositionStore::new(self.db.open_tree("positions")?))
+        Ok(PositionStore::new(
+            self.db.open_tree("positions")?,
+            self.offset_map()?,
+        ))
     }
 
     /// The source → target offset runs of this node's partitions (tree `offset_runs`).

@@ -151,9 +151,11 @@ impl PartitionActor {
             .into_iter()
             .flatten()
             .max_by_key(|p| p.next_source_offset);
+        let ack = Arc::new(AckWindow::new(start));
+        ack.continue_runs(spec.positions.offset_map().last(&key)?);
         Ok(Self {
             key,
-            ack: Arc::new(AckWindow::new(start)),
+            ack,
             next_expected: 0,
             stream: None,
             assigned: false,
@@ -260,8 +262,13 @@ impl PartitionActor {
     }
 
     fn persist(&mut self) {
-        if let Some(position) = self.ack.take_if_dirty() {
-            if let Err(error) = self.spec.positions.put(&self.key, position) {
+        let (position, runs) = self.ack.take_dirty_with_runs();
+        if position.is_some() || !runs.is_empty() {
+            if let Err(error) = self
+                .spec
+                .positions
+                .put_with_runs(&self.key, position, &runs)
+            {
                 tracing::error!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                     partition = self.spec.tp.partition, %error, "cannot store the position");
                 self.last_error = Some(error.to_string());
