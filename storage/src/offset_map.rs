@@ -101,21 +101,15 @@ impl OffsetRuns {
         self.runs.is_empty()
     }
 
-    /// The runs in source order, each cut where the next one starts (the view translation uses).
+    /// The runs in source order (none overlaps the next: [`apply`](Self::apply) cuts them).
     pub fn iter(&self) -> impl Iterator<Item = OffsetRun> + '_ {
-        let mut iter = self.runs.iter().peekable();
-        std::iter::from_fn(move || {
-            let (&source_start, &(target_start, len)) = iter.next()?;
-            let len = match iter.peek() {
-                Some((&next, _)) => len.min(next - source_start),
-                None => len,
-            };
-            Some(OffsetRun {
+        self.runs
+            .iter()
+            .map(|(&source_start, &(target_start, len))| OffsetRun {
                 source_start,
                 target_start,
                 len,
             })
-        })
     }
 
     pub fn last(&self) -> Option<OffsetRun> {
@@ -155,9 +149,12 @@ impl OffsetRuns {
     }
 
     /// Stores `run` (a new run, or a longer version of the last one): runs starting after its
-    /// start are dropped, one at the same start replaced.
+    /// start are dropped, one at the same start replaced, and the one before it cut at its start.
     pub fn apply(&mut self, run: OffsetRun) {
         debug_assert!(run.len >= 1, "empty run {run:?}");
+        if let Some((&start, (_, len))) = self.runs.range_mut(..run.source_start).next_back() {
+            *len = (*len).min(run.source_start - start);
+        }
         let later: Vec<i64> = self
             .runs
             .range((Bound::Excluded(run.source_start), Bound::Unbounded))
@@ -337,6 +334,17 @@ impl OffsetMapStore {
             batch.remove(k);
         }
         let mut applied = OffsetRuns::new();
+        // The stored run before the first new one is cut where the new ones start.
+        if let Some(entry) = self
+            .tree
+            .range(prefix.clone()..Self::run_key(&prefix, first))
+            .next_back()
+        {
+            let (k, v) = entry?;
+            if k.starts_with(&prefix) {
+                applied.apply(Self::decode(prefix.len(), &k, &v)?);
+            }
+        }
         for run in runs {
             applied.apply(*run);
         }

@@ -102,6 +102,8 @@ pub struct Retired {
     pub epoch: u64,
     /// The position acknowledged when it stopped.
     pub position: Option<Position>,
+    /// The offset runs acknowledged since the flow last took them for the cluster.
+    pub runs: Vec<strait_storage::OffsetRun>,
 }
 impl actix::Message for Retired {
     type Result = ();
@@ -377,6 +379,7 @@ impl Actor for PartitionActor {
                 tp: self.spec.tp.clone(),
                 epoch: self.spec.epoch,
                 position: self.ack.committed(),
+                runs: self.ack.take_cluster_runs(),
             });
         }
     }
