@@ -13,6 +13,7 @@ mod cluster;
 mod error;
 mod filter;
 mod flow;
+pub mod mm2;
 mod policy;
 pub mod raft;
 mod topic;

@@ -1,4 +1,4 @@
-use crate::StorageError;
+use crate::{OffsetMapStore, OffsetRun, StorageError};
 
 /// Where replication of one source partition stands: every source offset below
 /// `next_source_offset` has been acknowledged by the target (and every one before it), and the
@@ -31,7 +31,7 @@ impl PositionKey {
 
     /// `flow \0 topic \0 partition(be)`: flows and topics cannot contain NUL, so keys of one flow sort
     /// together and never collide.
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut key = Vec::with_capacity(self.flow.len() + self.topic.len() + 6);
         key.extend_from_slice(self.flow.as_bytes());
         key.push(0);
@@ -80,15 +80,37 @@ impl Position {
     }
 }
 
-/// The replicated positions of this node's partitions.
+/// The replicated positions of this node's partitions, with their offset runs.
 #[derive(Clone)]
 pub struct PositionStore {
     tree: sled::Tree,
+    offset_map: OffsetMapStore,
 }
 
 impl PositionStore {
-    pub(crate) fn new(tree: sled::Tree) -> Self {
-        Self { tree }
+    pub(crate) fn new(tree: sled::Tree, offset_map: OffsetMapStore) -> Self {
+        Self { tree, offset_map }
+    }
+
+    /// The offset runs of the same partitions.
+    pub fn offset_map(&self) -> &OffsetMapStore {
+        &self.offset_map
+    }
+
+    /// Stores the runs acknowledged since the last call, then the position they lead to: runs
+    /// first, so that a crash between the two never leaves a position covering unmapped records
+    /// (sled recovers a prefix of the writes).
+    pub fn put_with_runs(
+        &self,
+        key: &PositionKey,
+        position: Option<Position>,
+        runs: &[OffsetRun],
+    ) -> Result<(), StorageError> {
+        self.offset_map.apply(key, runs)?;
+        if let Some(position) = position {
+            self.put(key, position)?;
+        }
+        Ok(())
     }
 
     pub fn get(&self, key: &PositionKey) -> Result<Option<Position>, StorageError> {

@@ -2,7 +2,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::{PositionStore, RaftLog, StorageError};
+use crate::{OffsetMapStore, PositionStore, RaftLog, StorageError};
 
 /// The node's sled database.
 #[derive(Clone)]
@@ -50,7 +50,15 @@ impl Store {
     }
 
     pub fn positions(&self) -> Result<PositionStore, StorageError> {
-        Ok(PositionStore::new(self.db.open_tree("positions")?))
+        Ok(PositionStore::new(
+            self.db.open_tree("positions")?,
+            self.offset_map()?,
+        ))
+    }
+
+    /// The source → target offset runs of this node's partitions (tree `offset_runs`).
+    pub fn offset_map(&self) -> Result<OffsetMapStore, StorageError> {
+        Ok(OffsetMapStore::new(self.db.open_tree("offset_runs")?))
     }
 
     /// The Raft log, hard state, conf state and snapshot (trees `raft_entries` and `raft_meta`).

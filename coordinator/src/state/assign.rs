@@ -186,6 +186,7 @@ mod tests {
                     node: 2,
                     key,
                     position: None,
+                    runs: Vec::new(),
                 });
             }
         }

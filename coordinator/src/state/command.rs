@@ -1,6 +1,6 @@
 use prost::Message;
 use strait_proto::raft::v1 as proto;
-use strait_storage::Position;
+use strait_storage::{OffsetRun, Position};
 
 use super::{FlowConfig, PartitionKey, StateError};
 use crate::{DomainError, FlowId, NodeId};
@@ -37,6 +37,8 @@ pub enum Command {
         node: NodeId,
         key: PartitionKey,
         position: Option<Position>,
+        /// The offset runs it acknowledged since its last position update.
+        runs: Vec<OffsetRun>,
     },
     /// An operator drains `node` (it gets no partitions) or undoes the drain.
     SetDraining { node: NodeId, draining: bool },
@@ -70,6 +72,28 @@ pub struct PositionUpdate {
     pub key: PartitionKey,
     pub epoch: u64,
     pub position: Position,
+    /// The offset runs acknowledged since the previous update, in order.
+    pub runs: Vec<OffsetRun>,
+}
+
+fn runs_to_proto(runs: &[OffsetRun]) -> Vec<proto::OffsetRun> {
+    runs.iter()
+        .map(|r| proto::OffsetRun {
+            source_start: r.source_start,
+            target_start: r.target_start,
+            len: r.len,
+        })
+        .collect()
+}
+
+pub(super) fn runs_from_proto(runs: Vec<proto::OffsetRun>) -> Vec<OffsetRun> {
+    runs.into_iter()
+        .map(|r| OffsetRun {
+            source_start: r.source_start,
+            target_start: r.target_start,
+            len: r.len,
+        })
+        .collect()
 }
 
 impl Command {
@@ -153,6 +177,7 @@ impl Command {
                             epoch: u.epoch,
                             next_source_offset: u.position.next_source_offset,
                             last_target_offset: u.position.last_target_offset,
+                            runs: runs_to_proto(&u.runs),
                         })
                         .collect(),
                 })
@@ -161,6 +186,7 @@ impl Command {
                 node,
                 key,
                 position,
+                runs,
             } => Kind::Release(proto::Release {
                 node_id: *node,
                 flow: key.flow.to_string(),
@@ -168,6 +194,7 @@ impl Command {
                 partition: key.tp.partition,
                 next_source_offset: position.map(|p| p.next_source_offset),
                 last_target_offset: position.map(|p| p.last_target_offset),
+                runs: runs_to_proto(runs),
             }),
             Self::SetDraining { node, draining } => Kind::SetDraining(proto::SetDraining {
                 node_id: *node,
@@ -237,6 +264,7 @@ impl Command {
                                 next_source_offset: u.next_source_offset,
                                 last_target_offset: u.last_target_offset,
                             },
+                            runs: runs_from_proto(u.runs),
                         })
                     })
                     .collect::<Result<_, DomainError>>()?,
@@ -251,6 +279,7 @@ impl Command {
                         next_source_offset: next,
                         last_target_offset: last,
                     }),
+                runs: runs_from_proto(m.runs),
             },
             Kind::SetDraining(m) => Self::SetDraining {
                 node: m.node_id,
@@ -312,6 +341,21 @@ mod tests {
                         next_source_offset: 100,
                         last_target_offset: 41,
                     },
+                    runs: vec![OffsetRun {
+                        source_start: 0,
+                        target_start: 3,
+                        len: 100,
+                    }],
+                }],
+            },
+            Command::Release {
+                node: 2,
+                key: PartitionKey::new(flow(), "orders", 1),
+                position: None,
+                runs: vec![OffsetRun {
+                    source_start: 5,
+                    target_start: 0,
+                    len: 1,
                 }],
             },
             Command::SetDraining {

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use strait_storage::Position;
+use strait_storage::{OffsetRun, Position};
 
 use super::{
     ApplyOutcome, Command, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, PartitionMove,
@@ -11,6 +11,11 @@ use crate::{FlowId, NodeId, Owner, TopicPartition};
 /// More partitions than this in one topic is taken for a broken discovery, not a topic: every node
 /// would otherwise allocate them all.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 100_000;
+
+/// Offset runs kept per partition in the cluster state; the oldest go first. A partition whose
+/// offsets break this often (heavily compacted, or transactional) is translated exactly over
+/// its latest runs and by MM2's rule below them.
+pub const MAX_RUNS_PER_PARTITION: usize = 1_000;
 
 /// The replicated state of a Strait cluster: nodes, the configuration, every source partition with
 /// its owner and replicated position.
@@ -58,7 +63,8 @@ impl ClusterState {
                 node,
                 key,
                 position,
-            } => self.release(*node, key, *position),
+                runs,
+            } => self.release(*node, key, *position, runs),
             Command::SetDraining { node, draining } => self.set_draining(*node, *draining),
             Command::SetFlowPaused { flow, paused } => {
                 if *paused {
@@ -383,10 +389,12 @@ impl ClusterState {
         node: NodeId,
         key: &PartitionKey,
         position: Option<Position>,
+        runs: &[OffsetRun],
     ) -> ApplyOutcome {
         match self.partitions.get_mut(key) {
             Some(info) if info.releasing == Some(node) => {
                 info.releasing = None;
+                apply_runs(info, runs);
                 // The previous owner's final position, if it is further than what is known.
                 if let Some(position) = position {
                     let further = info
@@ -412,6 +420,9 @@ impl ClusterState {
                 "{}: invalid position (next source offset {}, last target offset {})",
                 bad.key, bad.position.next_source_offset, bad.position.last_target_offset
             ));
+        }
+        if let Some(bad) = updates.iter().find(|u| u.runs.iter().any(invalid_run)) {
+            return ApplyOutcome::Rejected(format!("{}: invalid offset run", bad.key));
         }
         let mut applied = 0;
         let mut skipped = Vec::new();
@@ -443,10 +454,23 @@ impl ClusterState {
                 }
             }
             info.position = Some(update.position);
+            apply_runs(info, &update.runs);
             applied += 1;
         }
         ApplyOutcome::from_skipped(applied, skipped)
     }
+}
+
+/// Adds an owner's new runs to the partition's, keeping at most [`MAX_RUNS_PER_PARTITION`].
+fn apply_runs(info: &mut PartitionInfo, runs: &[OffsetRun]) {
+    for run in runs.iter().filter(|r| !invalid_run(r)) {
+        info.runs.apply(*run);
+    }
+    info.runs.cap(MAX_RUNS_PER_PARTITION);
+}
+
+fn invalid_run(run: &OffsetRun) -> bool {
+    run.source_start < 0 || run.target_start < 0 || run.len < 1
 }
 
 /// Positions move forward in source offset first; at the same source offset the target offset
@@ -482,6 +506,7 @@ mod tests {
                     next_source_offset: next,
                     last_target_offset: last,
                 },
+                runs: vec![],
             }],
         }
     }
@@ -567,7 +592,8 @@ mod tests {
             log.apply(Command::Release {
                 node: 2,
                 key: k.clone(),
-                position: None
+                position: None,
+                runs: vec![],
             }),
             ApplyOutcome::Stale(_)
         ));
@@ -579,6 +605,7 @@ mod tests {
             node: 1,
             key: k.clone(),
             position: Some(last),
+            runs: vec![],
         });
         assert_eq!(log.state.partition(&k).unwrap().releasing, None);
         assert_eq!(log.state.partition(&k).unwrap().position, Some(last));
@@ -1027,6 +1054,13 @@ mod tests {
                                 next_source_offset: rng.range(0, 1000) as i64,
                                 last_target_offset: rng.range(0, 1000) as i64 - 1,
                             },
+                            runs: (0..rng.below(3))
+                                .map(|_| OffsetRun {
+                                    source_start: rng.range(0, 1000) as i64,
+                                    target_start: rng.range(0, 1000) as i64,
+                                    len: rng.range(1, 50) as i64,
+                                })
+                                .collect(),
                         }
                     })
                     .collect();
@@ -1065,5 +1099,97 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|n| *n > 100), "{seen:?}");
+    }
+
+    /// Offset runs travel with the owner's position updates and its release, are refused from a
+    /// node that is not the owner, and stay in the state when the owner dies, so every node can
+    /// translate with them and the next owner's replay supersedes what it rewrites.
+    #[test]
+    fn offset_runs_follow_the_partition() {
+        use strait_storage::Translation;
+        let run = |source_start, target_start, len| OffsetRun {
+            source_start,
+            target_start,
+            len,
+        };
+        let with_runs = |node, key: PartitionKey, epoch, next, runs| Command::UpdatePositions {
+            node,
+            positions: vec![PositionUpdate {
+                key,
+                epoch,
+                position: Position {
+                    next_source_offset: next,
+                    last_target_offset: next - 1,
+                },
+                runs,
+            }],
+        };
+        let mut log = two_nodes_three_partitions();
+        let k = key("A->B", "orders", 0);
+        log.ok(assign(vec![mv(k.clone(), 1, 0)]));
+        log.ok(with_runs(1, k.clone(), 1, 50, vec![run(0, 0, 50)]));
+        log.ok(with_runs(1, k.clone(), 1, 100, vec![run(0, 0, 100)]));
+        // node 2 does not own it: neither its position nor its runs count
+        let outcome = log.apply(with_runs(2, k.clone(), 1, 200, vec![run(0, 500, 200)]));
+        assert!(
+            matches!(outcome, ApplyOutcome::Partial { .. }),
+            "{outcome:?}"
+        );
+        let runs = &log.state.partition(&k).unwrap().runs;
+        assert_eq!(runs.translate(70), Translation::Exact(70));
+
+        // the owner dies; node 2 takes over from the replicated position 100, replays 90..100
+        // (what node 1 had acknowledged but not reported) and goes on
+        log.ok(Command::SetLiveness {
+            node: 1,
+            alive: false,
+        });
+        log.ok(assign(vec![mv(k.clone(), 2, 1)]));
+        let runs = &log.state.partition(&k).unwrap().runs;
+        assert_eq!(
+            runs.translate(70),
+            Translation::Exact(70),
+            "survives its owner"
+        );
+        log.ok(with_runs(2, k.clone(), 2, 120, vec![run(90, 110, 30)]));
+        let runs = &log.state.partition(&k).unwrap().runs;
+        assert_eq!(runs.translate(89), Translation::Exact(89));
+        assert_eq!(
+            runs.translate(95),
+            Translation::Exact(115),
+            "the latest copy"
+        );
+        assert_eq!(runs.translate(120), Translation::CaughtUp(140));
+
+        // a planned move: the release carries the old owner's last runs
+        log.ok(Command::SetLiveness {
+            node: 1,
+            alive: true,
+        });
+        log.ok(assign(vec![mv(k.clone(), 1, 2)]));
+        log.ok(Command::Release {
+            node: 2,
+            key: k.clone(),
+            position: Some(Position {
+                next_source_offset: 125,
+                last_target_offset: 144,
+            }),
+            runs: vec![run(90, 110, 35)],
+        });
+        let info = log.state.partition(&k).unwrap();
+        assert_eq!(info.runs.translate(124), Translation::Exact(144));
+        assert_eq!(
+            ClusterState::from_snapshot_bytes(&log.state.to_snapshot_bytes()).unwrap(),
+            log.state
+        );
+
+        // bounded: the oldest runs go first
+        let many: Vec<OffsetRun> = (0..MAX_RUNS_PER_PARTITION as i64 + 10)
+            .map(|i| run(200 + 2 * i, 300 + i, 1))
+            .collect();
+        log.ok(with_runs(1, k.clone(), 3, 5_000, many));
+        let runs = &log.state.partition(&k).unwrap().runs;
+        assert_eq!(runs.len(), MAX_RUNS_PER_PARTITION);
+        assert_eq!(runs.translate(50), Translation::Uncovered);
     }
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use strait_storage::Position;
+use strait_storage::{OffsetRuns, Position};
 
 use crate::{FlowId, NodeId, Owner, TopicPartition};
 
@@ -70,6 +70,10 @@ pub struct PartitionInfo {
     /// write one partition during a planned move. Cleared as well when that node is declared dead
     /// or removed.
     pub releasing: Option<NodeId>,
+    /// The source → target offset runs its owners reported (at most
+    /// [`MAX_RUNS_PER_PARTITION`](super::MAX_RUNS_PER_PARTITION), the oldest dropped first):
+    /// any node can translate offsets of any partition, and they survive the owner's loss.
+    pub runs: OffsetRuns,
 }
 
 impl PartitionInfo {
@@ -80,6 +84,7 @@ impl PartitionInfo {
             owner: None,
             position: None,
             releasing: None,
+            runs: OffsetRuns::new(),
         }
     }
 }

@@ -2,7 +2,7 @@ use std::collections::btree_map::Entry;
 
 use prost::Message;
 use strait_proto::raft::v1::{state_snapshot as proto, StateSnapshot};
-use strait_storage::Position;
+use strait_storage::{OffsetRun, OffsetRuns, Position};
 
 use super::{ClusterState, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, StateError};
 use crate::Owner;
@@ -43,6 +43,15 @@ impl ClusterState {
                         last_target_offset: p.last_target_offset,
                     }),
                     releasing: info.releasing,
+                    runs: info
+                        .runs
+                        .iter()
+                        .map(|r| strait_proto::raft::v1::OffsetRun {
+                            source_start: r.source_start,
+                            target_start: r.target_start,
+                            len: r.len,
+                        })
+                        .collect(),
                 })
                 .collect(),
             paused_flows: self.paused.iter().map(ToString::to_string).collect(),
@@ -95,6 +104,11 @@ impl ClusterState {
                     last_target_offset: p.last_target_offset,
                 }),
                 releasing: partition.releasing,
+                runs: OffsetRuns::from_runs(partition.runs.into_iter().map(|r| OffsetRun {
+                    source_start: r.source_start,
+                    target_start: r.target_start,
+                    len: r.len,
+                })),
             };
             match state.partitions.entry(key) {
                 Entry::Vacant(entry) => {
@@ -150,6 +164,18 @@ mod tests {
                     next_source_offset: 7,
                     last_target_offset: -1,
                 },
+                runs: vec![
+                    OffsetRun {
+                        source_start: 0,
+                        target_start: 0,
+                        len: 3,
+                    },
+                    OffsetRun {
+                        source_start: 4,
+                        target_start: 3,
+                        len: 3,
+                    },
+                ],
             }],
         });
         log.ok(Command::SetLiveness {

@@ -12,9 +12,9 @@ use strait_coordinator::{
 
 use crate::error::{ConfigError, Location};
 use crate::model::{
-    ClientProps, FlowSettings, IgnoredKey, DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
-    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
-    DEFAULT_REFRESH_TOPICS_INTERVAL,
+    ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
+    DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
+    DEFAULT_POSITION_FLUSH_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
 };
 
 pub(crate) const EXPECT_BOOL: &str = "true or false";
@@ -133,6 +133,146 @@ pub(crate) struct FlowValues {
     pub max_in_flight_records: Option<usize>,
     pub max_in_flight_bytes: Option<usize>,
     pub position_flush_interval: Option<Duration>,
+    pub mm2: Mm2Values,
+}
+
+/// The values of [`crate::Mm2Settings`] one scope sets.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mm2Values {
+    pub emit_heartbeats_enabled: Option<bool>,
+    pub emit_heartbeats_interval: Option<Duration>,
+    pub emit_checkpoints_enabled: Option<bool>,
+    pub emit_checkpoints_interval: Option<Duration>,
+    pub emit_offset_syncs_enabled: Option<bool>,
+    pub offset_syncs_location: Option<OffsetSyncsLocation>,
+    pub offset_lag_max: Option<i64>,
+    pub groups: Option<Sourced<Vec<String>>>,
+    pub groups_exclude: Option<Sourced<Vec<String>>>,
+    pub sync_group_offsets_enabled: Option<bool>,
+    pub sync_group_offsets_interval: Option<Duration>,
+    pub heartbeats_topic_replication_factor: Option<Option<i16>>,
+    pub checkpoints_topic_replication_factor: Option<Option<i16>>,
+    pub offset_syncs_topic_replication_factor: Option<Option<i16>>,
+}
+
+impl Mm2Values {
+    fn or(self, lower: Mm2Values) -> Mm2Values {
+        Mm2Values {
+            emit_heartbeats_enabled: self
+                .emit_heartbeats_enabled
+                .or(lower.emit_heartbeats_enabled),
+            emit_heartbeats_interval: self
+                .emit_heartbeats_interval
+                .or(lower.emit_heartbeats_interval),
+            emit_checkpoints_enabled: self
+                .emit_checkpoints_enabled
+                .or(lower.emit_checkpoints_enabled),
+            emit_checkpoints_interval: self
+                .emit_checkpoints_interval
+                .or(lower.emit_checkpoints_interval),
+            emit_offset_syncs_enabled: self
+                .emit_offset_syncs_enabled
+                .or(lower.emit_offset_syncs_enabled),
+            offset_syncs_location: self.offset_syncs_location.or(lower.offset_syncs_location),
+            offset_lag_max: self.offset_lag_max.or(lower.offset_lag_max),
+            groups: self.groups.or(lower.groups),
+            groups_exclude: self.groups_exclude.or(lower.groups_exclude),
+            sync_group_offsets_enabled: self
+                .sync_group_offsets_enabled
+                .or(lower.sync_group_offsets_enabled),
+            sync_group_offsets_interval: self
+                .sync_group_offsets_interval
+                .or(lower.sync_group_offsets_interval),
+            heartbeats_topic_replication_factor: self
+                .heartbeats_topic_replication_factor
+                .or(lower.heartbeats_topic_replication_factor),
+            checkpoints_topic_replication_factor: self
+                .checkpoints_topic_replication_factor
+                .or(lower.checkpoints_topic_replication_factor),
+            offset_syncs_topic_replication_factor: self
+                .offset_syncs_topic_replication_factor
+                .or(lower.offset_syncs_topic_replication_factor),
+        }
+    }
+
+    /// The settings these values give, defaults for the rest.
+    fn settings(self, file: &Path) -> Result<Mm2Settings, ConfigError> {
+        for patterns in [&self.groups, &self.groups_exclude].into_iter().flatten() {
+            check_patterns(file, patterns)?;
+        }
+        let d = Mm2Settings::default();
+        let include = self.groups.as_ref().map(|s| s.value.clone());
+        let exclude = self.groups_exclude.as_ref().map(|s| s.value.clone());
+        let groups = match (include, exclude) {
+            (None, None) => d.groups.clone(),
+            (include, exclude) => TopicFilter::new(
+                include.unwrap_or_else(|| d.groups.include_patterns().to_vec()),
+                exclude.unwrap_or_else(|| d.groups.exclude_patterns().to_vec()),
+            )
+            .map_err(|e| {
+                let at = self.groups.as_ref().or(self.groups_exclude.as_ref());
+                ConfigError::InvalidKey {
+                    at: Location::new(file, at.and_then(|s| s.line)),
+                    key: at.map_or_else(|| "groups".to_owned(), |s| s.key.clone()),
+                    reason: e.to_string(),
+                }
+            })?,
+        };
+        Ok(Mm2Settings {
+            emit_heartbeats_enabled: self
+                .emit_heartbeats_enabled
+                .unwrap_or(d.emit_heartbeats_enabled),
+            emit_heartbeats_interval: self
+                .emit_heartbeats_interval
+                .unwrap_or(d.emit_heartbeats_interval),
+            emit_checkpoints_enabled: self
+                .emit_checkpoints_enabled
+                .unwrap_or(d.emit_checkpoints_enabled),
+            emit_checkpoints_interval: self
+                .emit_checkpoints_interval
+                .unwrap_or(d.emit_checkpoints_interval),
+            emit_offset_syncs_enabled: self
+                .emit_offset_syncs_enabled
+                .unwrap_or(d.emit_offset_syncs_enabled),
+            offset_syncs_location: self.offset_syncs_location.unwrap_or_default(),
+            offset_lag_max: self.offset_lag_max.unwrap_or(d.offset_lag_max),
+            groups,
+            sync_group_offsets_enabled: self
+                .sync_group_offsets_enabled
+                .unwrap_or(d.sync_group_offsets_enabled),
+            sync_group_offsets_interval: self
+                .sync_group_offsets_interval
+                .unwrap_or(d.sync_group_offsets_interval),
+            heartbeats_topic_replication_factor: self.heartbeats_topic_replication_factor.flatten(),
+            checkpoints_topic_replication_factor: self
+                .checkpoints_topic_replication_factor
+                .flatten(),
+            offset_syncs_topic_replication_factor: self
+                .offset_syncs_topic_replication_factor
+                .flatten(),
+        })
+    }
+}
+
+pub(crate) const EXPECT_LOCATION: &str = "source or target";
+pub(crate) const EXPECT_LAG: &str = "a whole number, at least 0";
+
+/// `offset-syncs.topic.location`.
+pub(crate) fn offset_syncs_location(value: &str) -> Result<OffsetSyncsLocation, &'static str> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "source" => Ok(OffsetSyncsLocation::Source),
+        "target" => Ok(OffsetSyncsLocation::Target),
+        _ => Err(EXPECT_LOCATION),
+    }
+}
+
+/// `offset.lag.max`: 0 or more.
+pub(crate) fn lag(n: i64) -> Result<i64, &'static str> {
+    if n >= 0 {
+        Ok(n)
+    } else {
+        Err(EXPECT_LAG)
+    }
 }
 
 impl FlowValues {
@@ -158,6 +298,7 @@ impl FlowValues {
             position_flush_interval: self
                 .position_flush_interval
                 .or(lower.position_flush_interval),
+            mm2: self.mm2.or(lower.mm2),
         }
     }
 }
@@ -309,6 +450,7 @@ pub(crate) fn flow_settings(
         position_flush_interval: values
             .position_flush_interval
             .unwrap_or(DEFAULT_POSITION_FLUSH_INTERVAL),
+        mm2: values.mm2.settings(file)?,
         consumer: clients.consumer,
         producer: clients.producer,
         source_admin: clients.source_admin,

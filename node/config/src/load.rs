@@ -169,14 +169,9 @@ mod tests {
         assert_eq!(active.cluster.cluster_id, "mirror-ab");
         assert_eq!(minimal.cluster, ClusterMembership::default());
         let ignored: Vec<&str> = active.ignored.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(
-            ignored,
-            [
-                "checkpoints.topic.replication.factor",
-                "heartbeats.topic.replication.factor",
-                "offset-syncs.topic.replication.factor",
-                "emit.heartbeats.interval.seconds",
-            ]
+        assert!(
+            ignored.is_empty(),
+            "the MM2 fail-over keys are all read now: {ignored:?}"
         );
 
         let native = load_with_env(&example("strait.toml"), Some(HashMap::new())).unwrap();

@@ -60,6 +60,86 @@ pub const DEFAULT_CONFIG_PROPERTIES_EXCLUDE: &[&str] = &[
     "min\\.insync\\.replicas",
 ];
 
+/// Default [`Mm2Settings::emit_heartbeats_interval`] (MirrorMaker 2's).
+pub const DEFAULT_EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
+/// Default [`Mm2Settings::emit_checkpoints_interval`]. MirrorMaker 2's is 60 s: a consumer that
+/// fails over resumes up to a minute behind.
+pub const DEFAULT_EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(5);
+/// Default [`Mm2Settings::sync_group_offsets_interval`] (MirrorMaker 2: 60 s).
+pub const DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL: Duration = Duration::from_secs(5);
+/// MirrorMaker 2's default `offset.lag.max`.
+pub const DEFAULT_OFFSET_LAG_MAX: i64 = 100;
+/// MirrorMaker 2's default `groups`: every group.
+pub const DEFAULT_GROUPS: &[&str] = &[".*"];
+/// MirrorMaker 2's default `groups.exclude`.
+pub const DEFAULT_GROUPS_EXCLUDE: &[&str] = &["console-consumer-.*", "connect-.*", "__.*"];
+
+/// Where the offset-syncs topic lives (`offset-syncs.topic.location`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetSyncsLocation {
+    /// `mm2-offset-syncs.<target>.internal` on the source (MirrorMaker 2's default).
+    #[default]
+    Source,
+    /// `mm2-offset-syncs.<source>.internal` on the target.
+    Target,
+}
+
+/// A flow's consumer fail-over features, as MirrorMaker 2 names them: heartbeats, offset syncs,
+/// checkpoints and group offset sync.
+#[derive(Debug, Clone)]
+pub struct Mm2Settings {
+    /// `emit.heartbeats.enabled` (default true).
+    pub emit_heartbeats_enabled: bool,
+    /// `emit.heartbeats.interval.seconds` (default 1 s).
+    pub emit_heartbeats_interval: Duration,
+    /// `emit.checkpoints.enabled` (default true).
+    pub emit_checkpoints_enabled: bool,
+    /// `emit.checkpoints.interval.seconds`. Default 5 s (MirrorMaker 2: 60 s, honoured when set).
+    pub emit_checkpoints_interval: Duration,
+    /// `emit.offset-syncs.enabled` (default true).
+    pub emit_offset_syncs_enabled: bool,
+    /// `offset-syncs.topic.location` (default source).
+    pub offset_syncs_location: OffsetSyncsLocation,
+    /// `offset.lag.max` (default 100): offset syncs are emitted at least this often in a run.
+    pub offset_lag_max: i64,
+    /// `groups` / `groups.exclude` (legacy `groups.blacklist`): consumer groups checkpointed.
+    pub groups: TopicFilter,
+    /// `sync.group.offsets.enabled` (default false).
+    pub sync_group_offsets_enabled: bool,
+    /// `sync.group.offsets.interval.seconds`. Default 5 s (MirrorMaker 2: 60 s).
+    pub sync_group_offsets_interval: Duration,
+    /// `heartbeats.topic.replication.factor`; `None` = the target broker's default.
+    pub heartbeats_topic_replication_factor: Option<i16>,
+    /// `checkpoints.topic.replication.factor`; `None` = the target broker's default.
+    pub checkpoints_topic_replication_factor: Option<i16>,
+    /// `offset-syncs.topic.replication.factor`; `None` = the broker's default.
+    pub offset_syncs_topic_replication_factor: Option<i16>,
+}
+
+impl Default for Mm2Settings {
+    fn default() -> Self {
+        Self {
+            emit_heartbeats_enabled: true,
+            emit_heartbeats_interval: DEFAULT_EMIT_HEARTBEATS_INTERVAL,
+            emit_checkpoints_enabled: true,
+            emit_checkpoints_interval: DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+            emit_offset_syncs_enabled: true,
+            offset_syncs_location: OffsetSyncsLocation::Source,
+            offset_lag_max: DEFAULT_OFFSET_LAG_MAX,
+            groups: TopicFilter::new(
+                DEFAULT_GROUPS.iter().copied(),
+                DEFAULT_GROUPS_EXCLUDE.iter().copied(),
+            )
+            .expect("the default group patterns are valid"),
+            sync_group_offsets_enabled: false,
+            sync_group_offsets_interval: DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+            heartbeats_topic_replication_factor: None,
+            checkpoints_topic_replication_factor: None,
+            offset_syncs_topic_replication_factor: None,
+        }
+    }
+}
+
 /// Everything a node needs to run.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -238,6 +318,8 @@ pub struct FlowSettings {
     /// How often acknowledged positions are written to sled. Default 100 ms. This bounds the
     /// duplicates after a crash.
     pub position_flush_interval: Duration,
+    /// Heartbeats, offset syncs, checkpoints and group offset sync.
+    pub mm2: Mm2Settings,
     /// Effective librdkafka properties of this flow's source consumer: source cluster `client`,
     /// then source `consumer`, then flow-level consumer overrides (later wins; in `mm2.properties`
     /// the file-level `consumer.*` / `source.consumer.*` come before the flow's own). Includes

@@ -13,7 +13,7 @@ use serde::Serialize;
 use strait_coordinator::ReplicationPolicy;
 
 use crate::assemble::MATCH_NOTHING;
-use crate::{ClientProps, ConfigError, Settings};
+use crate::{ClientProps, ConfigError, OffsetSyncsLocation, Settings};
 
 #[derive(Serialize)]
 struct SharedFile {
@@ -44,6 +44,23 @@ struct SharedFlow {
     max_in_flight_records: u64,
     max_in_flight_bytes: u64,
     position_flush_interval_ms: u64,
+    emit_heartbeats_enabled: bool,
+    emit_heartbeats_interval_secs: u64,
+    emit_checkpoints_enabled: bool,
+    emit_checkpoints_interval_secs: u64,
+    emit_offset_syncs_enabled: bool,
+    offset_syncs_topic_location: &'static str,
+    offset_lag_max: i64,
+    groups: Vec<String>,
+    groups_exclude: Vec<String>,
+    sync_group_offsets_enabled: bool,
+    sync_group_offsets_interval_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeats_topic_replication_factor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoints_topic_replication_factor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset_syncs_topic_replication_factor: Option<i64>,
     // Effective client properties (cluster, client type and flow layers already merged), so the
     // text needs no cluster-level client tables.
     consumer: ClientProps,
@@ -106,6 +123,7 @@ impl Settings {
                     }
                     ReplicationPolicy::Identity => ("identity", None),
                 };
+                let mm2 = &flow.mm2;
                 let shared = SharedFlow {
                     source: flow.id.source.to_string(),
                     target: flow.id.target.to_string(),
@@ -121,6 +139,29 @@ impl Settings {
                     max_in_flight_records: flow.max_in_flight_records as u64,
                     max_in_flight_bytes: flow.max_in_flight_bytes as u64,
                     position_flush_interval_ms: flow.position_flush_interval.as_millis() as u64,
+                    emit_heartbeats_enabled: mm2.emit_heartbeats_enabled,
+                    emit_heartbeats_interval_secs: mm2.emit_heartbeats_interval.as_secs(),
+                    emit_checkpoints_enabled: mm2.emit_checkpoints_enabled,
+                    emit_checkpoints_interval_secs: mm2.emit_checkpoints_interval.as_secs(),
+                    emit_offset_syncs_enabled: mm2.emit_offset_syncs_enabled,
+                    offset_syncs_topic_location: match mm2.offset_syncs_location {
+                        OffsetSyncsLocation::Source => "source",
+                        OffsetSyncsLocation::Target => "target",
+                    },
+                    offset_lag_max: mm2.offset_lag_max,
+                    groups: mm2.groups.include_patterns().to_vec(),
+                    groups_exclude: mm2.groups.exclude_patterns().to_vec(),
+                    sync_group_offsets_enabled: mm2.sync_group_offsets_enabled,
+                    sync_group_offsets_interval_secs: mm2.sync_group_offsets_interval.as_secs(),
+                    heartbeats_topic_replication_factor: mm2
+                        .heartbeats_topic_replication_factor
+                        .map(i64::from),
+                    checkpoints_topic_replication_factor: mm2
+                        .checkpoints_topic_replication_factor
+                        .map(i64::from),
+                    offset_syncs_topic_replication_factor: mm2
+                        .offset_syncs_topic_replication_factor
+                        .map(i64::from),
                     consumer: without_bootstrap(&flow.consumer),
                     producer: without_bootstrap(&flow.producer),
                     source_admin: without_bootstrap(&flow.source_admin),

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use strait_storage::Position;
+use strait_storage::{OffsetRun, Position, RunRecorder};
 
 use crate::replication::error::PartitionError;
 
@@ -39,6 +39,10 @@ struct Inner {
     failure: Option<PartitionError>,
     acked_records: u64,
     acked_bytes: u64,
+    /// Source → target runs of the committed records, for the local store ...
+    runs: RunRecorder,
+    /// ... and for the cluster state (taken at a different pace).
+    cluster_runs: RunRecorder,
 }
 
 /// See the module docs.
@@ -80,6 +84,29 @@ impl AckWindow {
     pub fn last_acked_timestamp(&self) -> Option<i64> {
         let ts = self.last_timestamp_ms.load(Ordering::Relaxed);
         (ts != NO_TIMESTAMP).then_some(ts)
+    }
+
+    /// Continues the offset runs from `last` (the last stored run) when records extend it.
+    pub fn continue_runs(&self, last: Option<OffsetRun>) {
+        let mut inner = self.lock();
+        inner.runs = RunRecorder::new(last);
+        inner.cluster_runs = RunRecorder::new(last);
+    }
+
+    /// The committed position if it moved, and the offset runs committed, since the last call:
+    /// what the partition stores locally.
+    pub fn take_dirty_with_runs(&self) -> (Option<Position>, Vec<OffsetRun>) {
+        let mut inner = self.lock();
+        let runs = inner.runs.take();
+        let position = std::mem::take(&mut inner.dirty)
+            .then_some(inner.committed)
+            .flatten();
+        (position, runs)
+    }
+
+    /// The offset runs committed since the last call, for the cluster state.
+    pub fn take_cluster_runs(&self) -> Vec<OffsetRun> {
+        self.lock().cluster_runs.take()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -194,6 +221,8 @@ impl Inner {
                 next_source_offset: source_offset + 1,
                 last_target_offset: *target_offset,
             });
+            self.runs.record(*source_offset, *target_offset);
+            self.cluster_runs.record(*source_offset, *target_offset);
             self.dirty = true;
             self.pending.pop_front();
         }
@@ -225,6 +254,37 @@ mod tests {
         w.ack(12, 102, 1);
         assert_eq!(w.committed(), pos(13, 102));
         assert_eq!(w.acked_totals(), (3, 3));
+    }
+
+    #[test]
+    fn committed_records_become_offset_runs() {
+        let run = |source_start, target_start, len| OffsetRun {
+            source_start,
+            target_start,
+            len,
+        };
+        let w = AckWindow::new(pos(10, 99));
+        w.continue_runs(Some(run(0, 90, 10)));
+        w.push([10, 11, 13, 14]);
+        w.ack(11, 101, 1);
+        assert_eq!(
+            w.take_dirty_with_runs(),
+            (None, vec![]),
+            "10 not acknowledged"
+        );
+        w.ack(10, 100, 1);
+        w.ack(13, 102, 1);
+        w.ack(14, 103, 1);
+        assert_eq!(
+            w.take_dirty_with_runs(),
+            (pos(15, 103), vec![run(0, 90, 12), run(13, 102, 2)])
+        );
+        assert_eq!(w.take_dirty_with_runs(), (None, vec![]));
+        assert_eq!(
+            w.take_cluster_runs(),
+            vec![run(0, 90, 12), run(13, 102, 2)],
+            "the cluster's share is taken separately"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use strait_coordinator::state::{
     ApplyOutcome, ClusterState, Command, PartitionKey, PositionUpdate, TopicInfo,
 };
 use strait_coordinator::{NodeId, TopicPartition};
-use strait_storage::{Position, PositionStore};
+use strait_storage::{OffsetRun, Position, PositionStore};
 
 use crate::kafka::{
     admin_config, consumer_config, producer_config, ClientRole, ReportingContext, TopicAdmin,
@@ -61,6 +61,8 @@ struct Running {
     ack: Arc<AckWindow>,
     /// The last position proposed to the cluster.
     proposed: Option<Position>,
+    /// Offset runs taken for the cluster and not yet applied there (resent with the next update).
+    unproposed_runs: Vec<OffsetRun>,
 }
 
 pub struct FlowActor {
@@ -91,6 +93,8 @@ pub struct FlowActor {
     release_asked: HashMap<TopicPartition, Instant>,
     /// The final positions of retired partitions, for their release.
     final_positions: HashMap<TopicPartition, Position>,
+    /// The offset runs of retired partitions the cluster does not have yet, for their release.
+    final_runs: HashMap<TopicPartition, Vec<OffsetRun>>,
     refreshed_once: bool,
     /// Since when the partitions this node runs differ from its assignment (a rebalance under
     /// way), for `strait_cluster_rebalance_duration_seconds`.
@@ -175,6 +179,7 @@ impl FlowActor {
             paused: false,
             release_asked: HashMap::new(),
             final_positions: HashMap::new(),
+            final_runs: HashMap::new(),
             refreshed_once: false,
             rebalancing_since: None,
         })
@@ -307,6 +312,7 @@ impl FlowActor {
         for tp in stale {
             if let Some(run) = self.running.remove(&tp) {
                 tracing::info!(%flow, partition = %tp, epoch = run.epoch, "partition leaves this node");
+                self.final_runs.insert(tp.clone(), run.unproposed_runs);
                 run.addr.do_send(Retire);
                 self.retiring.insert(tp);
             }
@@ -357,6 +363,7 @@ impl FlowActor {
             let command = Command::Release {
                 node: self.cluster.node_id,
                 position: self.final_positions.get(&tp).copied(),
+                runs: self.final_runs.get(&tp).cloned().unwrap_or_default(),
                 key: PartitionKey {
                     flow: flow.clone(),
                     tp,
@@ -373,6 +380,8 @@ impl FlowActor {
             );
         }
         self.final_positions
+            .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains(tp));
+        self.final_runs
             .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains(tp));
         self.release_asked.retain(|tp, _| {
             state
@@ -430,6 +439,7 @@ impl FlowActor {
                 epoch,
                 ack,
                 proposed: None,
+                unproposed_runs: Vec::new(),
             },
         );
     }
@@ -456,19 +466,23 @@ impl FlowActor {
         if !still_mine || !state.is_paused(&key.flow) {
             return;
         }
+        // No release follows: the offset runs go with this update instead.
+        let runs = self.final_runs.remove(&retired.tp).unwrap_or_default();
         let command = Command::UpdatePositions {
             node: self.cluster.node_id,
             positions: vec![PositionUpdate {
                 key,
                 epoch: retired.epoch,
                 position,
+                runs,
             }],
         };
         let raft = self.cluster.raft.clone();
         ctx.spawn(
             async move {
                 if let Err(error) = raft.propose(command).await {
-                    tracing::debug!(%error, "paused position not proposed (kept locally)");
+                    tracing::warn!(%error,
+                        "paused position not proposed: kept locally, the cluster's copy is older");
                 }
             }
             .into_actor(self),
@@ -484,7 +498,10 @@ impl FlowActor {
             let Some(position) = run.ack.committed() else {
                 continue;
             };
-            if run.proposed == Some(position) {
+            // Runs and position are read apart, so the runs may run a little ahead of the
+            // position: harmless, they describe records the target acknowledged.
+            run.unproposed_runs.extend(run.ack.take_cluster_runs());
+            if run.proposed == Some(position) && run.unproposed_runs.is_empty() {
                 continue;
             }
             run.proposed = Some(position);
@@ -495,11 +512,17 @@ impl FlowActor {
                 },
                 epoch: run.epoch,
                 position,
+                runs: run.unproposed_runs.clone(),
             });
         }
         if positions.is_empty() {
             return;
         }
+        let sent: Vec<(TopicPartition, Vec<OffsetRun>)> = positions
+            .iter()
+            .filter(|u| !u.runs.is_empty())
+            .map(|u| (u.key.tp.clone(), u.runs.clone()))
+            .collect();
         let command = Command::UpdatePositions {
             node: self.cluster.node_id,
             positions,
@@ -508,14 +531,30 @@ impl FlowActor {
         ctx.spawn(
             async move {
                 match raft.propose(command).await {
-                    Ok(ApplyOutcome::Applied) => {}
-                    Ok(outcome) => tracing::debug!(%flow, ?outcome, "positions partly applied"),
+                    Ok(ApplyOutcome::Applied) => true,
+                    Ok(outcome) => {
+                        tracing::debug!(%flow, ?outcome, "positions partly applied");
+                        true
+                    }
                     Err(error) => {
-                        tracing::debug!(%flow, %error, "positions not proposed (next interval retries)")
+                        tracing::debug!(%flow, %error, "positions not proposed (next interval retries)");
+                        false
                     }
                 }
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(move |committed, actor, _ctx| {
+                if !committed {
+                    return;
+                }
+                // Applied (or refused for good, e.g. no longer the owner): drop what was sent;
+                // runs taken since then stay for the next update.
+                for (tp, runs) in sent {
+                    if let Some(run) = actor.running.get_mut(&tp) {
+                        run.unproposed_runs.retain(|r| !runs.contains(r));
+                    }
+                }
+            }),
         );
     }
 }
@@ -565,6 +604,10 @@ impl Handler<Retired> for FlowActor {
 
     fn handle(&mut self, retired: Retired, ctx: &mut Self::Context) {
         self.retiring.remove(&retired.tp);
+        self.final_runs
+            .entry(retired.tp.clone())
+            .or_default()
+            .extend(retired.runs.iter().cloned());
         if let Some(position) = retired.position {
             self.final_positions.insert(retired.tp.clone(), position);
             self.propose_paused_position(ctx, &retired, position);

@@ -103,6 +103,8 @@ pub struct Retired {
     pub epoch: u64,
     /// The position acknowledged when it stopped.
     pub position: Option<Position>,
+    /// The offset runs acknowledged since the flow last took them for the cluster.
+    pub runs: Vec<strait_storage::OffsetRun>,
 }
 impl actix::Message for Retired {
     type Result = ();
@@ -152,9 +154,11 @@ impl PartitionActor {
             .into_iter()
             .flatten()
             .max_by_key(|p| p.next_source_offset);
+        let ack = Arc::new(AckWindow::new(start));
+        ack.continue_runs(spec.positions.offset_map().last(&key)?);
         Ok(Self {
             key,
-            ack: Arc::new(AckWindow::new(start)),
+            ack,
             next_expected: 0,
             stream: None,
             assigned: false,
@@ -261,8 +265,13 @@ impl PartitionActor {
     }
 
     fn persist(&mut self) {
-        if let Some(position) = self.ack.take_if_dirty() {
-            if let Err(error) = self.spec.positions.put(&self.key, position) {
+        let (position, runs) = self.ack.take_dirty_with_runs();
+        if position.is_some() || !runs.is_empty() {
+            if let Err(error) = self
+                .spec
+                .positions
+                .put_with_runs(&self.key, position, &runs)
+            {
                 tracing::error!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                     partition = self.spec.tp.partition, %error, "cannot store the position");
                 self.last_error = Some(error.to_string());
@@ -375,6 +384,7 @@ impl Actor for PartitionActor {
                 tp: self.spec.tp.clone(),
                 epoch: self.spec.epoch,
                 position: self.ack.committed(),
+                runs: self.ack.take_cluster_runs(),
             });
         }
     }

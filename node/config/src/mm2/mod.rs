@@ -119,6 +119,7 @@ impl Entry {
 struct Scope {
     values: FlowValues,
     topics_blacklist: Option<Sourced<Vec<String>>>,
+    groups_blacklist: Option<Sourced<Vec<String>>>,
     config_blacklist: Option<Sourced<Vec<String>>>,
     clients: BTreeMap<ClientScope, JavaProps>,
 }
@@ -591,6 +592,11 @@ impl<'f> Reader<'f> {
                 scope.config_blacklist.take(),
                 "config.properties.exclude",
             ),
+            (
+                &mut scope.values.mm2.groups_exclude,
+                scope.groups_blacklist.take(),
+                "groups.exclude",
+            ),
         ];
         for (current, legacy, name) in pairs {
             match (current.is_some(), legacy) {
@@ -816,6 +822,72 @@ fn read_flow_value(
                 EXPECT_INTERVAL_SECS,
                 assemble::interval_secs,
             )?);
+        }
+        "emit.heartbeats.enabled" => {
+            values.mm2.emit_heartbeats_enabled = Some(parse_bool(file, entry)?)
+        }
+        "emit.heartbeats.interval.seconds" => {
+            values.mm2.emit_heartbeats_interval = Some(number(
+                file,
+                entry,
+                EXPECT_INTERVAL_SECS,
+                assemble::interval_secs,
+            )?);
+        }
+        "emit.checkpoints.enabled" => {
+            values.mm2.emit_checkpoints_enabled = Some(parse_bool(file, entry)?)
+        }
+        "emit.checkpoints.interval.seconds" => {
+            values.mm2.emit_checkpoints_interval = Some(number(
+                file,
+                entry,
+                EXPECT_INTERVAL_SECS,
+                assemble::interval_secs,
+            )?);
+        }
+        "emit.offset-syncs.enabled" => {
+            values.mm2.emit_offset_syncs_enabled = Some(parse_bool(file, entry)?)
+        }
+        "offset-syncs.topic.location" => {
+            values.mm2.offset_syncs_location =
+                Some(parsed(file, entry, assemble::offset_syncs_location)?);
+        }
+        "offset.lag.max" => {
+            values.mm2.offset_lag_max =
+                Some(number(file, entry, assemble::EXPECT_LAG, assemble::lag)?);
+        }
+        "groups" => values.mm2.groups = Some(patterns()?),
+        "groups.exclude" => values.mm2.groups_exclude = Some(patterns()?),
+        "groups.blacklist" => scope.groups_blacklist = Some(patterns()?),
+        "sync.group.offsets.enabled" => {
+            values.mm2.sync_group_offsets_enabled = Some(parse_bool(file, entry)?)
+        }
+        "sync.group.offsets.interval.seconds" => {
+            values.mm2.sync_group_offsets_interval = Some(number(
+                file,
+                entry,
+                EXPECT_INTERVAL_SECS,
+                assemble::interval_secs,
+            )?);
+        }
+        "heartbeats.topic.replication.factor"
+        | "checkpoints.topic.replication.factor"
+        | "offset-syncs.topic.replication.factor" => {
+            let rf = Some(number(
+                file,
+                entry,
+                EXPECT_REPLICATION_FACTOR,
+                assemble::replication_factor,
+            )?);
+            match name {
+                "heartbeats.topic.replication.factor" => {
+                    values.mm2.heartbeats_topic_replication_factor = rf
+                }
+                "checkpoints.topic.replication.factor" => {
+                    values.mm2.checkpoints_topic_replication_factor = rf
+                }
+                _ => values.mm2.offset_syncs_topic_replication_factor = rf,
+            }
         }
         STRAIT_MAX_IN_FLIGHT_RECORDS => {
             values.max_in_flight_records =

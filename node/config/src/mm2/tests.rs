@@ -112,9 +112,6 @@ fn kafkas_connect_mirror_maker_properties_runs_unchanged() {
     assert_eq!(
         ignored,
         [
-            ("checkpoints.topic.replication.factor", Some(32)),
-            ("heartbeats.topic.replication.factor", Some(33)),
-            ("offset-syncs.topic.replication.factor", Some(34)),
             ("offset.storage.replication.factor", Some(39)),
             ("status.storage.replication.factor", Some(40)),
             ("config.storage.replication.factor", Some(41)),
@@ -299,9 +296,9 @@ fn recognised_and_unknown_keys_are_listed_with_their_reason() {
     let s = load(&format!(
         "{BASE}\
          tasks.max = 4\n\
-         A->B.emit.checkpoints.enabled = false\n\
-         sync.group.offsets.enabled = true\n\
-         groups = .*\n\
+         refresh.groups.interval.seconds = 60\n\
+         offset.flush.interval.ms = 1000\n\
+         A->B.exactly.once.source.support = enabled\n\
          key.converter = org.apache.kafka.connect.converters.ByteArrayConverter\n\
          whatever.this.is = 1\n\
          A->B.whatever = 2\n\
@@ -316,9 +313,9 @@ fn recognised_and_unknown_keys_are_listed_with_their_reason() {
         .collect();
     let reason = |key: &str| listed.iter().find(|l| l.0 == key).unwrap().2;
     assert!(reason("tasks.max").contains("not implemented"));
-    assert!(reason("A->B.emit.checkpoints.enabled").contains("not implemented"));
-    assert!(reason("sync.group.offsets.enabled").contains("not implemented"));
-    assert!(reason("groups").contains("not implemented"));
+    assert!(reason("refresh.groups.interval.seconds").contains("not implemented"));
+    assert!(reason("offset.flush.interval.ms").contains("not implemented"));
+    assert!(reason("A->B.exactly.once.source.support").contains("not implemented"));
     assert!(reason("key.converter").contains("not implemented"));
     assert_eq!(reason("whatever.this.is"), "unknown key");
     assert_eq!(reason("A->B.whatever"), "unknown key");
@@ -854,4 +851,79 @@ fn metrics_listen_is_off_by_default_and_validated() {
     assert_eq!(s.node.metrics_listen, Some("0.0.0.0:9464".parse().unwrap()));
     let msg = error(&format!("{BASE}strait.metrics.listen = :9464\n"));
     assert_mentions(&msg, &["strait.metrics.listen", ":9464", "socket address"]);
+}
+
+#[test]
+fn consumer_failover_keys_are_read() {
+    let defaults = load(BASE);
+    let mm2 = &defaults.flows[0].mm2;
+    assert!(mm2.emit_heartbeats_enabled && mm2.emit_checkpoints_enabled);
+    assert_eq!(mm2.emit_heartbeats_interval, Duration::from_secs(1));
+    assert_eq!(mm2.emit_checkpoints_interval, Duration::from_secs(5));
+    assert_eq!(
+        mm2.offset_syncs_location,
+        crate::OffsetSyncsLocation::Source
+    );
+    assert_eq!(mm2.offset_lag_max, 100);
+    assert!(!mm2.sync_group_offsets_enabled);
+    assert!(mm2.groups.matches("orders-app"));
+    assert!(!mm2.groups.matches("console-consumer-1"));
+    assert!(defaults.ignored.is_empty(), "{:?}", defaults.ignored);
+
+    let s = load(&format!(
+        "{BASE}emit.heartbeats.interval.seconds = 2\n\
+         emit.checkpoints.interval.seconds = 60\n\
+         emit.offset-syncs.enabled = false\n\
+         offset-syncs.topic.location = target\n\
+         offset.lag.max = 0\n\
+         groups = app-.*, billing\n\
+         groups.blacklist = app-test\n\
+         sync.group.offsets.enabled = true\n\
+         sync.group.offsets.interval.seconds = 30\n\
+         checkpoints.topic.replication.factor = 3\n\
+         heartbeats.topic.replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = -1\n\
+         A->B.emit.heartbeats.enabled = false\n"
+    ));
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+    let mm2 = &s.flows[0].mm2;
+    assert!(!mm2.emit_heartbeats_enabled);
+    assert_eq!(mm2.emit_heartbeats_interval, Duration::from_secs(2));
+    assert_eq!(mm2.emit_checkpoints_interval, Duration::from_secs(60));
+    assert!(!mm2.emit_offset_syncs_enabled);
+    assert_eq!(
+        mm2.offset_syncs_location,
+        crate::OffsetSyncsLocation::Target
+    );
+    assert_eq!(mm2.offset_lag_max, 0);
+    assert!(mm2.groups.matches("app-1") && mm2.groups.matches("billing"));
+    assert!(!mm2.groups.matches("app-test"), "legacy exclude name");
+    assert!(!mm2.groups.matches("other"));
+    assert!(mm2.sync_group_offsets_enabled);
+    assert_eq!(mm2.sync_group_offsets_interval, Duration::from_secs(30));
+    assert_eq!(mm2.checkpoints_topic_replication_factor, Some(3));
+    assert_eq!(mm2.heartbeats_topic_replication_factor, Some(1));
+    assert_eq!(mm2.offset_syncs_topic_replication_factor, None);
+}
+
+#[test]
+fn consumer_failover_keys_are_validated() {
+    let msg = error(&format!("{BASE}offset-syncs.topic.location = elsewhere\n"));
+    assert_mentions(
+        &msg,
+        &[
+            FILE,
+            ":5:",
+            "offset-syncs.topic.location",
+            "source or target",
+        ],
+    );
+    let msg = error(&format!(
+        "{BASE}A->B.emit.checkpoints.interval.seconds = 0\n"
+    ));
+    assert_mentions(&msg, &[FILE, "A->B.emit.checkpoints.interval.seconds"]);
+    let msg = error(&format!("{BASE}groups.exclude = (\n"));
+    assert_mentions(&msg, &[FILE, "groups.exclude"]);
+    let msg = error(&format!("{BASE}offset.lag.max = -2\n"));
+    assert_mentions(&msg, &[FILE, "offset.lag.max"]);
 }

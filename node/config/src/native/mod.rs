@@ -67,7 +67,7 @@ use serde::Deserialize;
 use strait_coordinator::{ClusterAlias, FlowId};
 
 use crate::assemble::{
-    self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Sourced,
+    self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Mm2Values, Sourced,
     EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_SEPARATOR,
 };
 use crate::env;
@@ -155,6 +155,20 @@ struct RawFlow {
     max_in_flight_records: Option<i64>,
     max_in_flight_bytes: Option<i64>,
     position_flush_interval_ms: Option<i64>,
+    emit_heartbeats_enabled: Option<bool>,
+    emit_heartbeats_interval_secs: Option<i64>,
+    emit_checkpoints_enabled: Option<bool>,
+    emit_checkpoints_interval_secs: Option<i64>,
+    emit_offset_syncs_enabled: Option<bool>,
+    offset_syncs_topic_location: Option<String>,
+    offset_lag_max: Option<i64>,
+    groups: Option<Patterns>,
+    groups_exclude: Option<Patterns>,
+    sync_group_offsets_enabled: Option<bool>,
+    sync_group_offsets_interval_secs: Option<i64>,
+    heartbeats_topic_replication_factor: Option<i64>,
+    checkpoints_topic_replication_factor: Option<i64>,
+    offset_syncs_topic_replication_factor: Option<i64>,
     #[serde(default)]
     consumer: BTreeMap<String, PropValue>,
     #[serde(default)]
@@ -689,6 +703,55 @@ impl<'f> Assembler<'f> {
                 flow.position_flush_interval_ms,
                 assemble::interval_millis,
             )?,
+            mm2: Mm2Values {
+                emit_heartbeats_enabled: flow.emit_heartbeats_enabled,
+                emit_heartbeats_interval: self.number(
+                    key("emit_heartbeats_interval_secs"),
+                    flow.emit_heartbeats_interval_secs,
+                    assemble::interval_secs,
+                )?,
+                emit_checkpoints_enabled: flow.emit_checkpoints_enabled,
+                emit_checkpoints_interval: self.number(
+                    key("emit_checkpoints_interval_secs"),
+                    flow.emit_checkpoints_interval_secs,
+                    assemble::interval_secs,
+                )?,
+                emit_offset_syncs_enabled: flow.emit_offset_syncs_enabled,
+                offset_syncs_location: match &flow.offset_syncs_topic_location {
+                    None => None,
+                    Some(v) => Some(assemble::offset_syncs_location(v).map_err(|expected| {
+                        self.invalid(key("offset_syncs_topic_location"), v, expected)
+                    })?),
+                },
+                offset_lag_max: self.number(
+                    key("offset_lag_max"),
+                    flow.offset_lag_max,
+                    assemble::lag,
+                )?,
+                groups: patterns("groups", flow.groups),
+                groups_exclude: patterns("groups_exclude", flow.groups_exclude),
+                sync_group_offsets_enabled: flow.sync_group_offsets_enabled,
+                sync_group_offsets_interval: self.number(
+                    key("sync_group_offsets_interval_secs"),
+                    flow.sync_group_offsets_interval_secs,
+                    assemble::interval_secs,
+                )?,
+                heartbeats_topic_replication_factor: self.number(
+                    key("heartbeats_topic_replication_factor"),
+                    flow.heartbeats_topic_replication_factor,
+                    assemble::replication_factor,
+                )?,
+                checkpoints_topic_replication_factor: self.number(
+                    key("checkpoints_topic_replication_factor"),
+                    flow.checkpoints_topic_replication_factor,
+                    assemble::replication_factor,
+                )?,
+                offset_syncs_topic_replication_factor: self.number(
+                    key("offset_syncs_topic_replication_factor"),
+                    flow.offset_syncs_topic_replication_factor,
+                    assemble::replication_factor,
+                )?,
+            },
         })
     }
 }

@@ -764,3 +764,37 @@ fn metrics_listen_is_off_by_default_and_validated() {
         &["node.metrics_listen", "localhost", "socket address"],
     );
 }
+
+#[test]
+fn consumer_failover_keys() {
+    let s = load(&format!(
+        "{MINIMAL}emit_checkpoints_interval_secs = 60\n\
+         offset_syncs_topic_location = \"target\"\n\
+         groups = [\"app-.*\"]\n\
+         groups_exclude = \"app-test\"\n\
+         sync_group_offsets_enabled = true\n\
+         checkpoints_topic_replication_factor = 3\n"
+    ));
+    let mm2 = &s.flows[0].mm2;
+    assert_eq!(mm2.emit_checkpoints_interval, Duration::from_secs(60));
+    assert_eq!(
+        mm2.offset_syncs_location,
+        crate::OffsetSyncsLocation::Target
+    );
+    assert!(mm2.groups.matches("app-1") && !mm2.groups.matches("app-test"));
+    assert!(mm2.sync_group_offsets_enabled);
+    assert_eq!(mm2.checkpoints_topic_replication_factor, Some(3));
+    assert_eq!(mm2.emit_heartbeats_interval, Duration::from_secs(1));
+
+    let msg = error(&format!("{MINIMAL}offset_syncs_topic_location = \"up\"\n"));
+    assert_mentions(
+        &msg,
+        &[
+            FILE,
+            "flows.a_to_b.offset_syncs_topic_location",
+            "source or target",
+        ],
+    );
+    let msg = error(&format!("{MINIMAL}emit_heartbeats_interval_secs = 0\n"));
+    assert_mentions(&msg, &[FILE, "flows.a_to_b.emit_heartbeats_interval_secs"]);
+}
