@@ -54,6 +54,9 @@ struct Args {
     /// 0 skips them.
     #[arg(long, default_value_t = 10)]
     latency_secs: u64,
+    /// Records/s of the latency runs instead of half of Strait's measured rate.
+    #[arg(long)]
+    latency_rate: Option<u64>,
     /// Seconds the target broker is frozen (SIGSTOP) in the paused-target mode; 0 skips it.
     #[arg(long, default_value_t = 60)]
     pause_secs: u64,
@@ -609,7 +612,9 @@ fn run_case(args: &Args, source: &Broker, case: Case) -> Result<CaseResult, Stri
     })?;
     let (mut latency_raw, mut latency_one) = (None, None);
     if args.latency_secs > 0 {
-        let rate = (one.records_per_s / 2.0).round() as u64;
+        let rate = args
+            .latency_rate
+            .unwrap_or((one.records_per_s / 2.0).round() as u64);
         for raw_copy in [true, false] {
             let target = Broker::start("target");
             let lat_topic = names::unique(&format!("lat-{}b-{}p", case.size, case.partitions));

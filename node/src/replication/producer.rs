@@ -228,13 +228,17 @@ impl Handler<ProduceBatch> for ProducerActor {
 
     fn handle(&mut self, batch: ProduceBatch, _ctx: &mut Self::Context) {
         let acked = self.acked_counters(&batch.topic);
-        for (message, charged_bytes) in batch.records {
+        for (mut message, charged_bytes) in batch.records {
+            let bytes = record_bytes(&message);
+            // librdkafka's header list (order, duplicates, null values kept) moves into the
+            // record: no copy.
+            let headers = message.detach_headers();
             let delivery = Box::new(Delivery {
                 ack: batch.ack.clone(),
                 budget: batch.budget.clone(),
                 source_offset: message.offset(),
                 charged_bytes,
-                bytes: record_bytes(&message),
+                bytes,
                 timestamp_ms: message.timestamp().to_millis(),
                 read_at: batch.read_at,
                 acked: acked.clone(),
@@ -250,9 +254,8 @@ impl Handler<ProduceBatch> for ProducerActor {
             if let Some(payload) = message.payload() {
                 record = record.payload(payload);
             }
-            if let Some(headers) = message.headers() {
-                // A copy of librdkafka's header list: order, duplicates and null values kept.
-                record = record.headers(headers.clone());
+            if let Some(headers) = headers {
+                record = record.headers(headers);
             }
             if let Err((error, record)) = self.producer.send(record) {
                 // The local queue is sized above the flow's in-flight bound, so this means
