@@ -511,6 +511,11 @@ impl Actor for FlowActor {
             .into_actor(self),
         );
         ctx.run_interval(RECONCILE_INTERVAL, Self::reconcile);
+        // Heartbeats, offset syncs, checkpoints, group offset sync (acts while this node leads).
+        ctx.spawn(
+            crate::offsets::emitter::run(self.settings.clone(), self.cluster.raft.clone())
+                .into_actor(self),
+        );
         ctx.run_interval(self.cluster.position_interval, Self::propose_positions);
         // The first refresh as soon as this node leads, then at the configured interval.
         ctx.run_interval(RECONCILE_INTERVAL, |actor, ctx| {
