@@ -5,5 +5,6 @@
 pub mod emitter;
 pub mod groups;
 pub mod translate;
+pub mod trim;
 
 pub use translate::{translate_offsets, TranslatedOffset, TranslationMethod};
