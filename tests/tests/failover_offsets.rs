@@ -15,7 +15,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use strait_tests::cluster::StraitCluster;
-use strait_tests::config::Config;
+use strait_tests::config::{Config, Flow};
 use strait_tests::data::{self, ContinuousProducer, Record, TestProducer};
 use strait_tests::strait::temp_dir;
 use strait_tests::{admin, names, serial, wait, Broker, Strait};
@@ -672,4 +672,51 @@ fn translation_survives_killing_the_partition_owner() {
         },
         || cluster.describe(),
     );
+}
+
+/// A->B and B->A: each flow writes `heartbeats` on its target, and the other flow replicates it
+/// back (whatever the topic filter) as `B.heartbeats` on A and `A.heartbeats` on B; a heartbeats
+/// topic never goes back where it came from.
+#[test]
+fn heartbeats_are_replicated_as_reachability() {
+    let _heavy = serial::heavy();
+    let (a, b) = Broker::pair();
+    let data = temp_dir("strait-data-");
+    let only = names::unique("nothing-matches");
+    let mut config = Config::a_to_b(a.bootstrap(), b.bootstrap(), data.path(), &[&only]);
+    config.flows.push(Flow::new("B", "A", &[&only]));
+    for flow in &mut config.flows {
+        flow.toml_extra = vec!["emit_heartbeats_interval_secs = 1".to_owned()];
+    }
+    let strait = Strait::start(&config.toml(), "toml");
+    // B->A writes `heartbeats` on A (key B, A); A->B replicates it to B as `A.heartbeats`.
+    for (cluster, topic, src, tgt) in [
+        (b.bootstrap(), "A.heartbeats", "B", "A"),
+        (a.bootstrap(), "B.heartbeats", "A", "B"),
+    ] {
+        wait::until(
+            &format!("{topic} with heartbeats {src}->{tgt}"),
+            DEADLINE,
+            POLL,
+            || {
+                if !admin::topics(cluster).contains_key(topic) {
+                    return Err("no topic yet".to_owned());
+                }
+                let records = read_all(cluster, topic);
+                let (key, value, _) = records.last().ok_or("empty")?;
+                let mut k = Bytes(key);
+                let aliases = (k.string(), k.string());
+                let mut v = Bytes(value);
+                if aliases != (src.to_owned(), tgt.to_owned()) || v.i16() != 0 {
+                    return Err(format!("{aliases:?}"));
+                }
+                Ok(())
+            },
+            || strait.log_tail(40),
+        );
+    }
+    let topics = admin::topics(a.bootstrap());
+    assert!(!topics.contains_key("A.B.heartbeats"), "{topics:?}");
+    let topics = admin::topics(b.bootstrap());
+    assert!(!topics.contains_key("B.A.heartbeats"), "{topics:?}");
 }
