@@ -1,5 +1,13 @@
 use crate::{ClusterAlias, DomainError};
 
+/// MirrorMaker 2's heartbeats topic.
+const HEARTBEATS: &str = "heartbeats";
+
+/// MirrorMaker 2's identity policy treats names ending in `heartbeats` as heartbeats topics.
+fn looks_like_heartbeats(topic: &str) -> bool {
+    topic.ends_with(HEARTBEATS)
+}
+
 /// How remote topics are named, as MirrorMaker 2's `replication.policy.class` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicationPolicy {
@@ -26,34 +34,47 @@ impl ReplicationPolicy {
         Ok(Self::Default { separator })
     }
 
-    /// The name `topic` of cluster `source` gets on the target.
+    /// The name `topic` of cluster `source` gets on the target. Heartbeats topics are prefixed
+    /// even under the identity policy (as MirrorMaker 2 does), so `A.heartbeats` says where they
+    /// came from.
     pub fn remote_topic(&self, source: &ClusterAlias, topic: &str) -> String {
         match self {
             Self::Default { separator } => format!("{source}{separator}{topic}"),
+            Self::Identity if looks_like_heartbeats(topic) => format!("{source}.{topic}"),
             Self::Identity => topic.to_owned(),
         }
     }
 
+    /// Whether `topic` is a heartbeats topic (`heartbeats`, `A.heartbeats`, `B.A.heartbeats`...):
+    /// MirrorMaker 2 replicates those whatever the topic filter, which is how a cluster shows
+    /// which clusters reach it.
+    pub fn is_heartbeats_topic(&self, topic: &str) -> bool {
+        let mut current = topic;
+        while let Some(upstream) = self.upstream_topic(current) {
+            current = upstream;
+        }
+        current == HEARTBEATS
+    }
+
     /// The cluster a remote topic came from (`A` for `A.orders`), if its name says so.
     pub fn topic_source<'t>(&self, topic: &'t str) -> Option<&'t str> {
-        match self {
-            Self::Default { separator } => {
-                let (source, rest) = topic.split_once(separator.as_str())?;
-                (!source.is_empty() && !rest.is_empty()).then_some(source)
-            }
-            Self::Identity => None,
-        }
+        self.split(topic).map(|(source, _)| source)
     }
 
     /// The name of `topic` one hop upstream (`orders` for `A.orders`).
     pub fn upstream_topic<'t>(&self, topic: &'t str) -> Option<&'t str> {
-        match self {
-            Self::Default { separator } => {
-                let (source, rest) = topic.split_once(separator.as_str())?;
-                (!source.is_empty() && !rest.is_empty()).then_some(rest)
-            }
-            Self::Identity => None,
-        }
+        self.split(topic).map(|(_, rest)| rest)
+    }
+
+    fn split<'t>(&self, topic: &'t str) -> Option<(&'t str, &'t str)> {
+        let separator = match self {
+            Self::Default { separator } => separator.as_str(),
+            // Only heartbeats topics carry their source under the identity policy.
+            Self::Identity if looks_like_heartbeats(topic) => ".",
+            Self::Identity => return None,
+        };
+        let (source, rest) = topic.split_once(separator)?;
+        (!source.is_empty() && !rest.is_empty()).then_some((source, rest))
     }
 
     /// MirrorMaker 2's cycle rule: walk the topic's upstream chain; if any hop came from `target`,
@@ -103,6 +124,26 @@ mod tests {
         let p = ReplicationPolicy::Identity;
         assert_eq!(p.remote_topic(&alias("A"), "orders"), "orders");
         assert!(!p.would_cycle("B.orders", &alias("B")));
+    }
+
+    #[test]
+    fn heartbeats_topics_are_recognised_and_named_under_both_policies() {
+        let d = ReplicationPolicy::default();
+        assert!(d.is_heartbeats_topic("heartbeats"));
+        assert!(d.is_heartbeats_topic("A.heartbeats"));
+        assert!(d.is_heartbeats_topic("B.A.heartbeats"));
+        assert!(!d.is_heartbeats_topic("A.orders"));
+        assert!(!d.is_heartbeats_topic("myheartbeats"));
+        assert!(d.would_cycle("B.heartbeats", &alias("B")));
+        let i = ReplicationPolicy::Identity;
+        assert_eq!(i.remote_topic(&alias("A"), "heartbeats"), "A.heartbeats");
+        assert_eq!(
+            i.remote_topic(&alias("B"), "A.heartbeats"),
+            "B.A.heartbeats"
+        );
+        assert!(i.is_heartbeats_topic("A.heartbeats"));
+        assert!(i.would_cycle("B.heartbeats", &alias("B")));
+        assert_eq!(i.remote_topic(&alias("A"), "orders"), "orders");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod error;
 pub mod kafka;
 pub mod metrics;
 pub mod node;
+pub mod offsets;
 mod progress;
 pub mod replication;
 pub mod shared_config;

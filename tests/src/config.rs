@@ -58,6 +58,8 @@ pub struct Flow {
     pub max_in_flight_records: usize,
     pub max_in_flight_bytes: usize,
     pub position_flush_interval_ms: u64,
+    /// More `key = value` lines for the flow's TOML table, written as given (TOML only).
+    pub toml_extra: Vec<String>,
 }
 
 impl Flow {
@@ -77,6 +79,7 @@ impl Flow {
             max_in_flight_records: 5000,
             max_in_flight_bytes: 8 * 1024 * 1024,
             position_flush_interval_ms: 100,
+            toml_extra: Vec::new(),
         }
     }
 }
@@ -185,6 +188,9 @@ impl Config {
                 "position_flush_interval_ms = {}",
                 flow.position_flush_interval_ms
             );
+            for line in &flow.toml_extra {
+                let _ = writeln!(out, "{line}");
+            }
         }
         out
     }

@@ -4,12 +4,14 @@
 
 mod codec;
 mod rules;
+mod sync_plan;
 
 pub use codec::{Checkpoint, CodecError, Heartbeat, OffsetSync, VALUE_VERSION};
 pub use rules::{
     should_emit_checkpoint, translate_by_syncs, CheckpointOffsets, OffsetSyncRule, SyncDecision,
     SyncPoint, DEFAULT_OFFSET_LAG_MAX,
 };
+pub use sync_plan::plan_offset_syncs;
 
 /// The heartbeats topic, on the target of every pair (MM2 never renames its base name).
 pub const HEARTBEATS_TOPIC: &str = "heartbeats";

@@ -585,7 +585,21 @@ impl Actor for FlowActor {
             .into_actor(self),
         );
         ctx.run_interval(RECONCILE_INTERVAL, Self::reconcile);
+        // Heartbeats, offset syncs, checkpoints, group offset sync (acts while this node leads).
+        ctx.spawn(
+            crate::offsets::emitter::run(self.settings.clone(), self.cluster.raft.clone())
+                .into_actor(self),
+        );
         ctx.run_interval(self.cluster.position_interval, Self::propose_positions);
+        ctx.run_interval(crate::offsets::trim::TRIM_INTERVAL, |actor, ctx| {
+            let job = crate::offsets::trim::trim_local_runs(
+                actor.settings.id.clone(),
+                actor.consumer.clone(),
+                actor.positions.clone(),
+                actor.running.keys().cloned().collect(),
+            );
+            ctx.spawn(job.into_actor(actor));
+        });
         // The first refresh as soon as this node leads, then at the configured interval.
         ctx.run_interval(RECONCILE_INTERVAL, |actor, ctx| {
             if !actor.refreshed_once && actor.cluster.raft.status().role == RaftRole::Leader {

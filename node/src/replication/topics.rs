@@ -13,12 +13,17 @@ pub struct SelectedTopic {
 }
 
 /// Applies the flow's filter, leaves out internal topics, and never sends a topic back to the
-/// cluster it came from (MirrorMaker 2's cycle rule).
+/// cluster it came from (MirrorMaker 2's cycle rule). Heartbeats topics are replicated whatever
+/// the filter, as MirrorMaker 2 does (while the flow emits heartbeats).
 pub fn select_topics(flow: &FlowSettings, topics: &[SourceTopic]) -> Vec<SelectedTopic> {
+    let heartbeats = |name: &str| {
+        flow.mm2.emit_heartbeats_enabled && flow.replication_policy.is_heartbeats_topic(name)
+    };
     let mut selected: Vec<SelectedTopic> = topics
         .iter()
-        .filter(|t| !is_internal_topic(&t.name))
-        .filter(|t| flow.topics.matches(&t.name))
+        .filter(|t| {
+            heartbeats(&t.name) || (!is_internal_topic(&t.name) && flow.topics.matches(&t.name))
+        })
         .filter(|t| {
             !flow
                 .replication_policy
