@@ -133,6 +133,11 @@ fn describe() {
         metrics::counter!("strait_producer_errors_total", "class" => class).increment(0);
     }
     describe_counter!(
+        "strait_producer_replaced_total",
+        Unit::Count,
+        "Target producers replaced after a fatal error (e.g. fenced), by flow"
+    );
+    describe_counter!(
         "strait_consumer_fetch_errors_total",
         Unit::Count,
         "Errors reading the source, by flow and class (retriable: librdkafka retries; fatal: the partition backs off)"

@@ -645,8 +645,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                         o.source_offset.to_string(),
                         o.remote_topic.clone(),
                         offset(o.target_offset),
-                        if o.exact { "exact" } else { "fallback" }.to_owned(),
-                        o.note.clone(),
+                        o.method.clone(),
                     ]
                 })
                 .collect();
@@ -658,7 +657,6 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                     "REMOTE TOPIC",
                     "TARGET OFFSET",
                     "HOW",
-                    "NOTE",
                 ],
                 &rows,
             ))

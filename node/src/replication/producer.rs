@@ -168,8 +168,14 @@ impl actix::Message for Flush {
     type Result = Result<(), String>;
 }
 
+/// How often the producer is checked for a fatal error while idle.
+const FATAL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
 pub struct ProducerActor {
     producer: Arc<ThreadedProducer<DeliveryContext>>,
+    /// What the producer was built from, to build a new one after a fatal error.
+    config: ClientConfig,
+    reporting: ReportingContext,
     /// The flow label of the metrics.
     flow: Arc<str>,
     /// Acknowledgement counters by remote topic.
@@ -182,12 +188,40 @@ impl ProducerActor {
         reporting: ReportingContext,
         flow: &str,
     ) -> Result<Self, KafkaError> {
-        let producer = config.create_with_context(DeliveryContext { reporting })?;
+        let producer = config.create_with_context(DeliveryContext {
+            reporting: reporting.clone(),
+        })?;
         Ok(Self {
             producer: Arc::new(producer),
+            config: config.clone(),
+            reporting,
             flow: flow.into(),
             acked: HashMap::new(),
         })
+    }
+
+    /// An idempotent producer that hit a fatal error (e.g. fenced after an epoch bump: a broker
+    /// answering PRODUCER_FENCED once the producer purged its queue when this node lost its lease)
+    /// fails every later record. Replace it: its records fail back to their partitions, which
+    /// replay them from their acknowledged positions through the new one.
+    fn replace_if_fatal(&mut self) {
+        let Some((code, reason)) = self.producer.client().fatal_error() else {
+            return;
+        };
+        tracing::warn!(flow = %self.flow, ?code, %reason,
+            "the target producer hit a fatal error: replacing it");
+        match self.config.create_with_context(DeliveryContext {
+            reporting: self.reporting.clone(),
+        }) {
+            Ok(producer) => {
+                self.producer = Arc::new(producer);
+                metrics::counter!("strait_producer_replaced_total", "flow" => self.flow.to_string())
+                    .increment(1);
+            }
+            Err(error) => {
+                tracing::error!(flow = %self.flow, %error, "cannot build a new target producer")
+            }
+        }
     }
 
     fn acked_counters(&mut self, topic: &Arc<str>) -> Arc<AckedCounters> {
@@ -220,6 +254,8 @@ impl Actor for ProducerActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Partition actors wait on `send().await`: a full mailbox slows them down.
         ctx.set_mailbox_capacity(64);
+        // Also while nothing is sent (every partition backing off after the failure).
+        ctx.run_interval(FATAL_CHECK_INTERVAL, |actor, _| actor.replace_if_fatal());
     }
 }
 
@@ -227,6 +263,7 @@ impl Handler<ProduceBatch> for ProducerActor {
     type Result = ();
 
     fn handle(&mut self, batch: ProduceBatch, _ctx: &mut Self::Context) {
+        self.replace_if_fatal();
         let acked = self.acked_counters(&batch.topic);
         for (mut message, charged_bytes) in batch.records {
             let bytes = record_bytes(&message);
