@@ -254,6 +254,8 @@ struct Setup {
     prefix: String,
     _data: tempfile::TempDir,
     strait: Strait,
+    /// The node's cluster port, where the control API answers.
+    cluster_port: u16,
 }
 
 /// Topic with 2 partitions; the remote topic exists already and holds foreign records (7 in p0,
@@ -286,7 +288,9 @@ fn setup(tag: &str, extra: &[String]) -> Setup {
     .chain(extra.iter().cloned())
     .collect();
     let strait = Strait::start(&config.toml(), "toml");
+    let cluster_port = config.cluster_port;
     Setup {
+        cluster_port,
         source,
         target,
         topic,
@@ -382,6 +386,59 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
         || s.strait.log_tail(40),
     );
 
+    // The control API answers from the same offset map: `strait translate --group` gives the
+    // checkpoints' target offsets for the group's committed offsets, and explicit offsets too.
+    let last = last_checkpoints(tgt, checkpoints_topic, &group);
+    let expected: BTreeMap<i32, (i64, i64)> = last
+        .iter()
+        .map(|(p, cp)| (*p, (cp.upstream, cp.downstream)))
+        .collect();
+    let contact = format!("127.0.0.1:{}", s.cluster_port);
+    let out = strait_cli(&[
+        "translate",
+        "--flow",
+        "A->B",
+        "--group",
+        &group,
+        "-o",
+        "json",
+        "--contact",
+        &contact,
+    ]);
+    let translated = translated_offsets(&out);
+    assert_eq!(translated, expected, "strait translate --group:\n{out}");
+    let out = strait_cli(&[
+        "translate",
+        "--flow",
+        "A->B",
+        "--offset",
+        &format!("{}:0:20", s.topic),
+        "--contact",
+        &contact,
+    ]);
+    assert!(
+        out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == [
+                s.topic.as_str(),
+                "0",
+                "20",
+                s.remote.as_str(),
+                "27",
+                "exact"
+            ]),
+        "strait translate --offset:\n{out}"
+    );
+    let out = strait_cli_status(&[
+        "translate",
+        "--flow",
+        "A->B",
+        "--offset",
+        "x:0:-1",
+        "--contact",
+        &contact,
+    ]);
+    assert!(!out.0 && out.1.contains("InvalidArgument"), "{out:?}");
+
     // Heartbeats: key (A, B), value version 0 + a recent timestamp.
     let heartbeats = read_all(tgt, "heartbeats");
     assert!(!heartbeats.is_empty(), "no heartbeat on the target");
@@ -416,6 +473,49 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             "sync {partition}: {upstream} -> {downstream}"
         );
     }
+}
+
+/// Runs `strait ARGS` and returns (success, stdout + stderr).
+fn strait_cli_status(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(strait_tests::strait::strait_bin())
+        .args(args)
+        .output()
+        .expect("strait runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs `strait ARGS`, which must succeed, and returns its stdout.
+fn strait_cli(args: &[&str]) -> String {
+    let (ok, out) = strait_cli_status(args);
+    assert!(ok, "strait {args:?} failed:\n{out}");
+    out
+}
+
+/// `partition -> (source offset, target offset)` from `strait translate -o json`.
+fn translated_offsets(json: &str) -> BTreeMap<i32, (i64, i64)> {
+    let value: serde_json::Value = serde_json::from_str(json).expect("JSON from strait translate");
+    value["offsets"]
+        .as_array()
+        .expect("an offsets array")
+        .iter()
+        .map(|o| {
+            assert_eq!(o["method"], "exact", "{o}");
+            (
+                o["partition"].as_i64().unwrap() as i32,
+                (
+                    o["source_offset"].as_i64().unwrap(),
+                    o["target_offset"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Group offset sync writes the translated offsets into a target group that has no active
