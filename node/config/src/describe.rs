@@ -188,6 +188,44 @@ fn write_flow(out: &mut String, flow: &FlowSettings) -> std::fmt::Result {
         "    positions:          saved every {}",
         duration(flow.position_flush_interval)
     )?;
+    let m = &flow.mm2;
+    let every = |on: bool, interval: Duration| {
+        if on {
+            format!("every {}", duration(interval))
+        } else {
+            "off".to_owned()
+        }
+    };
+    writeln!(
+        out,
+        "    heartbeats:         {}",
+        every(m.emit_heartbeats_enabled, m.emit_heartbeats_interval)
+    )?;
+    writeln!(
+        out,
+        "    checkpoints:        {} for groups {} (excluding {})",
+        every(m.emit_checkpoints_enabled, m.emit_checkpoints_interval),
+        list(m.groups.include_patterns()),
+        list(m.groups.exclude_patterns())
+    )?;
+    writeln!(
+        out,
+        "    offset syncs:       {}",
+        if m.emit_offset_syncs_enabled {
+            format!(
+                "on the {:?} cluster, at least every {} records",
+                m.offset_syncs_location, m.offset_lag_max
+            )
+            .to_lowercase()
+        } else {
+            "off".to_owned()
+        }
+    )?;
+    writeln!(
+        out,
+        "    group offset sync:  {}",
+        every(m.sync_group_offsets_enabled, m.sync_group_offsets_interval)
+    )?;
     writeln!(
         out,
         "    clients:            consumer {}, producer {}, source admin {}, target admin {} properties",
