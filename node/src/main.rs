@@ -48,6 +48,15 @@ enum Command {
     Control(strait_node::cli::ControlCommand),
 }
 
+/// jemalloc for every allocation of the process: Rust's, and librdkafka's too (the unprefixed
+/// `malloc`/`free` symbols replace glibc's in this binary). The data path allocates on the actor
+/// threads and frees on librdkafka's and the producer's threads (fetched messages, produced
+/// records, header lists); glibc's per-arena locks and consolidation made that the largest cost of
+/// a 100-byte-record copy (about 40 % of a node's CPU samples, see benches/README.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -33,6 +33,10 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
+/// How often the exporter folds the histogram samples recorded since into their buckets. It keeps
+/// every sample until then (16 bytes each, two per record copied): the exporter's default of 5 s
+/// held some 80 MB at 500,000 records/s.
+const HISTOGRAM_UPKEEP: Duration = Duration::from_secs(1);
 /// Buckets of the rebalance duration histogram, in seconds.
 const REBALANCE_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
@@ -43,6 +47,7 @@ pub fn install(addr: SocketAddr) -> Result<(), String> {
         |e: metrics_exporter_prometheus::BuildError| format!("cannot serve metrics on {addr}: {e}");
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(addr)
+        .upkeep_timeout(HISTOGRAM_UPKEEP)
         .set_buckets_for_metric(
             Matcher::Suffix("_latency_seconds".to_owned()),
             LATENCY_BUCKETS,

@@ -11,8 +11,6 @@ pub enum PartitionError {
     Fetch(KafkaError),
     #[error("delivery to the target failed: {0}")]
     Delivery(KafkaError),
-    #[error("cannot hand records to the producer: {0}")]
-    ProducerGone(String),
     #[error("cannot assign the source partition: {0}")]
     Assign(KafkaError),
     #[error("the source consumer has no queue for this partition")]
@@ -23,7 +21,7 @@ impl PartitionError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
-            Self::ProducerGone(_) | Self::NoQueue => ErrorClass::Retriable,
+            Self::NoQueue => ErrorClass::Retriable,
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::replication::budget::InFlightBudget;
 use crate::replication::partition::{
     Fence, PartitionActor, PartitionSpec, PersistNow, Retire, Retired, SourceConsumer, StopReading,
 };
-use crate::replication::producer::{Flush, ProducerActor, PurgeQueued};
+use crate::replication::producer::{Flush, ProducerActor, PurgeQueued, TargetProducer};
 use crate::replication::status::{FlowHandles, NodeStatus};
 use crate::replication::topics::{select_topics, SelectedTopic};
 use crate::NodeError;
@@ -69,7 +69,10 @@ pub struct FlowActor {
     settings: Arc<FlowSettings>,
     cluster: ClusterView,
     consumer: Arc<SourceConsumer>,
+    /// Purges and flushes the flow's producer.
     producer: Addr<ProducerActor>,
+    /// What the partition actors produce through.
+    target_producer: TargetProducer,
     source_admin: TopicAdmin,
     target_admin: TopicAdmin,
     budget: Arc<InFlightBudget>,
@@ -157,12 +160,14 @@ impl FlowActor {
                 source_offsets: source_context.offsets.clone(),
             },
         );
+        let target_producer = producer.target();
         let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
         Ok(Self {
             settings: Arc::new(settings),
             cluster,
             consumer: Arc::new(consumer),
             producer,
+            target_producer,
             source_admin,
             target_admin,
             budget,
@@ -407,7 +412,7 @@ impl FlowActor {
             tp: tp.clone(),
             remote_topic: Arc::from(remote.as_str()),
             consumer: self.consumer.clone(),
-            producer: self.producer.clone(),
+            producer: self.target_producer.clone(),
             budget: self.budget.clone(),
             positions: self.positions.clone(),
             status: self.status.clone(),

@@ -1,5 +1,5 @@
 //! The data path: flow actors discover topics and run partition actors, which read from the source
-//! and feed the flow's producer actor, within a bounded in-flight budget.
+//! in batches and hand them to the flow's producer, within a bounded in-flight budget.
 
 pub mod ack;
 pub mod budget;
@@ -7,5 +7,6 @@ pub mod error;
 pub mod flow;
 pub mod partition;
 pub mod producer;
+pub mod source;
 pub mod status;
 pub mod topics;

@@ -11,10 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
-use futures::StreamExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::KafkaResult;
-use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use strait_coordinator::{FlowId, TopicPartition};
 use strait_storage::{Position, PositionKey, PositionStore};
@@ -22,9 +19,10 @@ use strait_storage::{Position, PositionKey, PositionStore};
 use crate::kafka::{ErrorClass, ReportingContext};
 use crate::metrics::fetch_error;
 use crate::replication::ack::AckWindow;
-use crate::replication::budget::{InFlightBudget, Lease};
+use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
-use crate::replication::producer::{record_bytes, ProduceBatch, ProducerActor};
+use crate::replication::producer::{DeliveryTarget, TargetProducer};
+use crate::replication::source::{self, SourceBatch};
 use crate::replication::status::{NodeStatus, PartitionState, PartitionStatus};
 
 pub type SourceConsumer = StreamConsumer<ReportingContext>;
@@ -33,8 +31,6 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A partition that ran this long without failing gets its backoff reset.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
-/// Most records taken from the partition queue in one go.
-const MAX_BATCH_RECORDS: usize = 2_000;
 
 /// Everything a partition actor needs; the flow actor builds it.
 pub struct PartitionSpec {
@@ -42,7 +38,7 @@ pub struct PartitionSpec {
     pub tp: TopicPartition,
     pub remote_topic: Arc<str>,
     pub consumer: Arc<SourceConsumer>,
-    pub producer: Addr<ProducerActor>,
+    pub producer: TargetProducer,
     pub budget: Arc<InFlightBudget>,
     pub positions: PositionStore,
     pub status: NodeStatus,
@@ -114,6 +110,8 @@ pub struct PartitionActor {
     spec: PartitionSpec,
     key: PositionKey,
     ack: Arc<AckWindow>,
+    /// What this partition's delivery reports update (its window, the budget, the counters).
+    delivery: Arc<DeliveryTarget>,
     /// Records below this offset were already taken: anything older still in the queue after a
     /// restart is dropped rather than sent twice.
     next_expected: i64,
@@ -156,9 +154,16 @@ impl PartitionActor {
             .max_by_key(|p| p.next_source_offset);
         let ack = Arc::new(AckWindow::new(start));
         ack.continue_runs(spec.positions.offset_map().last(&key)?);
+        let delivery = Arc::new(DeliveryTarget::new(
+            &spec.flow.to_string(),
+            &spec.remote_topic,
+            ack.clone(),
+            spec.budget.clone(),
+        ));
         Ok(Self {
             key,
             ack,
+            delivery,
             next_expected: 0,
             stream: None,
             assigned: false,
@@ -203,12 +208,7 @@ impl PartitionActor {
             self.fail(ctx, error);
             return;
         }
-        let stream = futures::stream::unfold(queue, |queue| async move {
-            let item = queue.recv().await.map(|message| message.detach());
-            Some((item, queue))
-        })
-        .ready_chunks(MAX_BATCH_RECORDS);
-        self.stream = Some(ctx.add_stream(stream));
+        self.stream = Some(ctx.add_stream(source::batches(queue, self.spec.budget.clone())));
         self.state = PartitionState::Running;
         self.running_since = Instant::now();
         tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
@@ -324,37 +324,6 @@ impl PartitionActor {
             },
         );
     }
-
-    /// Cuts a batch into pieces that each fit in the flow's budget.
-    fn chunk(&self, records: Vec<OwnedMessage>) -> Vec<(Vec<(OwnedMessage, u32)>, Lease)> {
-        let max = self.spec.budget.max();
-        let mut chunks = Vec::new();
-        let mut current = Vec::new();
-        let mut lease = Lease {
-            records: 0,
-            bytes: 0,
-        };
-        for message in records {
-            let charge = self.spec.budget.charge(record_bytes(&message));
-            if lease.records > 0
-                && (lease.records + 1 > max.records
-                    || lease.bytes.saturating_add(charge) > max.bytes)
-            {
-                chunks.push((std::mem::take(&mut current), lease));
-                lease = Lease {
-                    records: 0,
-                    bytes: 0,
-                };
-            }
-            lease.records += 1;
-            lease.bytes += charge;
-            current.push((message, charge));
-        }
-        if !current.is_empty() {
-            chunks.push((current, lease));
-        }
-        chunks
-    }
 }
 
 impl Actor for PartitionActor {
@@ -398,9 +367,9 @@ impl Supervised for PartitionActor {
     }
 }
 
-impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
-    fn handle(&mut self, batch: Vec<KafkaResult<OwnedMessage>>, ctx: &mut Self::Context) {
-        let read_at = Instant::now();
+impl StreamHandler<SourceBatch> for PartitionActor {
+    fn handle(&mut self, mut batch: SourceBatch, ctx: &mut Self::Context) {
+        let read_at = SystemTime::now();
         if !self
             .spec
             .fence
@@ -415,73 +384,51 @@ impl StreamHandler<Vec<KafkaResult<OwnedMessage>>> for PartitionActor {
                 "fenced: stopped writing");
             return;
         }
-        let mut records = Vec::with_capacity(batch.len());
-        for item in batch {
-            match item {
-                Ok(message) => {
-                    // Inclusive offset just read → the next one we expect.
-                    if message.offset() < self.next_expected {
-                        continue;
-                    }
-                    self.next_expected = message.offset() + 1;
-                    records.push(message);
+        // Records below `next_expected` were taken before a restart: drop them rather than send
+        // them twice.
+        let mut next_expected = self.next_expected;
+        batch.retain(|record| {
+            if record.offset < next_expected {
+                return false;
+            }
+            // Inclusive offset just read → the next one we expect.
+            next_expected = record.offset + 1;
+            true
+        });
+        self.next_expected = next_expected;
+        // The error was read after the batch's records.
+        if let Some(error) = batch.error.take() {
+            match fetch_error(&self.spec.flow, &error) {
+                ErrorClass::Retriable => {
+                    tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                        partition = self.spec.tp.partition, %error,
+                        "source fetch error (librdkafka retries)");
+                    self.last_error = Some(format!("source fetch: {error}"));
                 }
-                Err(error) => match fetch_error(&self.spec.flow, &error) {
-                    ErrorClass::Retriable => {
-                        tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
-                            partition = self.spec.tp.partition, %error,
-                            "source fetch error (librdkafka retries)");
-                        self.last_error = Some(format!("source fetch: {error}"));
-                    }
-                    ErrorClass::Fatal => {
-                        self.fail(ctx, PartitionError::Fetch(error));
-                        return;
-                    }
-                },
+                ErrorClass::Fatal => {
+                    self.fail(ctx, PartitionError::Fetch(error));
+                    return;
+                }
             }
         }
-        if records.is_empty() {
+        if batch.records.is_empty() {
             return;
         }
-        let chunks = self.chunk(records);
+        // The reader cut the batch to one lease of the budget.
+        let lease = batch.lease();
         let budget = self.spec.budget.clone();
-        let ack = self.ack.clone();
         let producer = self.spec.producer.clone();
         let topic = self.spec.remote_topic.clone();
         let partition = self.spec.tp.partition;
+        let delivery = self.delivery.clone();
         let send = async move {
-            for (records, lease) in chunks {
-                budget.acquire(lease).await;
-                let offsets: Vec<i64> = records.iter().map(|(m, _)| m.offset()).collect();
-                let charges: Vec<u32> = records.iter().map(|(_, c)| *c).collect();
-                ack.push(offsets.iter().copied());
-                let batch = ProduceBatch {
-                    topic: topic.clone(),
-                    partition,
-                    records,
-                    ack: ack.clone(),
-                    budget: budget.clone(),
-                    read_at,
-                };
-                if let Err(error) = producer.send(batch).await {
-                    // Never reached the producer: resolve every record as failed ourselves.
-                    let error = PartitionError::ProducerGone(error.to_string());
-                    for (offset, charge) in offsets.into_iter().zip(charges) {
-                        ack.fail(offset, error.clone());
-                        budget.release(1, charge);
-                    }
-                    return Err(error);
-                }
-            }
-            Ok(())
+            budget.acquire(lease).await;
+            delivery.ack().push(batch.records.iter().map(|r| r.offset));
+            producer.produce(&topic, partition, batch, read_at, &delivery);
         };
         // `wait` holds back every other event of this actor, the stream included, until the batch
         // is in the producer: this is where a full budget stops reading.
-        ctx.wait(send.into_actor(self).map(|result, actor, ctx| {
-            if let Err(error) = result {
-                actor.fail(ctx, error);
-            }
-        }));
+        ctx.wait(send.into_actor(self));
     }
 
     fn finished(&mut self, _ctx: &mut Self::Context) {

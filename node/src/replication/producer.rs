@@ -1,15 +1,15 @@
-//! The producer actor of a flow: hands records to the flow's idempotent librdkafka producer and routes
-//! each delivery report back to the partition that sent the record.
+//! The producer of a flow: the partition actors hand their batches to the flow's idempotent
+//! librdkafka producer ([`TargetProducer`]), and each delivery report goes back to the partition
+//! that sent the record ([`DeliveryTarget`]). The producer actor purges and flushes it.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientConfig;
 
@@ -17,20 +17,47 @@ use crate::kafka::{classify, ErrorClass, ReportingContext};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
+use crate::replication::source::SourceBatch;
 
 /// Travels with each record through librdkafka and comes back in its delivery report.
 pub struct Delivery {
-    ack: Arc<AckWindow>,
-    budget: Arc<InFlightBudget>,
+    partition: Arc<DeliveryTarget>,
     source_offset: i64,
     /// What the record was charged in the budget.
     charged_bytes: u32,
     bytes: usize,
     /// The source record's timestamp (ms since the epoch), when it has one.
     timestamp_ms: Option<i64>,
-    /// When the partition actor took the record from its queue.
-    read_at: Instant,
-    acked: Arc<AckedCounters>,
+    /// When the partition actor took the record from its queue (wall clock: one clock read per
+    /// report serves both latencies).
+    read_at: SystemTime,
+}
+
+/// What the delivery reports of one source partition update: one per partition actor, shared by
+/// all its records in flight (one reference count per record rather than one per handle).
+pub struct DeliveryTarget {
+    ack: Arc<AckWindow>,
+    budget: Arc<InFlightBudget>,
+    counters: AckedCounters,
+}
+
+impl DeliveryTarget {
+    pub fn new(
+        flow: &str,
+        remote_topic: &str,
+        ack: Arc<AckWindow>,
+        budget: Arc<InFlightBudget>,
+    ) -> Self {
+        Self {
+            ack,
+            budget,
+            counters: AckedCounters::new(flow, remote_topic),
+        }
+    }
+
+    pub fn ack(&self) -> &AckWindow {
+        &self.ack
+    }
 }
 
 /// `strait_replication_{records,bytes}_total` of one flow and remote topic, and the flow's
@@ -45,13 +72,32 @@ struct AckedCounters {
 }
 
 impl AckedCounters {
+    fn new(flow: &str, topic: &str) -> Self {
+        let labels = [("flow", flow.to_owned()), ("topic", topic.to_owned())];
+        let flow_label = [("flow", flow.to_owned())];
+        Self {
+            records: metrics::counter!("strait_replication_records_total", &labels),
+            bytes: metrics::counter!("strait_replication_bytes_total", &labels),
+            end_to_end: metrics::histogram!(
+                "strait_replication_end_to_end_latency_seconds",
+                &flow_label
+            ),
+            read_to_ack: metrics::histogram!(
+                "strait_replication_read_to_ack_latency_seconds",
+                &flow_label
+            ),
+        }
+    }
+
     fn acked(&self, delivery: &Delivery) {
         self.records.increment(1);
         self.bytes.increment(delivery.bytes as u64);
-        self.read_to_ack
-            .record(delivery.read_at.elapsed().as_secs_f64());
+        let now = SystemTime::now();
+        // A clock stepped back between the read and now gives 0.
+        let read_to_ack = now.duration_since(delivery.read_at).unwrap_or_default();
+        self.read_to_ack.record(read_to_ack.as_secs_f64());
         if let Some(timestamp_ms) = delivery.timestamp_ms {
-            let now_ms = SystemTime::now()
+            let now_ms = now
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
             // A producer clock ahead of ours would give a negative age: count it as 0.
@@ -94,52 +140,27 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Delivery>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
+        let target = &delivery.partition;
         match result {
             Ok(message) => {
-                delivery
+                target
                     .ack
                     .ack(delivery.source_offset, message.offset(), delivery.bytes);
                 if let Some(timestamp_ms) = delivery.timestamp_ms {
-                    delivery.ack.note_acked_timestamp(timestamp_ms);
+                    target.ack.note_acked_timestamp(timestamp_ms);
                 }
-                delivery.acked.acked(&delivery);
+                target.counters.acked(&delivery);
             }
             Err((error, _)) => {
                 count_error(error);
-                delivery.ack.fail(
+                target.ack.fail(
                     delivery.source_offset,
                     PartitionError::Delivery(error.clone()),
                 );
             }
         }
-        delivery.budget.release(1, delivery.charged_bytes);
+        target.budget.release(1, delivery.charged_bytes);
     }
-}
-
-/// Size of a record as the in-flight bound counts it.
-pub fn record_bytes(message: &OwnedMessage) -> usize {
-    use rdkafka::message::Headers;
-    let headers = message.headers().map_or(0, |h| {
-        h.iter()
-            .map(|header| header.key.len() + header.value.map_or(0, <[u8]>::len))
-            .sum()
-    });
-    message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len) + headers
-}
-
-/// A batch of one source partition's records, in offset order, for one target partition.
-pub struct ProduceBatch {
-    pub topic: Arc<str>,
-    pub partition: i32,
-    pub records: Vec<(OwnedMessage, u32)>,
-    pub ack: Arc<AckWindow>,
-    pub budget: Arc<InFlightBudget>,
-    /// When the records were read from the source.
-    pub read_at: Instant,
-}
-
-impl actix::Message for ProduceBatch {
-    type Result = ();
 }
 
 /// Drops every record still queued in the producer (not yet sent to the target): this node lost its
@@ -156,7 +177,8 @@ impl Handler<PurgeQueued> for ProducerActor {
 
     fn handle(&mut self, _: PurgeQueued, _ctx: &mut Self::Context) {
         use rdkafka::producer::PurgeConfig;
-        self.producer
+        self.slot
+            .current()
             .purge(PurgeConfig::default().queue().non_blocking());
     }
 }
@@ -168,18 +190,33 @@ impl actix::Message for Flush {
     type Result = Result<(), String>;
 }
 
-/// How often the producer is checked for a fatal error while idle.
+/// How often the producer is checked for a fatal error.
 const FATAL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The flow's current producer, shared by the partition actors and replaced after a fatal error.
+#[derive(Clone)]
+struct ProducerSlot(Arc<RwLock<Arc<ThreadedProducer<DeliveryContext>>>>);
+
+impl ProducerSlot {
+    fn current(&self) -> Arc<ThreadedProducer<DeliveryContext>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, producer: ThreadedProducer<DeliveryContext>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(producer);
+    }
+}
+
 pub struct ProducerActor {
-    producer: Arc<ThreadedProducer<DeliveryContext>>,
+    slot: ProducerSlot,
     /// What the producer was built from, to build a new one after a fatal error.
     config: ClientConfig,
     reporting: ReportingContext,
-    /// The flow label of the metrics.
+    /// The flow, for logs and metrics.
     flow: Arc<str>,
-    /// Acknowledgement counters by remote topic.
-    acked: HashMap<Arc<str>, Arc<AckedCounters>>,
 }
 
 impl ProducerActor {
@@ -192,12 +229,18 @@ impl ProducerActor {
             reporting: reporting.clone(),
         })?;
         Ok(Self {
-            producer: Arc::new(producer),
+            slot: ProducerSlot(Arc::new(RwLock::new(Arc::new(producer)))),
             config: config.clone(),
             reporting,
             flow: flow.into(),
-            acked: HashMap::new(),
         })
+    }
+
+    /// The handle partition actors produce through, directly from their own thread.
+    pub fn target(&self) -> TargetProducer {
+        TargetProducer {
+            slot: self.slot.clone(),
+        }
     }
 
     /// An idempotent producer that hit a fatal error (e.g. fenced after an epoch bump: a broker
@@ -205,7 +248,7 @@ impl ProducerActor {
     /// fails every later record. Replace it: its records fail back to their partitions, which
     /// replay them from their acknowledged positions through the new one.
     fn replace_if_fatal(&mut self) {
-        let Some((code, reason)) = self.producer.client().fatal_error() else {
+        let Some((code, reason)) = self.slot.current().client().fatal_error() else {
             return;
         };
         tracing::warn!(flow = %self.flow, ?code, %reason,
@@ -214,7 +257,7 @@ impl ProducerActor {
             reporting: self.reporting.clone(),
         }) {
             Ok(producer) => {
-                self.producer = Arc::new(producer);
+                self.slot.replace(producer);
                 metrics::counter!("strait_producer_replaced_total", "flow" => self.flow.to_string())
                     .increment(1);
             }
@@ -223,87 +266,71 @@ impl ProducerActor {
             }
         }
     }
-
-    fn acked_counters(&mut self, topic: &Arc<str>) -> Arc<AckedCounters> {
-        let flow = &self.flow;
-        self.acked
-            .entry(topic.clone())
-            .or_insert_with(|| {
-                let labels = [("flow", flow.to_string()), ("topic", topic.to_string())];
-                let flow_label = [("flow", flow.to_string())];
-                Arc::new(AckedCounters {
-                    records: metrics::counter!("strait_replication_records_total", &labels),
-                    bytes: metrics::counter!("strait_replication_bytes_total", &labels),
-                    end_to_end: metrics::histogram!(
-                        "strait_replication_end_to_end_latency_seconds",
-                        &flow_label
-                    ),
-                    read_to_ack: metrics::histogram!(
-                        "strait_replication_read_to_ack_latency_seconds",
-                        &flow_label
-                    ),
-                })
-            })
-            .clone()
-    }
 }
 
 impl Actor for ProducerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Partition actors wait on `send().await`: a full mailbox slows them down.
-        ctx.set_mailbox_capacity(64);
-        // Also while nothing is sent (every partition backing off after the failure).
         ctx.run_interval(FATAL_CHECK_INTERVAL, |actor, _| actor.replace_if_fatal());
     }
 }
 
-impl Handler<ProduceBatch> for ProducerActor {
-    type Result = ();
+/// The flow's producer as the partition actors use it: librdkafka's producer is thread-safe, so
+/// each partition hands its batches over itself, with no message to another actor per batch.
+#[derive(Clone)]
+pub struct TargetProducer {
+    slot: ProducerSlot,
+}
 
-    fn handle(&mut self, batch: ProduceBatch, _ctx: &mut Self::Context) {
-        self.replace_if_fatal();
-        let acked = self.acked_counters(&batch.topic);
-        for (mut message, charged_bytes) in batch.records {
-            let bytes = record_bytes(&message);
-            // librdkafka's header list (order, duplicates, null values kept) moves into the
-            // record: no copy.
-            let headers = message.detach_headers();
+impl TargetProducer {
+    /// Hands one source partition's batch, in offset order, to the producer for one target
+    /// partition. The records' offsets must be in `target`'s acknowledgement window and their
+    /// charges taken from its budget: each delivery report (or a failure to enqueue) resolves one
+    /// and gives its charge back.
+    pub fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        mut batch: SourceBatch,
+        read_at: SystemTime,
+        target: &Arc<DeliveryTarget>,
+    ) {
+        let producer = self.slot.current();
+        let SourceBatch { data, records, .. } = &mut batch;
+        for record in records.drain(..) {
             let delivery = Box::new(Delivery {
-                ack: batch.ack.clone(),
-                budget: batch.budget.clone(),
-                source_offset: message.offset(),
-                charged_bytes,
-                bytes,
-                timestamp_ms: message.timestamp().to_millis(),
-                read_at: batch.read_at,
-                acked: acked.clone(),
+                partition: target.clone(),
+                source_offset: record.offset,
+                charged_bytes: record.charge,
+                bytes: record.bytes,
+                timestamp_ms: record.timestamp_ms,
+                read_at,
             });
-            let mut record =
-                BaseRecord::with_opaque_to(&batch.topic, delivery).partition(batch.partition);
-            if let Some(timestamp) = message.timestamp().to_millis() {
-                record = record.timestamp(timestamp);
+            let mut produced = BaseRecord::with_opaque_to(topic, delivery).partition(partition);
+            if let Some(timestamp) = record.timestamp_ms {
+                produced = produced.timestamp(timestamp);
             }
-            if let Some(key) = message.key() {
-                record = record.key(key);
+            if let Some(key) = record.key(data) {
+                produced = produced.key(key);
             }
-            if let Some(payload) = message.payload() {
-                record = record.payload(payload);
+            if let Some(value) = record.value(data) {
+                produced = produced.payload(value);
             }
-            if let Some(headers) = headers {
-                record = record.headers(headers);
+            if let Some(headers) = record.headers {
+                // Moved into the produced record: no copy.
+                produced = produced.headers(headers);
             }
-            if let Err((error, record)) = self.producer.send(record) {
+            if let Err((error, produced)) = producer.send(produced) {
                 // The local queue is sized above the flow's in-flight bound, so this means
                 // something is badly wrong (or the producer hit a fatal error): fail the record and
                 // let its partition back off and replay.
                 count_error(&error);
-                let delivery = record.delivery_opaque;
-                delivery
+                let delivery = produced.delivery_opaque;
+                target
                     .ack
                     .fail(delivery.source_offset, PartitionError::Delivery(error));
-                delivery.budget.release(1, delivery.charged_bytes);
+                target.budget.release(1, delivery.charged_bytes);
             }
         }
     }
@@ -313,7 +340,7 @@ impl Handler<Flush> for ProducerActor {
     type Result = ResponseFuture<Result<(), String>>;
 
     fn handle(&mut self, Flush(timeout): Flush, _ctx: &mut Self::Context) -> Self::Result {
-        let producer = self.producer.clone();
+        let producer = self.slot.current();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || producer.flush(timeout))
                 .await
