@@ -733,10 +733,12 @@ fn cut_off_node_stops_writing_until_contact_returns() {
              (liveness timeout {LIVENESS_TIMEOUT:?})",
             fenced_after.as_secs_f64()
         );
-        // Not before its lease could have run out (half the timeout: a heartbeat may have been
-        // due), and not much after it (a leader first needs an election timeout to step down).
+        // Not absurdly early (the lease runs from the last quorum-confirmed read index, which on a
+        // loaded machine can be a second or more old when the peers freeze: stopping early is
+        // safe), and, what matters, not much after the lease ran out (a leader first needs an
+        // election timeout to step down).
         assert!(
-            fenced_after >= LIVENESS_TIMEOUT / 2,
+            fenced_after >= LIVENESS_TIMEOUT / 4,
             "fenced after only {fenced_after:?}"
         );
         assert!(
