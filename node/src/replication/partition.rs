@@ -123,6 +123,9 @@ pub struct PartitionActor {
     backoff: Duration,
     running_since: Instant,
     retiring: bool,
+    /// `partition{flow, topic, partition, epoch}`: entered by every handler, so whatever is
+    /// logged while handling (storage, fencing, errors) carries the partition.
+    span: tracing::Span,
 }
 
 /// Stop reading (for a clean shutdown); in-flight records still complete.
@@ -173,6 +176,8 @@ impl PartitionActor {
             backoff: Duration::ZERO,
             running_since: Instant::now(),
             retiring: false,
+            span: tracing::info_span!("partition", flow = %spec.flow, topic = %spec.tp.topic,
+                partition = spec.tp.partition, epoch = spec.epoch),
             spec,
         })
     }
@@ -330,6 +335,7 @@ impl Actor for PartitionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         ctx.set_mailbox_capacity(16);
         ctx.run_interval(self.spec.flush_interval, Self::tick);
         if self.restarts == 0 {
@@ -340,6 +346,7 @@ impl Actor for PartitionActor {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         self.stream = None;
         self.unassign();
         self.persist();
@@ -369,6 +376,7 @@ impl Supervised for PartitionActor {
 
 impl StreamHandler<SourceBatch> for PartitionActor {
     fn handle(&mut self, mut batch: SourceBatch, ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         let read_at = SystemTime::now();
         if !self
             .spec
@@ -440,6 +448,7 @@ impl Handler<StopReading> for PartitionActor {
     type Result = ();
 
     fn handle(&mut self, _: StopReading, ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
         }
@@ -452,6 +461,7 @@ impl Handler<Retire> for PartitionActor {
     type Result = ();
 
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
         }
@@ -465,6 +475,7 @@ impl Handler<PersistNow> for PartitionActor {
     type Result = ();
 
     fn handle(&mut self, _: PersistNow, _ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         self.persist();
         self.publish();
     }
