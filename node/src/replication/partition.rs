@@ -1,8 +1,8 @@
 //! The partition actor: replicates one source partition to the same partition of its remote topic.
 //!
-//! It reads its own queue, split off the flow's shared consumer (one librdkafka client per flow, not
-//! per partition), waits for room in the flow's in-flight budget, hands batches to the producer actor,
-//! and every `position_flush_interval` stores the position acknowledged so far. It runs under an actix
+//! It reads its own queue in batches, split off the flow's shared consumer (one librdkafka client per
+//! flow, not per partition), waits for room in the flow's in-flight budget, hands each batch to the
+//! flow's producer, and every `position_flush_interval` stores the position acknowledged so far. It runs under an actix
 //! `Supervisor`: on a failure it stops, and the supervisor restarts the same instance, which waits out
 //! an exponential backoff (1 s doubling to 60 s), lets every in-flight record resolve, and resumes
 //! from the last acknowledged position: no gap, and only the unacknowledged tail is sent again.
