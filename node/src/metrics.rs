@@ -58,6 +58,12 @@ pub fn install(addr: SocketAddr) -> Result<(), String> {
                 REBALANCE_BUCKETS,
             )
         })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("strait_checkpoint_round_duration_seconds".to_owned()),
+                REBALANCE_BUCKETS,
+            )
+        })
         .map_err(error)?
         .install()
         .map_err(error)?;
@@ -137,6 +143,16 @@ fn describe() {
     for class in ["retriable", "fatal"] {
         metrics::counter!("strait_producer_errors_total", "class" => class).increment(0);
     }
+    describe_histogram!(
+        "strait_checkpoint_round_duration_seconds",
+        Unit::Seconds,
+        "One checkpoint round of a flow (read the source groups, translate, write checkpoints and group offsets), by flow and outcome"
+    );
+    describe_counter!(
+        "strait_checkpoint_records_total",
+        Unit::Count,
+        "Checkpoint records written to the target, by flow"
+    );
     describe_counter!(
         "strait_producer_replaced_total",
         Unit::Count,

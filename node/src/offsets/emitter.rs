@@ -152,9 +152,19 @@ impl Emitter {
                     self.next_group_sync = now + mm2.sync_group_offsets_interval;
                 }
                 if mm2.emit_checkpoints_enabled || sync_groups {
-                    if let Err(error) = self.checkpoints(sync_groups).await {
-                        tracing::warn!(%flow, %error, "checkpoints not written");
-                    }
+                    let started = Instant::now();
+                    let outcome = match self.checkpoints(sync_groups).await {
+                        Ok(()) => "ok",
+                        Err(error) => {
+                            tracing::warn!(%flow, %error, "checkpoints not written");
+                            "error"
+                        }
+                    };
+                    // One round: list and read the groups on the source, translate, write the
+                    // checkpoints (and sync groups) on the target.
+                    metrics::histogram!("strait_checkpoint_round_duration_seconds",
+                        "flow" => flow.to_string(), "outcome" => outcome)
+                    .record(started.elapsed().as_secs_f64());
                 }
             }
         }
@@ -405,6 +415,8 @@ impl Emitter {
                     method = ?answer.method, "checkpoint");
                 self.last_checkpoint.insert(key, next);
                 written += 1;
+                metrics::counter!("strait_checkpoint_records_total", "flow" => flow.to_string())
+                    .increment(1);
             }
             if !translated.is_empty() {
                 to_sync.push((group, translated));
