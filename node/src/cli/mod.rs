@@ -49,7 +49,8 @@ pub enum Output {
 
 #[derive(Subcommand, Debug)]
 pub enum ControlCommand {
-    /// The cluster at a glance: leader, nodes, flows and lag.
+    /// The cluster at a glance: leader, nodes, flows, lag and catch-up ETA (takes a second: the
+    /// ETA comes from how far the positions move in it).
     Status,
     /// The nodes with their address, liveness, role and partition count.
     Nodes,
