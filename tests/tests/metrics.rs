@@ -60,6 +60,37 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
 }
 
+/// Waits until `records` were acknowledged, both lag gauges of every partition of `topic` are 0,
+/// and both latency histograms counted `records` samples.
+fn wait_caught_up(
+    addr: SocketAddr,
+    strait: &Strait,
+    topic: &str,
+    labels: &[(&str, &str)],
+    flow: &[(&str, &str)],
+    records: f64,
+) {
+    wait_flow_value(
+        addr,
+        strait,
+        "strait_replication_records_total",
+        labels,
+        records,
+    );
+    for gauge in [
+        "strait_replication_offset_lag_records",
+        "strait_replication_time_lag_seconds",
+    ] {
+        wait_partition_gauges(addr, strait, topic, gauge, 0.0);
+    }
+    for histogram in [
+        "strait_replication_end_to_end_latency_seconds_count",
+        "strait_replication_read_to_ack_latency_seconds_count",
+    ] {
+        wait_flow_value(addr, strait, histogram, flow, records);
+    }
+}
+
 /// 3 partitions x 500 records through a node with `metrics_listen`: the endpoint reports
 /// exactly 1500 acknowledged records for the remote topic, the node leads its cluster of one, it
 /// owns the 3 partitions, and it keeps answering while the target broker is SIGSTOPped.
@@ -263,33 +294,7 @@ fn lag_is_exact_while_the_target_is_frozen_and_returns_to_zero() {
 
     let flow = [("flow", "A->B")];
     let records = [("flow", "A->B"), ("topic", remote.as_str())];
-    wait_flow_value(
-        addr,
-        &strait,
-        "strait_replication_records_total",
-        &records,
-        600.0,
-    );
-    wait_partition_gauges(
-        addr,
-        &strait,
-        &topic,
-        "strait_replication_offset_lag_records",
-        0.0,
-    );
-    wait_partition_gauges(
-        addr,
-        &strait,
-        &topic,
-        "strait_replication_time_lag_seconds",
-        0.0,
-    );
-    for histogram in [
-        "strait_replication_end_to_end_latency_seconds_count",
-        "strait_replication_read_to_ack_latency_seconds_count",
-    ] {
-        wait_flow_value(addr, &strait, histogram, &flow, 600.0);
-    }
+    wait_caught_up(addr, &strait, &topic, &records, &flow, 600.0);
 
     target.pause();
     produce_unbatched(source.bootstrap(), &topic, 200..250, base_ts);
@@ -322,33 +327,7 @@ fn lag_is_exact_while_the_target_is_frozen_and_returns_to_zero() {
         "time lag {time_lag:?} while behind records about an hour old:\n{body}"
     );
 
-    wait_flow_value(
-        addr,
-        &strait,
-        "strait_replication_records_total",
-        &records,
-        750.0,
-    );
-    wait_partition_gauges(
-        addr,
-        &strait,
-        &topic,
-        "strait_replication_offset_lag_records",
-        0.0,
-    );
-    wait_partition_gauges(
-        addr,
-        &strait,
-        &topic,
-        "strait_replication_time_lag_seconds",
-        0.0,
-    );
-    for histogram in [
-        "strait_replication_end_to_end_latency_seconds_count",
-        "strait_replication_read_to_ack_latency_seconds_count",
-    ] {
-        wait_flow_value(addr, &strait, histogram, &flow, 750.0);
-    }
+    wait_caught_up(addr, &strait, &topic, &records, &flow, 750.0);
     let body = scrape(addr).expect("a scrape");
     assert_eq!(
         sample(&body, "strait_replication_records_total", &records),

@@ -22,4 +22,5 @@ mod shared;
 
 pub use error::{ConfigError, Location};
 pub use load::load;
+pub use membership::parse_address;
 pub use model::*;

@@ -65,8 +65,8 @@ pub(crate) fn parse_listen(text: &str) -> Result<SocketAddr, &'static str> {
         .ok_or(EXPECT_LISTEN)
 }
 
-/// `HOST:PORT` other nodes can reach, returned trimmed.
-pub(crate) fn parse_address(text: &str) -> Result<String, &'static str> {
+/// `HOST:PORT` other nodes can reach, returned trimmed; the error says what is expected.
+pub fn parse_address(text: &str) -> Result<String, &'static str> {
     let text = text.trim();
     let (host, port) = text.rsplit_once(':').ok_or(EXPECT_ADDRESS)?;
     // `u16::from_str` accepts a leading `+`: digits only.

@@ -192,6 +192,13 @@ fn failed(status: tonic::Status) -> String {
     format!("{:?}: {}", status.code(), status.message())
 }
 
+/// The response of a call, or its status as the error to print.
+async fn answer<T>(
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, String> {
+    call.await.map(tonic::Response::into_inner).map_err(failed)
+}
+
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("API responses serialize") + "\n"
 }
@@ -226,33 +233,13 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
     let as_json = connection.output == Output::Json;
     match command {
         ControlCommand::Status => {
-            let cluster = c
-                .cluster
-                .get_cluster(GetClusterRequest {})
-                .await
-                .map_err(failed)?
-                .into_inner();
-            let flows = c
-                .flows
-                .list_flows(ListFlowsRequest {})
-                .await
-                .map_err(failed)?
-                .into_inner();
-            let first = c
-                .partitions
-                .get_lag(GetLagRequest::default())
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let cluster = answer(c.cluster.get_cluster(GetClusterRequest {})).await?;
+            let flows = answer(c.flows.list_flows(ListFlowsRequest {})).await?;
+            let first = answer(c.partitions.get_lag(GetLagRequest::default())).await?;
             // The catch-up rate: how far the positions moved in a second.
             let window = std::time::Duration::from_secs(1);
             tokio::time::sleep(window).await;
-            let lag = c
-                .partitions
-                .get_lag(GetLagRequest::default())
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let lag = answer(c.partitions.get_lag(GetLagRequest::default())).await?;
             if as_json {
                 #[derive(Serialize)]
                 struct StatusOut {
@@ -335,12 +322,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             Ok(out)
         }
         ControlCommand::Nodes => {
-            let cluster = c
-                .cluster
-                .get_cluster(GetClusterRequest {})
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let cluster = answer(c.cluster.get_cluster(GetClusterRequest {})).await?;
             if as_json {
                 return Ok(json(&cluster));
             }
@@ -348,24 +330,14 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
         }
         ControlCommand::Flows { action } => match action.unwrap_or(FlowAction::List) {
             FlowAction::List => {
-                let flows = c
-                    .flows
-                    .list_flows(ListFlowsRequest {})
-                    .await
-                    .map_err(failed)?
-                    .into_inner();
+                let flows = answer(c.flows.list_flows(ListFlowsRequest {})).await?;
                 if as_json {
                     return Ok(json(&flows));
                 }
                 Ok(flows_table(&flows.flows))
             }
             FlowAction::Get { flow } => {
-                let response = c
-                    .flows
-                    .get_flow(GetFlowRequest { flow })
-                    .await
-                    .map_err(failed)?
-                    .into_inner();
+                let response = answer(c.flows.get_flow(GetFlowRequest { flow })).await?;
                 if as_json {
                     return Ok(json(&response));
                 }
@@ -387,24 +359,19 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 Ok(out)
             }
             FlowAction::Pause { flow } => {
-                let response = c
-                    .flows
-                    .pause_flow(PauseFlowRequest { flow: flow.clone() })
-                    .await
-                    .map_err(failed)?
-                    .into_inner();
+                let response =
+                    answer(c.flows.pause_flow(PauseFlowRequest { flow: flow.clone() })).await?;
                 if as_json {
                     return Ok(json(&response));
                 }
                 Ok(format!("flow {flow} paused\n"))
             }
             FlowAction::Resume { flow } => {
-                let response = c
-                    .flows
-                    .resume_flow(ResumeFlowRequest { flow: flow.clone() })
-                    .await
-                    .map_err(failed)?
-                    .into_inner();
+                let response = answer(
+                    c.flows
+                        .resume_flow(ResumeFlowRequest { flow: flow.clone() }),
+                )
+                .await?;
                 if as_json {
                     return Ok(json(&response));
                 }
@@ -415,18 +382,14 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             let mut all = Vec::new();
             let mut page_token = String::new();
             loop {
-                let page = c
-                    .partitions
-                    .list_assignments(ListAssignmentsRequest {
-                        flow: flow.clone().unwrap_or_default(),
-                        topic: topic.clone().unwrap_or_default(),
-                        node_id: node.unwrap_or(0),
-                        page_size: 1000,
-                        page_token,
-                    })
-                    .await
-                    .map_err(failed)?
-                    .into_inner();
+                let page = answer(c.partitions.list_assignments(ListAssignmentsRequest {
+                    flow: flow.clone().unwrap_or_default(),
+                    topic: topic.clone().unwrap_or_default(),
+                    node_id: node.unwrap_or(0),
+                    page_size: 1000,
+                    page_token,
+                }))
+                .await?;
                 all.extend(page.assignments);
                 if page.next_page_token.is_empty() {
                     break;
@@ -469,15 +432,11 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             ))
         }
         ControlCommand::Lag { flow, topic } => {
-            let lag = c
-                .partitions
-                .get_lag(GetLagRequest {
-                    flow: flow.unwrap_or_default(),
-                    topic: topic.unwrap_or_default(),
-                })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let lag = answer(c.partitions.get_lag(GetLagRequest {
+                flow: flow.unwrap_or_default(),
+                topic: topic.unwrap_or_default(),
+            }))
+            .await?;
             if as_json {
                 return Ok(json(&lag));
             }
@@ -524,15 +483,11 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             Ok(out)
         }
         ControlCommand::Drain { node, timeout } => {
-            let response = c
-                .cluster
-                .drain_node(DrainNodeRequest {
-                    node_id: node,
-                    timeout_seconds: timeout.unwrap_or(0),
-                })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let response = answer(c.cluster.drain_node(DrainNodeRequest {
+                node_id: node,
+                timeout_seconds: timeout.unwrap_or(0),
+            }))
+            .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -550,12 +505,8 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             }
         }
         ControlCommand::Undrain { node } => {
-            let response = c
-                .cluster
-                .undrain_node(UndrainNodeRequest { node_id: node })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let response =
+                answer(c.cluster.undrain_node(UndrainNodeRequest { node_id: node })).await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -567,17 +518,13 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             partition,
             node,
         } => {
-            let response = c
-                .partitions
-                .move_partition(MovePartitionRequest {
-                    flow,
-                    topic,
-                    partition,
-                    node_id: node,
-                })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let response = answer(c.partitions.move_partition(MovePartitionRequest {
+                flow,
+                topic,
+                partition,
+                node_id: node,
+            }))
+            .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -588,27 +535,19 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             ))
         }
         ControlCommand::AddNode { node, address } => {
-            let response = c
-                .cluster
-                .add_node(AddNodeRequest {
-                    node_id: node,
-                    address,
-                })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let response = answer(c.cluster.add_node(AddNodeRequest {
+                node_id: node,
+                address,
+            }))
+            .await?;
             if as_json {
                 return Ok(json(&response));
             }
             Ok(nodes_table(&response.nodes))
         }
         ControlCommand::RemoveNode { node } => {
-            let response = c
-                .cluster
-                .remove_node(RemoveNodeRequest { node_id: node })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let response =
+                answer(c.cluster.remove_node(RemoveNodeRequest { node_id: node })).await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -623,16 +562,12 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 .iter()
                 .map(|o| parse_source_offset(o))
                 .collect::<Result<Vec<_>, _>>()?;
-            let response = c
-                .offsets
-                .translate_offsets(TranslateOffsetsRequest {
-                    flow,
-                    group: group.unwrap_or_default(),
-                    offsets,
-                })
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let response = answer(c.offsets.translate_offsets(TranslateOffsetsRequest {
+                flow,
+                group: group.unwrap_or_default(),
+                offsets,
+            }))
+            .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -663,12 +598,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             ))
         }
         ControlCommand::Watch => {
-            let mut stream = c
-                .status
-                .watch_status(WatchStatusRequest {})
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let mut stream = answer(c.status.watch_status(WatchStatusRequest {})).await?;
             use std::io::Write;
             let mut stdout = std::io::stdout();
             while let Some(event) = stream.message().await.map_err(failed)? {

@@ -158,6 +158,7 @@ pub fn start(
         own: settings.clone(),
         status,
         token: config.control_token.clone(),
+        peers: Default::default(),
     };
     let auth = BearerAuth::new(config.control_token.as_deref());
     // Server reflection (v1, and v1alpha for grpcurl 1.8) so that grpcurl needs no .proto files.

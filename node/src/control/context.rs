@@ -1,7 +1,8 @@
 //! What every control service needs: the Raft handle, this node's identity and settings, and its
 //! live status.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use strait_config::{FlowSettings, Settings};
@@ -10,6 +11,7 @@ use strait_coordinator::state::ClusterState;
 use strait_coordinator::{FlowId, NodeId};
 use strait_proto::v1::status_client::StatusClient;
 use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
+use tonic::transport::Channel;
 use tonic::Status;
 
 use crate::replication::status::NodeStatus;
@@ -28,6 +30,8 @@ pub struct Control {
     pub status: NodeStatus,
     /// Sent along when this node asks another for its status.
     pub token: Option<String>,
+    /// Channels to other nodes by address, kept across calls (they reconnect by themselves).
+    pub peers: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl Control {
@@ -94,14 +98,7 @@ impl Control {
         if node == self.node_id {
             return Ok(super::status_api::node_status(self));
         }
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| Status::internal(format!("node {node} address {address:?}: {e}")))?
-            .connect_timeout(PEER_TIMEOUT)
-            .timeout(PEER_TIMEOUT);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| Status::unavailable(format!("node {node} at {address}: {e}")))?;
+        let channel = self.peer_channel(node, address)?;
         let mut request = tonic::Request::new(GetNodeStatusRequest {});
         if let Some(token) = &self.token {
             let value = format!("Bearer {token}")
@@ -111,7 +108,23 @@ impl Control {
         }
         Ok(StatusClient::new(channel)
             .get_node_status(request)
-            .await?
+            .await
+            .map_err(|e| Status::unavailable(format!("node {node} at {address}: {e}")))?
             .into_inner())
+    }
+
+    /// A lazily connected channel to the node at `address`, shared by later calls.
+    fn peer_channel(&self, node: NodeId, address: &str) -> Result<Channel, Status> {
+        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(channel) = peers.get(address) {
+            return Ok(channel.clone());
+        }
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| Status::internal(format!("node {node} address {address:?}: {e}")))?
+            .connect_timeout(PEER_TIMEOUT)
+            .timeout(PEER_TIMEOUT)
+            .connect_lazy();
+        peers.insert(address.to_owned(), channel.clone());
+        Ok(channel)
     }
 }

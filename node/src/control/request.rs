@@ -65,16 +65,10 @@ pub fn partition(field: &str, value: i32) -> Result<i32, Status> {
     }
 }
 
-/// `HOST:PORT`.
+/// `HOST:PORT`, checked as the configuration checks a node's address.
 pub fn address(field: &str, value: &str) -> Result<String, Status> {
-    let value = value.trim();
-    match value.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(value.to_owned())
-        }
-        _ if value.is_empty() => Err(invalid(field, "must not be empty (HOST:PORT)")),
-        _ => Err(invalid(field, format!("{value:?} is not HOST:PORT"))),
-    }
+    strait_config::parse_address(value)
+        .map_err(|expected| invalid(field, format!("{value:?}: expected {expected}")))
 }
 
 /// A proposal that did not reach a committed entry: retry later.
