@@ -3,7 +3,7 @@
 # in a 3-node cluster (see benches/README.md). Builds strait and the benchmark, installs the test
 # broker (Tansu) when missing, runs `strait-failover` and prints its figures.
 #
-#   benches/failover.sh                 # 10 kills, debug builds
+#   benches/failover.sh                 # 20 kills (10 followers, 10 leaders), debug builds
 #   benches/failover.sh --release       # release builds of strait and the benchmark
 #   benches/failover.sh -- --rounds 4   # arguments after -- go to strait-failover (--help)
 #   STRAIT_BIN=/path/to/strait benches/failover.sh   # measure that binary (strait is not built)

@@ -2,8 +2,9 @@
 //!
 //! Two Tansu brokers (source, target), a topic of 12 partitions on the source under a steady load
 //! (2,000 records/s in total; record `seq` of a partition carries the timestamp `base + seq`), and a
-//! 3-node strait cluster replicating it to `A.<topic>` on the target. Ten rounds: kill -9 a node
-//! (a follower in odd rounds, the leader in even ones) at time T, then watch the target: a
+//! 3-node strait cluster replicating it to `A.<topic>` on the target. Twenty rounds, ten kills of a
+//! follower and ten of the leader: kill -9 a node (a follower in odd rounds, the leader in even
+//! ones) at time T, then watch the target: a
 //! partition flows again when the first record *produced after T* arrives there (replays of
 //! records already on the target do not count). The figure of a kill is the time from T until
 //! every partition the node owned flows again. Then the node is restarted on its data dir, and the
@@ -28,8 +29,8 @@ use strait_tests::{admin, data, names, Broker};
 #[derive(Parser)]
 #[command(about = "Measures partition takeover after kill -9 of a node in a 3-node strait cluster")]
 struct Args {
-    /// Kills (odd rounds kill a follower, even rounds the leader).
-    #[arg(long, default_value_t = 10)]
+    /// Kills (odd rounds kill a follower, even rounds the leader): ten of each by default.
+    #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Partitions of the source topic.
     #[arg(long, default_value_t = 12)]
