@@ -108,8 +108,8 @@ fn change(change: SharedChange) -> ConfigChange {
 fn not_expected(expected: u64, current: &FlowConfig) -> Status {
     Status::failed_precondition(format!(
         "expected_version: {expected}, but the cluster's configuration is at version {} (from \
-         node {}): nothing applied; look at what changed (GetConfig) and apply again with \
-         expected_version {}",
+         node {}): nothing applied; look at what changed (GetConfig, `strait config show`) and \
+         apply again with expected_version {}",
         current.version, current.origin_node, current.version
     ))
 }
