@@ -139,10 +139,13 @@ pub(crate) fn is_secret(name: &str) -> bool {
     .any(|word| name.contains(word))
 }
 
+/// What a secret value is shown as.
+pub(crate) const SECRET_MASK: &str = "****";
+
 /// `value`, or a mask when `name` holds a secret.
 pub(crate) fn shown_value(name: &str, value: &str) -> String {
     if is_secret(name) {
-        "****".to_owned()
+        SECRET_MASK.to_owned()
     } else {
         value.to_owned()
     }

@@ -5,11 +5,14 @@
 //! both produce the same validated [`Settings`]. Java client properties of `mm2.properties` are
 //! translated to librdkafka's (module `client_props`, with the table). The node's place in a Strait
 //! cluster ([`ClusterMembership`]) is checked the same way for both (module `membership`).
-//! [`Settings::describe`] summarises the result for `strait check-config`.
+//! [`Settings::describe`] summarises the result for `strait check-config`. [`load_text`] reads a
+//! configuration given as text (the control API's `ApplyConfig`), and
+//! [`Settings::shared_changes`] says what a new version of the cluster's configuration changes.
 
 mod assemble;
 mod client_props;
 mod describe;
+mod diff;
 mod env;
 mod error;
 mod load;
@@ -20,7 +23,8 @@ mod native;
 mod properties;
 mod shared;
 
+pub use diff::{Change, Item, SettingChange, SharedChange};
 pub use error::{ConfigError, Location};
-pub use load::load;
+pub use load::{load, load_text, Format};
 pub use membership::parse_address;
 pub use model::*;

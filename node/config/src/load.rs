@@ -1,4 +1,5 @@
-//! The entry point: picks the format from the file's extension.
+//! The entry points: [`load`] picks the format from the file's extension; [`load_text`] reads a
+//! text in a given format (what the control API's `ApplyConfig` receives).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,21 +21,54 @@ pub(crate) fn load_with_env(
     path: &Path,
     env: Option<HashMap<String, String>>,
 ) -> Result<Settings, ConfigError> {
-    let extension = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("properties") => {
+    match Format::of_path(path) {
+        Some(Format::Properties) => {
             let text = read(path, true)?;
             mm2::parse(path, &text)
         }
-        Some("toml") => {
+        Some(Format::Toml) => {
             let text = read(path, false)?;
             native::parse(path, &text, env)
         }
-        _ => Err(ConfigError::UnknownFormat {
+        None => Err(ConfigError::UnknownFormat {
             file: path.to_path_buf(),
         }),
+    }
+}
+
+/// The two formats a configuration is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// MirrorMaker 2's `mm2.properties`.
+    Properties,
+    /// Strait's native TOML.
+    Toml,
+}
+
+impl Format {
+    /// The format of a file by its extension (`.properties`, `.toml`, any case).
+    pub fn of_path(path: &Path) -> Option<Format> {
+        let extension = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        Self::of_name(&extension)
+    }
+
+    /// `properties` or `toml` (any case).
+    pub fn of_name(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "properties" => Some(Format::Properties),
+            "toml" => Some(Format::Toml),
+            _ => None,
+        }
+    }
+}
+
+/// Reads and validates a configuration given as text, exactly as [`load`] reads a file of
+/// `format`, except that a TOML text gets no `STRAIT__*` environment overrides (the text is the
+/// whole configuration). `origin` stands for the file in messages (`origin:line: ...`).
+pub fn load_text(origin: &Path, format: Format, text: &str) -> Result<Settings, ConfigError> {
+    match format {
+        Format::Properties => mm2::parse(origin, text),
+        Format::Toml => native::parse(origin, text, Some(HashMap::new())),
     }
 }
 
@@ -96,6 +130,38 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_text_loads_like_a_file_of_its_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\n\
+                    A->B.enabled = true\nA->B.topics = orders.*\n";
+        let path = write(&dir, "mm2.properties", text.as_bytes());
+        let from_file = load(&path).unwrap();
+        let from_text = load_text(Path::new("content"), Format::Properties, text).unwrap();
+        assert_eq!(from_file.shared_config(), from_text.shared_config());
+        assert_eq!(Format::of_path(&path), Some(Format::Properties));
+        assert_eq!(Format::of_name("TOML"), Some(Format::Toml));
+        assert_eq!(Format::of_name("yaml"), None);
+
+        // Errors name the origin and, for .properties, the line.
+        let bad = "clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\n\
+                   A->B.enabled = maybe\n";
+        let msg = load_text(Path::new("content"), Format::Properties, bad)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("content:4: "), "{msg}");
+        assert!(msg.contains("A->B.enabled"), "{msg}");
+        let msg = load_text(
+            Path::new("content"),
+            Format::Toml,
+            "[flows.x]\ntopicz = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(msg.starts_with("content: "), "{msg}");
+        assert!(msg.contains("topicz"), "{msg}");
     }
 
     #[test]

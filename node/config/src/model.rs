@@ -173,6 +173,18 @@ pub struct NodeSettings {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+impl Default for NodeSettings {
+    /// What a file without node settings gets.
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            log_format: LogFormat::default(),
+            progress_interval: DEFAULT_PROGRESS_INTERVAL,
+            metrics_listen: None,
+        }
+    }
+}
+
 /// This node's membership of a Strait cluster (the Raft group of nodes), as validated by the loaders:
 /// ids non-zero and unique, addresses unique, this node in `peers` when `peers` is given (with
 /// `advertise` as its address), `peers` and `join` not both set, timeouts above their minimum.

@@ -13,6 +13,7 @@ use serde::Serialize;
 use strait_coordinator::ReplicationPolicy;
 
 use crate::assemble::MATCH_NOTHING;
+use crate::client_props::{is_secret, SECRET_MASK};
 use crate::{ClientProps, ConfigError, OffsetSyncsLocation, Settings};
 
 #[derive(Serialize)]
@@ -69,6 +70,10 @@ struct SharedFlow {
     target_admin: ClientProps,
 }
 
+fn to_text(file: &SharedFile) -> String {
+    toml::to_string(file).expect("plain maps, strings and numbers always serialize to TOML")
+}
+
 /// Client properties without `bootstrap.servers`, which comes from the cluster.
 fn without_bootstrap(props: &ClientProps) -> ClientProps {
     props
@@ -95,6 +100,59 @@ fn patterns_of(regex: &regex::Regex) -> Vec<String> {
 impl Settings {
     /// The canonical TOML text of this configuration's clusters and flows (see the module docs).
     pub fn shared_config(&self) -> String {
+        to_text(&self.shared_file(false))
+    }
+
+    /// [`shared_config`](Self::shared_config) with secret client property values (passwords,
+    /// JAAS configs, tokens...) replaced by `****`: for showing, not for running.
+    pub fn shared_config_masked(&self) -> String {
+        to_text(&self.shared_file(true))
+    }
+
+    /// The client properties of the flows whose value is the mask of
+    /// [`shared_config_masked`](Self::shared_config_masked), as `flow A->B: consumer property
+    /// sasl.password`: a masked text given back as a configuration.
+    pub fn masked_secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for flow in &self.flows {
+            let clients = [
+                ("consumer", &flow.consumer),
+                ("producer", &flow.producer),
+                ("source_admin", &flow.source_admin),
+                ("target_admin", &flow.target_admin),
+            ];
+            for (client, props) in clients {
+                for (key, value) in props.iter() {
+                    if is_secret(key) && value == SECRET_MASK {
+                        found.push(format!("flow {}: {client} property {key}", flow.id));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// The clusters and flows as a TOML table (what [`shared_config`](Self::shared_config)
+    /// writes), for comparing two configurations key by key.
+    pub(crate) fn shared_table(&self) -> toml::Table {
+        match toml::Table::try_from(self.shared_file(false)) {
+            Ok(table) => table,
+            Err(error) => unreachable!("plain maps, strings and numbers: {error}"),
+        }
+    }
+
+    fn shared_file(&self, mask: bool) -> SharedFile {
+        let clients = |props: &ClientProps| {
+            let mut props = without_bootstrap(props);
+            if mask {
+                for (key, value) in props.iter_mut() {
+                    if is_secret(key) {
+                        *value = SECRET_MASK.to_owned();
+                    }
+                }
+            }
+            props
+        };
         let used: std::collections::BTreeSet<&str> = self
             .flows
             .iter()
@@ -162,16 +220,15 @@ impl Settings {
                     offset_syncs_topic_replication_factor: mm2
                         .offset_syncs_topic_replication_factor
                         .map(i64::from),
-                    consumer: without_bootstrap(&flow.consumer),
-                    producer: without_bootstrap(&flow.producer),
-                    source_admin: without_bootstrap(&flow.source_admin),
-                    target_admin: without_bootstrap(&flow.target_admin),
+                    consumer: clients(&flow.consumer),
+                    producer: clients(&flow.producer),
+                    source_admin: clients(&flow.source_admin),
+                    target_admin: clients(&flow.target_admin),
                 };
                 (flow.id.to_string(), shared)
             })
             .collect();
-        toml::to_string(&SharedFile { clusters, flows })
-            .expect("plain maps, strings and numbers always serialize to TOML")
+        SharedFile { clusters, flows }
     }
 
     /// These settings with the clusters and flows of `shared` (a text from

@@ -6,6 +6,7 @@ mod table;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use strait_proto::v1::cluster_client::ClusterClient;
+use strait_proto::v1::config_client::ConfigClient;
 use strait_proto::v1::flows_client::FlowsClient;
 use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::partitions_client::PartitionsClient;
@@ -117,6 +118,30 @@ pub enum ControlCommand {
     },
     /// Print status changes as they happen (until interrupted).
     Watch,
+    /// Show the cluster's configuration (its clusters and flows), or apply a new one.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// The committed version, the node it came from, and its clusters and flows as TOML (secret
+    /// values masked).
+    Show,
+    /// Make a configuration file's clusters and flows the cluster's next version; every node
+    /// switches to it. Its node settings are not applied (each node keeps its own).
+    Apply {
+        /// A `.toml` or `.properties` (mm2.properties) file.
+        file: std::path::PathBuf,
+        /// Apply only if the committed version is still this one (see `strait config show`).
+        #[arg(long)]
+        expected_version: Option<u64>,
+        /// Check the file and print what would change, without applying it.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +178,7 @@ type Intercepted = InterceptedService<Channel, Token>;
 
 struct Clients {
     cluster: ClusterClient<Intercepted>,
+    config: ConfigClient<Intercepted>,
     flows: FlowsClient<Intercepted>,
     partitions: PartitionsClient<Intercepted>,
     offsets: OffsetsClient<Intercepted>,
@@ -181,6 +207,7 @@ async fn connect(connection: &Connection) -> Result<Clients, String> {
     );
     Ok(Clients {
         cluster: ClusterClient::with_interceptor(channel.clone(), token.clone()),
+        config: ConfigClient::with_interceptor(channel.clone(), token.clone()),
         flows: FlowsClient::with_interceptor(channel.clone(), token.clone()),
         partitions: PartitionsClient::with_interceptor(channel.clone(), token.clone()),
         offsets: OffsetsClient::with_interceptor(channel.clone(), token.clone()),
@@ -597,6 +624,40 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 &rows,
             ))
         }
+        ControlCommand::Config {
+            action: ConfigAction::Show,
+        } => {
+            let response = answer(c.config.get_config(GetConfigRequest {})).await?;
+            if as_json {
+                return Ok(json(&response));
+            }
+            Ok(format!(
+                "# configuration version {} (from node {}, answered by node {}); secret values \
+                 masked\n{}",
+                response.version, response.origin_node, response.answered_by, response.content
+            ))
+        }
+        ControlCommand::Config {
+            action:
+                ConfigAction::Apply {
+                    file,
+                    expected_version,
+                    dry_run,
+                },
+        } => {
+            let (format, content) = read_config(&file)?;
+            let response = answer(c.config.apply_config(ApplyConfigRequest {
+                content,
+                format: format.to_owned(),
+                expected_version: expected_version.unwrap_or(0),
+                dry_run,
+            }))
+            .await?;
+            if as_json {
+                return Ok(json(&response));
+            }
+            Ok(applied_config(&response))
+        }
         ControlCommand::Watch => {
             let mut stream = answer(c.status.watch_status(WatchStatusRequest {})).await?;
             use std::io::Write;
@@ -613,6 +674,80 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             Ok(String::new())
         }
     }
+}
+
+/// A configuration file's format (by its extension, as the node reads it) and text (a
+/// `.properties` file that is not UTF-8 read as ISO-8859-1, as Java does).
+fn read_config(file: &std::path::Path) -> Result<(&'static str, String), String> {
+    let format = match strait_config::Format::of_path(file) {
+        Some(strait_config::Format::Toml) => "toml",
+        Some(strait_config::Format::Properties) => "properties",
+        None => {
+            return Err(format!(
+                "{}: expected a `.toml` or `.properties` (mm2.properties) file",
+                file.display()
+            ))
+        }
+    };
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) if format == "properties" => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    Ok((format, text))
+}
+
+/// What `config apply` did, for people.
+fn applied_config(response: &ApplyConfigResponse) -> String {
+    let (version, previous) = (response.version, response.previous_version);
+    let mut out = if response.unchanged {
+        format!("unchanged: the cluster's configuration version {version} already means the same\n")
+    } else if response.dry_run {
+        format!("dry run: would make configuration version {version} (now {previous}), nothing applied\n")
+    } else {
+        format!(
+            "configuration version {version} applied (was {previous}): every node switches to it\n"
+        )
+    };
+    if !response.changes.is_empty() {
+        let rows: Vec<Vec<String>> = response
+            .changes
+            .iter()
+            .flat_map(|c| {
+                let item = vec![c.kind.clone(), c.name.clone(), c.change.clone()];
+                if c.settings.is_empty() {
+                    return vec![[item, vec![String::new(); 3]].concat()];
+                }
+                c.settings
+                    .iter()
+                    .map(|s| {
+                        let value = |v: &str| {
+                            if v.is_empty() {
+                                "-".to_owned()
+                            } else {
+                                v.to_owned()
+                            }
+                        };
+                        [
+                            item.clone(),
+                            vec![s.key.clone(), value(&s.old_value), value(&s.new_value)],
+                        ]
+                        .concat()
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&render(
+            &["KIND", "NAME", "CHANGE", "SETTING", "OLD", "NEW"],
+            &rows,
+        ));
+    }
+    for note in &response.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
 }
 
 fn parse_source_offset(text: &str) -> Result<SourceOffset, String> {
@@ -727,6 +862,52 @@ fn describe_event(event: &StatusEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_applied_configuration_lists_each_changed_setting() {
+        let response = ApplyConfigResponse {
+            version: 3,
+            previous_version: 2,
+            changes: vec![
+                ConfigChange {
+                    kind: "flow".to_owned(),
+                    name: "A->B".to_owned(),
+                    change: "changed".to_owned(),
+                    settings: vec![SettingChange {
+                        key: "topics".to_owned(),
+                        old_value: r#"["a"]"#.to_owned(),
+                        new_value: r#"["a", "b"]"#.to_owned(),
+                    }],
+                },
+                ConfigChange {
+                    kind: "flow".to_owned(),
+                    name: "B->A".to_owned(),
+                    change: "added".to_owned(),
+                    settings: Vec::new(),
+                },
+            ],
+            notes: vec!["node settings ([node] and [cluster]) are not applied".to_owned()],
+            ..Default::default()
+        };
+        let out = applied_config(&response);
+        assert!(
+            out.starts_with("configuration version 3 applied (was 2)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"flow  A->B  changed  topics   ["a"]  ["a", "b"]"#),
+            "{out}"
+        );
+        assert!(out.contains("flow  B->A  added\n"), "{out}");
+        assert!(out.ends_with("note: node settings ([node] and [cluster]) are not applied\n"));
+        let unchanged = applied_config(&ApplyConfigResponse {
+            version: 2,
+            previous_version: 2,
+            unchanged: true,
+            ..Default::default()
+        });
+        assert!(unchanged.starts_with("unchanged:"), "{unchanged}");
+    }
 
     #[test]
     fn source_offsets_parse() {

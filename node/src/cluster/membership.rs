@@ -18,13 +18,14 @@ use super::server::RaftService;
 use super::transport::GrpcTransport;
 use crate::replication::status::NodeStatus;
 use strait_proto::v1::cluster_server::ClusterServer;
+use strait_proto::v1::config_server::ConfigServer;
 use strait_proto::v1::flows_server::FlowsServer;
 use strait_proto::v1::offsets_server::OffsetsServer;
 use strait_proto::v1::partitions_server::PartitionsServer;
 use strait_proto::v1::status_server::StatusServer;
 
 use crate::control::{
-    BearerAuth, ClusterApi, Control, FlowsApi, OffsetsApi, PartitionsApi, StatusApi,
+    BearerAuth, ClusterApi, ConfigApi, Control, FlowsApi, OffsetsApi, PartitionsApi, StatusApi,
 };
 
 /// How long a joining node keeps asking its contact before giving up.
@@ -191,6 +192,12 @@ pub fn start(
             ))
             .add_service(ClusterServer::with_interceptor(
                 ClusterApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
+            ))
+            .add_service(ConfigServer::with_interceptor(
+                ConfigApi {
                     control: control.clone(),
                 },
                 auth.clone(),

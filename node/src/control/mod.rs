@@ -8,6 +8,7 @@
 
 mod auth;
 mod cluster_api;
+mod config_api;
 mod context;
 mod flows_api;
 mod offsets_api;
@@ -18,6 +19,7 @@ mod watch;
 
 pub use auth::BearerAuth;
 pub use cluster_api::ClusterApi;
+pub use config_api::ConfigApi;
 pub use context::Control;
 pub use flows_api::FlowsApi;
 pub use offsets_api::OffsetsApi;

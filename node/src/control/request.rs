@@ -71,6 +71,19 @@ pub fn address(field: &str, value: &str) -> Result<String, Status> {
         .map_err(|expected| invalid(field, format!("{value:?}: expected {expected}")))
 }
 
+/// A configuration format: `toml` or `properties`.
+pub fn config_format(field: &str, value: &str) -> Result<strait_config::Format, Status> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must be \"toml\" or \"properties\""));
+    }
+    strait_config::Format::of_name(value.trim()).ok_or_else(|| {
+        invalid(
+            field,
+            format!("{value:?} is not \"toml\" or \"properties\" (mm2.properties)"),
+        )
+    })
+}
+
 /// A proposal that did not reach a committed entry: retry later.
 pub fn unavailable(error: ProposeError) -> Status {
     match error {
@@ -119,5 +132,14 @@ mod tests {
         assert!(address("address", "host").is_err());
         assert!(address("address", "host:0").is_err());
         assert_eq!(address("address", "host:7070").unwrap(), "host:7070");
+        assert_eq!(
+            config_format("format", "TOML").unwrap(),
+            strait_config::Format::Toml
+        );
+        assert!(config_format("format", "yaml")
+            .unwrap_err()
+            .message()
+            .starts_with("format: "));
+        assert!(config_format("format", "").is_err());
     }
 }
