@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::executor::block_on;
-use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, ConfigEntry, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaResult;
@@ -130,4 +133,154 @@ pub fn wait_partition_count(bootstrap: &str, topic: &str, partitions: usize) {
         },
         String::new,
     );
+}
+
+/// Creates `topic` like [`create_topic`], with `configs` (name, value) set on it.
+pub fn create_topic_with_configs(
+    bootstrap: &str,
+    topic: &str,
+    partitions: usize,
+    configs: &[(&str, &str)],
+) {
+    let mut new_topic = NewTopic::new(
+        topic,
+        i32::try_from(partitions).expect("partition count fits i32"),
+        TopicReplication::Fixed(mode::replication_factor()),
+    );
+    for (name, value) in configs {
+        new_topic = new_topic.set(name, value);
+    }
+    let results = block_on(admin(bootstrap).create_topics([&new_topic], &admin_options()))
+        .unwrap_or_else(|e| panic!("creating topic {topic} on {bootstrap}: {e}"));
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("creating topic {name} on {bootstrap} with {configs:?}: {code}");
+        }
+    }
+    wait_partition_count(bootstrap, topic, partitions);
+}
+
+/// Every entry DescribeConfigs returns for `topic`, as the broker labels it.
+pub fn describe_topic_configs(bootstrap: &str, topic: &str) -> Vec<ConfigEntry> {
+    let results = block_on(
+        admin(bootstrap).describe_configs([&ResourceSpecifier::Topic(topic)], &admin_options()),
+    )
+    .unwrap_or_else(|e| panic!("describing the configs of {topic} on {bootstrap}: {e}"));
+    let mut entries = Vec::new();
+    for result in results {
+        let resource = result
+            .unwrap_or_else(|e| panic!("describing the configs of {topic} on {bootstrap}: {e}"));
+        entries.extend(resource.entries);
+    }
+    entries
+}
+
+/// The configs set on `topic` itself (name -> value). Real Kafka labels them
+/// DYNAMIC_TOPIC_CONFIG among all the topic's configs; Tansu 0.6 lists only the configs set on
+/// the topic, each labelled DEFAULT_CONFIG, so there every entry is one.
+pub fn topic_overrides(bootstrap: &str, topic: &str) -> BTreeMap<String, String> {
+    let real_kafka = mode::is_real_kafka();
+    describe_topic_configs(bootstrap, topic)
+        .into_iter()
+        .filter(|e| !real_kafka || e.source == ConfigSource::DynamicTopic)
+        .filter_map(|e| Some((e.name, e.value?)))
+        .collect()
+}
+
+/// Sets `set` (name, value) and removes `delete` on `topic` with IncrementalAlterConfigs, which
+/// both real Kafka and Tansu offer (Tansu lacks the legacy AlterConfigs, the only one the rdkafka
+/// crate wraps).
+pub fn alter_topic_configs(bootstrap: &str, topic: &str, set: &[(&str, &str)], delete: &[&str]) {
+    use rdkafka::bindings as rd;
+    use std::ffi::{CStr, CString};
+
+    let client = admin(bootstrap);
+    let c = |s: &str| CString::new(s).expect("no NUL byte");
+    let c_topic = c(topic);
+    let ops: Vec<(CString, rd::rd_kafka_AlterConfigOpType_t, Option<CString>)> = set
+        .iter()
+        .map(|(name, value)| {
+            (
+                c(name),
+                rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
+                Some(c(value)),
+            )
+        })
+        .chain(delete.iter().map(|name| {
+            (
+                c(name),
+                rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_DELETE,
+                None,
+            )
+        }))
+        .collect();
+    let what =
+        format!("altering configs of {topic} on {bootstrap} (set {set:?}, delete {delete:?})");
+    // SAFETY: every pointer is created here, checked, used while its owner lives and destroyed
+    // once; the event is polled on a queue of our own.
+    let failure = unsafe {
+        let rk = client.inner().native_ptr();
+        let resource = rd::rd_kafka_ConfigResource_new(
+            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
+            c_topic.as_ptr(),
+        );
+        assert!(!resource.is_null(), "{what}: no config resource");
+        for (name, op, value) in &ops {
+            let value = value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
+            let error = rd::rd_kafka_ConfigResource_add_incremental_config(
+                resource,
+                name.as_ptr(),
+                *op,
+                value,
+            );
+            assert!(error.is_null(), "{what}: op on {name:?} refused");
+        }
+        let options = rd::rd_kafka_AdminOptions_new(
+            rk,
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_INCREMENTALALTERCONFIGS,
+        );
+        let queue = rd::rd_kafka_queue_new(rk);
+        let mut resources = [resource];
+        rd::rd_kafka_IncrementalAlterConfigs(rk, resources.as_mut_ptr(), 1, options, queue);
+        rd::rd_kafka_AdminOptions_destroy(options);
+        rd::rd_kafka_ConfigResource_destroy(resource);
+        let event = rd::rd_kafka_queue_poll(queue, ADMIN_TIMEOUT.as_millis() as i32);
+        let failure = if event.is_null() {
+            Some("no answer".to_owned())
+        } else if rd::rd_kafka_event_error(event)
+            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        {
+            Some(
+                CStr::from_ptr(rd::rd_kafka_event_error_string(event))
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        } else {
+            let result = rd::rd_kafka_event_IncrementalAlterConfigs_result(event);
+            let mut count = 0;
+            let resources =
+                rd::rd_kafka_IncrementalAlterConfigs_result_resources(result, &mut count);
+            (0..count).find_map(|i| {
+                let resource = *resources.add(i);
+                let code = rd::rd_kafka_ConfigResource_error(resource);
+                (code != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR).then(|| {
+                    let detail = rd::rd_kafka_ConfigResource_error_string(resource);
+                    let detail = if detail.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(detail).to_string_lossy().into_owned()
+                    };
+                    format!("{code:?}: {detail}")
+                })
+            })
+        };
+        if !event.is_null() {
+            rd::rd_kafka_event_destroy(event);
+        }
+        rd::rd_kafka_queue_destroy(queue);
+        failure
+    };
+    if let Some(failure) = failure {
+        panic!("{what}: {failure}");
+    }
 }

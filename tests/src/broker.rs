@@ -117,7 +117,7 @@ impl Broker {
 
     fn owned(&self, what: &str) -> &BrokerProcess {
         self.process.as_ref().unwrap_or_else(|| {
-            panic!("cannot {what} {}: not a broker process (real Kafka mode); call mode::require_broker_process() first", self.bootstrap)
+            panic!("cannot {what} {}: not a broker process (real Kafka mode); mark the test #[cfg_attr(real_kafka, ignore = \"...\")]", self.bootstrap)
         })
     }
 }

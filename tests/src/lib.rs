@@ -13,12 +13,12 @@
 //! (`cargo build -p strait-node`, or `cargo build --workspace --bins` as scripts/test.sh does).
 //!
 //! The tests (`tests/tests/`): `replication` (record-for-record fidelity, TOML, mm2.properties,
-//! identity policy), `topics` (include/exclude, internal topics, new topics, added partitions),
-//! `crash` (kill -9 and SIGTERM restarts), `backpressure` (frozen target: bounded memory, no
-//! loss), `active_active` (A->B and B->A without cycles), `bad_config` (refused configs and their
-//! messages), `cluster` (several nodes as one Raft group: election, assignment, failover, rejoin,
-//! join, whole-cluster restart, refused cluster settings, fencing of a cut-off node), `fixtures`
-//! (self-tests of this library).
+//! identity policy), `topics` (include/exclude, internal topics, new topics, added partitions,
+//! topic config sync), `crash` (kill -9 and SIGTERM restarts), `backpressure` (frozen target:
+//! bounded memory, no loss), `active_active` (A->B and B->A without cycles), `bad_config` (refused
+//! configs and their messages), `cluster` (several nodes as one Raft group: election, assignment,
+//! failover, rejoin, join, whole-cluster restart, refused cluster settings, fencing of a cut-off
+//! node), `fixtures` (self-tests of this library).
 
 pub mod admin;
 pub mod broker;

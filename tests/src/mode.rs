@@ -3,8 +3,10 @@
 //! `STRAIT_TEST_TARGET_BOOTSTRAP` ("real Kafka mode").
 //!
 //! Some tests only make sense in one mode: stopping a broker needs a process the tests own, and
-//! partition-count growth needs CreatePartitions, which Tansu does not offer. Those tests call
-//! [`require_broker_process`] or [`require_create_partitions`] first and return when told to.
+//! partition-count growth needs CreatePartitions, which Tansu does not offer. `build.rs` sets
+//! `cfg(real_kafka)` in real Kafka mode, and those tests carry
+//! `#[cfg_attr(real_kafka, ignore = "why")]` (or `not(real_kafka)`), so `cargo test` lists them
+//! as ignored with the reason instead of passing them silently.
 
 /// The two real clusters' bootstrap addresses, `(source, target)`, when both variables are set.
 pub fn real_kafka() -> Option<(String, String)> {
@@ -33,28 +35,6 @@ pub fn replication_factor() -> i32 {
             .parse()
             .unwrap_or_else(|_| panic!("STRAIT_TEST_REPLICATION_FACTOR={value:?} is not a number")),
     }
-}
-
-/// `true` when the test may go on; otherwise prints why it is skipped (real Kafka mode has no
-/// broker process to stop).
-#[must_use]
-pub fn require_broker_process() -> bool {
-    if is_real_kafka() {
-        println!("skipped: needs a broker process (real Kafka mode)");
-        return false;
-    }
-    true
-}
-
-/// `true` when the test may go on; otherwise prints why it is skipped (Tansu lacks
-/// CreatePartitions).
-#[must_use]
-pub fn require_create_partitions() -> bool {
-    if !is_real_kafka() {
-        println!("skipped: Tansu lacks CreatePartitions");
-        return false;
-    }
-    true
 }
 
 fn non_empty_var(name: &str) -> Option<String> {

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{
-    AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
-    TopicReplication,
+    AdminClient, AdminOptions, ConfigEntry, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::ClientConfig;
 
-use super::alter_configs::incremental_set_topic_configs;
+use super::alter_configs::{incremental_alter_topic_configs, ConfigOp};
 use super::context::ReportingContext;
 
 /// A topic as seen in cluster metadata.
@@ -23,7 +23,7 @@ pub struct SourceTopic {
 
 /// A topic config entry worth copying: set on the topic itself (Kafka's DYNAMIC_TOPIC_CONFIG), not
 /// inherited from broker or built-in defaults, not read-only, not sensitive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TopicConfigEntry {
     pub name: String,
     pub value: String,
@@ -116,8 +116,8 @@ impl TopicAdmin {
         Ok(())
     }
 
-    /// The configs set on `topic` itself (what MirrorMaker 2 copies), minus read-only and sensitive
-    /// entries.
+    /// The configs set on `topic` itself, minus read-only and sensitive entries (see
+    /// [`topic_overrides`]), sorted by name.
     pub async fn topic_overrides(&self, topic: &str) -> Result<Vec<TopicConfigEntry>, KafkaError> {
         let results = self
             .admin
@@ -126,41 +126,80 @@ impl TopicAdmin {
         let mut entries = Vec::new();
         for result in results {
             let resource = result.map_err(KafkaError::AdminOp)?;
-            for entry in resource.entries {
-                let copyable = entry.source == ConfigSource::DynamicTopic
-                    && !entry.is_read_only
-                    && !entry.is_sensitive;
-                if let (true, Some(value)) = (copyable, entry.value) {
-                    entries.push(TopicConfigEntry {
-                        name: entry.name,
-                        value,
-                    });
-                }
-            }
+            entries.extend(resource.entries);
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        Ok(topic_overrides(entries))
     }
 
-    /// Sets `entries` on `topic` with IncrementalAlterConfigs; other configs stay as they are.
-    pub async fn set_topic_configs(
+    /// Sets and deletes topic configs of `topic` in one IncrementalAlterConfigs request; other
+    /// configs stay as they are. Nothing to do, nothing sent.
+    pub async fn alter_topic_configs(
         &self,
         topic: &str,
-        entries: &[TopicConfigEntry],
+        set: &[TopicConfigEntry],
+        delete: &[String],
     ) -> Result<(), KafkaError> {
-        if entries.is_empty() {
+        let ops: Vec<ConfigOp> = set
+            .iter()
+            .map(|e| ConfigOp::Set {
+                name: e.name.clone(),
+                value: e.value.clone(),
+            })
+            .chain(
+                delete
+                    .iter()
+                    .map(|name| ConfigOp::Delete { name: name.clone() }),
+            )
+            .collect();
+        if ops.is_empty() {
             return Ok(());
         }
         let admin = self.admin.clone();
         let topic = topic.to_owned();
-        let pairs: Vec<(String, String)> = entries
-            .iter()
-            .map(|e| (e.name.clone(), e.value.clone()))
-            .collect();
         let timeout = self.timeout;
-        run_blocking(move || incremental_set_topic_configs(admin.inner(), &topic, &pairs, timeout))
+        run_blocking(move || incremental_alter_topic_configs(admin.inner(), &topic, &ops, timeout))
             .await
     }
+}
+
+/// Topic configs every Apache Kafka broker lists in its DescribeConfigs answer for every topic,
+/// set or not.
+const ALWAYS_LISTED_BY_KAFKA: [&str; 5] = [
+    "cleanup.policy",
+    "compression.type",
+    "max.message.bytes",
+    "retention.ms",
+    "segment.bytes",
+];
+
+/// The entries of a topic's DescribeConfigs answer that are set on the topic itself, minus
+/// read-only and sensitive ones, sorted by name.
+///
+/// Kafka lists every topic config and labels the topic's own values DYNAMIC_TOPIC_CONFIG; only
+/// those are copied, never a default (built-in or inherited from the broker: each cluster keeps
+/// its own). Tansu 0.6 lists only the configs set on the topic but labels each DEFAULT_CONFIG:
+/// an answer in which every entry is labelled a default and one of [`ALWAYS_LISTED_BY_KAFKA`] is
+/// missing cannot be a Kafka broker's, so there every entry is the topic's own. A Kafka answer
+/// never takes that path. (A Tansu topic with all five of those set looks like a Kafka answer
+/// without overrides: its configs are then not copied.)
+pub fn topic_overrides(entries: Vec<ConfigEntry>) -> Vec<TopicConfigEntry> {
+    let lists_only_overrides = entries.iter().all(|e| e.source == ConfigSource::Default)
+        && ALWAYS_LISTED_BY_KAFKA
+            .iter()
+            .any(|name| !entries.iter().any(|e| e.name == *name));
+    let mut overrides: Vec<TopicConfigEntry> = entries
+        .into_iter()
+        .filter(|e| lists_only_overrides || e.source == ConfigSource::DynamicTopic)
+        .filter(|e| !e.is_read_only && !e.is_sensitive)
+        .filter_map(|e| {
+            Some(TopicConfigEntry {
+                name: e.name,
+                value: e.value?,
+            })
+        })
+        .collect();
+    overrides.sort();
+    overrides
 }
 
 /// Runs a blocking librdkafka call off the actor threads.
@@ -174,4 +213,102 @@ where
             "admin task failed: {join}"
         )))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, value: &str, source: ConfigSource) -> ConfigEntry {
+        ConfigEntry {
+            name: name.to_owned(),
+            value: Some(value.to_owned()),
+            is_default: source == ConfigSource::Default,
+            source,
+            is_read_only: false,
+            is_sensitive: false,
+        }
+    }
+
+    fn copied(entries: Vec<ConfigEntry>) -> Vec<(String, String)> {
+        topic_overrides(entries)
+            .into_iter()
+            .map(|e| (e.name, e.value))
+            .collect()
+    }
+
+    fn pair(name: &str, value: &str) -> (String, String) {
+        (name.to_owned(), value.to_owned())
+    }
+
+    /// What Kafka answers for a topic with `retention.ms` and `cleanup.policy` set on it.
+    fn kafka_answer() -> Vec<ConfigEntry> {
+        vec![
+            entry("cleanup.policy", "compact", ConfigSource::DynamicTopic),
+            entry("compression.type", "producer", ConfigSource::Default),
+            entry("max.message.bytes", "1048588", ConfigSource::Default),
+            entry("min.insync.replicas", "2", ConfigSource::StaticBroker),
+            entry("retention.ms", "3600000", ConfigSource::DynamicTopic),
+            entry("segment.bytes", "1073741824", ConfigSource::DynamicBroker),
+            entry(
+                "segment.ms",
+                "604800000",
+                ConfigSource::DynamicDefaultBroker,
+            ),
+        ]
+    }
+
+    #[test]
+    fn kafka_answer_copies_only_the_topics_own_values() {
+        assert_eq!(
+            copied(kafka_answer()),
+            vec![
+                pair("cleanup.policy", "compact"),
+                pair("retention.ms", "3600000")
+            ]
+        );
+    }
+
+    #[test]
+    fn kafka_answer_without_overrides_copies_no_default() {
+        let defaults: Vec<ConfigEntry> = kafka_answer()
+            .into_iter()
+            .map(|mut e| {
+                e.source = ConfigSource::Default;
+                e.is_default = true;
+                e
+            })
+            .collect();
+        assert_eq!(copied(defaults), vec![]);
+    }
+
+    #[test]
+    fn tansu_answer_lists_only_what_is_set_labelled_default() {
+        let answer = vec![
+            entry("retention.ms", "3600000", ConfigSource::Default),
+            entry("cleanup.policy", "compact", ConfigSource::Default),
+            entry("min.insync.replicas", "1", ConfigSource::Default),
+        ];
+        assert_eq!(
+            copied(answer),
+            vec![
+                pair("cleanup.policy", "compact"),
+                pair("min.insync.replicas", "1"),
+                pair("retention.ms", "3600000")
+            ]
+        );
+        assert_eq!(copied(Vec::new()), vec![]);
+    }
+
+    #[test]
+    fn read_only_sensitive_and_valueless_entries_are_never_copied() {
+        let mut answer = kafka_answer();
+        answer[0].is_sensitive = true;
+        answer[4].is_read_only = true;
+        answer.push(ConfigEntry {
+            value: None,
+            ..entry("segment.jitter.ms", "", ConfigSource::DynamicTopic)
+        });
+        assert_eq!(copied(answer), vec![]);
+    }
 }

@@ -11,22 +11,44 @@ use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-/// Sets `configs` (name, value) on `topic`, leaving every other config of the topic as it is.
-pub fn incremental_set_topic_configs<C: ClientContext>(
+/// One change to a topic config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOp {
+    /// Sets `name` to `value` on the topic.
+    Set { name: String, value: String },
+    /// Removes the topic's own value of `name`: the broker's default applies again.
+    Delete { name: String },
+}
+
+/// Applies `ops` to `topic` in one request, leaving every other config of the topic as it is.
+pub fn incremental_alter_topic_configs<C: ClientContext>(
     client: &Client<C>,
     topic: &str,
-    configs: &[(String, String)],
+    ops: &[ConfigOp],
     timeout: Duration,
 ) -> Result<(), KafkaError> {
-    if configs.is_empty() {
+    if ops.is_empty() {
         return Ok(());
     }
     let invalid =
         |what: &str| KafkaError::AdminOpCreation(format!("{what} contains a NUL byte: {topic:?}"));
     let c_topic = CString::new(topic).map_err(|_| invalid("topic name"))?;
-    let c_configs: Vec<(CString, CString)> = configs
+    let c_ops: Vec<(CString, rd::rd_kafka_AlterConfigOpType_t, Option<CString>)> = ops
         .iter()
-        .map(|(k, v)| Ok((CString::new(k.as_str())?, CString::new(v.as_str())?)))
+        .map(|op| {
+            Ok(match op {
+                ConfigOp::Set { name, value } => (
+                    CString::new(name.as_str())?,
+                    rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
+                    Some(CString::new(value.as_str())?),
+                ),
+                ConfigOp::Delete { name } => (
+                    CString::new(name.as_str())?,
+                    rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_DELETE,
+                    None,
+                ),
+            })
+        })
         .collect::<Result<_, std::ffi::NulError>>()
         .map_err(|_| invalid("topic config"))?;
     let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
@@ -44,12 +66,14 @@ pub fn incremental_set_topic_configs<C: ClientContext>(
                 "cannot create a config resource".into(),
             ));
         }
-        for (name, value) in &c_configs {
+        for (name, op, value) in &c_ops {
+            // DELETE takes no value (NULL).
+            let value = value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
             let error = rd::rd_kafka_ConfigResource_add_incremental_config(
                 resource,
                 name.as_ptr(),
-                rd::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
-                value.as_ptr(),
+                *op,
+                value,
             );
             if !error.is_null() {
                 let message = CStr::from_ptr(rd::rd_kafka_error_string(error))

@@ -30,6 +30,7 @@ use crate::replication::partition::{
 };
 use crate::replication::producer::{Flush, ProducerActor, PurgeQueued, TargetProducer};
 use crate::replication::status::{FlowHandles, NodeStatus};
+use crate::replication::topic_configs;
 use crate::replication::topics::{select_topics, SelectedTopic};
 use crate::NodeError;
 
@@ -84,8 +85,6 @@ pub struct FlowActor {
     running: BTreeMap<TopicPartition, Running>,
     /// Partitions whose actor is retiring: not started again until it is gone.
     retiring: BTreeSet<TopicPartition>,
-    /// Configs last written to each remote topic, so unchanged ones are not written again.
-    applied_configs: Arc<HashMap<String, Vec<TopicConfigEntry>>>,
     refreshing: bool,
     draining: bool,
     /// Whether this node had lost contact with the cluster at the last reconcile.
@@ -177,7 +176,6 @@ impl FlowActor {
             next_arbiter: 0,
             running: BTreeMap::new(),
             retiring: BTreeSet::new(),
-            applied_configs: Arc::default(),
             refreshing: false,
             draining: false,
             fenced: false,
@@ -200,7 +198,6 @@ impl FlowActor {
             settings: self.settings.clone(),
             source_admin: self.source_admin.clone(),
             target_admin: self.target_admin.clone(),
-            applied_configs: self.applied_configs.clone(),
         };
         ctx.spawn(job.run().into_actor(self).map(|outcome, actor, ctx| {
             actor.refreshing = false;
@@ -217,7 +214,6 @@ impl FlowActor {
             return;
         }
         self.status.set_topic_error(&flow, "*", None);
-        self.applied_configs = Arc::new(outcome.applied_configs);
         for (topic, error) in &outcome.topic_errors {
             self.status.set_topic_error(&flow, topic, error.clone());
         }
@@ -700,7 +696,6 @@ struct RefreshJob {
     settings: Arc<FlowSettings>,
     source_admin: TopicAdmin,
     target_admin: TopicAdmin,
-    applied_configs: Arc<HashMap<String, Vec<TopicConfigEntry>>>,
 }
 
 struct RefreshOutcome {
@@ -709,7 +704,6 @@ struct RefreshOutcome {
     /// Per topic: an error to show, or `None` to clear an earlier one.
     topic_errors: Vec<(String, Option<String>)>,
     listing_error: Option<String>,
-    applied_configs: HashMap<String, Vec<TopicConfigEntry>>,
 }
 
 impl RefreshJob {
@@ -718,7 +712,6 @@ impl RefreshJob {
             ready: Vec::new(),
             topic_errors: Vec::new(),
             listing_error: None,
-            applied_configs: (*self.applied_configs).clone(),
         };
         let source_topics = match self.source_admin.list_topics().await {
             Ok(topics) => topics,
@@ -736,7 +729,7 @@ impl RefreshJob {
         };
         for selected in select_topics(&self.settings, &source_topics) {
             let existing = target_topics.get(&selected.remote).copied();
-            match self.prepare_remote(&selected, existing, &mut outcome).await {
+            match self.prepare_remote(&selected, existing).await {
                 Ok((target_partitions, warning)) => {
                     outcome
                         .topic_errors
@@ -765,24 +758,27 @@ impl RefreshJob {
         &self,
         selected: &SelectedTopic,
         existing: Option<i32>,
-        outcome: &mut RefreshOutcome,
     ) -> Result<(i32, Option<String>), String> {
         let flow = &self.settings.id;
+        let exclude = &self.settings.config_properties_exclude;
         let configs = if self.settings.sync_topic_configs {
-            self.source_admin
-                .topic_overrides(&selected.source.name)
-                .await
-                .map_err(|e| format!("cannot read the source topic's configs: {e}"))?
-                .into_iter()
-                .filter(|e| !self.settings.config_properties_exclude.is_match(&e.name))
-                .collect()
+            Some(
+                self.source_admin
+                    .topic_overrides(&selected.source.name)
+                    .await
+                    .map(|source| topic_configs::copyable(source, exclude))
+                    .map_err(|e| format!("cannot read the source topic's configs: {e}")),
+            )
         } else {
-            Vec::new()
+            None
         };
         let partitions = selected.source.partitions;
-        let mut warning = None;
+        let mut warnings = Vec::new();
         let target_partitions = match existing {
             None => {
+                // Never created without the source's configs: created `delete` instead of
+                // `compact`, say, the remote topic would drop records the source keeps.
+                let configs = configs.transpose()?.unwrap_or_default();
                 self.target_admin
                     .create_topic(
                         &selected.remote,
@@ -794,9 +790,6 @@ impl RefreshJob {
                     .map_err(|e| format!("cannot create remote topic {}: {e}", selected.remote))?;
                 tracing::info!(%flow, topic = %selected.source.name, remote = %selected.remote,
                     partitions, configs = configs.len(), "created remote topic");
-                outcome
-                    .applied_configs
-                    .insert(selected.remote.clone(), configs);
                 return Ok((partitions, None));
             }
             Some(existing) if existing < partitions => {
@@ -814,7 +807,7 @@ impl RefreshJob {
                         // Replicate what fits; the rest waits (and shows in status).
                         tracing::warn!(%flow, remote = %selected.remote, %error, existing,
                             source_partitions = partitions, "cannot grow remote topic");
-                        warning = Some(format!(
+                        warnings.push(format!(
                             "remote topic has {existing} partitions, source {partitions}: {error}"
                         ));
                         existing
@@ -823,21 +816,41 @@ impl RefreshJob {
             }
             Some(existing) => existing,
         };
-        if self.settings.sync_topic_configs
-            && outcome.applied_configs.get(&selected.remote) != Some(&configs)
-        {
-            self.target_admin
-                .set_topic_configs(&selected.remote, &configs)
-                .await
-                .map_err(|e| format!("cannot sync configs of {}: {e}", selected.remote))?;
-            if !configs.is_empty() {
-                tracing::info!(%flow, remote = %selected.remote, configs = configs.len(),
-                    "synced topic configs");
+        // Configs that cannot be synced now are retried at the next refresh; replication goes on.
+        if let Some(wanted) = configs {
+            let synced = match wanted {
+                Ok(wanted) => self.sync_configs(&selected.remote, &wanted).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = synced {
+                tracing::warn!(%flow, remote = %selected.remote, %error, "topic configs not synced");
+                warnings.push(error);
             }
-            outcome
-                .applied_configs
-                .insert(selected.remote.clone(), configs);
         }
+        let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         Ok((target_partitions, warning))
+    }
+
+    /// Makes the existing remote topic's overrides follow the source's (see
+    /// [`topic_configs`]); writes only when they differ.
+    async fn sync_configs(&self, remote: &str, wanted: &[TopicConfigEntry]) -> Result<(), String> {
+        let target = self
+            .target_admin
+            .topic_overrides(remote)
+            .await
+            .map_err(|e| format!("cannot read the configs of {remote}: {e}"))?;
+        let changes =
+            topic_configs::changes(wanted, &target, &self.settings.config_properties_exclude);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.target_admin
+            .alter_topic_configs(remote, &changes.set, &changes.delete)
+            .await
+            .map_err(|e| format!("cannot sync configs of {remote}: {e}"))?;
+        let set: Vec<&str> = changes.set.iter().map(|e| e.name.as_str()).collect();
+        tracing::info!(flow = %self.settings.id, %remote, ?set, deleted = ?changes.delete,
+            "synced topic configs");
+        Ok(())
     }
 }

@@ -9,4 +9,5 @@ pub mod partition;
 pub mod producer;
 pub mod source;
 pub mod status;
+pub mod topic_configs;
 pub mod topics;
