@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::handle::{Input, ProposeError, RaftHandle, RaftRole, RaftStatus};
 use super::leader::LeaderDuties;
 use super::logger::raft_logger;
-use super::transport::Transport;
+use super::transport::{DeliveryReports, Transport};
 use crate::state::{ApplyOutcome, ClusterState, Command};
 use crate::NodeId;
 
@@ -86,6 +86,9 @@ pub fn spawn(
     config.validate()?;
     let raw = RawNode::new(&config, log.clone(), &raft_logger(options.id))?;
     let (inbox_tx, inbox) = mpsc::channel(4096);
+    transport.attach(DeliveryReports {
+        inbox: inbox_tx.downgrade(),
+    });
     let state = Arc::new(state);
     let (state_tx, state_rx) = watch::channel(state.clone());
     let (status_tx, status_rx) = watch::channel(RaftStatus {
@@ -219,6 +222,12 @@ impl Driver {
                 node,
                 reply,
             } => self.propose_conf_change(change, node, reply),
+            Input::Unreachable { to } => self.raw.report_unreachable(to),
+            Input::SnapshotStatus { to, status } => {
+                // After a failure the leader probes the follower again and sends a new snapshot.
+                tracing::debug!(to, ?status, "snapshot delivery reported");
+                self.raw.report_snapshot(to, status);
+            }
         }
     }
 

@@ -1,14 +1,16 @@
 //! Raft messages to other nodes over gRPC: one bounded queue and one sender task per peer, a
 //! channel per peer reused for every batch, reconnection with backoff. A full queue drops messages
-//! (Raft retries), so a dead peer never makes memory grow.
+//! (Raft retries), so a dead peer never makes memory grow. Every batch that was not delivered, and
+//! every snapshot either way, is reported to the Raft task: raft-rs waits for that report before it
+//! replicates to a follower it sent a snapshot to.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::eraftpb::Message;
-use strait_coordinator::raft::Transport;
+use strait_coordinator::raft::{is_snapshot, DeliveryReports, Transport};
 use strait_coordinator::NodeId;
 use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
 use strait_proto::raft::v1::RaftBatch;
@@ -29,6 +31,8 @@ pub struct GrpcTransport {
     from: NodeId,
     runtime: tokio::runtime::Handle,
     peers: RwLock<HashMap<NodeId, Peer>>,
+    /// Set when the Raft task starts; shared with the sender tasks.
+    reports: Arc<OnceLock<DeliveryReports>>,
 }
 
 impl GrpcTransport {
@@ -38,6 +42,7 @@ impl GrpcTransport {
             from,
             runtime,
             peers: RwLock::default(),
+            reports: Arc::default(),
         })
     }
 
@@ -57,6 +62,7 @@ impl GrpcTransport {
             node,
             address.to_owned(),
             rx,
+            self.reports.clone(),
         ));
         peers.insert(
             node,
@@ -69,17 +75,45 @@ impl GrpcTransport {
 }
 
 impl Transport for GrpcTransport {
+    fn attach(&self, reports: DeliveryReports) {
+        let _ = self.reports.set(reports);
+    }
+
     fn send(&self, messages: Vec<Message>) {
-        let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
-        for message in messages {
-            match peers.get(&message.to) {
-                Some(peer) => {
-                    // Full (peer slow or down) or closed: drop, Raft sends again.
-                    let _ = peer.queue.try_send(message);
+        // By peer: whether a snapshot was among the messages dropped.
+        let mut dropped: HashMap<NodeId, bool> = HashMap::new();
+        {
+            let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
+            for message in messages {
+                let (to, snapshot) = (message.to, is_snapshot(&message));
+                let queued = match peers.get(&to) {
+                    // Full (peer slow or down) or closed: drop, Raft sends again once told.
+                    Some(peer) => peer.queue.try_send(message).is_ok(),
+                    None => {
+                        tracing::debug!(to, "no address for raft peer yet");
+                        false
+                    }
+                };
+                if !queued {
+                    *dropped.entry(to).or_default() |= snapshot;
                 }
-                None => tracing::debug!(to = message.to, "no address for raft peer yet"),
             }
         }
+        if dropped.is_empty() {
+            return;
+        }
+        let reports = self.reports.clone();
+        self.runtime.spawn(async move {
+            for (to, snapshot) in dropped {
+                report_failed(&reports, to, snapshot).await;
+            }
+        });
+    }
+}
+
+async fn report_failed(reports: &OnceLock<DeliveryReports>, to: NodeId, snapshot: bool) {
+    if let Some(reports) = reports.get() {
+        reports.failed(to, snapshot).await;
     }
 }
 
@@ -90,6 +124,7 @@ async fn deliver(
     to: NodeId,
     address: String,
     mut queue: mpsc::Receiver<Message>,
+    reports: Arc<OnceLock<DeliveryReports>>,
 ) {
     let endpoint = format!("http://{address}");
     let channel = match tonic::transport::Endpoint::from_shared(endpoint) {
@@ -108,6 +143,7 @@ async fn deliver(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Ends when the transport replaced or dropped this peer (the queue is closed).
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let snapshot = batch.iter().any(is_snapshot);
         let messages: Vec<Vec<u8>> = batch
             .drain(..)
             .filter_map(|m| m.write_to_bytes().ok())
@@ -124,6 +160,9 @@ async fn deliver(
                 }
                 reachable = true;
                 backoff = Duration::ZERO;
+                if let Some(reports) = reports.get() {
+                    reports.delivered(to, snapshot).await;
+                }
             }
             Err(status) => {
                 backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
@@ -133,9 +172,16 @@ async fn deliver(
                         "raft peer unreachable, retrying with backoff");
                 }
                 reachable = false;
+                report_failed(&reports, to, snapshot).await;
                 tokio::time::sleep(backoff).await;
                 // What queued up meanwhile is stale: Raft will resend what still matters.
-                while queue.try_recv().is_ok() {}
+                let mut stale_snapshot = false;
+                while let Ok(message) = queue.try_recv() {
+                    stale_snapshot |= is_snapshot(&message);
+                }
+                if stale_snapshot {
+                    report_failed(&reports, to, true).await;
+                }
             }
         }
     }
