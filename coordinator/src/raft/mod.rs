@@ -12,7 +12,7 @@ mod leader;
 mod logger;
 mod transport;
 
-pub use driver::{spawn, RaftOptions};
+pub use driver::{spawn, FatalError, RaftOptions};
 pub use handle::{ProposeError, RaftHandle, RaftRole, RaftStatus};
 pub use logger::raft_logger;
 pub use transport::{is_snapshot, DeliveryReports, Transport};

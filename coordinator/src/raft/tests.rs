@@ -28,6 +28,8 @@ struct Network {
 struct Snapshots {
     /// How many of the next ones to lose.
     to_drop: HashMap<NodeId, usize>,
+    /// Nodes that get snapshots whose data is garbage.
+    garbled: HashSet<NodeId>,
     dropped: HashMap<NodeId, usize>,
     delivered: HashMap<NodeId, usize>,
 }
@@ -44,6 +46,11 @@ impl Network {
     /// Loses the next `n` snapshot messages to `node`.
     fn drop_snapshots(&self, node: NodeId, n: usize) {
         self.snapshots.lock().unwrap().to_drop.insert(node, n);
+    }
+
+    /// Replaces the data of every snapshot to `node` with bytes that do not decode.
+    fn garble_snapshots(&self, node: NodeId) {
+        self.snapshots.lock().unwrap().garbled.insert(node);
     }
 
     /// `(dropped, delivered)` snapshot messages to `node` so far.
@@ -95,6 +102,11 @@ impl Transport for Link {
                 let lose = node.is_some() && snapshot && self.network.lose_snapshot(to);
                 let outcome = match node {
                     Some(node) if !lose => {
+                        let mut message = message;
+                        if snapshot && self.network.snapshots.lock().unwrap().garbled.contains(&to)
+                        {
+                            message.mut_snapshot().set_data(vec![0xff; 3].into());
+                        }
                         node.step(message);
                         &mut delivered
                     }
@@ -122,7 +134,7 @@ impl Transport for Link {
 
 struct TestNode {
     handle: RaftHandle,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), FatalError>>,
     _store: Store,
 }
 
@@ -463,4 +475,32 @@ async fn a_lost_snapshot_is_sent_again() {
                     .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &[1, 2, 3]))
         })
         .await;
+}
+
+/// A snapshot the follower cannot read stops its Raft task with a fatal error, as an unreadable
+/// entry does, instead of leaving it with an old state under a log that moved past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_snapshot_stops_the_raft_task() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    let follower = leave_a_follower_behind_compaction(&cluster).await;
+    let handle = cluster.handle(follower).clone();
+    let before = handle.status().applied;
+    cluster.network.garble_snapshots(follower);
+
+    cluster.network.heal(follower);
+    cluster
+        .wait_for("the follower's raft task to stop", |c| {
+            c.nodes[&follower].task.is_finished()
+        })
+        .await;
+    let stopped = cluster.nodes.remove(&follower).unwrap().task.await.unwrap();
+    assert!(
+        matches!(stopped, Err(FatalError::UnreadableSnapshot { .. })),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        handle.status().applied,
+        before,
+        "nothing applied past the unreadable snapshot"
+    );
 }
