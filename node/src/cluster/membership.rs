@@ -2,6 +2,7 @@
 //! task and the gRPC server on their own runtime, and either bootstrap a new cluster from the peer
 //! list or join a running one through any member.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use strait_proto::raft::v1::raft_transport_server::RaftTransportServer;
 use strait_proto::raft::v1::JoinRequest;
 use strait_storage::{StorageError, Store};
 use thiserror::Error;
+use tokio::sync::oneshot;
 
 use super::server::RaftService;
 use super::transport::GrpcTransport;
@@ -58,6 +60,9 @@ pub enum ClusterError {
     Raft(#[from] ::raft::Error),
     #[error("cannot start the cluster runtime: {0}")]
     Runtime(std::io::Error),
+    /// The Raft task ended while the node ran: it can no longer take part in the cluster.
+    #[error("the raft task stopped: {0}")]
+    RaftStopped(String),
 }
 
 /// The cluster side of a running node. Dropping it stops the Raft task and the gRPC server.
@@ -67,9 +72,28 @@ pub struct RunningCluster {
     pub liveness_timeout: Duration,
     pub position_interval: Duration,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Why the Raft task ended, sent if it does while the runtime runs.
+    raft_stopped: Option<oneshot::Receiver<ClusterError>>,
 }
 
 impl RunningCluster {
+    /// Resolves if the Raft task ends while the node runs (a fatal error: it could not persist, or
+    /// could not read what the others applied), with why. The node must then exit: it would run
+    /// fenced, and keep its partitions in the cluster's eyes, for as long as it lives. Never
+    /// resolves when taken twice, or once the cluster is shut down.
+    pub fn raft_stopped(&mut self) -> impl Future<Output = ClusterError> + Send + 'static {
+        let stopped = self.raft_stopped.take();
+        async move {
+            match stopped {
+                Some(stopped) => match stopped.await {
+                    Ok(error) => error,
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        }
+    }
+
     /// Stops the Raft task and the server without waiting for in-flight RPCs.
     pub fn shutdown(mut self) {
         if let Some(runtime) = self.runtime.take() {
@@ -135,10 +159,20 @@ pub fn start(
 
     let mut options = RaftOptions::new(config.node_id, config.advertise.clone());
     options.liveness_timeout = config.liveness_timeout;
-    let (handle, _task) = {
+    let (handle, task) = {
         let _guard = runtime.enter();
         raft::spawn(options, log, transport.clone())?
     };
+    let (stopped_tx, raft_stopped) = oneshot::channel();
+    runtime.spawn(async move {
+        let reason = match task.await {
+            Ok(Ok(())) => "every handle on it was dropped".to_owned(),
+            Ok(Err(error)) => error.to_string(),
+            Err(error) if error.is_cancelled() => return,
+            Err(error) => format!("it panicked: {error}"),
+        };
+        let _ = stopped_tx.send(ClusterError::RaftStopped(reason));
+    });
 
     // The server must answer before a join: the leader talks to a new voter right away.
     let listener = runtime
@@ -248,6 +282,7 @@ pub fn start(
         liveness_timeout: config.liveness_timeout,
         position_interval: config.position_interval,
         runtime: Some(runtime),
+        raft_stopped: Some(raft_stopped),
     })
 }
 
