@@ -17,7 +17,7 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 
 use super::server::RaftService;
-use super::transport::GrpcTransport;
+use super::transport::{GrpcTransport, MAX_MESSAGE_BYTES};
 use crate::replication::status::NodeStatus;
 use strait_proto::v1::cluster_server::ClusterServer;
 use strait_proto::v1::flows_server::FlowsServer;
@@ -216,7 +216,9 @@ pub fn start(
     runtime.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         if let Err(error) = tonic::transport::Server::builder()
-            .add_service(RaftTransportServer::new(service))
+            .add_service(
+                RaftTransportServer::new(service).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
             .add_service(StatusServer::with_interceptor(
                 StatusApi {
                     control: control.clone(),
