@@ -1020,6 +1020,67 @@ fn refuses_bad_cluster_settings() {
     verify::assert_alive(Some(&member));
 }
 
+/// A node joining under the id of a running member, from another address, is refused at once: it
+/// exits naming the id and the member's address, and the member keeps its address (and so its
+/// traffic), its leadership and its term.
+#[test]
+fn refuses_a_join_under_a_members_id() {
+    let dir = temp_dir("strait-cluster-dup-id-");
+    let member_config = offline_config(
+        &dir.path().join("member"),
+        ClusterSettings {
+            node_id: Some(1),
+            ..ClusterSettings::default()
+        },
+    );
+    let member_address = format!("127.0.0.1:{}", member_config.cluster_port);
+    let member = Strait::start(&member_config.toml(), "toml");
+    wait_single_node_up(&member, &member_address);
+    let before = status_at(&member_address).expect("the member answers");
+
+    let port = broker::free_port();
+    let mut joiner = offline_config(
+        &dir.path().join("joiner"),
+        ClusterSettings {
+            node_id: Some(1),
+            join: Some(member_address.clone()),
+            advertise: Some(format!("127.0.0.1:{port}")),
+            ..ClusterSettings::default()
+        },
+    );
+    joiner.cluster_port = port;
+    let path = write_config(dir.path(), "dup-id.toml", &joiner);
+    let started = Instant::now();
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_refused(
+        "join under a member's id",
+        &out,
+        &["node 1 is already a member", &member_address],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a join under a taken id is not retried"
+    );
+
+    verify::assert_alive(Some(&member));
+    let after = status_at(&member_address).expect("the member still answers");
+    let nodes: Vec<(u64, &str, bool)> = after
+        .nodes
+        .iter()
+        .map(|n| (n.node_id, n.address.as_str(), n.alive))
+        .collect();
+    assert_eq!(
+        nodes,
+        [(1, member_address.as_str(), true)],
+        "the member keeps its address"
+    );
+    assert_eq!(
+        (after.raft_role.as_str(), after.term),
+        ("leader", before.term),
+        "the member still leads, in the same term"
+    );
+}
+
 /// A join contact nobody answers at: the node retries, then gives up with a non-zero exit naming
 /// the contact (after the node's join deadline of 60 s). Not heavy: no broker, one idle process;
 /// it overlaps with the heavy tests instead of adding a minute to the file.

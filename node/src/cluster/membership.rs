@@ -360,13 +360,13 @@ async fn join(
                     address: config.advertise.clone(),
                 })
                 .await
-                .map_err(|status| {
-                    if status.code() == tonic::Code::FailedPrecondition {
-                        // Another cluster: retrying cannot help.
-                        format!("{FATAL}{}", status.message())
-                    } else {
-                        status.message().to_owned()
-                    }
+                .map_err(|status| match status.code() {
+                    // Another cluster, this node's id taken by another member, or a bad request:
+                    // retrying cannot help.
+                    tonic::Code::FailedPrecondition
+                    | tonic::Code::AlreadyExists
+                    | tonic::Code::InvalidArgument => format!("{FATAL}{}", status.message()),
+                    _ => status.message().to_owned(),
                 })
         };
         match attempt.await {
