@@ -10,3 +10,4 @@ pub mod producer;
 pub mod source;
 pub mod status;
 pub mod topics;
+pub mod unreported;
