@@ -2,7 +2,8 @@
 //! agree on one balanced assignment of the source partitions; the survivors take over the
 //! partitions of a killed node (follower or leader) with no gap and a bounded replay; a restarted
 //! node and a joining node get their fair share; the Raft state survives a whole-cluster restart;
-//! bad cluster settings are refused; and a node cut off from the others stops writing until
+//! a configured peer that is not started is logged unreachable (and joins when it starts); bad
+//! cluster settings (a join under a member's id among them) are refused; and a node cut off from the others stops writing until
 //! contact returns. One test (ignored: a known bug) shows a node resumed after a long pause
 //! writing to the partitions it lost.
 //!
@@ -830,6 +831,62 @@ fn frozen_node_resumed_after_losing_its_partitions_writes_nothing() {
     );
     target.wait_growth(&cluster, 200, "after the resume");
     stop_and_verify(&s, producers, &cluster, &[1, 2, 3]);
+}
+
+/// Three peers configured, two started: the two elect a leader and take every partition, and the
+/// leader logs peer 3 as unreachable, naming its address and since when (the status API has no
+/// field for it; a follower only writes to peer 3 if it campaigns, so only the leader is sure to
+/// log it). Started late, peer 3 takes its share and the leader logs it reachable again.
+#[test]
+fn a_configured_peer_not_started_is_logged_unreachable() {
+    let _heavy = serial::heavy();
+    let s = setup("cl-absent");
+    let started = Instant::now();
+    let mut cluster = StraitCluster::start_only(3, &s.base, &[1, 2]);
+    let settled = cluster.wait_settled(&[1, 2], PARTITIONS, SETTLE_DEADLINE);
+    println!(
+        "two of three peers settled after {:.2} s: leader {}, counts {:?}",
+        secs(started),
+        settled.leader,
+        settled.counts(&[1, 2])
+    );
+    let (leader, address) = (settled.leader, cluster.address(3));
+    let line = wait_for_peer_log(&cluster, leader, "raft peer unreachable", 3, &address);
+    println!("leader {leader}: {line}");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("since_unix_ms="), "{line}");
+
+    cluster.restart(3);
+    cluster.wait_settled(&[1, 2, 3], PARTITIONS, SETTLE_DEADLINE);
+    let line = wait_for_peer_log(&cluster, leader, "raft peer reachable again", 3, &address);
+    println!("leader {leader}: {line}");
+    cluster.assert_running();
+}
+
+/// Waits for node `node` to log `message` about peer `peer` at `address`; returns the line.
+fn wait_for_peer_log(
+    cluster: &StraitCluster,
+    node: u64,
+    message: &str,
+    peer: u64,
+    address: &str,
+) -> String {
+    let process = cluster.process(node);
+    let to = format!("to={peer}");
+    wait::until(
+        &format!("node {node} to log {message:?} naming peer {peer} at {address}"),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            process
+                .log()
+                .lines()
+                .find(|l| l.contains(message) && l.contains(&to) && l.contains(address))
+                .map(str::to_owned)
+                .ok_or_else(|| "no such line yet".to_owned())
+        },
+        || process.log_tail(30),
+    )
 }
 
 // ---- Refused cluster settings: no broker needed (the flows point at a port nobody listens on).

@@ -16,6 +16,8 @@ use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
 use strait_proto::raft::v1::RaftBatch;
 use tokio::sync::mpsc;
 
+use super::outage::Outage;
+
 const QUEUE: usize = 4096;
 /// Messages per RPC, at most.
 const MAX_BATCH: usize = 256;
@@ -165,6 +167,22 @@ fn batches(messages: impl IntoIterator<Item = Message>) -> Vec<Batch> {
     batches
 }
 
+/// A failed RPC's message and its causes ("tcp connect error: ...: Connection refused"), each
+/// named once (tonic and hyper repeat theirs down the chain).
+fn describe(status: &tonic::Status) -> String {
+    let mut message = status.message().to_owned();
+    let mut cause = std::error::Error::source(status);
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = error.source();
+    }
+    message
+}
+
 /// How long an RPC carrying `bytes` may take: long enough for a large snapshot on a slow link.
 fn rpc_timeout(bytes: usize) -> Duration {
     RPC_TIMEOUT + Duration::from_secs_f64(bytes as f64 / MIN_THROUGHPUT as f64)
@@ -191,7 +209,7 @@ async fn deliver(
     };
     let mut client = RaftTransportClient::new(channel).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let mut backoff = Duration::ZERO;
-    let mut reachable = true;
+    let mut outage: Option<Outage> = None;
     let mut received = Vec::with_capacity(MAX_BATCH);
     // Ends when the transport replaced or dropped this peer (the queue is closed).
     while queue.recv_many(&mut received, MAX_BATCH).await > 0 {
@@ -206,26 +224,23 @@ async fn deliver(
             };
             let error = match tokio::time::timeout(timeout, client.send(request)).await {
                 Ok(Ok(_)) => {
-                    if !reachable {
-                        tracing::info!(to, %address, "raft peer reachable again");
+                    if let Some(outage) = outage.take() {
+                        outage.end(to, &address);
                     }
-                    reachable = true;
                     backoff = Duration::ZERO;
                     if let Some(reports) = reports.get() {
                         reports.delivered(to, snapshot).await;
                     }
                     continue;
                 }
-                Ok(Err(status)) => status.message().to_owned(),
+                Ok(Err(status)) => describe(&status),
                 Err(_) => format!("no answer within {timeout:?} ({} bytes)", batch.bytes),
             };
             backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
-            if reachable {
-                // Once per outage, not once per retry.
-                tracing::warn!(to, %address, %error,
-                    "raft peer unreachable, retrying with backoff");
+            match &mut outage {
+                Some(outage) => outage.failed(to, &address, &error),
+                None => outage = Some(Outage::start(to, &address, &error)),
             }
-            reachable = false;
             // The rest of this round goes with the failed batch.
             let lost_snapshot = snapshot || batches.any(|b| b.snapshot);
             report_failed(&reports, to, lost_snapshot).await;
