@@ -43,7 +43,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         crate::metrics::install(addr).map_err(NodeError::Metrics)?;
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
     }
-    let cluster = crate::cluster::start(
+    let mut cluster = crate::cluster::start(
         std::sync::Arc::new(settings.clone()),
         &store,
         status.clone(),
@@ -57,6 +57,8 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         liveness_timeout: cluster.liveness_timeout,
         position_interval: cluster.position_interval,
     };
+
+    let raft_stopped = cluster.raft_stopped();
 
     let system = System::new();
     let result = system.block_on(async move {
@@ -74,6 +76,12 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
             ));
         }
         let mut signal = std::pin::pin!(shutdown_signal());
+        let mut raft_stopped = std::pin::pin!(raft_stopped);
+        // No drain: positions cannot reach the cluster any more, and the node must stop writing.
+        let fail = |error: crate::cluster::ClusterError| {
+            tracing::error!(%error, "exiting");
+            Err(NodeError::from(error))
+        };
 
         // The cluster's one configuration: wait for it (a new cluster takes this file's).
         let adopt = shared_config::adopt(&view.raft, &store, view.node_id, &settings);
@@ -83,6 +91,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
                 tracing::info!(signal, "stopped before the cluster configuration was settled");
                 return Ok(());
             }
+            error = &mut raft_stopped => return fail(error),
         };
         status.set_config(adopted.version, adopted.disagreement.clone());
         let start_flows =
@@ -111,6 +120,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         let signal = loop {
             tokio::select! {
                 signal = &mut signal => break signal,
+                error = &mut raft_stopped => return fail(error),
                 _ = config_check.tick() => {
                     let state = view.raft.state();
                     // Removed from the cluster (strait leave): drain and exit like on SIGTERM.

@@ -96,6 +96,13 @@ impl StraitCluster {
     /// listed as initial voters, each running the flows of `base`. Does not wait for anything:
     /// see [`StraitCluster::wait_settled`].
     pub fn start(n: u64, base: &Config) -> StraitCluster {
+        let all: Vec<u64> = (1..=n).collect();
+        StraitCluster::start_only(n, base, &all)
+    }
+
+    /// [`StraitCluster::start`], but only the nodes in `started` run; the others (configured as
+    /// peers, their ports reserved) are started later with [`StraitCluster::restart`].
+    pub fn start_only(n: u64, base: &Config, started: &[u64]) -> StraitCluster {
         let ports: Vec<(u64, u16)> = (1..=n).map(|id| (id, broker::free_port())).collect();
         let peers: Vec<String> = ports
             .iter()
@@ -116,7 +123,7 @@ impl StraitCluster {
                 peers: peers.clone(),
                 ..cluster.settings()
             };
-            cluster.launch(id, port, settings);
+            cluster.launch(id, port, settings, started.contains(&id));
         }
         cluster
     }
@@ -130,18 +137,18 @@ impl StraitCluster {
         }
     }
 
-    fn launch(&mut self, id: u64, port: u16, cluster: ClusterSettings) {
+    fn launch(&mut self, id: u64, port: u16, cluster: ClusterSettings, run: bool) {
         let data_dir = temp_dir(&format!("strait-node{id}-"));
         let mut config = self.base.clone();
         config.data_dir = data_dir.path().to_owned();
         config.cluster_port = port;
         config.cluster = cluster;
-        let process = Strait::start(&config.toml(), "toml");
+        let process = run.then(|| Strait::start(&config.toml(), "toml"));
         self.nodes.insert(
             id,
             ClusterNode {
                 config,
-                process: Some(process),
+                process,
                 paused: false,
                 _data_dir: data_dir,
             },
@@ -159,7 +166,7 @@ impl StraitCluster {
             advertise: Some(format!("127.0.0.1:{port}")),
             ..self.settings()
         };
-        self.launch(id, port, settings);
+        self.launch(id, port, settings, true);
         id
     }
 

@@ -2,7 +2,8 @@
 //! agree on one balanced assignment of the source partitions; the survivors take over the
 //! partitions of a killed node (follower or leader) with no gap and a bounded replay; a restarted
 //! node and a joining node get their fair share; the Raft state survives a whole-cluster restart;
-//! bad cluster settings are refused; and a node cut off from the others stops writing until
+//! a configured peer that is not started is logged unreachable (and joins when it starts); bad
+//! cluster settings (a join under a member's id among them) are refused; and a node cut off from the others stops writing until
 //! contact returns. One test (ignored: a known bug) shows a node resumed after a long pause
 //! writing to the partitions it lost.
 //!
@@ -832,6 +833,62 @@ fn frozen_node_resumed_after_losing_its_partitions_writes_nothing() {
     stop_and_verify(&s, producers, &cluster, &[1, 2, 3]);
 }
 
+/// Three peers configured, two started: the two elect a leader and take every partition, and the
+/// leader logs peer 3 as unreachable, naming its address and since when (the status API has no
+/// field for it; a follower only writes to peer 3 if it campaigns, so only the leader is sure to
+/// log it). Started late, peer 3 takes its share and the leader logs it reachable again.
+#[test]
+fn a_configured_peer_not_started_is_logged_unreachable() {
+    let _heavy = serial::heavy();
+    let s = setup("cl-absent");
+    let started = Instant::now();
+    let mut cluster = StraitCluster::start_only(3, &s.base, &[1, 2]);
+    let settled = cluster.wait_settled(&[1, 2], PARTITIONS, SETTLE_DEADLINE);
+    println!(
+        "two of three peers settled after {:.2} s: leader {}, counts {:?}",
+        secs(started),
+        settled.leader,
+        settled.counts(&[1, 2])
+    );
+    let (leader, address) = (settled.leader, cluster.address(3));
+    let line = wait_for_peer_log(&cluster, leader, "raft peer unreachable", 3, &address);
+    println!("leader {leader}: {line}");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("since_unix_ms="), "{line}");
+
+    cluster.restart(3);
+    cluster.wait_settled(&[1, 2, 3], PARTITIONS, SETTLE_DEADLINE);
+    let line = wait_for_peer_log(&cluster, leader, "raft peer reachable again", 3, &address);
+    println!("leader {leader}: {line}");
+    cluster.assert_running();
+}
+
+/// Waits for node `node` to log `message` about peer `peer` at `address`; returns the line.
+fn wait_for_peer_log(
+    cluster: &StraitCluster,
+    node: u64,
+    message: &str,
+    peer: u64,
+    address: &str,
+) -> String {
+    let process = cluster.process(node);
+    let to = format!("to={peer}");
+    wait::until(
+        &format!("node {node} to log {message:?} naming peer {peer} at {address}"),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            process
+                .log()
+                .lines()
+                .find(|l| l.contains(message) && l.contains(&to) && l.contains(address))
+                .map(str::to_owned)
+                .ok_or_else(|| "no such line yet".to_owned())
+        },
+        || process.log_tail(30),
+    )
+}
+
 // ---- Refused cluster settings: no broker needed (the flows point at a port nobody listens on).
 
 /// How long a node may take to refuse its cluster settings.
@@ -1018,6 +1075,67 @@ fn refuses_bad_cluster_settings() {
     let member_status = status_at(&member_address).expect("the member still answers");
     assert_eq!(member_status.nodes.len(), 1, "the member registered nobody");
     verify::assert_alive(Some(&member));
+}
+
+/// A node joining under the id of a running member, from another address, is refused at once: it
+/// exits naming the id and the member's address, and the member keeps its address (and so its
+/// traffic), its leadership and its term.
+#[test]
+fn refuses_a_join_under_a_members_id() {
+    let dir = temp_dir("strait-cluster-dup-id-");
+    let member_config = offline_config(
+        &dir.path().join("member"),
+        ClusterSettings {
+            node_id: Some(1),
+            ..ClusterSettings::default()
+        },
+    );
+    let member_address = format!("127.0.0.1:{}", member_config.cluster_port);
+    let member = Strait::start(&member_config.toml(), "toml");
+    wait_single_node_up(&member, &member_address);
+    let before = status_at(&member_address).expect("the member answers");
+
+    let port = broker::free_port();
+    let mut joiner = offline_config(
+        &dir.path().join("joiner"),
+        ClusterSettings {
+            node_id: Some(1),
+            join: Some(member_address.clone()),
+            advertise: Some(format!("127.0.0.1:{port}")),
+            ..ClusterSettings::default()
+        },
+    );
+    joiner.cluster_port = port;
+    let path = write_config(dir.path(), "dup-id.toml", &joiner);
+    let started = Instant::now();
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_refused(
+        "join under a member's id",
+        &out,
+        &["node 1 is already a member", &member_address],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a join under a taken id is not retried"
+    );
+
+    verify::assert_alive(Some(&member));
+    let after = status_at(&member_address).expect("the member still answers");
+    let nodes: Vec<(u64, &str, bool)> = after
+        .nodes
+        .iter()
+        .map(|n| (n.node_id, n.address.as_str(), n.alive))
+        .collect();
+    assert_eq!(
+        nodes,
+        [(1, member_address.as_str(), true)],
+        "the member keeps its address"
+    );
+    assert_eq!(
+        (after.raft_role.as_str(), after.term),
+        ("leader", before.term),
+        "the member still leads, in the same term"
+    );
 }
 
 /// A join contact nobody answers at: the node retries, then gives up with a non-zero exit naming

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::handle::{Input, ProposeError, RaftHandle, RaftRole, RaftStatus};
 use super::leader::LeaderDuties;
 use super::logger::raft_logger;
-use super::transport::Transport;
+use super::transport::{DeliveryReports, Transport};
 use crate::state::{ApplyOutcome, ClusterState, Command};
 use crate::NodeId;
 
@@ -53,12 +53,13 @@ impl RaftOptions {
     }
 }
 
-/// Starts the Raft task over `log` (bootstrapped or joined by the caller beforehand).
+/// Starts the Raft task over `log` (bootstrapped or joined by the caller beforehand). The task
+/// ends with `Ok` once every [`RaftHandle`] is dropped, or with the [`FatalError`] that stopped it.
 pub fn spawn(
     options: RaftOptions,
     log: RaftLog,
     transport: Arc<dyn Transport>,
-) -> Result<(RaftHandle, JoinHandle<()>), raft::Error> {
+) -> Result<(RaftHandle, JoinHandle<Result<(), FatalError>>), raft::Error> {
     let (state, applied) = match log
         .latest_snapshot()
         .map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))?
@@ -86,6 +87,9 @@ pub fn spawn(
     config.validate()?;
     let raw = RawNode::new(&config, log.clone(), &raft_logger(options.id))?;
     let (inbox_tx, inbox) = mpsc::channel(4096);
+    transport.attach(DeliveryReports {
+        inbox: inbox_tx.downgrade(),
+    });
     let state = Arc::new(state);
     let (state_tx, state_rx) = watch::channel(state.clone());
     let (status_tx, status_rx) = watch::channel(RaftStatus {
@@ -125,13 +129,16 @@ const READ_INDEX_EVERY: Duration = Duration::from_millis(300);
 /// A read-index round unanswered this long is asked again (the message may have been lost).
 const READ_INDEX_RETRY: Duration = Duration::from_secs(1);
 
-/// Why the Raft task had to stop.
+/// Why the Raft task had to stop: a node that cannot persist, or cannot read what the others
+/// applied, must not vote, lead or act on a diverging state.
 #[derive(Debug, thiserror::Error)]
-enum ApplyError {
+pub enum FatalError {
     #[error(transparent)]
     Storage(#[from] strait_storage::StorageError),
     #[error("committed entry {index} cannot be applied: {reason}")]
     Unreadable { index: u64, reason: String },
+    #[error("the leader's snapshot at index {index} cannot be read: {reason}")]
+    UnreadableSnapshot { index: u64, reason: String },
 }
 
 struct Driver {
@@ -158,7 +165,7 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(mut self) {
+    async fn run(mut self) -> Result<(), FatalError> {
         let mut ticker = tokio::time::interval(self.options.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -167,14 +174,12 @@ impl Driver {
                 input = self.inbox.recv() => match input {
                     Some(input) => self.on_input(input),
                     // Every handle is gone: the node is shutting down.
-                    None => return,
+                    None => return Ok(()),
                 },
             }
             if let Err(error) = self.on_ready() {
-                // Fatal: a node that cannot persist, or cannot read what the others applied, must
-                // not vote, lead or act on a diverging state.
                 tracing::error!(%error, "stopping the raft task");
-                return;
+                return Err(error);
             }
             self.publish_status();
         }
@@ -219,6 +224,12 @@ impl Driver {
                 node,
                 reply,
             } => self.propose_conf_change(change, node, reply),
+            Input::Unreachable { to } => self.raw.report_unreachable(to),
+            Input::SnapshotStatus { to, status } => {
+                // After a failure the leader probes the follower again and sends a new snapshot.
+                tracing::debug!(to, ?status, "snapshot delivery reported");
+                self.raw.report_snapshot(to, status);
+            }
         }
     }
 
@@ -322,7 +333,7 @@ impl Driver {
     /// persisting, (2) install a snapshot, (3) apply committed entries, (4) append new entries,
     /// (5) persist the hard state, (6) sync and then send the messages that needed persistence,
     /// (7) advance, and apply what the LightReady still carries, (8) advance_apply.
-    fn on_ready(&mut self) -> Result<(), ApplyError> {
+    fn on_ready(&mut self) -> Result<(), FatalError> {
         if !self.raw.has_ready() {
             return Ok(());
         }
@@ -336,13 +347,21 @@ impl Driver {
         // (2)
         if !ready.snapshot().is_empty() {
             let snapshot = ready.snapshot().clone();
+            let index = snapshot.get_metadata().get_index();
+            // Decoded before it is stored: a snapshot this node cannot read must not advance its
+            // log past state it does not have (like an unreadable entry, see `apply_normal`).
+            let state =
+                ClusterState::from_snapshot_bytes(snapshot.get_data()).map_err(|error| {
+                    FatalError::UnreadableSnapshot {
+                        index,
+                        reason: error.to_string(),
+                    }
+                })?;
             self.log.apply_snapshot(&snapshot)?;
-            match ClusterState::from_snapshot_bytes(snapshot.get_data()) {
-                Ok(state) => self.state = state,
-                Err(error) => tracing::error!(%error, "cannot decode the leader's snapshot"),
-            }
-            self.last_snapshot_index = snapshot.get_metadata().get_index();
+            self.state = state;
+            self.last_snapshot_index = index;
             self.state_tx.send_replace(Arc::new(self.state.clone()));
+            tracing::info!(index, "installed the leader's snapshot");
         }
 
         // (3)
@@ -384,7 +403,7 @@ impl Driver {
         }
     }
 
-    fn apply(&mut self, entries: Vec<Entry>) -> Result<(), ApplyError> {
+    fn apply(&mut self, entries: Vec<Entry>) -> Result<(), FatalError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -405,7 +424,7 @@ impl Driver {
         Ok(())
     }
 
-    fn apply_normal(&mut self, entry: &Entry) -> Result<(), ApplyError> {
+    fn apply_normal(&mut self, entry: &Entry) -> Result<(), FatalError> {
         // Empty entries (a new leader's) advance the applied index too.
         let applied = self
             .state
@@ -413,7 +432,7 @@ impl Driver {
             .map_err(|error| {
                 // Every node applies the same entries: one this node cannot read (e.g. written by a
                 // newer version) means it must stop rather than diverge.
-                ApplyError::Unreadable {
+                FatalError::Unreadable {
                     index: entry.index,
                     reason: error.to_string(),
                 }
@@ -457,7 +476,7 @@ impl Driver {
     }
 
     /// Log compaction: snapshot the state machine every `snapshot_every` applied entries.
-    fn maybe_compact(&mut self) -> Result<(), ApplyError> {
+    fn maybe_compact(&mut self) -> Result<(), FatalError> {
         let applied = self.raw.raft.raft_log.applied;
         if applied < self.last_snapshot_index + self.options.snapshot_every {
             return Ok(());

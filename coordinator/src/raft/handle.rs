@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use raft::eraftpb::{ConfChangeType, Message};
+use raft::SnapshotStatus;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -73,6 +74,10 @@ pub(crate) enum Input {
         node: NodeId,
         reply: oneshot::Sender<Result<(), ProposeError>>,
     },
+    /// The transport could not deliver messages to `to` (see `DeliveryReports`).
+    Unreachable { to: NodeId },
+    /// What became of a snapshot sent to `to`.
+    SnapshotStatus { to: NodeId, status: SnapshotStatus },
 }
 
 /// A cheap-to-clone handle on the Raft task.

@@ -3,7 +3,8 @@
 //!
 //! The log, hard state, conf state and snapshots live in sled (`strait_storage::RaftLog`); the
 //! state machine is [`crate::state::ClusterState`]; messages to other nodes go through a
-//! [`Transport`] (gRPC in the node, channels in tests).
+//! [`Transport`] (gRPC in the node, channels in tests), which reports failed deliveries and the fate
+//! of every snapshot back through [`DeliveryReports`].
 
 mod driver;
 mod handle;
@@ -11,9 +12,9 @@ mod leader;
 mod logger;
 mod transport;
 
-pub use driver::{spawn, RaftOptions};
+pub use driver::{spawn, FatalError, RaftOptions};
 pub use handle::{ProposeError, RaftHandle, RaftRole, RaftStatus};
 pub use logger::raft_logger;
-pub use transport::Transport;
+pub use transport::{is_snapshot, DeliveryReports, Transport};
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
 //! Three to four Raft tasks in one process, wired by channels with links that can be cut: leader
-//! election, forwarding, membership, liveness, reassignment and restarts, with real sled storage.
+//! election, forwarding, membership, liveness, reassignment, restarts and catching up through
+//! snapshots (also when one is lost), with real sled storage.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use raft::eraftpb::Message;
@@ -13,11 +14,24 @@ use super::*;
 use crate::state::{ClusterState, Command, TopicInfo};
 use crate::NodeId;
 
-/// Routes messages between in-process nodes; a cut link drops them silently, like a network.
+/// Routes messages between in-process nodes; a cut link drops them, like a network, and reports the
+/// loss like the gRPC transport does.
 #[derive(Clone, Default)]
 struct Network {
     nodes: Arc<Mutex<HashMap<NodeId, RaftHandle>>>,
     cut: Arc<Mutex<HashSet<NodeId>>>,
+    snapshots: Arc<Mutex<Snapshots>>,
+}
+
+/// Snapshot messages by receiving node.
+#[derive(Default)]
+struct Snapshots {
+    /// How many of the next ones to lose.
+    to_drop: HashMap<NodeId, usize>,
+    /// Nodes that get snapshots whose data is garbage.
+    garbled: HashSet<NodeId>,
+    dropped: HashMap<NodeId, usize>,
+    delivered: HashMap<NodeId, usize>,
 }
 
 impl Network {
@@ -28,34 +42,99 @@ impl Network {
     fn heal(&self, node: NodeId) {
         self.cut.lock().unwrap().remove(&node);
     }
+
+    /// Loses the next `n` snapshot messages to `node`.
+    fn drop_snapshots(&self, node: NodeId, n: usize) {
+        self.snapshots.lock().unwrap().to_drop.insert(node, n);
+    }
+
+    /// Replaces the data of every snapshot to `node` with bytes that do not decode.
+    fn garble_snapshots(&self, node: NodeId) {
+        self.snapshots.lock().unwrap().garbled.insert(node);
+    }
+
+    /// `(dropped, delivered)` snapshot messages to `node` so far.
+    fn snapshots_to(&self, node: NodeId) -> (usize, usize) {
+        let snapshots = self.snapshots.lock().unwrap();
+        let count = |m: &HashMap<NodeId, usize>| m.get(&node).copied().unwrap_or(0);
+        (count(&snapshots.dropped), count(&snapshots.delivered))
+    }
+
+    /// Whether a snapshot to `node` is lost, counting it either way.
+    fn lose_snapshot(&self, node: NodeId) -> bool {
+        let mut snapshots = self.snapshots.lock().unwrap();
+        let to_drop = snapshots.to_drop.entry(node).or_default();
+        let lose = *to_drop > 0;
+        *to_drop = to_drop.saturating_sub(1);
+        let counter = if lose {
+            &mut snapshots.dropped
+        } else {
+            &mut snapshots.delivered
+        };
+        *counter.entry(node).or_default() += 1;
+        lose
+    }
 }
 
 struct Link {
     from: NodeId,
     network: Network,
+    reports: OnceLock<DeliveryReports>,
 }
 
 impl Transport for Link {
+    fn attach(&self, reports: DeliveryReports) {
+        let _ = self.reports.set(reports);
+    }
+
     fn send(&self, messages: Vec<Message>) {
         let cut = self.network.cut.lock().unwrap().clone();
-        if cut.contains(&self.from) {
+        // By receiver: whether a snapshot was among the messages lost / delivered.
+        let mut lost: HashMap<NodeId, bool> = HashMap::new();
+        let mut delivered: HashMap<NodeId, bool> = HashMap::new();
+        {
+            let nodes = self.network.nodes.lock().unwrap();
+            for message in messages {
+                let (to, snapshot) = (message.to, is_snapshot(&message));
+                let node = nodes
+                    .get(&to)
+                    .filter(|_| !cut.contains(&self.from) && !cut.contains(&to));
+                let lose = node.is_some() && snapshot && self.network.lose_snapshot(to);
+                let outcome = match node {
+                    Some(node) if !lose => {
+                        let mut message = message;
+                        if snapshot && self.network.snapshots.lock().unwrap().garbled.contains(&to)
+                        {
+                            message.mut_snapshot().set_data(vec![0xff; 3].into());
+                        }
+                        node.step(message);
+                        &mut delivered
+                    }
+                    _ => &mut lost,
+                };
+                *outcome.entry(to).or_default() |= snapshot;
+            }
+        }
+        let Some(reports) = self.reports.get().cloned() else {
+            return;
+        };
+        if lost.is_empty() && !delivered.values().any(|snapshot| *snapshot) {
             return;
         }
-        let nodes = self.network.nodes.lock().unwrap();
-        for message in messages {
-            if cut.contains(&message.to) {
-                continue;
+        tokio::spawn(async move {
+            for (to, snapshot) in lost {
+                reports.failed(to, snapshot).await;
             }
-            if let Some(node) = nodes.get(&message.to) {
-                node.step(message);
+            for (to, snapshot) in delivered {
+                reports.delivered(to, snapshot).await;
             }
-        }
+        });
     }
 }
 
 struct TestNode {
     handle: RaftHandle,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), FatalError>>,
     _store: Store,
 }
 
@@ -104,6 +183,7 @@ impl Cluster {
         let link = Link {
             from: id,
             network: self.network.clone(),
+            reports: OnceLock::new(),
         };
         let (handle, task) = spawn(options(id), log, Arc::new(link)).unwrap();
         self.network
@@ -328,4 +408,99 @@ async fn an_isolated_node_loses_leader_contact_and_state_survives_a_full_restart
             })
         })
         .await;
+}
+
+/// Isolates a follower and commits enough entries for the leader to compact its log past the
+/// follower's last entry, so that the follower can only catch up through a snapshot. Returns the
+/// follower.
+async fn leave_a_follower_behind_compaction(cluster: &Cluster) -> NodeId {
+    cluster
+        .wait_for("all registered and alive", |c| {
+            c.agreed_state()
+                .is_some_and(|s| s.nodes().filter(|(_, i)| i.alive).count() == 3)
+        })
+        .await;
+    let leader = cluster.leader().unwrap();
+    let follower = [1, 2, 3].into_iter().find(|n| *n != leader).unwrap();
+    cluster.network.isolate(follower);
+    // Compaction runs every `snapshot_every` applied entries: twice that many beyond the follower
+    // puts the leader's last snapshot (its first log entry) past everything the follower has.
+    // (Read on every round: the follower may still apply what reached it before the cut.)
+    let every = options(leader).snapshot_every;
+    let behind = |c: &Cluster| c.handle(follower).status().applied + 2 * every;
+    let mut round = 0;
+    while cluster.handle(leader).status().applied < behind(cluster) {
+        cluster
+            .handle(leader)
+            .propose(topics(1 + round % 3))
+            .await
+            .unwrap();
+        round += 1;
+    }
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    follower
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_the_compacted_log_catches_up_through_a_snapshot() {
+    let cluster = Cluster::new(&[1, 2, 3]);
+    let follower = leave_a_follower_behind_compaction(&cluster).await;
+    assert_eq!(cluster.network.snapshots_to(follower), (0, 0));
+
+    cluster.network.heal(follower);
+    cluster
+        .wait_for("the follower to install a snapshot and agree", |c| {
+            c.network.snapshots_to(follower).1 >= 1
+                && c.agreed_state()
+                    .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+}
+
+/// A snapshot lost on the way is reported to raft-rs, which sends a new one: without the report
+/// the leader would wait for it forever and the follower would never catch up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_snapshot_is_sent_again() {
+    let cluster = Cluster::new(&[1, 2, 3]);
+    let follower = leave_a_follower_behind_compaction(&cluster).await;
+    cluster.network.drop_snapshots(follower, 1);
+
+    cluster.network.heal(follower);
+    cluster
+        .wait_for("a second snapshot after the lost one, and agreement", |c| {
+            let (dropped, delivered) = c.network.snapshots_to(follower);
+            dropped == 1
+                && delivered >= 1
+                && c.agreed_state()
+                    .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+}
+
+/// A snapshot the follower cannot read stops its Raft task with a fatal error, as an unreadable
+/// entry does, instead of leaving it with an old state under a log that moved past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_snapshot_stops_the_raft_task() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    let follower = leave_a_follower_behind_compaction(&cluster).await;
+    let handle = cluster.handle(follower).clone();
+    let before = handle.status().applied;
+    cluster.network.garble_snapshots(follower);
+
+    cluster.network.heal(follower);
+    cluster
+        .wait_for("the follower's raft task to stop", |c| {
+            c.nodes[&follower].task.is_finished()
+        })
+        .await;
+    let stopped = cluster.nodes.remove(&follower).unwrap().task.await.unwrap();
+    assert!(
+        matches!(stopped, Err(FatalError::UnreadableSnapshot { .. })),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        handle.status().applied,
+        before,
+        "nothing applied past the unreadable snapshot"
+    );
 }

@@ -2,11 +2,60 @@
 //! the Raft transport or an operator asks through the control API.
 
 use strait_coordinator::raft::{ProposeError, RaftHandle};
-use strait_coordinator::state::Command;
+use strait_coordinator::state::{ClusterState, Command};
 use strait_coordinator::NodeId;
+use thiserror::Error;
+use tonic::Status;
+
+/// Why `node` at `address` cannot be added.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MemberConflict {
+    /// Another node runs under this id: adding it again would move the member's traffic here.
+    #[error("node_id: node {node} is already a member, at {address}")]
+    IdTaken { node: NodeId, address: String },
+    #[error("address: {address} is node {other}'s address")]
+    AddressTaken { address: String, other: NodeId },
+}
+
+impl From<MemberConflict> for Status {
+    fn from(conflict: MemberConflict) -> Self {
+        match conflict {
+            MemberConflict::IdTaken { .. } => Status::already_exists(conflict.to_string()),
+            MemberConflict::AddressTaken { .. } => Status::invalid_argument(conflict.to_string()),
+        }
+    }
+}
+
+/// Checks that `node` at `address` can be added: neither its id nor its address belongs to another
+/// member. The same node at the same address passes (a retried join or add).
+pub fn check_new_member(
+    state: &ClusterState,
+    node: NodeId,
+    address: &str,
+) -> Result<(), MemberConflict> {
+    if let Some(info) = state.node(node) {
+        if info.address != address {
+            return Err(MemberConflict::IdTaken {
+                node,
+                address: info.address.clone(),
+            });
+        }
+    }
+    if let Some((other, _)) = state
+        .nodes()
+        .find(|(id, info)| **id != node && info.address == address)
+    {
+        return Err(MemberConflict::AddressTaken {
+            address: address.to_owned(),
+            other: *other,
+        });
+    }
+    Ok(())
+}
 
 /// Registers `node` at `address`, then makes it a voter. The address comes first so the leader
-/// can reach the new voter as soon as it is added. Idempotent.
+/// can reach the new voter as soon as it is added. Idempotent. Callers check
+/// [`check_new_member`] first.
 pub async fn add_member(
     raft: &RaftHandle,
     node: NodeId,
@@ -38,4 +87,41 @@ pub async fn remove_member(raft: &RaftHandle, node: NodeId) -> Result<(), Propos
 /// Whether `node` is registered or a voter.
 pub fn is_member(raft: &RaftHandle, node: NodeId) -> bool {
     raft.state().node(node).is_some() || raft.status().voters.contains(&node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster_of(nodes: &[(NodeId, &str)]) -> ClusterState {
+        let mut state = ClusterState::new();
+        for (index, (node, address)) in nodes.iter().enumerate() {
+            let command = Command::RegisterNode {
+                node: *node,
+                address: (*address).to_owned(),
+            };
+            state.apply(index as u64 + 1, &command);
+        }
+        state
+    }
+
+    #[test]
+    fn a_member_id_or_address_cannot_be_reused_but_a_retry_passes() {
+        let state = cluster_of(&[(1, "a:7000"), (2, "b:7000")]);
+        assert_eq!(check_new_member(&state, 3, "c:7000"), Ok(()));
+        assert_eq!(
+            check_new_member(&state, 1, "a:7000"),
+            Ok(()),
+            "same id, same address"
+        );
+        let taken = check_new_member(&state, 1, "c:7000").unwrap_err();
+        assert_eq!(
+            taken.to_string(),
+            "node_id: node 1 is already a member, at a:7000"
+        );
+        assert_eq!(Status::from(taken).code(), tonic::Code::AlreadyExists);
+        let address = check_new_member(&state, 3, "b:7000").unwrap_err();
+        assert_eq!(address.to_string(), "address: b:7000 is node 2's address");
+        assert_eq!(Status::from(address).code(), tonic::Code::InvalidArgument);
+    }
 }

@@ -2,6 +2,7 @@
 //! task and the gRPC server on their own runtime, and either bootstrap a new cluster from the peer
 //! list or join a running one through any member.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +14,10 @@ use strait_proto::raft::v1::raft_transport_server::RaftTransportServer;
 use strait_proto::raft::v1::JoinRequest;
 use strait_storage::{StorageError, Store};
 use thiserror::Error;
+use tokio::sync::oneshot;
 
 use super::server::RaftService;
-use super::transport::GrpcTransport;
+use super::transport::{GrpcTransport, MAX_MESSAGE_BYTES};
 use crate::replication::status::NodeStatus;
 use strait_proto::v1::cluster_server::ClusterServer;
 use strait_proto::v1::config_server::ConfigServer;
@@ -59,6 +61,9 @@ pub enum ClusterError {
     Raft(#[from] ::raft::Error),
     #[error("cannot start the cluster runtime: {0}")]
     Runtime(std::io::Error),
+    /// The Raft task ended while the node ran: it can no longer take part in the cluster.
+    #[error("the raft task stopped: {0}")]
+    RaftStopped(String),
 }
 
 /// The cluster side of a running node. Dropping it stops the Raft task and the gRPC server.
@@ -68,9 +73,28 @@ pub struct RunningCluster {
     pub liveness_timeout: Duration,
     pub position_interval: Duration,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Why the Raft task ended, sent if it does while the runtime runs.
+    raft_stopped: Option<oneshot::Receiver<ClusterError>>,
 }
 
 impl RunningCluster {
+    /// Resolves if the Raft task ends while the node runs (a fatal error: it could not persist, or
+    /// could not read what the others applied), with why. The node must then exit: it would run
+    /// fenced, and keep its partitions in the cluster's eyes, for as long as it lives. Never
+    /// resolves when taken twice, or once the cluster is shut down.
+    pub fn raft_stopped(&mut self) -> impl Future<Output = ClusterError> + Send + 'static {
+        let stopped = self.raft_stopped.take();
+        async move {
+            match stopped {
+                Some(stopped) => match stopped.await {
+                    Ok(error) => error,
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        }
+    }
+
     /// Stops the Raft task and the server without waiting for in-flight RPCs.
     pub fn shutdown(mut self) {
         if let Some(runtime) = self.runtime.take() {
@@ -136,10 +160,20 @@ pub fn start(
 
     let mut options = RaftOptions::new(config.node_id, config.advertise.clone());
     options.liveness_timeout = config.liveness_timeout;
-    let (handle, _task) = {
+    let (handle, task) = {
         let _guard = runtime.enter();
         raft::spawn(options, log, transport.clone())?
     };
+    let (stopped_tx, raft_stopped) = oneshot::channel();
+    runtime.spawn(async move {
+        let reason = match task.await {
+            Ok(Ok(())) => "every handle on it was dropped".to_owned(),
+            Ok(Err(error)) => error.to_string(),
+            Err(error) if error.is_cancelled() => return,
+            Err(error) => format!("it panicked: {error}"),
+        };
+        let _ = stopped_tx.send(ClusterError::RaftStopped(reason));
+    });
 
     // The server must answer before a join: the leader talks to a new voter right away.
     let listener = runtime
@@ -183,7 +217,9 @@ pub fn start(
     runtime.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         if let Err(error) = tonic::transport::Server::builder()
-            .add_service(RaftTransportServer::new(service))
+            .add_service(
+                RaftTransportServer::new(service).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
             .add_service(StatusServer::with_interceptor(
                 StatusApi {
                     control: control.clone(),
@@ -255,6 +291,7 @@ pub fn start(
         liveness_timeout: config.liveness_timeout,
         position_interval: config.position_interval,
         runtime: Some(runtime),
+        raft_stopped: Some(raft_stopped),
     })
 }
 
@@ -330,13 +367,13 @@ async fn join(
                     address: config.advertise.clone(),
                 })
                 .await
-                .map_err(|status| {
-                    if status.code() == tonic::Code::FailedPrecondition {
-                        // Another cluster: retrying cannot help.
-                        format!("{FATAL}{}", status.message())
-                    } else {
-                        status.message().to_owned()
-                    }
+                .map_err(|status| match status.code() {
+                    // Another cluster, this node's id taken by another member, or a bad request:
+                    // retrying cannot help.
+                    tonic::Code::FailedPrecondition
+                    | tonic::Code::AlreadyExists
+                    | tonic::Code::InvalidArgument => format!("{FATAL}{}", status.message()),
+                    _ => status.message().to_owned(),
                 })
         };
         match attempt.await {

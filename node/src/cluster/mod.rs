@@ -4,6 +4,7 @@
 mod leave;
 pub(crate) mod members;
 mod membership;
+mod outage;
 mod server;
 mod transport;
 

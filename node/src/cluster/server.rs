@@ -66,6 +66,8 @@ impl RaftTransport for RaftService {
         if join.address.is_empty() {
             return Err(Status::invalid_argument("address: must not be empty"));
         }
+        // A joiner reusing a member's id must not take over its address (and its traffic).
+        super::members::check_new_member(&self.raft.state(), join.node_id, &join.address)?;
         super::members::add_member(&self.raft, join.node_id, &join.address)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;

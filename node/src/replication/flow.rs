@@ -32,6 +32,7 @@ use crate::replication::producer::{Flush, ProducerActor, PurgeQueued, TargetProd
 use crate::replication::status::{FlowHandles, NodeStatus};
 use crate::replication::topic_configs;
 use crate::replication::topics::{select_topics, SelectedTopic};
+use crate::replication::unreported::Unreported;
 use crate::NodeError;
 
 /// How long admin requests may take.
@@ -60,10 +61,8 @@ struct Running {
     addr: Addr<PartitionActor>,
     epoch: u64,
     ack: Arc<AckWindow>,
-    /// The last position proposed to the cluster.
-    proposed: Option<Position>,
-    /// Offset runs taken for the cluster and not yet applied there (resent with the next update).
-    unproposed_runs: Vec<OffsetRun>,
+    /// What the cluster has not applied yet of its progress.
+    unreported: Unreported,
 }
 
 pub struct FlowActor {
@@ -313,7 +312,8 @@ impl FlowActor {
         for tp in stale {
             if let Some(run) = self.running.remove(&tp) {
                 tracing::info!(%flow, partition = %tp, epoch = run.epoch, "partition leaves this node");
-                self.final_runs.insert(tp.clone(), run.unproposed_runs);
+                self.final_runs
+                    .insert(tp.clone(), run.unreported.into_runs());
                 run.addr.do_send(Retire);
                 self.retiring.insert(tp);
             }
@@ -439,8 +439,7 @@ impl FlowActor {
                 addr,
                 epoch,
                 ack,
-                proposed: None,
-                unproposed_runs: Vec::new(),
+                unreported: Unreported::default(),
             },
         );
     }
@@ -501,11 +500,9 @@ impl FlowActor {
             };
             // Runs and position are read apart, so the runs may run a little ahead of the
             // position: harmless, they describe records the target acknowledged.
-            run.unproposed_runs.extend(run.ack.take_cluster_runs());
-            if run.proposed == Some(position) && run.unproposed_runs.is_empty() {
+            let Some(runs) = run.unreported.due(position, run.ack.take_cluster_runs()) else {
                 continue;
-            }
-            run.proposed = Some(position);
+            };
             positions.push(PositionUpdate {
                 key: PartitionKey {
                     flow: flow.clone(),
@@ -513,16 +510,15 @@ impl FlowActor {
                 },
                 epoch: run.epoch,
                 position,
-                runs: run.unproposed_runs.clone(),
+                runs,
             });
         }
         if positions.is_empty() {
             return;
         }
-        let sent: Vec<(TopicPartition, Vec<OffsetRun>)> = positions
+        let sent: Vec<(TopicPartition, u64, Position, Vec<OffsetRun>)> = positions
             .iter()
-            .filter(|u| !u.runs.is_empty())
-            .map(|u| (u.key.tp.clone(), u.runs.clone()))
+            .map(|u| (u.key.tp.clone(), u.epoch, u.position, u.runs.clone()))
             .collect();
         let command = Command::UpdatePositions {
             node: self.cluster.node_id,
@@ -548,11 +544,12 @@ impl FlowActor {
                 if !committed {
                     return;
                 }
-                // Applied (or refused for good, e.g. no longer the owner): drop what was sent;
-                // runs taken since then stay for the next update.
-                for (tp, runs) in sent {
-                    if let Some(run) = actor.running.get_mut(&tp) {
-                        run.unproposed_runs.retain(|r| !runs.contains(r));
+                // Applied (or refused for good, e.g. no longer the owner). Only now: after a
+                // failure an idle partition's unchanged position must be proposed again.
+                for (tp, epoch, position, runs) in sent {
+                    // A partition restarted under a new epoch reports afresh.
+                    if let Some(run) = actor.running.get_mut(&tp).filter(|r| r.epoch == epoch) {
+                        run.unreported.applied(position, &runs);
                     }
                 }
             }),

@@ -11,3 +11,4 @@ pub mod source;
 pub mod status;
 pub mod topic_configs;
 pub mod topics;
+pub mod unreported;
