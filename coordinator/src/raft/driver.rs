@@ -449,14 +449,14 @@ impl Driver {
         Ok(())
     }
 
-    fn apply_conf_change(&mut self, entry: &Entry) -> Result<(), strait_storage::StorageError> {
-        let cc = match ConfChange::parse_from_bytes(&entry.data) {
-            Ok(cc) => cc,
-            Err(error) => {
-                tracing::error!(index = entry.index, %error, "undecodable conf change entry");
-                return Ok(());
-            }
-        };
+    fn apply_conf_change(&mut self, entry: &Entry) -> Result<(), FatalError> {
+        // Like a normal entry: skipping a membership change others applied would make this node
+        // disagree on who votes, so one it cannot read stops it.
+        let cc =
+            ConfChange::parse_from_bytes(&entry.data).map_err(|error| FatalError::Unreadable {
+                index: entry.index,
+                reason: format!("conf change: {error}"),
+            })?;
         let result = match self.raw.apply_conf_change(&cc) {
             Ok(conf_state) => {
                 self.log.set_conf_state(&conf_state)?;

@@ -94,24 +94,7 @@ impl Cluster for ClusterApi {
         let r = request.into_inner();
         let node = request::node_id("node_id", r.node_id)?;
         let address = request::address("address", &r.address)?;
-        let state = self.control.raft.state();
-        if let Some(info) = state.node(node) {
-            if info.address != address {
-                return Err(Status::already_exists(format!(
-                    "node_id: node {node} is already a member, at {}",
-                    info.address
-                )));
-            }
-        }
-        if let Some((other, _)) = state
-            .nodes()
-            .find(|(id, info)| **id != node && info.address == address)
-        {
-            return Err(invalid(
-                "address",
-                format!("{address} is node {other}'s address"),
-            ));
-        }
+        members::check_new_member(&self.control.raft.state(), node, &address)?;
         members::add_member(&self.control.raft, node, &address)
             .await
             .map_err(unavailable)?;
