@@ -241,6 +241,71 @@ fn bad_number() {
     );
 }
 
+/// A bad TOML value is reported at its line, or at the environment variable that set it.
+#[test]
+fn toml_errors_name_the_line_or_the_variable() {
+    let dir = temp_dir("strait-badcfg-");
+    let text = toml_config(
+        dir.path(),
+        Some("127.0.0.1:29092"),
+        "east",
+        "max_in_flight_records = \"lots\"",
+    );
+    let path = write(dir.path(), "typed.toml", &text);
+    let line = line_of(&text, "max_in_flight_records");
+    let expected = format!(
+        "error: {}:{line}: `flows.eastwest.max_in_flight_records`: expected an integer, found \
+         string \"lots\"\n",
+        path.display()
+    );
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+
+    let text = toml_config(dir.path(), Some("127.0.0.1:29092"), "east", "");
+    let path = write(dir.path(), "env.toml", &text);
+    let variable = "STRAIT__FLOWS__EASTWEST__REPLICATION_FACTOR";
+    let out = check_config(&path, &[(variable, "0")]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            Some(2),
+            format!(
+                "error: environment variable {variable} (overriding {}): invalid value \"0\" for \
+                 `flows.eastwest.replication_factor`: expected a whole number from 1 to 32767, or \
+                 -1 for the target broker's default\n",
+                path.display()
+            )
+            .as_str()
+        )
+    );
+
+    let path = write(
+        dir.path(),
+        "syntax.toml",
+        "[node]\ndata_dir = \"/x\"\n[clusters.east\n",
+    );
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            Some(2),
+            format!(
+                "error: {}:3: invalid TOML: unclosed table, expected `]`\n",
+                path.display()
+            )
+            .as_str()
+        )
+    );
+}
+
 #[test]
 fn unreadable_file() {
     let dir = temp_dir("strait-badcfg-");

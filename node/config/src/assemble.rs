@@ -10,7 +10,7 @@ use strait_coordinator::{
     FlowId, ReplicationPolicy, TopicFilter, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE,
 };
 
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
     DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
@@ -36,7 +36,7 @@ pub(crate) const EXPECT_POLICY: &str = "DefaultReplicationPolicy or IdentityRepl
 pub(crate) struct Sourced<T> {
     pub value: T,
     pub key: String,
-    pub line: Option<usize>,
+    pub place: Place,
 }
 
 /// `replication.policy.class`.
@@ -212,7 +212,7 @@ impl Mm2Values {
             .map_err(|e| {
                 let at = self.groups.as_ref().or(self.groups_exclude.as_ref());
                 ConfigError::InvalidKey {
-                    at: Location::new(file, at.and_then(|s| s.line)),
+                    at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
                     key: at.map_or_else(|| "groups".to_owned(), |s| s.key.clone()),
                     reason: e.to_string(),
                 }
@@ -319,7 +319,7 @@ pub(crate) fn check_patterns(
 ) -> Result<(), ConfigError> {
     for pattern in &patterns.value {
         Regex::new(pattern).map_err(|e| ConfigError::InvalidRegex {
-            at: Location::new(file, patterns.line),
+            at: Location::at(file, patterns.place.clone()),
             key: patterns.key.clone(),
             pattern: pattern.clone(),
             reason: first_line(&e.to_string()),
@@ -393,7 +393,7 @@ pub(crate) fn flow_settings(
     .map_err(|e| {
         let at = values.topics.as_ref().or(values.topics_exclude.as_ref());
         ConfigError::InvalidKey {
-            at: Location::new(file, at.and_then(|s| s.line)),
+            at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
             key: at.map_or_else(|| "topics".to_owned(), |s| s.key.clone()),
             reason: e.to_string(),
         }
@@ -407,7 +407,7 @@ pub(crate) fn flow_settings(
     let config_properties_exclude = whole_name_regex(&config_exclude).map_err(|e| {
         let at = values.config_properties_exclude.as_ref();
         ConfigError::InvalidKey {
-            at: Location::new(file, at.and_then(|s| s.line)),
+            at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
             key: at.map_or_else(|| "config.properties.exclude".to_owned(), |s| s.key.clone()),
             reason: first_line(&e.to_string()),
         }
@@ -420,7 +420,7 @@ pub(crate) fn flow_settings(
             Some(sep) => {
                 ReplicationPolicy::default_with_separator(sep.value.clone()).map_err(|_| {
                     ConfigError::InvalidValue {
-                        at: Location::new(file, sep.line),
+                        at: Location::at(file, sep.place.clone()),
                         key: sep.key.clone(),
                         value: sep.value.clone(),
                         expected: EXPECT_SEPARATOR.to_owned(),
@@ -458,7 +458,7 @@ pub(crate) fn flow_settings(
     })
 }
 
-/// One entry per (key, line), sorted by line (TOML keys, which have none, last), then key.
+/// One entry per (key, line), sorted by line (keys without one last), then key.
 pub(crate) fn tidy_ignored(mut ignored: Vec<IgnoredKey>) -> Vec<IgnoredKey> {
     let mut seen = std::collections::HashSet::new();
     ignored.retain(|i| seen.insert((i.key.clone(), i.line)));
@@ -476,7 +476,7 @@ mod tests {
         Sourced {
             value: patterns.iter().map(|s| (*s).to_owned()).collect(),
             key: "A->B.topics".to_owned(),
-            line: Some(7),
+            place: Place::Line(7),
         }
     }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::assemble::Sourced;
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClusterMembership, Peer, DEFAULT_CLUSTER_ID, DEFAULT_LISTEN, DEFAULT_LIVENESS_TIMEOUT,
     DEFAULT_NODE_ID, DEFAULT_POSITION_INTERVAL, MIN_LIVENESS_TIMEOUT, MIN_POSITION_INTERVAL,
@@ -186,11 +186,12 @@ pub(crate) struct MembershipKeys {
     pub node_id_hint: &'static str,
 }
 
-/// `` `key` `` or `` `key` (line N) ``.
+/// `` `key` ``, `` `key` (line N) `` or `` `key` (from VARIABLE) ``.
 fn place<T>(value: &Sourced<T>) -> String {
-    match value.line {
-        Some(line) => format!("`{}` (line {line})", value.key),
-        None => format!("`{}`", value.key),
+    match &value.place {
+        Place::Line(line) => format!("`{}` (line {line})", value.key),
+        Place::Env(variable) => format!("`{}` (from {variable})", value.key),
+        Place::File => format!("`{}`", value.key),
     }
 }
 
@@ -204,7 +205,7 @@ fn list(peers: &[Peer]) -> String {
 
 fn conflict<T>(file: &Path, at: &Sourced<T>, value: String, reason: String) -> ConfigError {
     ConfigError::Conflict {
-        at: Location::new(file, at.line),
+        at: Location::at(file, at.place.clone()),
         key: at.key.clone(),
         value,
         reason,
@@ -363,7 +364,7 @@ pub(crate) fn membership(
         None => {
             if let (Some(join), true) = (&values.join, listen.ip().is_unspecified()) {
                 return Err(ConfigError::MissingKey {
-                    at: Location::new(file, join.line),
+                    at: Location::at(file, join.place.clone()),
                     key: keys.advertise.to_owned(),
                     hint: format!(
                         "{} is set, so the cluster must be told how to reach this node, and the \

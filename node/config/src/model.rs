@@ -339,7 +339,7 @@ pub struct FlowSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredKey {
     pub key: String,
-    /// 1-based line in a `.properties` file; `None` for TOML.
+    /// The key's 1-based line; `None` when it has none (a TOML value set from the environment).
     pub line: Option<usize>,
     pub reason: String,
 }

@@ -58,7 +58,7 @@ use crate::assemble::{
 use crate::client_props::{
     is_client_property, overlay, shown_value, translate, JavaProp, JavaProps,
 };
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::model::{
     ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings, Settings, DEFAULT_DATA_DIR,
@@ -101,7 +101,7 @@ impl Entry {
         Sourced {
             value,
             key: self.key.clone(),
-            line: Some(self.line),
+            place: Place::Line(self.line),
         }
     }
 
@@ -602,8 +602,8 @@ impl<'f> Reader<'f> {
             match (current.is_some(), legacy) {
                 (false, legacy) => *current = legacy,
                 (true, Some(legacy)) => self.ignored.push(IgnoredKey {
+                    line: legacy.place.line_number(),
                     key: legacy.key,
-                    line: legacy.line,
                     reason: format!("deprecated name of {name}, which is also set and wins"),
                 }),
                 (true, None) => {}

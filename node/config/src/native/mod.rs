@@ -53,7 +53,8 @@
 //! The `[cluster]` rules and defaults are [`ClusterMembership`]'s (module `membership`). `peers`
 //! may also be one comma-separated string (`STRAIT__CLUSTER__PEERS=1@a:7070,2@b:7070`).
 //!
-//! Unknown fields are errors. Client properties are librdkafka names, passed through unchanged (no
+//! Unknown fields are errors. Every error names the key and its line, or the environment variable
+//! that set it (module `origins`). Client properties are librdkafka names, passed through unchanged (no
 //! Java translation); a flow's client gets its cluster's `client`, then its type table, then the
 //! flow's table (later wins), and `bootstrap.servers` from `bootstrap_servers`.
 
@@ -70,6 +71,7 @@ use crate::assemble::{
     self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Mm2Values, Sourced,
     EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_SEPARATOR,
 };
+use crate::client_props::{is_secret, shown_value};
 use crate::env;
 use crate::error::{ConfigError, Location};
 use crate::membership::{self, MembershipKeys, MembershipValues};
@@ -78,6 +80,10 @@ use crate::model::{
     ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings, Settings,
     DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
 };
+
+mod origins;
+
+use origins::Origins;
 
 /// How `[cluster]` keys are named in messages.
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
@@ -271,62 +277,181 @@ pub(crate) fn parse(
         file: file.to_path_buf(),
         cause,
     };
+    let mut origins = Origins::parse(text).map_err(|e| ConfigError::Syntax {
+        at: Location::new(file, Some(e.line)),
+        reason: format!("invalid TOML: {}", e.reason),
+    })?;
     let source = File::from_str(text, FileFormat::Toml);
     let file_tree = source.collect().map_err(toml_error)?;
     let overrides = env::overrides(file, &file_tree, env)?;
+    for (path, variable) in overrides.variables() {
+        origins.set_by_variable(path.clone(), variable.clone());
+    }
+    let assembler = Assembler {
+        file,
+        origins,
+        ignored: Vec::new(),
+    };
     let raw: RawFile = Config::builder()
         .add_source(source)
         .add_source(overrides)
         .build()
         .and_then(Config::try_deserialize)
-        .map_err(toml_error)?;
-    Assembler::new(file).assemble(raw)
+        .map_err(|cause| assembler.config_error(cause))?;
+    assembler.assemble(raw)
 }
 
-/// A value of `[cluster]`, for messages.
-fn cluster_key<T>(field: &str, value: T) -> Sourced<T> {
-    Sourced {
-        value,
-        key: format!("cluster.{field}"),
-        line: None,
+/// `a.b.c`, as keys are named in messages.
+fn dotted(path: &[&str]) -> String {
+    path.join(".")
+}
+
+/// What a type error found, in TOML's words, from serde's or the `config` crate's description
+/// (`64-bit integer `3``, `string "x"`, `sequence`...); a secret value is not shown.
+fn found(description: &str, secret: bool) -> String {
+    let text = description
+        .replace("64-bit ", "")
+        .replace("128-bit ", "")
+        .replace("unsigned ", "")
+        .replace("floating point", "float")
+        .replace('`', "");
+    match text.as_str() {
+        "sequence" => return "an array".to_owned(),
+        "map" => return "a table".to_owned(),
+        "unit value" => return "nothing".to_owned(),
+        _ => {}
+    }
+    match text.split_once(' ') {
+        Some((kind, _)) if secret => format!("a {kind}"),
+        _ => text,
     }
 }
 
 struct Assembler<'f> {
     file: &'f Path,
+    origins: Origins,
     ignored: Vec<IgnoredKey>,
 }
 
 impl<'f> Assembler<'f> {
-    fn new(file: &'f Path) -> Self {
-        Self {
-            file,
-            ignored: Vec::new(),
-        }
-    }
-
-    fn at(&self) -> Location {
+    /// The file alone, for problems no key stands for.
+    fn at_file(&self) -> Location {
         Location::new(self.file, None)
     }
 
-    fn invalid(&self, key: String, value: impl fmt::Display, expected: &str) -> ConfigError {
+    /// Where the key at `path` was set.
+    fn at(&self, path: &[&str]) -> Location {
+        Location::at(self.file, self.origins.place(path))
+    }
+
+    /// A value and where it was set, for messages.
+    fn sourced<T>(&self, path: &[&str], value: T) -> Sourced<T> {
+        Sourced {
+            value,
+            key: dotted(path),
+            place: self.origins.place(path),
+        }
+    }
+
+    /// A key Strait reads and does not use.
+    fn ignore(&mut self, path: &[&str], key: String, reason: String) {
+        let line = self.origins.place(path).line_number();
+        self.ignored.push(IgnoredKey { key, line, reason });
+    }
+
+    /// A value that does not parse (a secret one is not shown).
+    fn invalid(&self, path: &[&str], value: impl fmt::Display, expected: &str) -> ConfigError {
+        let name = path.last().copied().unwrap_or_default();
         ConfigError::InvalidValue {
-            at: self.at(),
-            key,
-            value: value.to_string(),
+            at: self.at(path),
+            key: dotted(path),
+            value: shown_value(name, &value.to_string()),
             expected: expected.to_owned(),
         }
     }
 
     fn number<T>(
         &self,
-        key: String,
+        path: &[&str],
         value: Option<i64>,
         check: fn(i64) -> Result<T, &'static str>,
     ) -> Result<Option<T>, ConfigError> {
         value
-            .map(|n| check(n).map_err(|expected| self.invalid(key, n, expected)))
+            .map(|n| check(n).map_err(|expected| self.invalid(path, n, expected)))
             .transpose()
+    }
+
+    /// An error of the `config` crate deserializing the file and its overrides, with the key's
+    /// place: a value of the wrong type, or an unknown key.
+    fn config_error(&self, cause: config::ConfigError) -> ConfigError {
+        let (key, inner) = match &cause {
+            config::ConfigError::Type {
+                unexpected,
+                expected,
+                key: Some(key),
+                ..
+            } => {
+                let path = self.origins.path_of(key);
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                let secret = path.last().is_some_and(|name| is_secret(name));
+                return ConfigError::WrongType {
+                    at: self.at(&path),
+                    key: dotted(&path),
+                    found: found(&unexpected.to_string(), secret),
+                    expected: (*expected).to_owned(),
+                };
+            }
+            config::ConfigError::At { error, key, .. } => (key.as_deref(), error.as_ref()),
+            other => (None, other),
+        };
+        let config::ConfigError::Message(message) = inner else {
+            return ConfigError::Toml {
+                file: self.file.to_path_buf(),
+                cause,
+            };
+        };
+        let mut path = key.map(|k| self.origins.path_of(k)).unwrap_or_default();
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let Some((field, rest)) = rest.split_once('`') else {
+                return ConfigError::Toml {
+                    file: self.file.to_path_buf(),
+                    cause,
+                };
+            };
+            path.push(field.to_owned());
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            return ConfigError::InvalidKey {
+                at: self.at(&path),
+                key: dotted(&path),
+                reason: format!("unknown key{rest}"),
+            };
+        }
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        // serde's "invalid type: integer `3`, expected a list of ...", from our own visitors.
+        let kind = message
+            .strip_prefix("invalid type: ")
+            .or_else(|| message.strip_prefix("invalid value: "))
+            .and_then(|rest| rest.split_once(", expected "));
+        match kind {
+            Some((what, expected)) if !path.is_empty() => {
+                let secret = path.last().is_some_and(|name| is_secret(name));
+                ConfigError::WrongType {
+                    at: self.at(&path),
+                    key: dotted(&path),
+                    found: found(what, secret),
+                    expected: expected.to_owned(),
+                }
+            }
+            _ if !path.is_empty() => ConfigError::InvalidKey {
+                at: self.at(&path),
+                key: dotted(&path),
+                reason: message.clone(),
+            },
+            _ => ConfigError::Toml {
+                file: self.file.to_path_buf(),
+                cause,
+            },
+        }
     }
 
     fn assemble(mut self, raw: RawFile) -> Result<Settings, ConfigError> {
@@ -338,7 +463,7 @@ impl<'f> Assembler<'f> {
             let id = self.flow_id(&name, &flow, &raw.clusters)?;
             if let Some((other, _)) = flows_by_id.get(&id) {
                 return Err(ConfigError::InvalidKey {
-                    at: self.at(),
+                    at: self.at(&["flows", &name]),
                     key: format!("flows.{name}"),
                     reason: format!("flow {id} is already defined by [flows.{other}]"),
                 });
@@ -350,16 +475,16 @@ impl<'f> Assembler<'f> {
             if flow.enabled.unwrap_or(true) {
                 enabled.push((id, name, flow));
             } else {
-                self.ignored.push(IgnoredKey {
-                    key: format!("flows.{name}"),
-                    line: None,
-                    reason: format!("flow {id} is disabled (enabled = false)"),
-                });
+                self.ignore(
+                    &["flows", &name, "enabled"],
+                    format!("flows.{name}"),
+                    format!("flow {id} is disabled (enabled = false)"),
+                );
             }
         }
         if enabled.is_empty() {
             return Err(ConfigError::NoEnabledFlow {
-                at: self.at(),
+                at: self.at_file(),
                 hint: "add a [flows.<name>] table with source and target (flows are enabled by \
                        default), e.g. [flows.a_to_b] source = \"A\" target = \"B\""
                     .to_owned(),
@@ -375,7 +500,7 @@ impl<'f> Assembler<'f> {
                     .is_some();
                 if !has_bootstrap {
                     return Err(ConfigError::MissingBootstrap {
-                        at: self.at(),
+                        at: self.at(&["clusters", alias.as_str(), "bootstrap_servers"]),
                         cluster: alias.to_string(),
                         key: format!("clusters.{alias}.bootstrap_servers"),
                         flow: id.to_string(),
@@ -392,22 +517,23 @@ impl<'f> Assembler<'f> {
                 .as_deref()
                 .and_then(assemble::bootstrap_servers);
             let Some(bootstrap_servers) = bootstrap else {
-                self.ignored.push(IgnoredKey {
-                    key: format!("clusters.{name}"),
-                    line: None,
-                    reason: format!(
+                self.ignore(
+                    &["clusters", name],
+                    format!("clusters.{name}"),
+                    format!(
                         "cluster {name} has no bootstrap_servers and no enabled flow uses it: left out"
                     ),
-                });
+                );
                 continue;
             };
+            let table = |t: &'static str| ["clusters", name.as_str(), t];
             let settings = ClusterSettings {
                 alias: alias.clone(),
                 bootstrap_servers,
-                client: self.props(&format!("clusters.{name}.client"), &raw_cluster.client),
-                consumer: self.props(&format!("clusters.{name}.consumer"), &raw_cluster.consumer),
-                producer: self.props(&format!("clusters.{name}.producer"), &raw_cluster.producer),
-                admin: self.props(&format!("clusters.{name}.admin"), &raw_cluster.admin),
+                client: self.props(&table("client"), &raw_cluster.client),
+                consumer: self.props(&table("consumer"), &raw_cluster.consumer),
+                producer: self.props(&table("producer"), &raw_cluster.producer),
+                admin: self.props(&table("admin"), &raw_cluster.admin),
             };
             clusters.insert(alias, settings);
         }
@@ -416,11 +542,11 @@ impl<'f> Assembler<'f> {
         for (id, name, flow) in enabled {
             let source = &clusters[&id.source];
             let target = &clusters[&id.target];
-            let key = |field: &str| format!("flows.{name}.{field}");
-            let flow_consumer = self.props(&key("consumer"), &flow.consumer);
-            let flow_producer = self.props(&key("producer"), &flow.producer);
-            let flow_source_admin = self.props(&key("source_admin"), &flow.source_admin);
-            let flow_target_admin = self.props(&key("target_admin"), &flow.target_admin);
+            let table = |t: &'static str| ["flows", name.as_str(), t];
+            let flow_consumer = self.props(&table("consumer"), &flow.consumer);
+            let flow_producer = self.props(&table("producer"), &flow.producer);
+            let flow_source_admin = self.props(&table("source_admin"), &flow.source_admin);
+            let flow_target_admin = self.props(&table("target_admin"), &flow.target_admin);
             let clients = FlowClients {
                 consumer: assemble::client_props(
                     &source.bootstrap_servers,
@@ -456,13 +582,12 @@ impl<'f> Assembler<'f> {
     fn node(&self, raw: RawNode) -> Result<NodeSettings, ConfigError> {
         let log_format = match raw.log_format {
             None => Default::default(),
-            Some(format) => parse_log_format(&format).ok_or_else(|| {
-                self.invalid("node.log_format".to_owned(), &format, EXPECT_LOG_FORMAT)
-            })?,
+            Some(format) => parse_log_format(&format)
+                .ok_or_else(|| self.invalid(&["node", "log_format"], &format, EXPECT_LOG_FORMAT))?,
         };
         let progress_interval = self
             .number(
-                "node.progress_interval_secs".to_owned(),
+                &["node", "progress_interval_secs"],
                 raw.progress_interval_secs,
                 assemble::progress_secs,
             )?
@@ -470,11 +595,7 @@ impl<'f> Assembler<'f> {
         let metrics_listen = match raw.metrics_listen {
             None => None,
             Some(text) => Some(text.trim().parse().map_err(|_| {
-                self.invalid(
-                    "node.metrics_listen".to_owned(),
-                    &text,
-                    EXPECT_METRICS_LISTEN,
-                )
+                self.invalid(&["node", "metrics_listen"], &text, EXPECT_METRICS_LISTEN)
             })?),
         };
         Ok(NodeSettings {
@@ -491,21 +612,17 @@ impl<'f> Assembler<'f> {
     fn membership(&self, raw: RawMembership) -> Result<ClusterMembership, ConfigError> {
         let peers = match raw.peers {
             None => None,
-            Some(PeerList(items)) => Some(cluster_key(
-                "peers",
+            Some(PeerList(items)) => Some(self.sourced(
+                &["cluster", "peers"],
                 membership::parse_peers(&items).map_err(|(item, expected)| {
-                    self.invalid("cluster.peers".to_owned(), item, expected)
+                    self.invalid(&["cluster", "peers"], item, expected)
                 })?,
             )),
         };
         let values = MembershipValues {
             node_id: self
-                .number(
-                    "cluster.node_id".to_owned(),
-                    raw.node_id,
-                    membership::node_id,
-                )?
-                .map(|id| cluster_key("node_id", id)),
+                .number(&["cluster", "node_id"], raw.node_id, membership::node_id)?
+                .map(|id| self.sourced(&["cluster", "node_id"], id)),
             listen: self.text("listen", raw.listen, membership::parse_listen)?,
             advertise: self.text("advertise", raw.advertise, membership::parse_address)?,
             peers,
@@ -514,12 +631,12 @@ impl<'f> Assembler<'f> {
                 .text("cluster_id", raw.cluster_id, membership::parse_cluster_id)?
                 .map(|s| s.value),
             liveness_timeout: self.number(
-                "cluster.liveness_timeout_ms".to_owned(),
+                &["cluster", "liveness_timeout_ms"],
                 raw.liveness_timeout_ms,
                 membership::liveness_timeout,
             )?,
             position_interval: self.number(
-                "cluster.position_interval_ms".to_owned(),
+                &["cluster", "position_interval_ms"],
                 raw.position_interval_ms,
                 membership::position_interval,
             )?,
@@ -541,18 +658,19 @@ impl<'f> Assembler<'f> {
         value: Option<String>,
         parse: fn(&str) -> Result<T, &'static str>,
     ) -> Result<Option<Sourced<T>>, ConfigError> {
+        let path = ["cluster", field];
         value
             .map(|v| {
                 parse(&v)
-                    .map(|parsed| cluster_key(field, parsed))
-                    .map_err(|expected| self.invalid(format!("cluster.{field}"), &v, expected))
+                    .map(|parsed| self.sourced(&path, parsed))
+                    .map_err(|expected| self.invalid(&path, &v, expected))
             })
             .transpose()
     }
 
     fn alias(&self, name: &str) -> Result<ClusterAlias, ConfigError> {
         ClusterAlias::new(name).map_err(|e| ConfigError::InvalidKey {
-            at: self.at(),
+            at: self.at(&["clusters", name]),
             key: format!("clusters.{name}"),
             reason: e.to_string(),
         })
@@ -571,7 +689,7 @@ impl<'f> Assembler<'f> {
                 Some((s, t)) => (s.trim().to_owned(), t.trim().to_owned()),
                 None => {
                     return Err(ConfigError::InvalidKey {
-                        at: self.at(),
+                        at: self.at(&["flows", name]),
                         key: format!("flows.{name}"),
                         reason: "set source and target, or name the flow \"SOURCE->TARGET\" \
                                  ([flows.\"A->B\"])"
@@ -586,7 +704,7 @@ impl<'f> Assembler<'f> {
                     "target"
                 };
                 return Err(ConfigError::MissingKey {
-                    at: self.at(),
+                    at: self.at(&["flows", name]),
                     key: format!("flows.{name}.{missing}"),
                     hint: "a flow sets both source and target, or neither (then its name is \
                            \"SOURCE->TARGET\")"
@@ -600,14 +718,14 @@ impl<'f> Assembler<'f> {
         };
         for (field, alias) in [("source", &source), ("target", &target)] {
             if !clusters.contains_key(alias) {
-                let key = if flow.source.is_some() {
-                    format!("flows.{name}.{field}")
+                let path = if flow.source.is_some() {
+                    vec!["flows", name, field]
                 } else {
-                    format!("flows.{name}")
+                    vec!["flows", name]
                 };
                 return Err(ConfigError::UnknownCluster {
-                    at: self.at(),
-                    key,
+                    at: self.at(&path),
+                    key: dotted(&path),
                     alias: alias.clone(),
                     defined: known(),
                 });
@@ -616,24 +734,24 @@ impl<'f> Assembler<'f> {
         let source = self.alias(&source)?;
         let target = self.alias(&target)?;
         FlowId::new(source, target).map_err(|e| ConfigError::InvalidKey {
-            at: self.at(),
+            at: self.at(&["flows", name]),
             key: format!("flows.{name}"),
             reason: e.to_string(),
         })
     }
 
-    /// librdkafka properties as written; `bootstrap.servers` there is recorded as ignored (it is
-    /// the cluster's `bootstrap_servers`).
-    fn props(&mut self, key: &str, raw: &BTreeMap<String, PropValue>) -> ClientProps {
+    /// The librdkafka properties of the table at `table`, as written; `bootstrap.servers` there is
+    /// recorded as ignored (it is the cluster's `bootstrap_servers`).
+    fn props(&mut self, table: &[&str], raw: &BTreeMap<String, PropValue>) -> ClientProps {
         let mut props = ClientProps::new();
         for (name, PropValue(value)) in raw {
             if name == "bootstrap.servers" {
-                self.ignored.push(IgnoredKey {
-                    key: format!("{key}.\"{name}\""),
-                    line: None,
-                    reason: "bootstrap servers are set with clusters.<alias>.bootstrap_servers"
-                        .to_owned(),
-                });
+                let path: Vec<&str> = table.iter().copied().chain([name.as_str()]).collect();
+                self.ignore(
+                    &path,
+                    format!("{}.\"{name}\"", dotted(table)),
+                    "bootstrap servers are set with clusters.<alias>.bootstrap_servers".to_owned(),
+                );
                 continue;
             }
             props.insert(name.clone(), value.clone());
@@ -642,30 +760,26 @@ impl<'f> Assembler<'f> {
     }
 
     fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {
-        let key = |field: &str| format!("flows.{name}.{field}");
-        let patterns = |field: &str, p: Option<Patterns>| {
-            p.map(|Patterns(value)| Sourced {
-                value,
-                key: key(field),
-                line: None,
-            })
+        let path = |field| ["flows", name, field];
+        let patterns = |field: &'static str, p: Option<Patterns>| {
+            p.map(|Patterns(value)| self.sourced(&path(field), value))
         };
         let policy = match &flow.replication_policy {
             None => None,
             Some(p) => Some(
                 parse_policy(p)
-                    .ok_or_else(|| self.invalid(key("replication_policy"), p, EXPECT_POLICY))?,
+                    .ok_or_else(|| self.invalid(&path("replication_policy"), p, EXPECT_POLICY))?,
             ),
         };
         let separator = match flow.replication_policy_separator {
             Some(sep) if sep.is_empty() => {
-                return Err(self.invalid(key("replication_policy_separator"), "", EXPECT_SEPARATOR))
+                return Err(self.invalid(
+                    &path("replication_policy_separator"),
+                    "",
+                    EXPECT_SEPARATOR,
+                ))
             }
-            other => other.map(|value| Sourced {
-                value,
-                key: key("replication_policy_separator"),
-                line: None,
-            }),
+            other => other.map(|value| self.sourced(&path("replication_policy_separator"), value)),
         };
         Ok(FlowValues {
             topics: patterns("topics", flow.topics),
@@ -673,7 +787,7 @@ impl<'f> Assembler<'f> {
             policy,
             separator,
             replication_factor: self.number(
-                key("replication_factor"),
+                &path("replication_factor"),
                 flow.replication_factor,
                 assemble::replication_factor,
             )?,
@@ -684,35 +798,35 @@ impl<'f> Assembler<'f> {
             ),
             refresh_topics_enabled: flow.refresh_topics_enabled,
             refresh_topics_interval: self.number(
-                key("refresh_topics_interval_secs"),
+                &path("refresh_topics_interval_secs"),
                 flow.refresh_topics_interval_secs,
                 assemble::interval_secs,
             )?,
             max_in_flight_records: self.number(
-                key("max_in_flight_records"),
+                &path("max_in_flight_records"),
                 flow.max_in_flight_records,
                 assemble::count,
             )?,
             max_in_flight_bytes: self.number(
-                key("max_in_flight_bytes"),
+                &path("max_in_flight_bytes"),
                 flow.max_in_flight_bytes,
                 assemble::count,
             )?,
             position_flush_interval: self.number(
-                key("position_flush_interval_ms"),
+                &path("position_flush_interval_ms"),
                 flow.position_flush_interval_ms,
                 assemble::interval_millis,
             )?,
             mm2: Mm2Values {
                 emit_heartbeats_enabled: flow.emit_heartbeats_enabled,
                 emit_heartbeats_interval: self.number(
-                    key("emit_heartbeats_interval_secs"),
+                    &path("emit_heartbeats_interval_secs"),
                     flow.emit_heartbeats_interval_secs,
                     assemble::interval_secs,
                 )?,
                 emit_checkpoints_enabled: flow.emit_checkpoints_enabled,
                 emit_checkpoints_interval: self.number(
-                    key("emit_checkpoints_interval_secs"),
+                    &path("emit_checkpoints_interval_secs"),
                     flow.emit_checkpoints_interval_secs,
                     assemble::interval_secs,
                 )?,
@@ -720,11 +834,11 @@ impl<'f> Assembler<'f> {
                 offset_syncs_location: match &flow.offset_syncs_topic_location {
                     None => None,
                     Some(v) => Some(assemble::offset_syncs_location(v).map_err(|expected| {
-                        self.invalid(key("offset_syncs_topic_location"), v, expected)
+                        self.invalid(&path("offset_syncs_topic_location"), v, expected)
                     })?),
                 },
                 offset_lag_max: self.number(
-                    key("offset_lag_max"),
+                    &path("offset_lag_max"),
                     flow.offset_lag_max,
                     assemble::lag,
                 )?,
@@ -732,22 +846,22 @@ impl<'f> Assembler<'f> {
                 groups_exclude: patterns("groups_exclude", flow.groups_exclude),
                 sync_group_offsets_enabled: flow.sync_group_offsets_enabled,
                 sync_group_offsets_interval: self.number(
-                    key("sync_group_offsets_interval_secs"),
+                    &path("sync_group_offsets_interval_secs"),
                     flow.sync_group_offsets_interval_secs,
                     assemble::interval_secs,
                 )?,
                 heartbeats_topic_replication_factor: self.number(
-                    key("heartbeats_topic_replication_factor"),
+                    &path("heartbeats_topic_replication_factor"),
                     flow.heartbeats_topic_replication_factor,
                     assemble::replication_factor,
                 )?,
                 checkpoints_topic_replication_factor: self.number(
-                    key("checkpoints_topic_replication_factor"),
+                    &path("checkpoints_topic_replication_factor"),
                     flow.checkpoints_topic_replication_factor,
                     assemble::replication_factor,
                 )?,
                 offset_syncs_topic_replication_factor: self.number(
-                    key("offset_syncs_topic_replication_factor"),
+                    &path("offset_syncs_topic_replication_factor"),
                     flow.offset_syncs_topic_replication_factor,
                     assemble::replication_factor,
                 )?,

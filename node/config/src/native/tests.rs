@@ -246,51 +246,219 @@ fn flows_named_after_their_clusters() {
     assert_mentions(&msg, &["flows.a_to_b", "A->B", "already defined"]);
 }
 
+/// The line of MINIMAL's last key (`target = "B"`); what tests append starts on the next.
+const MINIMAL_LAST_LINE: usize = 10;
+
 #[test]
-fn unknown_fields_are_errors_naming_the_key() {
+fn unknown_fields_are_errors_naming_the_key_and_line() {
+    let msg = error(&format!("{MINIMAL}replication_factr = 3\n"));
+    assert!(
+        msg.starts_with(
+            "/etc/strait/strait.toml:11: `flows.a_to_b.replication_factr`: unknown key, expected \
+             one of `source`, `target`, `enabled`, "
+        ),
+        "{msg}"
+    );
+    assert_eq!(
+        error(&format!("{MINIMAL}[node]\ndatadir = \"/x\"\n")),
+        "/etc/strait/strait.toml:12: `node.datadir`: unknown key, expected one of `data_dir`, \
+         `log_format`, `progress_interval_secs`, `metrics_listen`"
+    );
+    assert!(
+        error(&format!("{MINIMAL}[clusters.C]\nbootstrap = \"x\"\n")).starts_with(
+            "/etc/strait/strait.toml:12: `clusters.C.bootstrap`: unknown key, expected "
+        )
+    );
+    assert_eq!(
+        error(&format!("{MINIMAL}[nodes]\n")),
+        "/etc/strait/strait.toml:11: `nodes`: unknown key, expected one of `node`, `cluster`, \
+         `clusters`, `flows`"
+    );
+    // From the environment: the variable, not a line.
+    let msg = error_env(MINIMAL, env(&[("STRAIT__FLOWS__A_TO_B__TOPIC", "x")]));
+    assert!(
+        msg.starts_with(
+            "environment variable STRAIT__FLOWS__A_TO_B__TOPIC (overriding \
+             /etc/strait/strait.toml): `flows.a_to_b.topic`: unknown key, expected one of "
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn type_errors_name_the_key_and_line() {
+    let line = MINIMAL_LAST_LINE + 1;
     let cases = [
-        // Appended to MINIMAL, whose last table is [flows.a_to_b].
         (
-            "replication_factr = 3\n",
-            "replication_factr",
-            "flows.a_to_b",
+            "replication_factor = \"abc\"",
+            "`flows.a_to_b.replication_factor`: expected an integer, found string \"abc\"",
         ),
-        ("[node]\ndatadir = \"/x\"\n", "datadir", "node"),
         (
-            "[clusters.C]\nbootstrap = \"x\"\n",
-            "bootstrap",
-            "clusters.C",
+            "enabled = \"yes please\"",
+            "`flows.a_to_b.enabled`: expected a boolean, found string \"yes please\"",
         ),
-        ("[nodes]\n", "nodes", ""),
+        (
+            "topics = 3",
+            "`flows.a_to_b.topics`: expected a list of regular expressions, or a \
+             comma-separated string, found integer 3",
+        ),
+        (
+            "[flows.a_to_b.consumer]\n\"fetch.min.bytes\" = [1]",
+            "`flows.a_to_b.consumer.fetch.min.bytes`: expected a string, a number or a boolean, \
+             found an array",
+        ),
+        (
+            "[clusters.A.client]\n\"sasl.password\" = [\"hunter2\"]",
+            "`clusters.A.client.sasl.password`: expected a string, a number or a boolean, found \
+             an array",
+        ),
+        (
+            "log_format = \"xml\"",
+            "`flows.a_to_b.log_format`: unknown key, expected one of `source`, `target`, \
+             `enabled`, `topics`, `topics_exclude`, `replication_policy`, \
+             `replication_policy_separator`, `replication_factor`, `sync_topic_configs`, \
+             `config_properties_exclude`, `refresh_topics_enabled`, \
+             `refresh_topics_interval_secs`, `max_in_flight_records`, `max_in_flight_bytes`, \
+             `position_flush_interval_ms`, `emit_heartbeats_enabled`, \
+             `emit_heartbeats_interval_secs`, `emit_checkpoints_enabled`, \
+             `emit_checkpoints_interval_secs`, `emit_offset_syncs_enabled`, \
+             `offset_syncs_topic_location`, `offset_lag_max`, `groups`, `groups_exclude`, \
+             `sync_group_offsets_enabled`, `sync_group_offsets_interval_secs`, \
+             `heartbeats_topic_replication_factor`, `checkpoints_topic_replication_factor`, \
+             `offset_syncs_topic_replication_factor`, `consumer`, `producer`, `source_admin`, \
+             `target_admin`",
+        ),
     ];
-    for (extra, field, table) in cases {
-        let msg = error(&format!("{MINIMAL}{extra}"));
-        assert_mentions(&msg, &[FILE, "unknown field", &format!("`{field}`"), table]);
+    for (extra, expected) in cases {
+        let key_line = line + extra.matches('\n').count();
+        assert_eq!(
+            error(&format!("{MINIMAL}{extra}\n")),
+            format!("{FILE}:{key_line}: {expected}"),
+            "{extra}"
+        );
     }
 }
 
 #[test]
-fn type_errors_name_the_key() {
-    let msg = error(&format!("{MINIMAL}replication_factor = \"abc\"\n"));
-    assert_mentions(&msg, &[FILE, "flows.a_to_b.replication_factor"]);
-    let msg = error(&format!("{MINIMAL}enabled = \"yes please\"\n"));
-    assert_mentions(&msg, &[FILE, "flows.a_to_b.enabled"]);
-    let msg = error(&format!("{MINIMAL}topics = 3\n"));
-    assert_mentions(&msg, &[FILE, "flows.a_to_b.topics"]);
-    let msg = error("[node]\nlog_format = \"xml\"\n");
-    assert_mentions(
-        &msg,
-        &[FILE, "`node.log_format`", "\"xml\"", "text or json"],
+fn bad_values_name_the_key_and_line() {
+    let line = MINIMAL_LAST_LINE + 1;
+    let cases = [
+        (
+            "replication_policy = \"prefix\"",
+            "invalid value \"prefix\" for `flows.a_to_b.replication_policy`: expected \
+             DefaultReplicationPolicy or IdentityReplicationPolicy \
+             (org.apache.kafka.connect.mirror.*); other policy classes cannot run in Strait",
+        ),
+        (
+            "max_in_flight_records = 0",
+            "invalid value \"0\" for `flows.a_to_b.max_in_flight_records`: expected a whole \
+             number, at least 1",
+        ),
+        (
+            "topics_exclude = [\"ok\", \"bad([\"]",
+            "invalid regular expression \"bad([\" in `flows.a_to_b.topics_exclude`: unclosed \
+             character class",
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(
+            error(&format!("{MINIMAL}{extra}\n")),
+            format!("{FILE}:{line}: {expected}"),
+            "{extra}"
+        );
+    }
+    // Secrets are not shown.
+    assert_eq!(
+        error(&format!(
+            "{MINIMAL}[cluster]\ncontrol_token = \"hunter2\"\n"
+        )),
+        format!(
+            "{FILE}:12: invalid value \"****\" for `cluster.control_token`: expected 16 to 4096 \
+             visible ASCII characters (no spaces): a bearer token for the control API"
+        )
     );
-    let msg = error(&format!("{MINIMAL}replication_policy = \"prefix\"\n"));
-    assert_mentions(&msg, &["`flows.a_to_b.replication_policy`", "\"prefix\""]);
-    let msg = error(&format!("{MINIMAL}max_in_flight_records = 0\n"));
-    assert_mentions(
-        &msg,
-        &["`flows.a_to_b.max_in_flight_records`", "at least 1"],
+    assert_eq!(
+        error("# strait\n\n[node]\nlog_format = \"xml\"\n"),
+        format!("{FILE}:4: invalid value \"xml\" for `node.log_format`: expected text or json")
     );
-    let msg = error("[clusters.A\n");
-    assert_mentions(&msg, &[FILE]);
+    assert_eq!(
+        error(&format!(
+            "{MINIMAL}\n[flows.c_to_b]\nsource = \"C\"\ntarget = \"B\"\n"
+        )),
+        format!(
+            "{FILE}:13: `flows.c_to_b.source` names cluster C, which is not in the [clusters.*] \
+             tables (A, B)"
+        )
+    );
+    // A missing key: the table it belongs in.
+    assert_eq!(
+        error(&format!("{MINIMAL}\n[flows.other]\nsource = \"A\"\n")),
+        format!(
+            "{FILE}:12: `flows.other.target` is required: a flow sets both source and target, or \
+             neither (then its name is \"SOURCE->TARGET\")"
+        )
+    );
+    assert_eq!(
+        error("[clusters.A]\nbootstrap_servers = \"a\"\n[clusters.B]\n[flows.\"A->B\"]\n"),
+        format!(
+            "{FILE}:3: cluster B has no bootstrap servers: set `clusters.B.bootstrap_servers` \
+             (flow A->B uses it)"
+        )
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    assert_eq!(
+        error(&format!("{MINIMAL}[clusters.A\n")),
+        format!("{FILE}:11: invalid TOML: unclosed table, expected `]`")
+    );
+    assert_eq!(
+        error("[node]\ndata_dir = = \"x\"\n"),
+        format!("{FILE}:2: invalid TOML: extra `=`, expected nothing")
+    );
+}
+
+#[test]
+fn values_from_the_environment_name_the_variable() {
+    let via = |variable: &str| format!("environment variable {variable} (overriding {FILE})");
+    let var = "STRAIT__FLOWS__A_TO_B__REPLICATION_FACTOR";
+    assert_eq!(
+        error_env(MINIMAL, env(&[(var, "three")])),
+        format!(
+            "{}: `flows.a_to_b.replication_factor`: expected an integer, found string \"three\"",
+            via(var)
+        )
+    );
+    // The environment wins over the file's line.
+    let text = format!("{MINIMAL}replication_factor = 3\n");
+    assert_eq!(
+        error_env(&text, env(&[(var, "0")])),
+        format!(
+            "{}: invalid value \"0\" for `flows.a_to_b.replication_factor`: expected a whole \
+             number from 1 to 32767, or -1 for the target broker's default",
+            via(var)
+        )
+    );
+    let var = "STRAIT__FLOWS__A_TO_B__TOPICS";
+    assert_eq!(
+        error_env(MINIMAL, env(&[(var, "ok, bad([")])),
+        format!(
+            "{}: invalid regular expression \"bad([\" in `flows.a_to_b.topics`: unclosed \
+             character class",
+            via(var)
+        )
+    );
+    let var = "STRAIT__CLUSTER__NODE_ID";
+    let text = with_cluster("peers = [\"1@a:7070\", \"2@b:7070\"]");
+    assert_eq!(
+        error_env(&text, env(&[(var, "3")])),
+        format!(
+            "{FILE}:13: `cluster.peers` = \"1@a:7070, 2@b:7070\": the peer list does not include \
+             this node (id 3, from `cluster.node_id` (from {var})): list every initial voter, this \
+             node included, or set this node's id to one of 1, 2"
+        )
+    );
 }
 
 #[test]
@@ -543,10 +711,10 @@ fn cluster_values_are_validated() {
         // Type errors and unknown keys (the `config` crate's messages).
         ("node_id = \"two\"", &["cluster.node_id"]),
         ("peers = 3", &["cluster.peers"]),
-        ("node = 1", &["unknown field", "`node`"]),
+        ("node = 1", &["`cluster.node`: unknown key"]),
         (
             "liveness_timeout = 3000",
-            &["unknown field", "`liveness_timeout`"],
+            &["`cluster.liveness_timeout`: unknown key"],
         ),
     ];
     for (section, parts) in cases {
@@ -577,7 +745,7 @@ fn cluster_values_must_fit_together() {
             "node_id = 3\npeers = [\"1@a:7070\", \"2@b:7070\"]",
             &[
                 "`cluster.peers` = \"1@a:7070, 2@b:7070\"",
-                "the peer list does not include this node (id 3, from `cluster.node_id`)",
+                "the peer list does not include this node (id 3, from `cluster.node_id` (line 13))",
                 "one of 1, 2",
             ],
         ),
@@ -600,7 +768,7 @@ fn cluster_values_must_fit_together() {
             "node_id = 2\npeers = [\"1@a:7070\", \"2@b:7070\"]\njoin = \"a:7070\"",
             &[
                 "`cluster.join` = \"a:7070\"",
-                "`cluster.join` and `cluster.peers` are mutually exclusive",
+                "`cluster.join` and `cluster.peers` (line 14) are mutually exclusive",
             ],
         ),
         (
@@ -613,7 +781,10 @@ fn cluster_values_must_fit_together() {
         ),
         (
             "advertise = \"b:7070\"\njoin = \"a:7070\"",
-            &["`cluster.node_id` is required", "`cluster.join` is set"],
+            &[
+                "`cluster.node_id` is required",
+                "`cluster.join` (line 14) is set",
+            ],
         ),
         (
             "node_id = 2\njoin = \"a:7070\"\nlisten = \"0.0.0.0:7070\"",
