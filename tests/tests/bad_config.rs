@@ -306,6 +306,71 @@ fn toml_errors_name_the_line_or_the_variable() {
     );
 }
 
+/// A client property librdkafka rejects (a bad value, an unknown name) is a configuration error at
+/// load, naming the key as written and its line: before, the flow failed only when it created its
+/// clients, and check-config said the file was valid.
+#[test]
+fn bad_client_properties_are_refused_before_anything_starts() {
+    let dir = temp_dir("strait-badcfg-");
+    let text = properties_config(dir.path(), "east.consumer.fetch.min.bytes = lots\n");
+    let path = write(dir.path(), "client.properties", &text);
+    let line = line_of(&text, "east.consumer.fetch.min.bytes");
+    let what = "properties east.consumer.fetch.min.bytes = lots";
+    assert_bad(
+        what,
+        &path,
+        &[
+            &format!("{}:{line}:", path.display()),
+            "`east.consumer.fetch.min.bytes` = \"lots\"",
+            "fetch.min.bytes",
+        ],
+    );
+    assert_names_line(what, &path, line);
+
+    let text = toml_config(
+        dir.path(),
+        Some("127.0.0.1:29092"),
+        "east",
+        "[clusters.east.consumer]\n\"fetch.min.bytes\" = \"lots\"",
+    );
+    let path = write(dir.path(), "client.toml", &text);
+    let line = line_of(&text, "\"fetch.min.bytes\"");
+    let expected = format!(
+        "error: {}:{line}: `clusters.east.consumer.\"fetch.min.bytes\"` = \"lots\": Invalid value \
+         for configuration property \"fetch.min.bytes\" (librdkafka, for the source consumer of \
+         flow east->west)\n",
+        path.display()
+    );
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+
+    let text = toml_config(
+        dir.path(),
+        Some("127.0.0.1:29092"),
+        "east",
+        "[flows.eastwest.producer]\n\"lingerer.ms\" = 5",
+    );
+    let path = write(dir.path(), "unknown-client.toml", &text);
+    let line = line_of(&text, "\"lingerer.ms\"");
+    assert_bad(
+        "TOML unknown librdkafka property",
+        &path,
+        &[
+            &format!("{}:{line}:", path.display()),
+            "`flows.eastwest.producer.\"lingerer.ms\"`",
+            "No such configuration property",
+        ],
+    );
+}
+
 #[test]
 fn unreadable_file() {
     let dir = temp_dir("strait-badcfg-");

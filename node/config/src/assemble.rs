@@ -12,7 +12,7 @@ use strait_coordinator::{
 
 use crate::error::{ConfigError, Location, Place};
 use crate::model::{
-    ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
+    ClientOrigins, ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
     DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
     DEFAULT_POSITION_FLUSH_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
 };
@@ -310,6 +310,7 @@ pub(crate) struct FlowClients {
     pub producer: ClientProps,
     pub source_admin: ClientProps,
     pub target_admin: ClientProps,
+    pub origins: ClientOrigins,
 }
 
 /// Compiles each pattern on its own, so the error names the one that is wrong.
@@ -455,6 +456,7 @@ pub(crate) fn flow_settings(
         producer: clients.producer,
         source_admin: clients.source_admin,
         target_admin: clients.target_admin,
+        client_origins: clients.origins,
     })
 }
 

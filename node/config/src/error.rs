@@ -165,6 +165,17 @@ pub enum ConfigError {
     #[error("{at}: no flow is enabled: {hint}")]
     NoEnabledFlow { at: Location, hint: String },
 
+    /// librdkafka rejects a client property (an unknown name, a bad value).
+    #[error("{at}: `{key}` = {value:?}: {reason}")]
+    ClientProperty {
+        at: Location,
+        key: String,
+        /// As written, masked when secret.
+        value: String,
+        /// librdkafka's message, and which client of which flow.
+        reason: String,
+    },
+
     /// A TOML value of the wrong kind (a string where a number is expected...).
     #[error("{at}: `{key}`: expected {expected}, found {found}")]
     WrongType {

@@ -20,7 +20,7 @@ mod native;
 mod properties;
 mod shared;
 
-pub use error::{ConfigError, Location};
+pub use error::{ConfigError, Location, Place};
 pub use load::load;
 pub use membership::parse_address;
 pub use model::*;

@@ -61,8 +61,8 @@ use crate::client_props::{
 use crate::error::{ConfigError, Location, Place};
 use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::model::{
-    ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings, Settings, DEFAULT_DATA_DIR,
-    DEFAULT_PROGRESS_INTERVAL,
+    ClientOrigins, ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings,
+    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
 };
 use crate::properties;
 use keys::{
@@ -629,6 +629,35 @@ impl<'f> Reader<'f> {
         Ok(translated.props)
     }
 
+    /// Where a cluster's `bootstrap.servers` was set: its own key, else the file-level fallback.
+    fn bootstrap_origin(&self, keys: &ClusterKeys) -> Option<PropertyOrigin> {
+        let key = keys
+            .bootstrap
+            .as_ref()
+            .or(self.fallback_bootstrap.as_ref())?;
+        Some(PropertyOrigin {
+            key: key.key.clone(),
+            at: Location::at(self.file, key.place.clone()),
+        })
+    }
+
+    /// One client of a flow: its translated properties with `bootstrap.servers`, and where each was
+    /// set.
+    fn client(
+        &mut self,
+        bootstrap: &str,
+        bootstrap_origin: Option<PropertyOrigin>,
+        props: &JavaProps,
+    ) -> Result<(ClientProps, PropertyOrigins), ConfigError> {
+        let translated = translate(self.file, props, &[])?;
+        self.ignored.extend(translated.ignored);
+        let mut origins = translated.origins;
+        origins.remove("bootstrap.servers");
+        origins.extend(bootstrap_origin.map(|o| ("bootstrap.servers".to_owned(), o)));
+        let props = assemble::client_props(bootstrap, &[&translated.props]);
+        Ok((props, origins))
+    }
+
     fn finish(mut self) -> Result<Settings, ConfigError> {
         let cluster = membership::membership(
             self.file,
@@ -714,23 +743,23 @@ impl<'f> Reader<'f> {
             let target_admin = layered([&target.client, &target.admin], TARGET_ADMIN_LAYERS);
             let source_bootstrap = &clusters[&id.source].bootstrap_servers;
             let target_bootstrap = &clusters[&id.target].bootstrap_servers;
+            let source_origin = self.bootstrap_origin(source);
+            let target_origin = self.bootstrap_origin(target);
+            let consumer = self.client(source_bootstrap, source_origin.clone(), &consumer)?;
+            let producer = self.client(target_bootstrap, target_origin.clone(), &producer)?;
+            let source_admin = self.client(source_bootstrap, source_origin, &source_admin)?;
+            let target_admin = self.client(target_bootstrap, target_origin, &target_admin)?;
             let clients = FlowClients {
-                consumer: assemble::client_props(
-                    source_bootstrap,
-                    &[&self.translate(&consumer, &[])?],
-                ),
-                producer: assemble::client_props(
-                    target_bootstrap,
-                    &[&self.translate(&producer, &[])?],
-                ),
-                source_admin: assemble::client_props(
-                    source_bootstrap,
-                    &[&self.translate(&source_admin, &[])?],
-                ),
-                target_admin: assemble::client_props(
-                    target_bootstrap,
-                    &[&self.translate(&target_admin, &[])?],
-                ),
+                consumer: consumer.0,
+                producer: producer.0,
+                source_admin: source_admin.0,
+                target_admin: target_admin.0,
+                origins: ClientOrigins {
+                    consumer: consumer.1,
+                    producer: producer.1,
+                    source_admin: source_admin.1,
+                    target_admin: target_admin.1,
+                },
             };
             let values = scope.values.or(&top.values);
             flows.push(flow_settings(self.file, id, values, clients)?);

@@ -927,3 +927,87 @@ fn consumer_failover_keys_are_validated() {
     let msg = error(&format!("{BASE}offset.lag.max = -2\n"));
     assert_mentions(&msg, &[FILE, "offset.lag.max"]);
 }
+
+#[test]
+fn client_properties_remember_their_key_and_line() {
+    use crate::{FlowClient, Location, PropertyOrigin};
+    let s = load(&format!(
+        "{BASE}A.consumer.fetch.min.bytes = lots\n\
+         B.producer.max.request.size = 2000000\n\
+         A->B.source.consumer.client.id = mirror\n\
+         client.id = ignored-at-file-level\n\
+         sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \
+         username=\"u\" password=\"hunter2\";\n"
+    ));
+    let origin = |key: &str, line| PropertyOrigin {
+        key: key.to_owned(),
+        at: Location::new(FILE, Some(line)),
+    };
+    let flow = &s.flows[0];
+    let consumer = flow.client_origins.of(FlowClient::Consumer);
+    assert_eq!(
+        consumer["fetch.min.bytes"],
+        origin("A.consumer.fetch.min.bytes", 5)
+    );
+    assert_eq!(
+        consumer["client.id"],
+        origin("A->B.source.consumer.client.id", 7)
+    );
+    assert_eq!(
+        consumer["bootstrap.servers"],
+        origin("A.bootstrap.servers", 2)
+    );
+    assert_eq!(consumer["sasl.password"], origin("sasl.jaas.config", 9));
+    let producer = flow.client_origins.of(FlowClient::Producer);
+    assert_eq!(
+        producer["message.max.bytes"],
+        origin("B.producer.max.request.size", 6)
+    );
+    assert_eq!(
+        producer["bootstrap.servers"],
+        origin("B.bootstrap.servers", 3)
+    );
+    // Every property a client gets has an origin.
+    for client in [
+        FlowClient::Consumer,
+        FlowClient::Producer,
+        FlowClient::SourceAdmin,
+        FlowClient::TargetAdmin,
+    ] {
+        let props = match client {
+            FlowClient::Consumer => &flow.consumer,
+            FlowClient::Producer => &flow.producer,
+            FlowClient::SourceAdmin => &flow.source_admin,
+            FlowClient::TargetAdmin => &flow.target_admin,
+        };
+        let named: Vec<&String> = flow.client_origins.of(client).keys().collect();
+        assert_eq!(named, props.keys().collect::<Vec<_>>(), "{client}");
+    }
+
+    let err = flow.rejected_client_property(
+        Path::new(FILE),
+        FlowClient::Consumer,
+        "fetch.min.bytes",
+        "lots",
+        "Invalid value \"lots\" for configuration property \"fetch.min.bytes\"",
+    );
+    assert_eq!(
+        err.to_string(),
+        "/etc/strait/mm2.properties:5: `A.consumer.fetch.min.bytes` = \"lots\": Invalid value \
+         \"lots\" for configuration property \"fetch.min.bytes\" (librdkafka, for the source consumer of flow \
+         A->B)"
+    );
+    let err = flow.rejected_client_property(
+        Path::new(FILE),
+        FlowClient::Producer,
+        "sasl.password",
+        "hunter2",
+        "Invalid value \"hunter2\" for configuration property \"sasl.password\"",
+    );
+    assert_eq!(
+        err.to_string(),
+        "/etc/strait/mm2.properties:9: `sasl.jaas.config` = \"****\": Invalid value \"****\" for \
+         configuration property \"sasl.password\" (librdkafka, for the target producer of flow \
+         A->B)"
+    );
+}

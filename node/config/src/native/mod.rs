@@ -77,8 +77,8 @@ use crate::error::{ConfigError, Location};
 use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::mm2::parse_log_format;
 use crate::model::{
-    ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings, Settings,
-    DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
+    ClientOrigins, ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings,
+    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
 };
 
 mod origins;
@@ -547,23 +547,51 @@ impl<'f> Assembler<'f> {
             let flow_producer = self.props(&table("producer"), &flow.producer);
             let flow_source_admin = self.props(&table("source_admin"), &flow.source_admin);
             let flow_target_admin = self.props(&table("target_admin"), &flow.target_admin);
+            let consumer = assemble::client_props(
+                &source.bootstrap_servers,
+                &[&source.client, &source.consumer, &flow_consumer],
+            );
+            let producer = assemble::client_props(
+                &target.bootstrap_servers,
+                &[&target.client, &target.producer, &flow_producer],
+            );
+            let source_admin = assemble::client_props(
+                &source.bootstrap_servers,
+                &[&source.client, &source.admin, &flow_source_admin],
+            );
+            let target_admin = assemble::client_props(
+                &target.bootstrap_servers,
+                &[&target.client, &target.admin, &flow_target_admin],
+            );
+            let (s, t) = (id.source.as_str(), id.target.as_str());
+            let origins = ClientOrigins {
+                consumer: self.origins(
+                    &consumer,
+                    s,
+                    &[("clusters", s, "consumer"), ("flows", &name, "consumer")],
+                ),
+                producer: self.origins(
+                    &producer,
+                    t,
+                    &[("clusters", t, "producer"), ("flows", &name, "producer")],
+                ),
+                source_admin: self.origins(
+                    &source_admin,
+                    s,
+                    &[("clusters", s, "admin"), ("flows", &name, "source_admin")],
+                ),
+                target_admin: self.origins(
+                    &target_admin,
+                    t,
+                    &[("clusters", t, "admin"), ("flows", &name, "target_admin")],
+                ),
+            };
             let clients = FlowClients {
-                consumer: assemble::client_props(
-                    &source.bootstrap_servers,
-                    &[&source.client, &source.consumer, &flow_consumer],
-                ),
-                producer: assemble::client_props(
-                    &target.bootstrap_servers,
-                    &[&target.client, &target.producer, &flow_producer],
-                ),
-                source_admin: assemble::client_props(
-                    &source.bootstrap_servers,
-                    &[&source.client, &source.admin, &flow_source_admin],
-                ),
-                target_admin: assemble::client_props(
-                    &target.bootstrap_servers,
-                    &[&target.client, &target.admin, &flow_target_admin],
-                ),
+                consumer,
+                producer,
+                source_admin,
+                target_admin,
+                origins,
             };
             let values = self.flow_values(&name, flow)?;
             flows.push(flow_settings(self.file, id, values, clients)?);
@@ -757,6 +785,45 @@ impl<'f> Assembler<'f> {
             props.insert(name.clone(), value.clone());
         }
         props
+    }
+
+    /// Where each of a flow client's `props` was set: `bootstrap.servers` by `cluster`'s
+    /// `bootstrap_servers`, the others by the last of its `client` table and `tables` (lowest first)
+    /// that has them.
+    fn origins(
+        &self,
+        props: &ClientProps,
+        cluster: &str,
+        tables: &[(&str, &str, &str)],
+    ) -> PropertyOrigins {
+        let client = ("clusters", cluster, "client");
+        let tables: Vec<[&str; 3]> = std::iter::once(client)
+            .chain(tables.iter().copied())
+            .map(|(a, b, c)| [a, b, c])
+            .collect();
+        props
+            .keys()
+            .map(|name| {
+                let origin = if name == "bootstrap.servers" {
+                    let path = ["clusters", cluster, "bootstrap_servers"];
+                    PropertyOrigin {
+                        key: dotted(&path),
+                        at: self.at(&path),
+                    }
+                } else {
+                    let table = tables
+                        .iter()
+                        .rev()
+                        .find(|table| self.origins.has(&[table[0], table[1], table[2], name]))
+                        .unwrap_or(&tables[0]);
+                    PropertyOrigin {
+                        key: format!("{}.\"{name}\"", dotted(table)),
+                        at: self.at(&[table[0], table[1], table[2], name]),
+                    }
+                };
+                (name.clone(), origin)
+            })
+            .collect()
     }
 
     fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {

@@ -52,6 +52,12 @@ impl Origins {
         self.variables.insert(path, variable);
     }
 
+    /// Whether the file or a variable sets the key at `path`.
+    pub fn has(&self, path: &[&str]) -> bool {
+        let owned: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+        self.variables.contains_key(&owned) || self.lines.contains_key(&owned)
+    }
+
     /// Where the key at `path` was set: the variable overriding it, else its line; for a key that is
     /// set nowhere (a missing key), a variable setting a key below it, else the place of the nearest
     /// enclosing table; `Place::File` when nothing encloses it.

@@ -969,3 +969,60 @@ fn consumer_failover_keys() {
     let msg = error(&format!("{MINIMAL}emit_heartbeats_interval_secs = 0\n"));
     assert_mentions(&msg, &[FILE, "flows.a_to_b.emit_heartbeats_interval_secs"]);
 }
+
+#[test]
+fn client_properties_remember_their_key_and_line() {
+    use crate::{FlowClient, Location, Place, PropertyOrigin};
+    let text = format!(
+        "{MINIMAL}\n[clusters.A.client]\n\"client.id\" = \"a\"\n\"fetch.min.bytes\" = 1\n\
+         [clusters.A.consumer]\n\"fetch.min.bytes\" = \"lots\"\n\
+         [flows.a_to_b.producer]\n\"linger.ms\" = 7\n"
+    );
+    let s = load_env(
+        &text,
+        env(&[("STRAIT__CLUSTERS__A__CLIENT__CLIENT_ID", "from-env")]),
+    );
+    let origin = |key: &str, place| PropertyOrigin {
+        key: key.to_owned(),
+        at: Location::at(FILE, place),
+    };
+    let flow = &s.flows[0];
+    let consumer = flow.client_origins.of(FlowClient::Consumer);
+    assert_eq!(
+        consumer["fetch.min.bytes"],
+        origin("clusters.A.consumer.\"fetch.min.bytes\"", Place::Line(16))
+    );
+    assert_eq!(
+        consumer["client.id"],
+        origin(
+            "clusters.A.client.\"client.id\"",
+            Place::Env("STRAIT__CLUSTERS__A__CLIENT__CLIENT_ID".to_owned())
+        )
+    );
+    assert_eq!(
+        consumer["bootstrap.servers"],
+        origin("clusters.A.bootstrap_servers", Place::Line(3))
+    );
+    let producer = flow.client_origins.of(FlowClient::Producer);
+    assert_eq!(
+        producer["linger.ms"],
+        origin("flows.a_to_b.producer.\"linger.ms\"", Place::Line(18))
+    );
+    assert_eq!(
+        producer.keys().collect::<Vec<_>>(),
+        flow.producer.keys().collect::<Vec<_>>()
+    );
+    let err = flow.rejected_client_property(
+        Path::new(FILE),
+        FlowClient::Consumer,
+        "fetch.min.bytes",
+        "lots",
+        "Invalid value \"lots\" for configuration property \"fetch.min.bytes\"",
+    );
+    assert_eq!(
+        err.to_string(),
+        "/etc/strait/strait.toml:16: `clusters.A.consumer.\"fetch.min.bytes\"` = \"lots\": \
+         Invalid value \"lots\" for configuration property \"fetch.min.bytes\" (librdkafka, for the source \
+         consumer of flow A->B)"
+    );
+}
