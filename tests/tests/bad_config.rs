@@ -1,11 +1,14 @@
 //! Configuration errors are reported before anything runs: `strait check-config` and
 //! `strait node` exit non-zero with a message naming the file and what is wrong (the key, the
-//! bad value, pattern or alias, and for `.properties` the line). No broker is needed.
+//! bad value, pattern or alias, and the line or the environment variable). Keys Strait does not act
+//! on are named once each, never dropped silently. No broker is needed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use strait_tests::strait::{check_config, run_node_to_exit, temp_dir, CheckOutput};
+use strait_tests::broker::free_port;
+use strait_tests::strait::{check_config, run_node_to_exit, temp_dir, CheckOutput, Strait};
+use strait_tests::wait;
 
 /// How long `strait node` may take to refuse a bad config.
 const REFUSE_DEADLINE: Duration = Duration::from_secs(20);
@@ -463,4 +466,104 @@ fn toml_env_override_is_honoured() {
             out.stdout
         );
     }
+}
+
+/// MirrorMaker 2 keys Strait does not act on are listed once each by `check-config` and logged once
+/// each as a warning when a node starts, with their line and the reason. A Java-only client
+/// property is ignored once although every client built from its scope translates it.
+#[test]
+fn ignored_mm2_keys_are_named_once() {
+    let dir = temp_dir("strait-badcfg-");
+    // Nothing listens on the bootstrap ports: the node starts its flows and retries connecting.
+    let text = format!(
+        "clusters = east, west\n\
+         east.bootstrap.servers = 127.0.0.1:{east}\n\
+         west.bootstrap.servers = 127.0.0.1:{west}\n\
+         strait.data.dir = {data}\n\
+         strait.cluster.listen = 127.0.0.1:{cluster}\n\
+         east->west.enabled = true\n\
+         tasks.max = 4\n\
+         key.converter = org.apache.kafka.connect.converters.ByteArrayConverter\n\
+         east->west.sync.topic.acls.enabled = false\n\
+         east.consumer.max.poll.records = 500\n",
+        east = free_port(),
+        west = free_port(),
+        data = dir.path().join("data").display(),
+        cluster = free_port(),
+    );
+    let path = write(dir.path(), "ignored.properties", &text);
+    let not_implemented = "MirrorMaker 2 setting, not implemented in Strait yet";
+    let ignored = [
+        ("tasks.max", not_implemented),
+        ("key.converter", not_implemented),
+        ("east->west.sync.topic.acls.enabled", not_implemented),
+        (
+            "east.consumer.max.poll.records",
+            "Java client setting with no librdkafka equivalent",
+        ),
+    ];
+
+    let out = check_config(&path, &[]);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert!(
+        out.stdout.contains("ignored keys (4):\n"),
+        "stdout:\n{}",
+        out.stdout
+    );
+    for (key, reason) in ignored {
+        let line = line_of(&text, key);
+        let listed = format!("  line {line}: {key}: {reason}\n");
+        assert_eq!(
+            out.stdout.matches(&listed).count(),
+            1,
+            "check-config should list {listed:?} once; stdout:\n{}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout.matches(key).count(),
+            1,
+            "{key} named more than once; stdout:\n{}",
+            out.stdout
+        );
+    }
+
+    let mut node = Strait::start_file(&path);
+    wait::until_ok(
+        "the node to start",
+        || {
+            assert!(
+                !node.has_exited(),
+                "the node exited:\n{}",
+                node.log_tail(40)
+            );
+            let log = node.log();
+            if log.contains("node started") {
+                Ok(())
+            } else {
+                Err(format!("{} log lines", log.lines().count()))
+            }
+        },
+        || node.log_tail(40),
+    );
+    let log = node.log();
+    for (key, _) in ignored {
+        let line = line_of(&text, key);
+        let warnings: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("configuration key ignored"))
+            .filter(|l| l.contains(&format!("key={key} ")))
+            .collect();
+        assert_eq!(
+            warnings.len(),
+            1,
+            "{key} should be warned about once; log:\n{log}"
+        );
+        assert!(
+            warnings[0].contains(&format!("line={line} ")),
+            "the warning names line {line}: {}",
+            warnings[0]
+        );
+    }
+    // Only the start-up matters here; a drain would wait for the unreachable brokers.
+    node.kill9();
 }
