@@ -2,7 +2,7 @@
 //! the final [`FlowSettings`]. Keys in messages are the caller's (`A->B.topics` or
 //! `flows.a_to_b.topics`), so errors speak the syntax of the file being loaded.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
@@ -13,8 +13,9 @@ use strait_coordinator::{
 use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClientOrigins, ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
-    DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
-    DEFAULT_POSITION_FLUSH_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
+    DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR, DEFAULT_MAX_IN_FLIGHT_BYTES,
+    DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
+    DEFAULT_REFRESH_TOPICS_INTERVAL,
 };
 
 pub(crate) const EXPECT_BOOL: &str = "true or false";
@@ -37,6 +38,32 @@ pub(crate) struct Sourced<T> {
     pub value: T,
     pub key: String,
     pub place: Place,
+}
+
+pub(crate) const EXPECT_DIRECTORY: &str = "a directory path";
+
+/// The data dir, which the node's settings or the cluster's may set (`[node] data_dir` or
+/// `[cluster] data_dir`; `strait.data.dir` or `strait.cluster.data.dir`): either, or both when they
+/// name the same directory; the default when neither does.
+pub(crate) fn data_dir(
+    file: &Path,
+    node: Option<Sourced<PathBuf>>,
+    cluster: Option<Sourced<PathBuf>>,
+) -> Result<PathBuf, ConfigError> {
+    match (node, cluster) {
+        (Some(node), Some(cluster)) if node.value != cluster.value => Err(ConfigError::Conflict {
+            at: Location::at(file, cluster.place.clone()),
+            key: cluster.key.clone(),
+            value: cluster.value.display().to_string(),
+            reason: format!(
+                "{} = {:?} sets the data dir too: set one of them, or both to the same directory",
+                crate::membership::place(&node),
+                node.value.display().to_string()
+            ),
+        }),
+        (Some(dir), _) | (None, Some(dir)) => Ok(dir.value),
+        (None, None) => Ok(PathBuf::from(DEFAULT_DATA_DIR)),
+    }
 }
 
 /// `replication.policy.class`.

@@ -187,7 +187,7 @@ pub(crate) struct MembershipKeys {
 }
 
 /// `` `key` ``, `` `key` (line N) `` or `` `key` (from VARIABLE) ``.
-fn place<T>(value: &Sourced<T>) -> String {
+pub(crate) fn place<T>(value: &Sourced<T>) -> String {
     match &value.place {
         Place::Line(line) => format!("`{}` (line {line})", value.key),
         Place::Env(variable) => format!("`{}` (from {variable})", value.key),

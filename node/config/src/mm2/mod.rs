@@ -14,7 +14,7 @@
 //!   `refresh.topics.enabled`, `refresh.topics.interval.seconds`, and Strait's
 //!   `strait.max.in.flight.records`, `strait.max.in.flight.bytes`,
 //!   `strait.position.flush.interval.ms`.
-//! - Strait's node settings: `strait.data.dir`, `strait.log.format`,
+//! - Strait's node settings: `strait.data.dir` (or `strait.cluster.data.dir`), `strait.log.format`,
 //!   `strait.progress.interval.seconds` (file level only). Any other `strait.*` key is an error.
 //! - Strait's cluster settings of the node (file level only; see
 //!   [`crate::model::ClusterMembership`]): `strait.cluster.node.id`, `strait.cluster.listen`,
@@ -68,12 +68,12 @@ use crate::properties;
 use keys::{
     client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
     CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS,
-    STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN,
-    STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID,
-    STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_DATA_DIR, STRAIT_KEYS,
-    STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS,
-    STRAIT_METRICS_LISTEN, STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL,
-    TARGET_ADMIN_LAYERS, UNKNOWN,
+    STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR,
+    STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT,
+    STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
+    STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES,
+    STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_METRICS_LISTEN, STRAIT_POSITION_FLUSH_INTERVAL,
+    STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
@@ -154,6 +154,8 @@ struct Reader<'f> {
     aliases: Vec<ClusterAlias>,
     clusters_line: usize,
     node: NodeSettings,
+    /// `strait.data.dir` and `strait.cluster.data.dir`, the same setting.
+    data_dirs: [Option<Sourced<PathBuf>>; 2],
     cluster: MembershipValues,
     top: Scope,
     /// File-level `security.protocol`, `ssl.*`, `sasl.*`: every cluster's clients.
@@ -211,6 +213,7 @@ impl<'f> Reader<'f> {
                 progress_interval: DEFAULT_PROGRESS_INTERVAL,
                 metrics_listen: None,
             },
+            data_dirs: [None, None],
             cluster: MembershipValues::default(),
             top: Scope::default(),
             common: JavaProps::new(),
@@ -376,12 +379,7 @@ impl<'f> Reader<'f> {
 
     fn read_node(&mut self, entry: &Entry) -> Result<(), ConfigError> {
         match entry.key.as_str() {
-            STRAIT_DATA_DIR => {
-                if entry.value.is_empty() {
-                    return Err(invalid(self.file, entry, "a directory path"));
-                }
-                self.node.data_dir = PathBuf::from(&entry.value);
-            }
+            STRAIT_DATA_DIR => self.data_dirs[0] = Some(data_dir(self.file, entry)?),
             STRAIT_LOG_FORMAT => {
                 self.node.log_format = parse_log_format(&entry.value)
                     .ok_or_else(|| invalid(self.file, entry, EXPECT_LOG_FORMAT))?;
@@ -416,6 +414,7 @@ impl<'f> Reader<'f> {
                 let id = parsed(file, entry, membership::parse_node_id)?;
                 cluster.node_id = Some(entry.sourced(id));
             }
+            STRAIT_CLUSTER_DATA_DIR => self.data_dirs[1] = Some(data_dir(file, entry)?),
             STRAIT_CLUSTER_LISTEN => {
                 let listen = parsed(file, entry, membership::parse_listen)?;
                 cluster.listen = Some(entry.sourced(listen));
@@ -659,6 +658,8 @@ impl<'f> Reader<'f> {
     }
 
     fn finish(mut self) -> Result<Settings, ConfigError> {
+        let [node_dir, cluster_dir] = std::mem::take(&mut self.data_dirs);
+        self.node.data_dir = assemble::data_dir(self.file, node_dir, cluster_dir)?;
         let cluster = membership::membership(
             self.file,
             std::mem::take(&mut self.cluster),
@@ -954,6 +955,14 @@ fn parsed<T>(
     parse: fn(&str) -> Result<T, &'static str>,
 ) -> Result<T, ConfigError> {
     parse(&entry.value).map_err(|expected| invalid(file, entry, expected))
+}
+
+/// A data dir: a non-empty path.
+fn data_dir(file: &Path, entry: &Entry) -> Result<Sourced<PathBuf>, ConfigError> {
+    if entry.value.is_empty() {
+        return Err(invalid(file, entry, assemble::EXPECT_DIRECTORY));
+    }
+    Ok(entry.sourced(PathBuf::from(&entry.value)))
 }
 
 /// `true` / `false`, any case (as Kafka's `ConfigDef` reads booleans).

@@ -1011,3 +1011,27 @@ fn client_properties_remember_their_key_and_line() {
          A->B)"
     );
 }
+
+#[test]
+fn the_data_dir_may_be_set_as_a_cluster_setting() {
+    let s = load(&format!(
+        "{BASE}strait.cluster.data.dir = /var/lib/strait\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/var/lib/strait"));
+    let s = load(&format!(
+        "{BASE}strait.data.dir = /a\nstrait.cluster.data.dir = /a\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/a"));
+    assert_eq!(
+        error(&format!(
+            "{BASE}strait.data.dir = /a\nstrait.cluster.data.dir = /b\n"
+        )),
+        "/etc/strait/mm2.properties:6: `strait.cluster.data.dir` = \"/b\": `strait.data.dir` \
+         (line 5) = \"/a\" sets the data dir too: set one of them, or both to the same directory"
+    );
+    assert_eq!(
+        error(&format!("{BASE}A->B.strait.cluster.data.dir = /b\n")),
+        "/etc/strait/mm2.properties:5: `A->B.strait.cluster.data.dir`: a node setting: set it \
+         once, without a flow prefix (strait.cluster.data.dir)"
+    );
+}

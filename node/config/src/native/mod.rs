@@ -3,13 +3,14 @@
 //!
 //! ```toml
 //! [node]
-//! data_dir = "./strait-data"          # default ./strait-data
+//! data_dir = "./strait-data"          # default ./strait-data; or in [cluster]
 //! log_format = "text"                 # text | json
 //! progress_interval_secs = 5          # 0 = off
 //! metrics_listen = "127.0.0.1:9464"   # IP:PORT of the Prometheus endpoint; default: none
 //!
 //! [cluster]                           # this node's place in the Strait cluster (Raft group)
 //! node_id = 1                         # default 1; required with several peers or join
+//! # data_dir = "/var/lib/strait"      # the same as [node] data_dir: set either (or both, equal)
 //! listen = "0.0.0.0:7070"             # IP:PORT; default 0.0.0.0:<port of this node's address>,
 //!                                     # else 127.0.0.1:7070
 //! advertise = "10.0.0.1:7070"         # HOST:PORT; default: this node's peer address, else listen
@@ -78,7 +79,7 @@ use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::mm2::parse_log_format;
 use crate::model::{
     ClientOrigins, ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings,
-    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
+    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_PROGRESS_INTERVAL,
 };
 
 mod origins;
@@ -119,6 +120,8 @@ struct RawNode {
 #[serde(deny_unknown_fields)]
 struct RawMembership {
     node_id: Option<i64>,
+    /// The same setting as `[node] data_dir` (either may be set).
+    data_dir: Option<PathBuf>,
     listen: Option<String>,
     advertise: Option<String>,
     peers: Option<PeerList>,
@@ -454,8 +457,9 @@ impl<'f> Assembler<'f> {
         }
     }
 
-    fn assemble(mut self, raw: RawFile) -> Result<Settings, ConfigError> {
-        let node = self.node(raw.node)?;
+    fn assemble(mut self, mut raw: RawFile) -> Result<Settings, ConfigError> {
+        let cluster_data_dir = raw.cluster.data_dir.take();
+        let node = self.node(raw.node, cluster_data_dir)?;
         let cluster = self.membership(raw.cluster)?;
 
         let mut flows_by_id: BTreeMap<FlowId, (String, RawFlow)> = BTreeMap::new();
@@ -607,7 +611,26 @@ impl<'f> Assembler<'f> {
         })
     }
 
-    fn node(&self, raw: RawNode) -> Result<NodeSettings, ConfigError> {
+    /// `[node]`, and the data dir `[cluster]` may set instead.
+    fn node(
+        &self,
+        raw: RawNode,
+        cluster_data_dir: Option<PathBuf>,
+    ) -> Result<NodeSettings, ConfigError> {
+        let data_dir = |table, dir: Option<PathBuf>| {
+            let path = [table, "data_dir"];
+            match dir {
+                Some(dir) if dir.as_os_str().is_empty() => {
+                    Err(self.invalid(&path, "", assemble::EXPECT_DIRECTORY))
+                }
+                dir => Ok(dir.map(|dir| self.sourced(&path, dir))),
+            }
+        };
+        let data_dir = assemble::data_dir(
+            self.file,
+            data_dir("node", raw.data_dir)?,
+            data_dir("cluster", cluster_data_dir)?,
+        )?;
         let log_format = match raw.log_format {
             None => Default::default(),
             Some(format) => parse_log_format(&format)
@@ -627,9 +650,7 @@ impl<'f> Assembler<'f> {
             })?),
         };
         Ok(NodeSettings {
-            data_dir: raw
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir,
             log_format,
             progress_interval,
             metrics_listen,

@@ -1026,3 +1026,28 @@ fn client_properties_remember_their_key_and_line() {
          consumer of flow A->B)"
     );
 }
+
+#[test]
+fn the_data_dir_may_be_set_in_cluster() {
+    let s = load(&format!(
+        "{MINIMAL}[cluster]\ndata_dir = \"/var/lib/strait\"\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/var/lib/strait"));
+    let both = format!("{MINIMAL}[node]\ndata_dir = \"/a\"\n[cluster]\ndata_dir = \"/a\"\n");
+    assert_eq!(load(&both).node.data_dir, Path::new("/a"));
+    let s = load_env(MINIMAL, env(&[("STRAIT__CLUSTER__DATA_DIR", "/from/env")]));
+    assert_eq!(s.node.data_dir, Path::new("/from/env"));
+
+    let differ = format!("{MINIMAL}[node]\ndata_dir = \"/a\"\n[cluster]\ndata_dir = \"/b\"\n");
+    assert_eq!(
+        error(&differ),
+        format!(
+            "{FILE}:14: `cluster.data_dir` = \"/b\": `node.data_dir` (line 12) = \"/a\" sets the \
+             data dir too: set one of them, or both to the same directory"
+        )
+    );
+    assert_eq!(
+        error(&format!("{MINIMAL}[cluster]\ndata_dir = \"\"\n")),
+        format!("{FILE}:12: invalid value \"\" for `cluster.data_dir`: expected a directory path")
+    );
+}
