@@ -101,8 +101,14 @@ fn main() -> ExitCode {
             strait_node::telemetry::init(settings.node.log_format);
             strait_node::node::run(settings)
         }),
-        Command::CheckConfig { config, offline } => strait_node::check::load(&config)
-            .map(|settings| print!("{}", strait_node::check::report(&settings, offline))),
+        Command::CheckConfig { config, offline } => {
+            strait_node::check::load(&config).map(|settings| {
+                for warning in &settings.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                print!("{}", strait_node::check::report(&settings, offline))
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -567,3 +567,72 @@ fn ignored_mm2_keys_are_named_once() {
     // Only the start-up matters here; a drain would wait for the unreachable brokers.
     node.kill9();
 }
+
+/// Every Strait cluster that does not set `cluster_id` has the same one ("strait"), so a node could
+/// join the wrong cluster: with several nodes, check-config and a starting node warn about it.
+#[test]
+fn several_nodes_without_a_cluster_id_are_warned_about() {
+    let dir = temp_dir("strait-badcfg-");
+    let port = free_port();
+    let cluster = format!(
+        "[cluster]\nnode_id = 1\nlisten = \"127.0.0.1:{port}\"\n\
+         peers = [\"1@127.0.0.1:{port}\", \"2@127.0.0.1:{}\", \"3@127.0.0.1:{}\"]\n",
+        free_port(),
+        free_port()
+    );
+    let base = toml_config(
+        &dir.path().join("data"),
+        Some(&format!("127.0.0.1:{}", free_port())),
+        "east",
+        "",
+    );
+    let warning = "cluster.cluster_id is not set; this cluster uses the default id \"strait\", \
+                   like every cluster that sets none: set a distinct id per cluster so a node \
+                   never joins the wrong cluster";
+
+    let path = write(dir.path(), "unnamed.toml", &format!("{base}\n{cluster}"));
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(0), format!("warning: {warning}\n").as_str()),
+        "stdout:\n{}",
+        out.stdout
+    );
+    let named = write(
+        dir.path(),
+        "named.toml",
+        &format!("{base}\n{cluster}cluster_id = \"mirror-ew\"\n"),
+    );
+    let out = check_config(&named, &[]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
+
+    let mut node = Strait::start_file(&path);
+    wait::until_ok(
+        "the node to start its cluster transport",
+        || {
+            assert!(
+                !node.has_exited(),
+                "the node exited:\n{}",
+                node.log_tail(40)
+            );
+            let log = node.log();
+            if log.contains("cluster transport listening") {
+                Ok(())
+            } else {
+                Err(format!("{} log lines", log.lines().count()))
+            }
+        },
+        || node.log_tail(40),
+    );
+    let log = node.log();
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains(warning))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "the warning should be logged once; log:\n{log}"
+    );
+    // Only the start-up matters here: the other two peers never come.
+    node.kill9();
+}

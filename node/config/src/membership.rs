@@ -182,6 +182,7 @@ pub(crate) struct MembershipValues {
 pub(crate) struct MembershipKeys {
     pub node_id: &'static str,
     pub advertise: &'static str,
+    pub cluster_id: &'static str,
     /// Appended to the message asking for a node id (e.g. how to set it from the environment).
     pub node_id_hint: &'static str,
 }
@@ -219,6 +220,22 @@ fn same_address(a: &str, b: &str) -> bool {
 /// The port of an address [`parse_address`] accepted.
 fn port_of(address: &str) -> Option<u16> {
     address.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+}
+
+/// Advice about values that are valid but risky: a cluster of several nodes (several peers, or a
+/// node joining one) that leaves its id at the default, which every such cluster shares.
+pub(crate) fn warnings(values: &MembershipValues, keys: &MembershipKeys) -> Vec<String> {
+    let peers = values.peers.as_ref().map_or(0, |p| p.value.len());
+    let several_nodes = peers > 1 || values.join.is_some();
+    if values.cluster_id.is_some() || !several_nodes {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} is not set; this cluster uses the default id \"{DEFAULT_CLUSTER_ID}\", like every \
+         cluster that sets none: set a distinct id per cluster so a node never joins the wrong \
+         cluster",
+        keys.cluster_id
+    )]
 }
 
 /// Checks the rules between the values and fills in the defaults (see [`ClusterMembership`]).
@@ -524,6 +541,7 @@ mod tests {
         let keys = MembershipKeys {
             node_id: "node_id",
             advertise: "advertise",
+            cluster_id: "cluster_id",
             node_id_hint: "",
         };
         let loaded = membership(Path::new("f"), MembershipValues::default(), &keys).unwrap();

@@ -213,6 +213,9 @@ pub struct Settings {
     /// Keys that were read but are not used by Strait (yet), each with the reason. The node logs each
     /// once as a warning at start-up; `check-config` prints them.
     pub ignored: Vec<IgnoredKey>,
+    /// Advice about settings that are valid but risky (a cluster of several nodes without its own
+    /// `cluster_id`). The node logs each once as a warning at start-up; `check-config` prints them.
+    pub warnings: Vec<String>,
 }
 
 /// Settings of this node process.

@@ -80,6 +80,7 @@ use keys::{
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: STRAIT_CLUSTER_NODE_ID,
     advertise: STRAIT_CLUSTER_ADVERTISE,
+    cluster_id: STRAIT_CLUSTER_ID,
     node_id_hint: "",
 };
 
@@ -660,6 +661,7 @@ impl<'f> Reader<'f> {
     fn finish(mut self) -> Result<Settings, ConfigError> {
         let [node_dir, cluster_dir] = std::mem::take(&mut self.data_dirs);
         self.node.data_dir = assemble::data_dir(self.file, node_dir, cluster_dir)?;
+        let warnings = membership::warnings(&self.cluster, &MEMBERSHIP_KEYS);
         let cluster = membership::membership(
             self.file,
             std::mem::take(&mut self.cluster),
@@ -773,6 +775,7 @@ impl<'f> Reader<'f> {
             clusters,
             flows,
             ignored: assemble::tidy_ignored(self.ignored),
+            warnings,
         })
     }
 }

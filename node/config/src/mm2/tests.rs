@@ -1035,3 +1035,18 @@ fn the_data_dir_may_be_set_as_a_cluster_setting() {
          once, without a flow prefix (strait.cluster.data.dir)"
     );
 }
+
+#[test]
+fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
+    let peers = "strait.cluster.node.id = 1\n\
+                 strait.cluster.peers = 1@a:7070, 2@b:7070\n";
+    assert_eq!(
+        load(&format!("{BASE}{peers}")).warnings,
+        ["strait.cluster.id is not set; this cluster uses the default id \"strait\", like every \
+          cluster that sets none: set a distinct id per cluster so a node never joins the wrong \
+          cluster"]
+    );
+    let named = format!("{BASE}{peers}strait.cluster.id = mirror-ab\n");
+    assert!(load(&named).warnings.is_empty());
+    assert!(load(BASE).warnings.is_empty());
+}

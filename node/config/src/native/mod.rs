@@ -90,6 +90,7 @@ use origins::Origins;
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: "cluster.node_id",
     advertise: "cluster.advertise",
+    cluster_id: "cluster.cluster_id",
     node_id_hint: "; it can come from the environment (STRAIT__CLUSTER__NODE_ID)",
 };
 
@@ -460,7 +461,7 @@ impl<'f> Assembler<'f> {
     fn assemble(mut self, mut raw: RawFile) -> Result<Settings, ConfigError> {
         let cluster_data_dir = raw.cluster.data_dir.take();
         let node = self.node(raw.node, cluster_data_dir)?;
-        let cluster = self.membership(raw.cluster)?;
+        let (cluster, warnings) = self.membership(raw.cluster)?;
 
         let mut flows_by_id: BTreeMap<FlowId, (String, RawFlow)> = BTreeMap::new();
         for (name, flow) in raw.flows {
@@ -608,6 +609,7 @@ impl<'f> Assembler<'f> {
             clusters,
             flows,
             ignored: assemble::tidy_ignored(self.ignored),
+            warnings,
         })
     }
 
@@ -657,8 +659,11 @@ impl<'f> Assembler<'f> {
         })
     }
 
-    /// `[cluster]`: each value parsed, then the rules between them.
-    fn membership(&self, raw: RawMembership) -> Result<ClusterMembership, ConfigError> {
+    /// `[cluster]`: each value parsed, then the rules between them; and advice about them.
+    fn membership(
+        &self,
+        raw: RawMembership,
+    ) -> Result<(ClusterMembership, Vec<String>), ConfigError> {
         let peers = match raw.peers {
             None => None,
             Some(PeerList(items)) => Some(self.sourced(
@@ -697,7 +702,9 @@ impl<'f> Assembler<'f> {
                 )?
                 .map(|s| s.value),
         };
-        membership::membership(self.file, values, &MEMBERSHIP_KEYS)
+        let warnings = membership::warnings(&values, &MEMBERSHIP_KEYS);
+        let cluster = membership::membership(self.file, values, &MEMBERSHIP_KEYS)?;
+        Ok((cluster, warnings))
     }
 
     /// A `[cluster]` string value, parsed.

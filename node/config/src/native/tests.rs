@@ -1051,3 +1051,27 @@ fn the_data_dir_may_be_set_in_cluster() {
         format!("{FILE}:12: invalid value \"\" for `cluster.data_dir`: expected a directory path")
     );
 }
+
+#[test]
+fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
+    let warning = "cluster.cluster_id is not set; this cluster uses the default id \"strait\", \
+                   like every cluster that sets none: set a distinct id per cluster so a node \
+                   never joins the wrong cluster";
+    let three = "node_id = 1\npeers = [\"1@a:7070\", \"2@b:7070\", \"3@c:7070\"]";
+    assert_eq!(load(&with_cluster(three)).warnings, [warning]);
+    let join = "node_id = 4\nadvertise = \"d:7070\"\njoin = \"a:7070\"";
+    assert_eq!(load(&with_cluster(join)).warnings, [warning]);
+    let named = format!("{three}\ncluster_id = \"mirror-eu\"");
+    assert!(load(&with_cluster(&named)).warnings.is_empty());
+    // Set from the environment counts as set.
+    let s = load_env(
+        &with_cluster(three),
+        env(&[("STRAIT__CLUSTER__CLUSTER_ID", "mirror-eu")]),
+    );
+    assert!(s.warnings.is_empty());
+    // A cluster of one cannot join the wrong cluster.
+    assert!(load(MINIMAL).warnings.is_empty());
+    assert!(load(&with_cluster("peers = [\"1@a:7070\"]"))
+        .warnings
+        .is_empty());
+}
