@@ -43,6 +43,7 @@ progress_interval_secs = 3
 [cluster]
 node_id = $i
 peers = [${peers%, }]
+cluster_id = "demo"
 
 [clusters.A]
 bootstrap_servers = "127.0.0.1:19092"

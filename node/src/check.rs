@@ -2,16 +2,27 @@
 //! list the source topics each flow would replicate right now, with their remote names.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use strait_config::Settings;
 
-use crate::kafka::{consumer_config, SourceTopic};
+use crate::kafka::{check_client_properties, consumer_config, SourceTopic};
 use crate::replication::topics::select_topics;
+use crate::NodeError;
 
 /// How long each source cluster gets to answer a metadata request.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Loads a configuration as `strait node` and `strait check-config` both do:
+/// [`strait_config::load`], then every client property of every flow checked by librdkafka (see
+/// [`check_client_properties`]), so a bad one fails both before anything starts.
+pub fn load(path: &Path) -> Result<Settings, NodeError> {
+    let settings = strait_config::load(path)?;
+    check_client_properties(&settings).map_err(NodeError::Config)?;
+    Ok(settings)
+}
 
 /// The report printed by `check-config`.
 pub fn report(settings: &Settings, offline: bool) -> String {

@@ -97,15 +97,18 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Node { config } => strait_config::load(&config)
-            .map_err(strait_node::NodeError::from)
-            .and_then(|settings| {
-                strait_node::telemetry::init(settings.node.log_format);
-                strait_node::node::run(settings)
-            }),
-        Command::CheckConfig { config, offline } => strait_config::load(&config)
-            .map(|settings| print!("{}", strait_node::check::report(&settings, offline)))
-            .map_err(strait_node::NodeError::from),
+        Command::Node { config } => strait_node::check::load(&config).and_then(|settings| {
+            strait_node::telemetry::init(settings.node.log_format);
+            strait_node::node::run(settings)
+        }),
+        Command::CheckConfig { config, offline } => {
+            strait_node::check::load(&config).map(|settings| {
+                for warning in &settings.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                print!("{}", strait_node::check::report(&settings, offline))
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,9 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
                 file = %settings.file.display(), "configuration key ignored"),
         }
     }
+    for warning in &settings.warnings {
+        tracing::warn!(file = %settings.file.display(), "{warning}");
+    }
     let flush_every = settings
         .flows
         .iter()

@@ -1,11 +1,14 @@
 //! Configuration errors are reported before anything runs: `strait check-config` and
 //! `strait node` exit non-zero with a message naming the file and what is wrong (the key, the
-//! bad value, pattern or alias, and for `.properties` the line). No broker is needed.
+//! bad value, pattern or alias, and the line or the environment variable). Keys Strait does not act
+//! on are named once each, never dropped silently. No broker is needed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use strait_tests::strait::{check_config, run_node_to_exit, temp_dir, CheckOutput};
+use strait_tests::broker::free_port;
+use strait_tests::strait::{check_config, run_node_to_exit, temp_dir, CheckOutput, Strait};
+use strait_tests::wait;
 
 /// How long `strait node` may take to refuse a bad config.
 const REFUSE_DEADLINE: Duration = Duration::from_secs(20);
@@ -241,6 +244,136 @@ fn bad_number() {
     );
 }
 
+/// A bad TOML value is reported at its line, or at the environment variable that set it.
+#[test]
+fn toml_errors_name_the_line_or_the_variable() {
+    let dir = temp_dir("strait-badcfg-");
+    let text = toml_config(
+        dir.path(),
+        Some("127.0.0.1:29092"),
+        "east",
+        "max_in_flight_records = \"lots\"",
+    );
+    let path = write(dir.path(), "typed.toml", &text);
+    let line = line_of(&text, "max_in_flight_records");
+    let expected = format!(
+        "error: {}:{line}: `flows.eastwest.max_in_flight_records`: expected an integer, found \
+         string \"lots\"\n",
+        path.display()
+    );
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+
+    let text = toml_config(dir.path(), Some("127.0.0.1:29092"), "east", "");
+    let path = write(dir.path(), "env.toml", &text);
+    let variable = "STRAIT__FLOWS__EASTWEST__REPLICATION_FACTOR";
+    let out = check_config(&path, &[(variable, "0")]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            Some(2),
+            format!(
+                "error: environment variable {variable} (overriding {}): invalid value \"0\" for \
+                 `flows.eastwest.replication_factor`: expected a whole number from 1 to 32767, or \
+                 -1 for the target broker's default\n",
+                path.display()
+            )
+            .as_str()
+        )
+    );
+
+    let path = write(
+        dir.path(),
+        "syntax.toml",
+        "[node]\ndata_dir = \"/x\"\n[clusters.east\n",
+    );
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            Some(2),
+            format!(
+                "error: {}:3: invalid TOML: unclosed table, expected `]`\n",
+                path.display()
+            )
+            .as_str()
+        )
+    );
+}
+
+/// A client property librdkafka rejects (a bad value, an unknown name) is a configuration error at
+/// load, naming the key as written and its line: before, the flow failed only when it created its
+/// clients, and check-config said the file was valid.
+#[test]
+fn bad_client_properties_are_refused_before_anything_starts() {
+    let dir = temp_dir("strait-badcfg-");
+    let text = properties_config(dir.path(), "east.consumer.fetch.min.bytes = lots\n");
+    let path = write(dir.path(), "client.properties", &text);
+    let line = line_of(&text, "east.consumer.fetch.min.bytes");
+    let what = "properties east.consumer.fetch.min.bytes = lots";
+    assert_bad(
+        what,
+        &path,
+        &[
+            &format!("{}:{line}:", path.display()),
+            "`east.consumer.fetch.min.bytes` = \"lots\"",
+            "fetch.min.bytes",
+        ],
+    );
+    assert_names_line(what, &path, line);
+
+    let text = toml_config(
+        dir.path(),
+        Some("127.0.0.1:29092"),
+        "east",
+        "[clusters.east.consumer]\n\"fetch.min.bytes\" = \"lots\"",
+    );
+    let path = write(dir.path(), "client.toml", &text);
+    let line = line_of(&text, "\"fetch.min.bytes\"");
+    let expected = format!(
+        "error: {}:{line}: `clusters.east.consumer.\"fetch.min.bytes\"` = \"lots\": Invalid value \
+         for configuration property \"fetch.min.bytes\" (librdkafka, for the source consumer of \
+         flow east->west)\n",
+        path.display()
+    );
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(2), expected.as_str())
+    );
+
+    let text = toml_config(
+        dir.path(),
+        Some("127.0.0.1:29092"),
+        "east",
+        "[flows.eastwest.producer]\n\"lingerer.ms\" = 5",
+    );
+    let path = write(dir.path(), "unknown-client.toml", &text);
+    let line = line_of(&text, "\"lingerer.ms\"");
+    assert_bad(
+        "TOML unknown librdkafka property",
+        &path,
+        &[
+            &format!("{}:{line}:", path.display()),
+            "`flows.eastwest.producer.\"lingerer.ms\"`",
+            "No such configuration property",
+        ],
+    );
+}
+
 #[test]
 fn unreadable_file() {
     let dir = temp_dir("strait-badcfg-");
@@ -333,4 +466,173 @@ fn toml_env_override_is_honoured() {
             out.stdout
         );
     }
+}
+
+/// MirrorMaker 2 keys Strait does not act on are listed once each by `check-config` and logged once
+/// each as a warning when a node starts, with their line and the reason. A Java-only client
+/// property is ignored once although every client built from its scope translates it.
+#[test]
+fn ignored_mm2_keys_are_named_once() {
+    let dir = temp_dir("strait-badcfg-");
+    // Nothing listens on the bootstrap ports: the node starts its flows and retries connecting.
+    let text = format!(
+        "clusters = east, west\n\
+         east.bootstrap.servers = 127.0.0.1:{east}\n\
+         west.bootstrap.servers = 127.0.0.1:{west}\n\
+         strait.data.dir = {data}\n\
+         strait.cluster.listen = 127.0.0.1:{cluster}\n\
+         east->west.enabled = true\n\
+         tasks.max = 4\n\
+         key.converter = org.apache.kafka.connect.converters.ByteArrayConverter\n\
+         east->west.sync.topic.acls.enabled = false\n\
+         east.consumer.max.poll.records = 500\n",
+        east = free_port(),
+        west = free_port(),
+        data = dir.path().join("data").display(),
+        cluster = free_port(),
+    );
+    let path = write(dir.path(), "ignored.properties", &text);
+    let not_implemented = "MirrorMaker 2 setting, not implemented in Strait yet";
+    let ignored = [
+        ("tasks.max", not_implemented),
+        ("key.converter", not_implemented),
+        ("east->west.sync.topic.acls.enabled", not_implemented),
+        (
+            "east.consumer.max.poll.records",
+            "Java client setting with no librdkafka equivalent",
+        ),
+    ];
+
+    let out = check_config(&path, &[]);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert!(
+        out.stdout.contains("ignored keys (4):\n"),
+        "stdout:\n{}",
+        out.stdout
+    );
+    for (key, reason) in ignored {
+        let line = line_of(&text, key);
+        let listed = format!("  line {line}: {key}: {reason}\n");
+        assert_eq!(
+            out.stdout.matches(&listed).count(),
+            1,
+            "check-config should list {listed:?} once; stdout:\n{}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout.matches(key).count(),
+            1,
+            "{key} named more than once; stdout:\n{}",
+            out.stdout
+        );
+    }
+
+    let mut node = Strait::start_file(&path);
+    wait::until_ok(
+        "the node to start",
+        || {
+            assert!(
+                !node.has_exited(),
+                "the node exited:\n{}",
+                node.log_tail(40)
+            );
+            let log = node.log();
+            if log.contains("node started") {
+                Ok(())
+            } else {
+                Err(format!("{} log lines", log.lines().count()))
+            }
+        },
+        || node.log_tail(40),
+    );
+    let log = node.log();
+    for (key, _) in ignored {
+        let line = line_of(&text, key);
+        let warnings: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("configuration key ignored"))
+            .filter(|l| l.contains(&format!("key={key} ")))
+            .collect();
+        assert_eq!(
+            warnings.len(),
+            1,
+            "{key} should be warned about once; log:\n{log}"
+        );
+        assert!(
+            warnings[0].contains(&format!("line={line} ")),
+            "the warning names line {line}: {}",
+            warnings[0]
+        );
+    }
+    // Only the start-up matters here; a drain would wait for the unreachable brokers.
+    node.kill9();
+}
+
+/// Every Strait cluster that does not set `cluster_id` has the same one ("strait"), so a node could
+/// join the wrong cluster: with several nodes, check-config and a starting node warn about it.
+#[test]
+fn several_nodes_without_a_cluster_id_are_warned_about() {
+    let dir = temp_dir("strait-badcfg-");
+    let port = free_port();
+    let cluster = format!(
+        "[cluster]\nnode_id = 1\nlisten = \"127.0.0.1:{port}\"\n\
+         peers = [\"1@127.0.0.1:{port}\", \"2@127.0.0.1:{}\", \"3@127.0.0.1:{}\"]\n",
+        free_port(),
+        free_port()
+    );
+    let base = toml_config(
+        &dir.path().join("data"),
+        Some(&format!("127.0.0.1:{}", free_port())),
+        "east",
+        "",
+    );
+    let warning = "cluster.cluster_id is not set; this cluster uses the default id \"strait\", \
+                   like every cluster that sets none: set a distinct id per cluster so a node \
+                   never joins the wrong cluster";
+
+    let path = write(dir.path(), "unnamed.toml", &format!("{base}\n{cluster}"));
+    let out = check_config(&path, &[]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(0), format!("warning: {warning}\n").as_str()),
+        "stdout:\n{}",
+        out.stdout
+    );
+    let named = write(
+        dir.path(),
+        "named.toml",
+        &format!("{base}\n{cluster}cluster_id = \"mirror-ew\"\n"),
+    );
+    let out = check_config(&named, &[]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
+
+    let mut node = Strait::start_file(&path);
+    wait::until_ok(
+        "the node to start its cluster transport",
+        || {
+            assert!(
+                !node.has_exited(),
+                "the node exited:\n{}",
+                node.log_tail(40)
+            );
+            let log = node.log();
+            if log.contains("cluster transport listening") {
+                Ok(())
+            } else {
+                Err(format!("{} log lines", log.lines().count()))
+            }
+        },
+        || node.log_tail(40),
+    );
+    let log = node.log();
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains(warning))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "the warning should be logged once; log:\n{log}"
+    );
+    // Only the start-up matters here: the other two peers never come.
+    node.kill9();
 }

@@ -482,6 +482,24 @@ fn a_config_applied_through_a_follower_becomes_the_next_version_everywhere() {
         "{}",
         bad.message()
     );
+    // A client property librdkafka rejects would stop every node's flow: refused at the edge.
+    let bad_client = format!("{}A.consumer.fetch.min.bytes = lots\n", s.base.properties());
+    let line = bad_client.lines().count();
+    let bad = api.refused(
+        "a client property librdkafka rejects",
+        ApplyConfigRequest {
+            content: bad_client,
+            format: "properties".to_owned(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with(&format!("content:{line}: "))
+            && bad.message().contains("A.consumer.fetch.min.bytes"),
+        "{}",
+        bad.message()
+    );
     let bad = api.refused(
         "an unknown format",
         ApplyConfigRequest {

@@ -194,6 +194,12 @@ fn assert_accepted(out: &CheckOutput, what: &str) {
         out.stdout,
         out.stderr
     );
+    // Each shipped cluster names itself: no warning about the shared default cluster id.
+    assert!(
+        !out.stderr.contains("warning:"),
+        "{what}: check-config warns:\n{}",
+        out.stderr
+    );
 }
 
 /// What `check-config` says of one node's configuration.

@@ -35,5 +35,7 @@ fn shipped_configs_are_valid() {
             "{file}: no flow listed:\n{}",
             out.stdout
         );
+        // A shipped cluster of several nodes names its cluster (no default-id warning).
+        assert_eq!(out.stderr, "", "{file}: warnings on stderr");
     }
 }

@@ -2,7 +2,7 @@
 //! the final [`FlowSettings`]. Keys in messages are the caller's (`A->B.topics` or
 //! `flows.a_to_b.topics`), so errors speak the syntax of the file being loaded.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
@@ -10,11 +10,12 @@ use strait_coordinator::{
     FlowId, ReplicationPolicy, TopicFilter, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE,
 };
 
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::model::{
-    ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
-    DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
-    DEFAULT_POSITION_FLUSH_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
+    ClientOrigins, ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
+    DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR, DEFAULT_MAX_IN_FLIGHT_BYTES,
+    DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
+    DEFAULT_REFRESH_TOPICS_INTERVAL,
 };
 
 pub(crate) const EXPECT_BOOL: &str = "true or false";
@@ -36,7 +37,33 @@ pub(crate) const EXPECT_POLICY: &str = "DefaultReplicationPolicy or IdentityRepl
 pub(crate) struct Sourced<T> {
     pub value: T,
     pub key: String,
-    pub line: Option<usize>,
+    pub place: Place,
+}
+
+pub(crate) const EXPECT_DIRECTORY: &str = "a directory path";
+
+/// The data dir, which the node's settings or the cluster's may set (`[node] data_dir` or
+/// `[cluster] data_dir`; `strait.data.dir` or `strait.cluster.data.dir`): either, or both when they
+/// name the same directory; the default when neither does.
+pub(crate) fn data_dir(
+    file: &Path,
+    node: Option<Sourced<PathBuf>>,
+    cluster: Option<Sourced<PathBuf>>,
+) -> Result<PathBuf, ConfigError> {
+    match (node, cluster) {
+        (Some(node), Some(cluster)) if node.value != cluster.value => Err(ConfigError::Conflict {
+            at: Location::at(file, cluster.place.clone()),
+            key: cluster.key.clone(),
+            value: cluster.value.display().to_string(),
+            reason: format!(
+                "{} = {:?} sets the data dir too: set one of them, or both to the same directory",
+                crate::membership::place(&node),
+                node.value.display().to_string()
+            ),
+        }),
+        (Some(dir), _) | (None, Some(dir)) => Ok(dir.value),
+        (None, None) => Ok(PathBuf::from(DEFAULT_DATA_DIR)),
+    }
 }
 
 /// `replication.policy.class`.
@@ -212,7 +239,7 @@ impl Mm2Values {
             .map_err(|e| {
                 let at = self.groups.as_ref().or(self.groups_exclude.as_ref());
                 ConfigError::InvalidKey {
-                    at: Location::new(file, at.and_then(|s| s.line)),
+                    at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
                     key: at.map_or_else(|| "groups".to_owned(), |s| s.key.clone()),
                     reason: e.to_string(),
                 }
@@ -310,6 +337,7 @@ pub(crate) struct FlowClients {
     pub producer: ClientProps,
     pub source_admin: ClientProps,
     pub target_admin: ClientProps,
+    pub origins: ClientOrigins,
 }
 
 /// Compiles each pattern on its own, so the error names the one that is wrong.
@@ -319,7 +347,7 @@ pub(crate) fn check_patterns(
 ) -> Result<(), ConfigError> {
     for pattern in &patterns.value {
         Regex::new(pattern).map_err(|e| ConfigError::InvalidRegex {
-            at: Location::new(file, patterns.line),
+            at: Location::at(file, patterns.place.clone()),
             key: patterns.key.clone(),
             pattern: pattern.clone(),
             reason: first_line(&e.to_string()),
@@ -393,7 +421,7 @@ pub(crate) fn flow_settings(
     .map_err(|e| {
         let at = values.topics.as_ref().or(values.topics_exclude.as_ref());
         ConfigError::InvalidKey {
-            at: Location::new(file, at.and_then(|s| s.line)),
+            at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
             key: at.map_or_else(|| "topics".to_owned(), |s| s.key.clone()),
             reason: e.to_string(),
         }
@@ -407,7 +435,7 @@ pub(crate) fn flow_settings(
     let config_properties_exclude = whole_name_regex(&config_exclude).map_err(|e| {
         let at = values.config_properties_exclude.as_ref();
         ConfigError::InvalidKey {
-            at: Location::new(file, at.and_then(|s| s.line)),
+            at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
             key: at.map_or_else(|| "config.properties.exclude".to_owned(), |s| s.key.clone()),
             reason: first_line(&e.to_string()),
         }
@@ -420,7 +448,7 @@ pub(crate) fn flow_settings(
             Some(sep) => {
                 ReplicationPolicy::default_with_separator(sep.value.clone()).map_err(|_| {
                     ConfigError::InvalidValue {
-                        at: Location::new(file, sep.line),
+                        at: Location::at(file, sep.place.clone()),
                         key: sep.key.clone(),
                         value: sep.value.clone(),
                         expected: EXPECT_SEPARATOR.to_owned(),
@@ -455,10 +483,11 @@ pub(crate) fn flow_settings(
         producer: clients.producer,
         source_admin: clients.source_admin,
         target_admin: clients.target_admin,
+        client_origins: clients.origins,
     })
 }
 
-/// One entry per (key, line), sorted by line (TOML keys, which have none, last), then key.
+/// One entry per (key, line), sorted by line (keys without one last), then key.
 pub(crate) fn tidy_ignored(mut ignored: Vec<IgnoredKey>) -> Vec<IgnoredKey> {
     let mut seen = std::collections::HashSet::new();
     ignored.retain(|i| seen.insert((i.key.clone(), i.line)));
@@ -476,7 +505,7 @@ mod tests {
         Sourced {
             value: patterns.iter().map(|s| (*s).to_owned()).collect(),
             key: "A->B.topics".to_owned(),
-            line: Some(7),
+            place: Place::Line(7),
         }
     }
 

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{ConfigError, Location};
-use crate::model::{ClientProps, IgnoredKey};
+use crate::model::{ClientProps, IgnoredKey, PropertyOrigin, PropertyOrigins};
 
 /// A Java client property as read from the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,10 +60,11 @@ pub(crate) fn overlay<'a>(layers: impl IntoIterator<Item = &'a JavaProps>) -> Ja
     merged
 }
 
-/// The librdkafka properties of `props`, and what could not be translated.
+/// The librdkafka properties of `props`, where each came from, and what could not be translated.
 #[derive(Debug, Default)]
 pub(crate) struct Translated {
     pub props: ClientProps,
+    pub origins: PropertyOrigins,
     pub ignored: Vec<IgnoredKey>,
 }
 
@@ -80,7 +81,15 @@ pub(crate) fn translate(
     };
     let mut out = Translated::default();
     for (name, prop) in props {
-        let mut ignore = |reason: String| {
+        let origin = || PropertyOrigin {
+            key: prop.key.clone(),
+            at: Location::new(file, prop.line),
+        };
+        let set = |out: &mut Translated, to: &str, value: &str| {
+            out.props.insert(to.to_owned(), value.to_owned());
+            out.origins.insert(to.to_owned(), origin());
+        };
+        let ignore = |out: &mut Translated, reason: String| {
             out.ignored.push(IgnoredKey {
                 key: prop.key.clone(),
                 line: prop.line,
@@ -88,22 +97,23 @@ pub(crate) fn translate(
             })
         };
         match rule(name) {
-            Rule::Same => {
-                out.props.insert(name.clone(), prop.value.clone());
-            }
-            Rule::Rename(to) => {
-                out.props.insert(to.to_owned(), prop.value.clone());
-            }
-            Rule::Ignore(reason) => ignore(reason.to_owned()),
+            Rule::Same => set(&mut out, name, &prop.value),
+            Rule::Rename(to) => set(&mut out, to, &prop.value),
+            Rule::Ignore(reason) => ignore(&mut out, reason.to_owned()),
             Rule::Unknown => ignore(
+                &mut out,
                 "unknown client property: librdkafka has no property of this name and Strait has \
                  no translation for it"
                     .to_owned(),
             ),
             Rule::Special => match special(name, prop, &lookup) {
-                Ok(Special::Set(pairs)) => out.props.extend(pairs),
+                Ok(Special::Set(pairs)) => {
+                    for (to, value) in pairs {
+                        set(&mut out, &to, &value);
+                    }
+                }
                 Ok(Special::Context) => {}
-                Ok(Special::Ignore(reason)) => ignore(reason),
+                Ok(Special::Ignore(reason)) => ignore(&mut out, reason),
                 Err(expected) => {
                     return Err(ConfigError::InvalidValue {
                         at: Location::new(file, prop.line),

@@ -30,9 +30,20 @@ pub(crate) const SEPARATOR: &str = "__";
 
 const ORIGIN: &str = "the environment";
 
-/// Overrides, as a tree to lay over the file's (a `config` source).
+/// Overrides, as a tree to lay over the file's (a `config` source), and the variable that set each
+/// key path.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct EnvOverrides(Map<String, Value>);
+pub(crate) struct EnvOverrides {
+    tree: Map<String, Value>,
+    variables: Vec<(Vec<String>, String)>,
+}
+
+impl EnvOverrides {
+    /// Each overridden key path (spelled like the file's) and the variable that set it.
+    pub fn variables(&self) -> &[(Vec<String>, String)] {
+        &self.variables
+    }
+}
 
 impl Source for EnvOverrides {
     fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
@@ -40,7 +51,7 @@ impl Source for EnvOverrides {
     }
 
     fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
-        Ok(self.0.clone())
+        Ok(self.tree.clone())
     }
 }
 
@@ -65,6 +76,7 @@ pub(crate) fn overrides(
     flat.sort_by(|a, b| a.0.cmp(&b.0));
 
     let mut tree = Map::new();
+    let mut variables = Vec::new();
     for (key, value) in flat {
         let segments: Vec<&str> = key.split('.').collect();
         let path = resolve(file_tree, &segments).map_err(|reason| ConfigError::InvalidKey {
@@ -73,8 +85,9 @@ pub(crate) fn overrides(
             reason,
         })?;
         insert(&mut tree, &path, value);
+        variables.push((path, variable_name(&key)));
     }
-    Ok(EnvOverrides(tree))
+    Ok(EnvOverrides { tree, variables })
 }
 
 /// The variable a lowercased, dotted key came from (for messages).
@@ -213,7 +226,7 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        walk("", &overrides.0, &mut out);
+        walk("", &overrides.tree, &mut out);
         out.sort();
         out
     }
@@ -243,6 +256,22 @@ mod tests {
                 "clusters/new/bootstrap_servers=n:1",
                 "flows/a_to_b/replication_factor=3",
                 "node/data_dir=/x",
+            ]
+        );
+        let variables: Vec<String> = o
+            .variables()
+            .iter()
+            .map(|(path, variable)| format!("{}={variable}", path.join("/")))
+            .collect();
+        assert_eq!(
+            variables,
+            vec![
+                "clusters/A/bootstrap_servers=STRAIT__CLUSTERS__A__BOOTSTRAP_SERVERS",
+                "clusters/A/client/sasl.password=STRAIT__CLUSTERS__A__CLIENT__SASL_PASSWORD",
+                "clusters/A/client/security.protocol=STRAIT__CLUSTERS__A__CLIENT__SECURITY_PROTOCOL",
+                "clusters/new/bootstrap_servers=STRAIT__CLUSTERS__NEW__BOOTSTRAP_SERVERS",
+                "flows/a_to_b/replication_factor=STRAIT__FLOWS__A_TO_B__REPLICATION_FACTOR",
+                "node/data_dir=STRAIT__NODE__DATA_DIR",
             ]
         );
     }

@@ -1,8 +1,9 @@
 //! Why a configuration file was rejected.
 //!
-//! Every message starts with where the problem is (`file` or `file:line` for `.properties`), names
-//! the key, and says what is wrong or what was expected, so `strait check-config` output can be acted
-//! on without reading the code. Secret values are never echoed (see [`crate::client_props`]).
+//! Every message starts with where the problem is (`file:line`, the environment variable that set
+//! the value, or the file alone when no line applies), names the key, and says what is wrong or what
+//! was expected, so `strait check-config` output can be acted on without reading the code. Secret
+//! values are never echoed (see [`crate::client_props`]).
 
 use std::fmt;
 use std::io;
@@ -10,27 +11,63 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// Where a problem is: a file, and for `.properties` files the 1-based line of the key.
+/// Where in a configuration a value was set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Place {
+    /// The file as a whole (a key that is missing, or a rule between several keys).
+    #[default]
+    File,
+    /// The 1-based line of the key in the file.
+    Line(usize),
+    /// The environment variable that overrides the file's value (`STRAIT__...`, TOML files only).
+    Env(String),
+}
+
+impl Place {
+    /// `Line(n)` for `Some(n)`, else `File`.
+    pub(crate) fn line(line: Option<usize>) -> Self {
+        line.map_or(Place::File, Place::Line)
+    }
+
+    /// The line, when the value was set on one.
+    pub fn line_number(&self) -> Option<usize> {
+        match self {
+            Place::Line(line) => Some(*line),
+            Place::File | Place::Env(_) => None,
+        }
+    }
+}
+
+/// Where a problem is: a file, and where in it (or in its environment overrides).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub file: PathBuf,
-    pub line: Option<usize>,
+    pub place: Place,
 }
 
 impl Location {
     pub(crate) fn new(file: impl Into<PathBuf>, line: Option<usize>) -> Self {
+        Self::at(file, Place::line(line))
+    }
+
+    pub(crate) fn at(file: impl Into<PathBuf>, place: Place) -> Self {
         Self {
             file: file.into(),
-            line,
+            place,
         }
     }
 }
 
 impl fmt::Display for Location {
+    /// `file:line`, `environment variable NAME (overriding file)` or `file`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}", self.file.display()),
-            None => write!(f, "{}", self.file.display()),
+        let file = self.file.display();
+        match &self.place {
+            Place::File => write!(f, "{file}"),
+            Place::Line(line) => write!(f, "{file}:{line}"),
+            Place::Env(variable) => {
+                write!(f, "environment variable {variable} (overriding {file})")
+            }
         }
     }
 }
@@ -53,7 +90,8 @@ pub enum ConfigError {
     )]
     UnknownFormat { file: PathBuf },
 
-    /// A line of a `.properties` file that cannot be read as `key = value`.
+    /// A line of a `.properties` file that cannot be read as `key = value`, or TOML that does not
+    /// parse.
     #[error("{at}: {reason}")]
     Syntax { at: Location, reason: String },
 
@@ -127,8 +165,29 @@ pub enum ConfigError {
     #[error("{at}: no flow is enabled: {hint}")]
     NoEnabledFlow { at: Location, hint: String },
 
-    /// The TOML file does not parse or does not match the expected structure (unknown field, wrong
-    /// type); the `config` crate's message names the key.
+    /// librdkafka rejects a client property (an unknown name, a bad value).
+    #[error("{at}: `{key}` = {value:?}: {reason}")]
+    ClientProperty {
+        at: Location,
+        key: String,
+        /// As written, masked when secret.
+        value: String,
+        /// librdkafka's message, and which client of which flow.
+        reason: String,
+    },
+
+    /// A TOML value of the wrong kind (a string where a number is expected...).
+    #[error("{at}: `{key}`: expected {expected}, found {found}")]
+    WrongType {
+        at: Location,
+        key: String,
+        /// What was found, e.g. `string "abc"` or `sequence` (secret values are never shown).
+        found: String,
+        expected: String,
+    },
+
+    /// Any other error of the `config` crate reading a TOML file and its environment overrides
+    /// (syntax, unknown keys and type errors have their own variants, with the line).
     #[error("{}: {cause}", file.display())]
     Toml {
         file: PathBuf,
@@ -149,6 +208,14 @@ mod tests {
         assert_eq!(
             Location::new("/etc/strait.toml", None).to_string(),
             "/etc/strait.toml"
+        );
+        assert_eq!(
+            Location::at(
+                "/etc/strait.toml",
+                Place::Env("STRAIT__CLUSTER__NODE_ID".to_owned())
+            )
+            .to_string(),
+            "environment variable STRAIT__CLUSTER__NODE_ID (overriding /etc/strait.toml)"
         );
     }
 

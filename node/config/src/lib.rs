@@ -24,7 +24,7 @@ mod properties;
 mod shared;
 
 pub use diff::{Change, Item, SettingChange, SharedChange};
-pub use error::{ConfigError, Location};
+pub use error::{ConfigError, Location, Place};
 pub use load::{load, load_text, Format};
 pub use membership::parse_address;
 pub use model::*;

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::assemble::Sourced;
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClusterMembership, Peer, DEFAULT_CLUSTER_ID, DEFAULT_LISTEN, DEFAULT_LIVENESS_TIMEOUT,
     DEFAULT_NODE_ID, DEFAULT_POSITION_INTERVAL, MIN_LIVENESS_TIMEOUT, MIN_POSITION_INTERVAL,
@@ -182,15 +182,17 @@ pub(crate) struct MembershipValues {
 pub(crate) struct MembershipKeys {
     pub node_id: &'static str,
     pub advertise: &'static str,
+    pub cluster_id: &'static str,
     /// Appended to the message asking for a node id (e.g. how to set it from the environment).
     pub node_id_hint: &'static str,
 }
 
-/// `` `key` `` or `` `key` (line N) ``.
-fn place<T>(value: &Sourced<T>) -> String {
-    match value.line {
-        Some(line) => format!("`{}` (line {line})", value.key),
-        None => format!("`{}`", value.key),
+/// `` `key` ``, `` `key` (line N) `` or `` `key` (from VARIABLE) ``.
+pub(crate) fn place<T>(value: &Sourced<T>) -> String {
+    match &value.place {
+        Place::Line(line) => format!("`{}` (line {line})", value.key),
+        Place::Env(variable) => format!("`{}` (from {variable})", value.key),
+        Place::File => format!("`{}`", value.key),
     }
 }
 
@@ -204,7 +206,7 @@ fn list(peers: &[Peer]) -> String {
 
 fn conflict<T>(file: &Path, at: &Sourced<T>, value: String, reason: String) -> ConfigError {
     ConfigError::Conflict {
-        at: Location::new(file, at.line),
+        at: Location::at(file, at.place.clone()),
         key: at.key.clone(),
         value,
         reason,
@@ -218,6 +220,22 @@ fn same_address(a: &str, b: &str) -> bool {
 /// The port of an address [`parse_address`] accepted.
 fn port_of(address: &str) -> Option<u16> {
     address.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+}
+
+/// Advice about values that are valid but risky: a cluster of several nodes (several peers, or a
+/// node joining one) that leaves its id at the default, which every such cluster shares.
+pub(crate) fn warnings(values: &MembershipValues, keys: &MembershipKeys) -> Vec<String> {
+    let peers = values.peers.as_ref().map_or(0, |p| p.value.len());
+    let several_nodes = peers > 1 || values.join.is_some();
+    if values.cluster_id.is_some() || !several_nodes {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} is not set; this cluster uses the default id \"{DEFAULT_CLUSTER_ID}\", like every \
+         cluster that sets none: set a distinct id per cluster so a node never joins the wrong \
+         cluster",
+        keys.cluster_id
+    )]
 }
 
 /// Checks the rules between the values and fills in the defaults (see [`ClusterMembership`]).
@@ -363,7 +381,7 @@ pub(crate) fn membership(
         None => {
             if let (Some(join), true) = (&values.join, listen.ip().is_unspecified()) {
                 return Err(ConfigError::MissingKey {
-                    at: Location::new(file, join.line),
+                    at: Location::at(file, join.place.clone()),
                     key: keys.advertise.to_owned(),
                     hint: format!(
                         "{} is set, so the cluster must be told how to reach this node, and the \
@@ -523,6 +541,7 @@ mod tests {
         let keys = MembershipKeys {
             node_id: "node_id",
             advertise: "advertise",
+            cluster_id: "cluster_id",
             node_id_hint: "",
         };
         let loaded = membership(Path::new("f"), MembershipValues::default(), &keys).unwrap();

@@ -6,15 +6,70 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
 use strait_coordinator::{ClusterAlias, FlowId, ReplicationPolicy, TopicFilter};
 
+use crate::client_props::shown_value;
+use crate::error::{ConfigError, Location};
+
 /// librdkafka client properties (`name -> value`), already translated from Java client names where
 /// a translation exists (see the loaders).
 pub type ClientProps = BTreeMap<String, String>;
+
+/// Where a client property was set: the key as the file writes it (`A.consumer.fetch.min.bytes`,
+/// `clusters.A.consumer."fetch.min.bytes"`, `A.bootstrap.servers` for `bootstrap.servers`) and its
+/// line or environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyOrigin {
+    pub key: String,
+    pub at: Location,
+}
+
+/// For each librdkafka property of a client, where it was set.
+pub type PropertyOrigins = BTreeMap<String, PropertyOrigin>;
+
+/// One of the clients of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowClient {
+    Consumer,
+    Producer,
+    SourceAdmin,
+    TargetAdmin,
+}
+
+impl fmt::Display for FlowClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Consumer => "source consumer",
+            Self::Producer => "target producer",
+            Self::SourceAdmin => "source admin",
+            Self::TargetAdmin => "target admin",
+        })
+    }
+}
+
+/// Where each property of a flow's clients ([`FlowSettings::consumer`]...) was set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientOrigins {
+    pub consumer: PropertyOrigins,
+    pub producer: PropertyOrigins,
+    pub source_admin: PropertyOrigins,
+    pub target_admin: PropertyOrigins,
+}
+
+impl ClientOrigins {
+    pub fn of(&self, client: FlowClient) -> &PropertyOrigins {
+        match client {
+            FlowClient::Consumer => &self.consumer,
+            FlowClient::Producer => &self.producer,
+            FlowClient::SourceAdmin => &self.source_admin,
+            FlowClient::TargetAdmin => &self.target_admin,
+        }
+    }
+}
 
 /// Default [`NodeSettings::data_dir`].
 pub const DEFAULT_DATA_DIR: &str = "./strait-data";
@@ -158,6 +213,9 @@ pub struct Settings {
     /// Keys that were read but are not used by Strait (yet), each with the reason. The node logs each
     /// once as a warning at start-up; `check-config` prints them.
     pub ignored: Vec<IgnoredKey>,
+    /// Advice about settings that are valid but risky (a cluster of several nodes without its own
+    /// `cluster_id`). The node logs each once as a warning at start-up; `check-config` prints them.
+    pub warnings: Vec<String>,
 }
 
 /// Settings of this node process.
@@ -345,13 +403,52 @@ pub struct FlowSettings {
     pub source_admin: ClientProps,
     /// Effective properties of the admin client on the target.
     pub target_admin: ClientProps,
+    /// Where each of those client properties was set, for messages.
+    pub client_origins: ClientOrigins,
+}
+
+impl FlowSettings {
+    /// The error for a property of one of this flow's clients that librdkafka rejects (an unknown
+    /// name, a bad value): it names the key as the file writes it and where it was set (`file` when
+    /// Strait set the property itself). `value` is masked in `reason` when the property is a secret.
+    pub fn rejected_client_property(
+        &self,
+        file: &Path,
+        client: FlowClient,
+        property: &str,
+        value: &str,
+        reason: &str,
+    ) -> ConfigError {
+        let (key, at) = match self.client_origins.of(client).get(property) {
+            Some(origin) => (origin.key.clone(), origin.at.clone()),
+            None => (property.to_owned(), Location::new(file, None)),
+        };
+        let shown = shown_value(property, value);
+        let mut reason = reason.to_owned();
+        if shown != value && !value.is_empty() {
+            // librdkafka quotes the value; drop the whole message if it shows it some other way.
+            reason = reason.replace(&format!("\"{value}\""), &format!("\"{shown}\""));
+            if reason.contains(value) {
+                reason = "librdkafka rejects the value (not shown: a secret)".to_owned();
+            }
+        }
+        ConfigError::ClientProperty {
+            at,
+            key,
+            value: shown,
+            reason: format!(
+                "{reason} (librdkafka, for the {client} of flow {})",
+                self.id
+            ),
+        }
+    }
 }
 
 /// A key Strait read and does not act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredKey {
     pub key: String,
-    /// 1-based line in a `.properties` file; `None` for TOML.
+    /// The key's 1-based line; `None` when it has none (a TOML value set from the environment).
     pub line: Option<usize>,
     pub reason: String,
 }

@@ -244,6 +244,7 @@ impl Settings {
             clusters: parsed.clusters,
             flows: parsed.flows,
             ignored: self.ignored.clone(),
+            warnings: self.warnings.clone(),
         })
     }
 }

@@ -144,6 +144,9 @@ impl Config for ConfigApi {
         }
         let parsed = strait_config::load_text(Path::new(CONTENT), format, &r.content)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // As at a node's start: a client property librdkafka rejects would stop every node's flow.
+        crate::kafka::check_client_properties(&parsed)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let masked = parsed.masked_secrets();
         if !masked.is_empty() {
             return Err(invalid(

@@ -2,8 +2,9 @@
 //! merged cluster → client type → flow); Strait adds its defaults underneath and forces the few
 //! settings its guarantees depend on.
 
+use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
-use strait_config::ClientProps;
+use strait_config::{ClientProps, ConfigError, FlowClient, FlowSettings, Settings};
 
 /// Which client of a flow a configuration is for (used in messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,64 @@ pub fn admin_config(props: &ClientProps, role: ClientRole) -> ClientConfig {
     build(props, &[], &[], role)
 }
 
+/// The clients of a flow, configured exactly as its flow actor creates them.
+pub struct FlowClientConfigs {
+    pub consumer: ClientConfig,
+    pub producer: ClientConfig,
+    pub source_admin: ClientConfig,
+    pub target_admin: ClientConfig,
+}
+
+impl FlowClientConfigs {
+    pub fn new(flow: &FlowSettings) -> Self {
+        Self {
+            consumer: consumer_config(&flow.consumer, &flow.id.to_string()),
+            producer: producer_config(
+                &flow.producer,
+                flow.max_in_flight_records,
+                flow.max_in_flight_bytes,
+            ),
+            source_admin: admin_config(&flow.source_admin, ClientRole::SourceAdmin),
+            target_admin: admin_config(&flow.target_admin, ClientRole::TargetAdmin),
+        }
+    }
+
+    fn each(&self) -> [(FlowClient, &ClientConfig); 4] {
+        [
+            (FlowClient::Consumer, &self.consumer),
+            (FlowClient::Producer, &self.producer),
+            (FlowClient::SourceAdmin, &self.source_admin),
+            (FlowClient::TargetAdmin, &self.target_admin),
+        ]
+    }
+}
+
+/// Sets every property of every flow's clients in a librdkafka configuration, as creating the
+/// clients will (`rd_kafka_conf_set`, without creating a client or contacting a broker), so an
+/// unknown property or a bad value is a configuration error before anything starts, naming the key
+/// as the file writes it and its line.
+pub fn check_client_properties(settings: &Settings) -> Result<(), Box<ConfigError>> {
+    for flow in &settings.flows {
+        for (client, config) in FlowClientConfigs::new(flow).each() {
+            let Err(error) = config.create_native_config() else {
+                continue;
+            };
+            let (property, value, reason) = match error {
+                KafkaError::ClientConfig(_, reason, property, value) => (property, value, reason),
+                other => (String::new(), String::new(), other.to_string()),
+            };
+            return Err(Box::new(flow.rejected_client_property(
+                &settings.file,
+                client,
+                &property,
+                &value,
+                &reason,
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +216,58 @@ mod tests {
         assert_eq!(p.get("enable.idempotence"), Some("true"));
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("queue.buffering.max.messages"), Some("11000"));
+    }
+
+    fn load(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let settings = strait_config::load(&path).unwrap();
+        (dir, path, settings)
+    }
+
+    const MM2: &str = "clusters = A, B\nA.bootstrap.servers = a:9092\n\
+                       B.bootstrap.servers = b:9092\nA->B.enabled = true\n";
+
+    #[test]
+    fn valid_client_properties_pass() {
+        let text = format!(
+            "{MM2}A.consumer.fetch.min.bytes = 10\nB.producer.max.request.size = 2000000\n\
+             A->B.target.admin.request.timeout.ms = 3000\n"
+        );
+        let (_dir, _, settings) = load("mm2.properties", &text);
+        check_client_properties(&settings).unwrap();
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_line_in_mm2_properties() {
+        let text = format!("{MM2}# the consumer\nA.consumer.fetch.min.bytes = lots\n");
+        let (_dir, path, settings) = load("mm2.properties", &text);
+        let err = check_client_properties(&settings).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:6: `A.consumer.fetch.min.bytes` = \"lots\": Invalid value for configuration \
+                 property \"fetch.min.bytes\" (librdkafka, for the source consumer of flow A->B)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn an_unknown_property_names_the_key_and_line_in_toml() {
+        let text = "[clusters.A]\nbootstrap_servers = \"a:9092\"\n[clusters.B]\n\
+                    bootstrap_servers = \"b:9092\"\n[flows.\"A->B\"]\n[flows.\"A->B\".producer]\n\
+                    \"linger.ms\" = 5\n\"lingerer.ms\" = 5\n";
+        let (_dir, path, settings) = load("strait.toml", text);
+        let err = check_client_properties(&settings).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:8: `flows.A->B.producer.\"lingerer.ms\"` = \"5\": No such configuration \
+                 property: \"lingerer.ms\" (librdkafka, for the target producer of flow A->B)",
+                path.display()
+            )
+        );
     }
 }

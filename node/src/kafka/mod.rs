@@ -9,5 +9,8 @@ mod context;
 
 pub use admin::{SourceTopic, TopicAdmin, TopicConfigEntry};
 pub use classify::{classify, ErrorClass};
-pub use client::{admin_config, consumer_config, producer_config, ClientRole};
+pub use client::{
+    admin_config, check_client_properties, consumer_config, producer_config, ClientRole,
+    FlowClientConfigs,
+};
 pub use context::{ClientHealth, PartitionOffsets, ReportingContext, SourceOffsets};

@@ -19,10 +19,7 @@ use strait_coordinator::state::{
 use strait_coordinator::{NodeId, TopicPartition};
 use strait_storage::{OffsetRun, Position, PositionStore};
 
-use crate::kafka::{
-    admin_config, consumer_config, producer_config, ClientRole, ReportingContext, TopicAdmin,
-    TopicConfigEntry,
-};
+use crate::kafka::{ClientRole, FlowClientConfigs, ReportingContext, TopicAdmin, TopicConfigEntry};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::partition::{
@@ -120,31 +117,20 @@ impl FlowActor {
         };
         let source_context = ReportingContext::new(format!("{flow} source"));
         let target_context = ReportingContext::new(format!("{flow} target"));
-        let consumer: SourceConsumer = consumer_config(&settings.consumer, &flow)
+        // The same configurations `check_client_properties` checked at load.
+        let configs = FlowClientConfigs::new(&settings);
+        let consumer: SourceConsumer = configs
+            .consumer
             .create_with_context(source_context.clone())
             .map_err(client_error(ClientRole::SourceConsumer))?;
-        let producer = ProducerActor::new(
-            &producer_config(
-                &settings.producer,
-                settings.max_in_flight_records,
-                settings.max_in_flight_bytes,
-            ),
-            target_context.clone(),
-            &flow,
-        )
-        .map_err(client_error(ClientRole::TargetProducer))?;
-        let source_admin = TopicAdmin::new(
-            &admin_config(&settings.source_admin, ClientRole::SourceAdmin),
-            source_context.clone(),
-            ADMIN_TIMEOUT,
-        )
-        .map_err(client_error(ClientRole::SourceAdmin))?;
-        let target_admin = TopicAdmin::new(
-            &admin_config(&settings.target_admin, ClientRole::TargetAdmin),
-            target_context.clone(),
-            ADMIN_TIMEOUT,
-        )
-        .map_err(client_error(ClientRole::TargetAdmin))?;
+        let producer = ProducerActor::new(&configs.producer, target_context.clone(), &flow)
+            .map_err(client_error(ClientRole::TargetProducer))?;
+        let source_admin =
+            TopicAdmin::new(&configs.source_admin, source_context.clone(), ADMIN_TIMEOUT)
+                .map_err(client_error(ClientRole::SourceAdmin))?;
+        let target_admin =
+            TopicAdmin::new(&configs.target_admin, target_context.clone(), ADMIN_TIMEOUT)
+                .map_err(client_error(ClientRole::TargetAdmin))?;
         let budget = Arc::new(InFlightBudget::new(
             settings.max_in_flight_records,
             settings.max_in_flight_bytes,

@@ -19,6 +19,8 @@ pub(crate) const NODE_KEYS: &[&str] = &[
 
 /// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
 pub(crate) const STRAIT_CLUSTER_NODE_ID: &str = "strait.cluster.node.id";
+/// The same setting as [`STRAIT_DATA_DIR`] (either may be set).
+pub(crate) const STRAIT_CLUSTER_DATA_DIR: &str = "strait.cluster.data.dir";
 pub(crate) const STRAIT_CLUSTER_LISTEN: &str = "strait.cluster.listen";
 pub(crate) const STRAIT_CLUSTER_ADVERTISE: &str = "strait.cluster.advertise";
 pub(crate) const STRAIT_CLUSTER_PEERS: &str = "strait.cluster.peers";
@@ -29,6 +31,7 @@ pub(crate) const STRAIT_CLUSTER_POSITION_INTERVAL: &str = "strait.cluster.positi
 pub(crate) const STRAIT_CLUSTER_CONTROL_TOKEN: &str = "strait.cluster.control.token";
 pub(crate) const CLUSTER_KEYS: &[&str] = &[
     STRAIT_CLUSTER_NODE_ID,
+    STRAIT_CLUSTER_DATA_DIR,
     STRAIT_CLUSTER_LISTEN,
     STRAIT_CLUSTER_ADVERTISE,
     STRAIT_CLUSTER_PEERS,
@@ -49,7 +52,9 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     STRAIT_DATA_DIR,
     STRAIT_LOG_FORMAT,
     STRAIT_PROGRESS_INTERVAL,
+    STRAIT_METRICS_LISTEN,
     STRAIT_CLUSTER_NODE_ID,
+    STRAIT_CLUSTER_DATA_DIR,
     STRAIT_CLUSTER_LISTEN,
     STRAIT_CLUSTER_ADVERTISE,
     STRAIT_CLUSTER_PEERS,

@@ -14,7 +14,7 @@
 //!   `refresh.topics.enabled`, `refresh.topics.interval.seconds`, and Strait's
 //!   `strait.max.in.flight.records`, `strait.max.in.flight.bytes`,
 //!   `strait.position.flush.interval.ms`.
-//! - Strait's node settings: `strait.data.dir`, `strait.log.format`,
+//! - Strait's node settings: `strait.data.dir` (or `strait.cluster.data.dir`), `strait.log.format`,
 //!   `strait.progress.interval.seconds` (file level only). Any other `strait.*` key is an error.
 //! - Strait's cluster settings of the node (file level only; see
 //!   [`crate::model::ClusterMembership`]): `strait.cluster.node.id`, `strait.cluster.listen`,
@@ -58,28 +58,29 @@ use crate::assemble::{
 use crate::client_props::{
     is_client_property, overlay, shown_value, translate, JavaProp, JavaProps,
 };
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::model::{
-    ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings, Settings, DEFAULT_DATA_DIR,
-    DEFAULT_PROGRESS_INTERVAL,
+    ClientOrigins, ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings,
+    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
 };
 use crate::properties;
 use keys::{
     client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
     CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS,
-    STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN,
-    STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID,
-    STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_DATA_DIR, STRAIT_KEYS,
-    STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS,
-    STRAIT_METRICS_LISTEN, STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL,
-    TARGET_ADMIN_LAYERS, UNKNOWN,
+    STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR,
+    STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT,
+    STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
+    STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES,
+    STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_METRICS_LISTEN, STRAIT_POSITION_FLUSH_INTERVAL,
+    STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: STRAIT_CLUSTER_NODE_ID,
     advertise: STRAIT_CLUSTER_ADVERTISE,
+    cluster_id: STRAIT_CLUSTER_ID,
     node_id_hint: "",
 };
 
@@ -101,7 +102,7 @@ impl Entry {
         Sourced {
             value,
             key: self.key.clone(),
-            line: Some(self.line),
+            place: Place::Line(self.line),
         }
     }
 
@@ -154,6 +155,8 @@ struct Reader<'f> {
     aliases: Vec<ClusterAlias>,
     clusters_line: usize,
     node: NodeSettings,
+    /// `strait.data.dir` and `strait.cluster.data.dir`, the same setting.
+    data_dirs: [Option<Sourced<PathBuf>>; 2],
     cluster: MembershipValues,
     top: Scope,
     /// File-level `security.protocol`, `ssl.*`, `sasl.*`: every cluster's clients.
@@ -211,6 +214,7 @@ impl<'f> Reader<'f> {
                 progress_interval: DEFAULT_PROGRESS_INTERVAL,
                 metrics_listen: None,
             },
+            data_dirs: [None, None],
             cluster: MembershipValues::default(),
             top: Scope::default(),
             common: JavaProps::new(),
@@ -376,12 +380,7 @@ impl<'f> Reader<'f> {
 
     fn read_node(&mut self, entry: &Entry) -> Result<(), ConfigError> {
         match entry.key.as_str() {
-            STRAIT_DATA_DIR => {
-                if entry.value.is_empty() {
-                    return Err(invalid(self.file, entry, "a directory path"));
-                }
-                self.node.data_dir = PathBuf::from(&entry.value);
-            }
+            STRAIT_DATA_DIR => self.data_dirs[0] = Some(data_dir(self.file, entry)?),
             STRAIT_LOG_FORMAT => {
                 self.node.log_format = parse_log_format(&entry.value)
                     .ok_or_else(|| invalid(self.file, entry, EXPECT_LOG_FORMAT))?;
@@ -416,6 +415,7 @@ impl<'f> Reader<'f> {
                 let id = parsed(file, entry, membership::parse_node_id)?;
                 cluster.node_id = Some(entry.sourced(id));
             }
+            STRAIT_CLUSTER_DATA_DIR => self.data_dirs[1] = Some(data_dir(file, entry)?),
             STRAIT_CLUSTER_LISTEN => {
                 let listen = parsed(file, entry, membership::parse_listen)?;
                 cluster.listen = Some(entry.sourced(listen));
@@ -602,8 +602,8 @@ impl<'f> Reader<'f> {
             match (current.is_some(), legacy) {
                 (false, legacy) => *current = legacy,
                 (true, Some(legacy)) => self.ignored.push(IgnoredKey {
+                    line: legacy.place.line_number(),
                     key: legacy.key,
-                    line: legacy.line,
                     reason: format!("deprecated name of {name}, which is also set and wins"),
                 }),
                 (true, None) => {}
@@ -629,7 +629,39 @@ impl<'f> Reader<'f> {
         Ok(translated.props)
     }
 
+    /// Where a cluster's `bootstrap.servers` was set: its own key, else the file-level fallback.
+    fn bootstrap_origin(&self, keys: &ClusterKeys) -> Option<PropertyOrigin> {
+        let key = keys
+            .bootstrap
+            .as_ref()
+            .or(self.fallback_bootstrap.as_ref())?;
+        Some(PropertyOrigin {
+            key: key.key.clone(),
+            at: Location::at(self.file, key.place.clone()),
+        })
+    }
+
+    /// One client of a flow: its translated properties with `bootstrap.servers`, and where each was
+    /// set.
+    fn client(
+        &mut self,
+        bootstrap: &str,
+        bootstrap_origin: Option<PropertyOrigin>,
+        props: &JavaProps,
+    ) -> Result<(ClientProps, PropertyOrigins), ConfigError> {
+        let translated = translate(self.file, props, &[])?;
+        self.ignored.extend(translated.ignored);
+        let mut origins = translated.origins;
+        origins.remove("bootstrap.servers");
+        origins.extend(bootstrap_origin.map(|o| ("bootstrap.servers".to_owned(), o)));
+        let props = assemble::client_props(bootstrap, &[&translated.props]);
+        Ok((props, origins))
+    }
+
     fn finish(mut self) -> Result<Settings, ConfigError> {
+        let [node_dir, cluster_dir] = std::mem::take(&mut self.data_dirs);
+        self.node.data_dir = assemble::data_dir(self.file, node_dir, cluster_dir)?;
+        let warnings = membership::warnings(&self.cluster, &MEMBERSHIP_KEYS);
         let cluster = membership::membership(
             self.file,
             std::mem::take(&mut self.cluster),
@@ -714,23 +746,23 @@ impl<'f> Reader<'f> {
             let target_admin = layered([&target.client, &target.admin], TARGET_ADMIN_LAYERS);
             let source_bootstrap = &clusters[&id.source].bootstrap_servers;
             let target_bootstrap = &clusters[&id.target].bootstrap_servers;
+            let source_origin = self.bootstrap_origin(source);
+            let target_origin = self.bootstrap_origin(target);
+            let consumer = self.client(source_bootstrap, source_origin.clone(), &consumer)?;
+            let producer = self.client(target_bootstrap, target_origin.clone(), &producer)?;
+            let source_admin = self.client(source_bootstrap, source_origin, &source_admin)?;
+            let target_admin = self.client(target_bootstrap, target_origin, &target_admin)?;
             let clients = FlowClients {
-                consumer: assemble::client_props(
-                    source_bootstrap,
-                    &[&self.translate(&consumer, &[])?],
-                ),
-                producer: assemble::client_props(
-                    target_bootstrap,
-                    &[&self.translate(&producer, &[])?],
-                ),
-                source_admin: assemble::client_props(
-                    source_bootstrap,
-                    &[&self.translate(&source_admin, &[])?],
-                ),
-                target_admin: assemble::client_props(
-                    target_bootstrap,
-                    &[&self.translate(&target_admin, &[])?],
-                ),
+                consumer: consumer.0,
+                producer: producer.0,
+                source_admin: source_admin.0,
+                target_admin: target_admin.0,
+                origins: ClientOrigins {
+                    consumer: consumer.1,
+                    producer: producer.1,
+                    source_admin: source_admin.1,
+                    target_admin: target_admin.1,
+                },
             };
             let values = scope.values.or(&top.values);
             flows.push(flow_settings(self.file, id, values, clients)?);
@@ -743,6 +775,7 @@ impl<'f> Reader<'f> {
             clusters,
             flows,
             ignored: assemble::tidy_ignored(self.ignored),
+            warnings,
         })
     }
 }
@@ -925,6 +958,14 @@ fn parsed<T>(
     parse: fn(&str) -> Result<T, &'static str>,
 ) -> Result<T, ConfigError> {
     parse(&entry.value).map_err(|expected| invalid(file, entry, expected))
+}
+
+/// A data dir: a non-empty path.
+fn data_dir(file: &Path, entry: &Entry) -> Result<Sourced<PathBuf>, ConfigError> {
+    if entry.value.is_empty() {
+        return Err(invalid(file, entry, assemble::EXPECT_DIRECTORY));
+    }
+    Ok(entry.sourced(PathBuf::from(&entry.value)))
 }
 
 /// `true` / `false`, any case (as Kafka's `ConfigDef` reads booleans).

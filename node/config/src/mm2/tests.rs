@@ -927,3 +927,126 @@ fn consumer_failover_keys_are_validated() {
     let msg = error(&format!("{BASE}offset.lag.max = -2\n"));
     assert_mentions(&msg, &[FILE, "offset.lag.max"]);
 }
+
+#[test]
+fn client_properties_remember_their_key_and_line() {
+    use crate::{FlowClient, Location, PropertyOrigin};
+    let s = load(&format!(
+        "{BASE}A.consumer.fetch.min.bytes = lots\n\
+         B.producer.max.request.size = 2000000\n\
+         A->B.source.consumer.client.id = mirror\n\
+         client.id = ignored-at-file-level\n\
+         sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \
+         username=\"u\" password=\"hunter2\";\n"
+    ));
+    let origin = |key: &str, line| PropertyOrigin {
+        key: key.to_owned(),
+        at: Location::new(FILE, Some(line)),
+    };
+    let flow = &s.flows[0];
+    let consumer = flow.client_origins.of(FlowClient::Consumer);
+    assert_eq!(
+        consumer["fetch.min.bytes"],
+        origin("A.consumer.fetch.min.bytes", 5)
+    );
+    assert_eq!(
+        consumer["client.id"],
+        origin("A->B.source.consumer.client.id", 7)
+    );
+    assert_eq!(
+        consumer["bootstrap.servers"],
+        origin("A.bootstrap.servers", 2)
+    );
+    assert_eq!(consumer["sasl.password"], origin("sasl.jaas.config", 9));
+    let producer = flow.client_origins.of(FlowClient::Producer);
+    assert_eq!(
+        producer["message.max.bytes"],
+        origin("B.producer.max.request.size", 6)
+    );
+    assert_eq!(
+        producer["bootstrap.servers"],
+        origin("B.bootstrap.servers", 3)
+    );
+    // Every property a client gets has an origin.
+    for client in [
+        FlowClient::Consumer,
+        FlowClient::Producer,
+        FlowClient::SourceAdmin,
+        FlowClient::TargetAdmin,
+    ] {
+        let props = match client {
+            FlowClient::Consumer => &flow.consumer,
+            FlowClient::Producer => &flow.producer,
+            FlowClient::SourceAdmin => &flow.source_admin,
+            FlowClient::TargetAdmin => &flow.target_admin,
+        };
+        let named: Vec<&String> = flow.client_origins.of(client).keys().collect();
+        assert_eq!(named, props.keys().collect::<Vec<_>>(), "{client}");
+    }
+
+    let err = flow.rejected_client_property(
+        Path::new(FILE),
+        FlowClient::Consumer,
+        "fetch.min.bytes",
+        "lots",
+        "Invalid value \"lots\" for configuration property \"fetch.min.bytes\"",
+    );
+    assert_eq!(
+        err.to_string(),
+        "/etc/strait/mm2.properties:5: `A.consumer.fetch.min.bytes` = \"lots\": Invalid value \
+         \"lots\" for configuration property \"fetch.min.bytes\" (librdkafka, for the source consumer of flow \
+         A->B)"
+    );
+    let err = flow.rejected_client_property(
+        Path::new(FILE),
+        FlowClient::Producer,
+        "sasl.password",
+        "hunter2",
+        "Invalid value \"hunter2\" for configuration property \"sasl.password\"",
+    );
+    assert_eq!(
+        err.to_string(),
+        "/etc/strait/mm2.properties:9: `sasl.jaas.config` = \"****\": Invalid value \"****\" for \
+         configuration property \"sasl.password\" (librdkafka, for the target producer of flow \
+         A->B)"
+    );
+}
+
+#[test]
+fn the_data_dir_may_be_set_as_a_cluster_setting() {
+    let s = load(&format!(
+        "{BASE}strait.cluster.data.dir = /var/lib/strait\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/var/lib/strait"));
+    let s = load(&format!(
+        "{BASE}strait.data.dir = /a\nstrait.cluster.data.dir = /a\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/a"));
+    assert_eq!(
+        error(&format!(
+            "{BASE}strait.data.dir = /a\nstrait.cluster.data.dir = /b\n"
+        )),
+        "/etc/strait/mm2.properties:6: `strait.cluster.data.dir` = \"/b\": `strait.data.dir` \
+         (line 5) = \"/a\" sets the data dir too: set one of them, or both to the same directory"
+    );
+    assert_eq!(
+        error(&format!("{BASE}A->B.strait.cluster.data.dir = /b\n")),
+        "/etc/strait/mm2.properties:5: `A->B.strait.cluster.data.dir`: a node setting: set it \
+         once, without a flow prefix (strait.cluster.data.dir)"
+    );
+}
+
+#[test]
+fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
+    let peers = "strait.cluster.node.id = 1\n\
+                 strait.cluster.peers = 1@a:7070, 2@b:7070\n";
+    assert_eq!(
+        load(&format!("{BASE}{peers}")).warnings,
+        ["strait.cluster.id is not set; this cluster uses the default id \"strait\", like every \
+          cluster that sets none: set a distinct id per cluster so a node never joins the wrong \
+          cluster"]
+    );
+    let named = format!("{BASE}{peers}strait.cluster.id = mirror-ab\n");
+    assert!(load(&named).warnings.is_empty());
+    assert!(load(BASE).warnings.is_empty());
+}

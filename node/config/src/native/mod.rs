@@ -3,13 +3,14 @@
 //!
 //! ```toml
 //! [node]
-//! data_dir = "./strait-data"          # default ./strait-data
+//! data_dir = "./strait-data"          # default ./strait-data; or in [cluster]
 //! log_format = "text"                 # text | json
 //! progress_interval_secs = 5          # 0 = off
 //! metrics_listen = "127.0.0.1:9464"   # IP:PORT of the Prometheus endpoint; default: none
 //!
 //! [cluster]                           # this node's place in the Strait cluster (Raft group)
 //! node_id = 1                         # default 1; required with several peers or join
+//! # data_dir = "/var/lib/strait"      # the same as [node] data_dir: set either (or both, equal)
 //! listen = "0.0.0.0:7070"             # IP:PORT; default 0.0.0.0:<port of this node's address>,
 //!                                     # else 127.0.0.1:7070
 //! advertise = "10.0.0.1:7070"         # HOST:PORT; default: this node's peer address, else listen
@@ -53,7 +54,8 @@
 //! The `[cluster]` rules and defaults are [`ClusterMembership`]'s (module `membership`). `peers`
 //! may also be one comma-separated string (`STRAIT__CLUSTER__PEERS=1@a:7070,2@b:7070`).
 //!
-//! Unknown fields are errors. Client properties are librdkafka names, passed through unchanged (no
+//! Unknown fields are errors. Every error names the key and its line, or the environment variable
+//! that set it (module `origins`). Client properties are librdkafka names, passed through unchanged (no
 //! Java translation); a flow's client gets its cluster's `client`, then its type table, then the
 //! flow's table (later wins), and `bootstrap.servers` from `bootstrap_servers`.
 
@@ -70,19 +72,25 @@ use crate::assemble::{
     self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Mm2Values, Sourced,
     EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_SEPARATOR,
 };
+use crate::client_props::{is_secret, shown_value};
 use crate::env;
 use crate::error::{ConfigError, Location};
 use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::mm2::parse_log_format;
 use crate::model::{
-    ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings, Settings,
-    DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
+    ClientOrigins, ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings,
+    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_PROGRESS_INTERVAL,
 };
+
+mod origins;
+
+use origins::Origins;
 
 /// How `[cluster]` keys are named in messages.
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: "cluster.node_id",
     advertise: "cluster.advertise",
+    cluster_id: "cluster.cluster_id",
     node_id_hint: "; it can come from the environment (STRAIT__CLUSTER__NODE_ID)",
 };
 
@@ -113,6 +121,8 @@ struct RawNode {
 #[serde(deny_unknown_fields)]
 struct RawMembership {
     node_id: Option<i64>,
+    /// The same setting as `[node] data_dir` (either may be set).
+    data_dir: Option<PathBuf>,
     listen: Option<String>,
     advertise: Option<String>,
     peers: Option<PeerList>,
@@ -271,74 +281,194 @@ pub(crate) fn parse(
         file: file.to_path_buf(),
         cause,
     };
+    let mut origins = Origins::parse(text).map_err(|e| ConfigError::Syntax {
+        at: Location::new(file, Some(e.line)),
+        reason: format!("invalid TOML: {}", e.reason),
+    })?;
     let source = File::from_str(text, FileFormat::Toml);
     let file_tree = source.collect().map_err(toml_error)?;
     let overrides = env::overrides(file, &file_tree, env)?;
+    for (path, variable) in overrides.variables() {
+        origins.set_by_variable(path.clone(), variable.clone());
+    }
+    let assembler = Assembler {
+        file,
+        origins,
+        ignored: Vec::new(),
+    };
     let raw: RawFile = Config::builder()
         .add_source(source)
         .add_source(overrides)
         .build()
         .and_then(Config::try_deserialize)
-        .map_err(toml_error)?;
-    Assembler::new(file).assemble(raw)
+        .map_err(|cause| assembler.config_error(cause))?;
+    assembler.assemble(raw)
 }
 
-/// A value of `[cluster]`, for messages.
-fn cluster_key<T>(field: &str, value: T) -> Sourced<T> {
-    Sourced {
-        value,
-        key: format!("cluster.{field}"),
-        line: None,
+/// `a.b.c`, as keys are named in messages.
+fn dotted(path: &[&str]) -> String {
+    path.join(".")
+}
+
+/// What a type error found, in TOML's words, from serde's or the `config` crate's description
+/// (`64-bit integer `3``, `string "x"`, `sequence`...); a secret value is not shown.
+fn found(description: &str, secret: bool) -> String {
+    let text = description
+        .replace("64-bit ", "")
+        .replace("128-bit ", "")
+        .replace("unsigned ", "")
+        .replace("floating point", "float")
+        .replace('`', "");
+    match text.as_str() {
+        "sequence" => return "an array".to_owned(),
+        "map" => return "a table".to_owned(),
+        "unit value" => return "nothing".to_owned(),
+        _ => {}
+    }
+    match text.split_once(' ') {
+        Some((kind, _)) if secret => format!("a {kind}"),
+        _ => text,
     }
 }
 
 struct Assembler<'f> {
     file: &'f Path,
+    origins: Origins,
     ignored: Vec<IgnoredKey>,
 }
 
 impl<'f> Assembler<'f> {
-    fn new(file: &'f Path) -> Self {
-        Self {
-            file,
-            ignored: Vec::new(),
-        }
-    }
-
-    fn at(&self) -> Location {
+    /// The file alone, for problems no key stands for.
+    fn at_file(&self) -> Location {
         Location::new(self.file, None)
     }
 
-    fn invalid(&self, key: String, value: impl fmt::Display, expected: &str) -> ConfigError {
+    /// Where the key at `path` was set.
+    fn at(&self, path: &[&str]) -> Location {
+        Location::at(self.file, self.origins.place(path))
+    }
+
+    /// A value and where it was set, for messages.
+    fn sourced<T>(&self, path: &[&str], value: T) -> Sourced<T> {
+        Sourced {
+            value,
+            key: dotted(path),
+            place: self.origins.place(path),
+        }
+    }
+
+    /// A key Strait reads and does not use.
+    fn ignore(&mut self, path: &[&str], key: String, reason: String) {
+        let line = self.origins.place(path).line_number();
+        self.ignored.push(IgnoredKey { key, line, reason });
+    }
+
+    /// A value that does not parse (a secret one is not shown).
+    fn invalid(&self, path: &[&str], value: impl fmt::Display, expected: &str) -> ConfigError {
+        let name = path.last().copied().unwrap_or_default();
         ConfigError::InvalidValue {
-            at: self.at(),
-            key,
-            value: value.to_string(),
+            at: self.at(path),
+            key: dotted(path),
+            value: shown_value(name, &value.to_string()),
             expected: expected.to_owned(),
         }
     }
 
     fn number<T>(
         &self,
-        key: String,
+        path: &[&str],
         value: Option<i64>,
         check: fn(i64) -> Result<T, &'static str>,
     ) -> Result<Option<T>, ConfigError> {
         value
-            .map(|n| check(n).map_err(|expected| self.invalid(key, n, expected)))
+            .map(|n| check(n).map_err(|expected| self.invalid(path, n, expected)))
             .transpose()
     }
 
-    fn assemble(mut self, raw: RawFile) -> Result<Settings, ConfigError> {
-        let node = self.node(raw.node)?;
-        let cluster = self.membership(raw.cluster)?;
+    /// An error of the `config` crate deserializing the file and its overrides, with the key's
+    /// place: a value of the wrong type, or an unknown key.
+    fn config_error(&self, cause: config::ConfigError) -> ConfigError {
+        let (key, inner) = match &cause {
+            config::ConfigError::Type {
+                unexpected,
+                expected,
+                key: Some(key),
+                ..
+            } => {
+                let path = self.origins.path_of(key);
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                let secret = path.last().is_some_and(|name| is_secret(name));
+                return ConfigError::WrongType {
+                    at: self.at(&path),
+                    key: dotted(&path),
+                    found: found(&unexpected.to_string(), secret),
+                    expected: (*expected).to_owned(),
+                };
+            }
+            config::ConfigError::At { error, key, .. } => (key.as_deref(), error.as_ref()),
+            other => (None, other),
+        };
+        let config::ConfigError::Message(message) = inner else {
+            return ConfigError::Toml {
+                file: self.file.to_path_buf(),
+                cause,
+            };
+        };
+        let mut path = key.map(|k| self.origins.path_of(k)).unwrap_or_default();
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let Some((field, rest)) = rest.split_once('`') else {
+                return ConfigError::Toml {
+                    file: self.file.to_path_buf(),
+                    cause,
+                };
+            };
+            path.push(field.to_owned());
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            return ConfigError::InvalidKey {
+                at: self.at(&path),
+                key: dotted(&path),
+                reason: format!("unknown key{rest}"),
+            };
+        }
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        // serde's "invalid type: integer `3`, expected a list of ...", from our own visitors.
+        let kind = message
+            .strip_prefix("invalid type: ")
+            .or_else(|| message.strip_prefix("invalid value: "))
+            .and_then(|rest| rest.split_once(", expected "));
+        match kind {
+            Some((what, expected)) if !path.is_empty() => {
+                let secret = path.last().is_some_and(|name| is_secret(name));
+                ConfigError::WrongType {
+                    at: self.at(&path),
+                    key: dotted(&path),
+                    found: found(what, secret),
+                    expected: expected.to_owned(),
+                }
+            }
+            _ if !path.is_empty() => ConfigError::InvalidKey {
+                at: self.at(&path),
+                key: dotted(&path),
+                reason: message.clone(),
+            },
+            _ => ConfigError::Toml {
+                file: self.file.to_path_buf(),
+                cause,
+            },
+        }
+    }
+
+    fn assemble(mut self, mut raw: RawFile) -> Result<Settings, ConfigError> {
+        let cluster_data_dir = raw.cluster.data_dir.take();
+        let node = self.node(raw.node, cluster_data_dir)?;
+        let (cluster, warnings) = self.membership(raw.cluster)?;
 
         let mut flows_by_id: BTreeMap<FlowId, (String, RawFlow)> = BTreeMap::new();
         for (name, flow) in raw.flows {
             let id = self.flow_id(&name, &flow, &raw.clusters)?;
             if let Some((other, _)) = flows_by_id.get(&id) {
                 return Err(ConfigError::InvalidKey {
-                    at: self.at(),
+                    at: self.at(&["flows", &name]),
                     key: format!("flows.{name}"),
                     reason: format!("flow {id} is already defined by [flows.{other}]"),
                 });
@@ -350,16 +480,16 @@ impl<'f> Assembler<'f> {
             if flow.enabled.unwrap_or(true) {
                 enabled.push((id, name, flow));
             } else {
-                self.ignored.push(IgnoredKey {
-                    key: format!("flows.{name}"),
-                    line: None,
-                    reason: format!("flow {id} is disabled (enabled = false)"),
-                });
+                self.ignore(
+                    &["flows", &name, "enabled"],
+                    format!("flows.{name}"),
+                    format!("flow {id} is disabled (enabled = false)"),
+                );
             }
         }
         if enabled.is_empty() {
             return Err(ConfigError::NoEnabledFlow {
-                at: self.at(),
+                at: self.at_file(),
                 hint: "add a [flows.<name>] table with source and target (flows are enabled by \
                        default), e.g. [flows.a_to_b] source = \"A\" target = \"B\""
                     .to_owned(),
@@ -375,7 +505,7 @@ impl<'f> Assembler<'f> {
                     .is_some();
                 if !has_bootstrap {
                     return Err(ConfigError::MissingBootstrap {
-                        at: self.at(),
+                        at: self.at(&["clusters", alias.as_str(), "bootstrap_servers"]),
                         cluster: alias.to_string(),
                         key: format!("clusters.{alias}.bootstrap_servers"),
                         flow: id.to_string(),
@@ -392,22 +522,23 @@ impl<'f> Assembler<'f> {
                 .as_deref()
                 .and_then(assemble::bootstrap_servers);
             let Some(bootstrap_servers) = bootstrap else {
-                self.ignored.push(IgnoredKey {
-                    key: format!("clusters.{name}"),
-                    line: None,
-                    reason: format!(
+                self.ignore(
+                    &["clusters", name],
+                    format!("clusters.{name}"),
+                    format!(
                         "cluster {name} has no bootstrap_servers and no enabled flow uses it: left out"
                     ),
-                });
+                );
                 continue;
             };
+            let table = |t: &'static str| ["clusters", name.as_str(), t];
             let settings = ClusterSettings {
                 alias: alias.clone(),
                 bootstrap_servers,
-                client: self.props(&format!("clusters.{name}.client"), &raw_cluster.client),
-                consumer: self.props(&format!("clusters.{name}.consumer"), &raw_cluster.consumer),
-                producer: self.props(&format!("clusters.{name}.producer"), &raw_cluster.producer),
-                admin: self.props(&format!("clusters.{name}.admin"), &raw_cluster.admin),
+                client: self.props(&table("client"), &raw_cluster.client),
+                consumer: self.props(&table("consumer"), &raw_cluster.consumer),
+                producer: self.props(&table("producer"), &raw_cluster.producer),
+                admin: self.props(&table("admin"), &raw_cluster.admin),
             };
             clusters.insert(alias, settings);
         }
@@ -416,28 +547,56 @@ impl<'f> Assembler<'f> {
         for (id, name, flow) in enabled {
             let source = &clusters[&id.source];
             let target = &clusters[&id.target];
-            let key = |field: &str| format!("flows.{name}.{field}");
-            let flow_consumer = self.props(&key("consumer"), &flow.consumer);
-            let flow_producer = self.props(&key("producer"), &flow.producer);
-            let flow_source_admin = self.props(&key("source_admin"), &flow.source_admin);
-            let flow_target_admin = self.props(&key("target_admin"), &flow.target_admin);
+            let table = |t: &'static str| ["flows", name.as_str(), t];
+            let flow_consumer = self.props(&table("consumer"), &flow.consumer);
+            let flow_producer = self.props(&table("producer"), &flow.producer);
+            let flow_source_admin = self.props(&table("source_admin"), &flow.source_admin);
+            let flow_target_admin = self.props(&table("target_admin"), &flow.target_admin);
+            let consumer = assemble::client_props(
+                &source.bootstrap_servers,
+                &[&source.client, &source.consumer, &flow_consumer],
+            );
+            let producer = assemble::client_props(
+                &target.bootstrap_servers,
+                &[&target.client, &target.producer, &flow_producer],
+            );
+            let source_admin = assemble::client_props(
+                &source.bootstrap_servers,
+                &[&source.client, &source.admin, &flow_source_admin],
+            );
+            let target_admin = assemble::client_props(
+                &target.bootstrap_servers,
+                &[&target.client, &target.admin, &flow_target_admin],
+            );
+            let (s, t) = (id.source.as_str(), id.target.as_str());
+            let origins = ClientOrigins {
+                consumer: self.origins(
+                    &consumer,
+                    s,
+                    &[("clusters", s, "consumer"), ("flows", &name, "consumer")],
+                ),
+                producer: self.origins(
+                    &producer,
+                    t,
+                    &[("clusters", t, "producer"), ("flows", &name, "producer")],
+                ),
+                source_admin: self.origins(
+                    &source_admin,
+                    s,
+                    &[("clusters", s, "admin"), ("flows", &name, "source_admin")],
+                ),
+                target_admin: self.origins(
+                    &target_admin,
+                    t,
+                    &[("clusters", t, "admin"), ("flows", &name, "target_admin")],
+                ),
+            };
             let clients = FlowClients {
-                consumer: assemble::client_props(
-                    &source.bootstrap_servers,
-                    &[&source.client, &source.consumer, &flow_consumer],
-                ),
-                producer: assemble::client_props(
-                    &target.bootstrap_servers,
-                    &[&target.client, &target.producer, &flow_producer],
-                ),
-                source_admin: assemble::client_props(
-                    &source.bootstrap_servers,
-                    &[&source.client, &source.admin, &flow_source_admin],
-                ),
-                target_admin: assemble::client_props(
-                    &target.bootstrap_servers,
-                    &[&target.client, &target.admin, &flow_target_admin],
-                ),
+                consumer,
+                producer,
+                source_admin,
+                target_admin,
+                origins,
             };
             let values = self.flow_values(&name, flow)?;
             flows.push(flow_settings(self.file, id, values, clients)?);
@@ -450,19 +609,38 @@ impl<'f> Assembler<'f> {
             clusters,
             flows,
             ignored: assemble::tidy_ignored(self.ignored),
+            warnings,
         })
     }
 
-    fn node(&self, raw: RawNode) -> Result<NodeSettings, ConfigError> {
+    /// `[node]`, and the data dir `[cluster]` may set instead.
+    fn node(
+        &self,
+        raw: RawNode,
+        cluster_data_dir: Option<PathBuf>,
+    ) -> Result<NodeSettings, ConfigError> {
+        let data_dir = |table, dir: Option<PathBuf>| {
+            let path = [table, "data_dir"];
+            match dir {
+                Some(dir) if dir.as_os_str().is_empty() => {
+                    Err(self.invalid(&path, "", assemble::EXPECT_DIRECTORY))
+                }
+                dir => Ok(dir.map(|dir| self.sourced(&path, dir))),
+            }
+        };
+        let data_dir = assemble::data_dir(
+            self.file,
+            data_dir("node", raw.data_dir)?,
+            data_dir("cluster", cluster_data_dir)?,
+        )?;
         let log_format = match raw.log_format {
             None => Default::default(),
-            Some(format) => parse_log_format(&format).ok_or_else(|| {
-                self.invalid("node.log_format".to_owned(), &format, EXPECT_LOG_FORMAT)
-            })?,
+            Some(format) => parse_log_format(&format)
+                .ok_or_else(|| self.invalid(&["node", "log_format"], &format, EXPECT_LOG_FORMAT))?,
         };
         let progress_interval = self
             .number(
-                "node.progress_interval_secs".to_owned(),
+                &["node", "progress_interval_secs"],
                 raw.progress_interval_secs,
                 assemble::progress_secs,
             )?
@@ -470,42 +648,35 @@ impl<'f> Assembler<'f> {
         let metrics_listen = match raw.metrics_listen {
             None => None,
             Some(text) => Some(text.trim().parse().map_err(|_| {
-                self.invalid(
-                    "node.metrics_listen".to_owned(),
-                    &text,
-                    EXPECT_METRICS_LISTEN,
-                )
+                self.invalid(&["node", "metrics_listen"], &text, EXPECT_METRICS_LISTEN)
             })?),
         };
         Ok(NodeSettings {
-            data_dir: raw
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir,
             log_format,
             progress_interval,
             metrics_listen,
         })
     }
 
-    /// `[cluster]`: each value parsed, then the rules between them.
-    fn membership(&self, raw: RawMembership) -> Result<ClusterMembership, ConfigError> {
+    /// `[cluster]`: each value parsed, then the rules between them; and advice about them.
+    fn membership(
+        &self,
+        raw: RawMembership,
+    ) -> Result<(ClusterMembership, Vec<String>), ConfigError> {
         let peers = match raw.peers {
             None => None,
-            Some(PeerList(items)) => Some(cluster_key(
-                "peers",
+            Some(PeerList(items)) => Some(self.sourced(
+                &["cluster", "peers"],
                 membership::parse_peers(&items).map_err(|(item, expected)| {
-                    self.invalid("cluster.peers".to_owned(), item, expected)
+                    self.invalid(&["cluster", "peers"], item, expected)
                 })?,
             )),
         };
         let values = MembershipValues {
             node_id: self
-                .number(
-                    "cluster.node_id".to_owned(),
-                    raw.node_id,
-                    membership::node_id,
-                )?
-                .map(|id| cluster_key("node_id", id)),
+                .number(&["cluster", "node_id"], raw.node_id, membership::node_id)?
+                .map(|id| self.sourced(&["cluster", "node_id"], id)),
             listen: self.text("listen", raw.listen, membership::parse_listen)?,
             advertise: self.text("advertise", raw.advertise, membership::parse_address)?,
             peers,
@@ -514,12 +685,12 @@ impl<'f> Assembler<'f> {
                 .text("cluster_id", raw.cluster_id, membership::parse_cluster_id)?
                 .map(|s| s.value),
             liveness_timeout: self.number(
-                "cluster.liveness_timeout_ms".to_owned(),
+                &["cluster", "liveness_timeout_ms"],
                 raw.liveness_timeout_ms,
                 membership::liveness_timeout,
             )?,
             position_interval: self.number(
-                "cluster.position_interval_ms".to_owned(),
+                &["cluster", "position_interval_ms"],
                 raw.position_interval_ms,
                 membership::position_interval,
             )?,
@@ -531,7 +702,9 @@ impl<'f> Assembler<'f> {
                 )?
                 .map(|s| s.value),
         };
-        membership::membership(self.file, values, &MEMBERSHIP_KEYS)
+        let warnings = membership::warnings(&values, &MEMBERSHIP_KEYS);
+        let cluster = membership::membership(self.file, values, &MEMBERSHIP_KEYS)?;
+        Ok((cluster, warnings))
     }
 
     /// A `[cluster]` string value, parsed.
@@ -541,18 +714,19 @@ impl<'f> Assembler<'f> {
         value: Option<String>,
         parse: fn(&str) -> Result<T, &'static str>,
     ) -> Result<Option<Sourced<T>>, ConfigError> {
+        let path = ["cluster", field];
         value
             .map(|v| {
                 parse(&v)
-                    .map(|parsed| cluster_key(field, parsed))
-                    .map_err(|expected| self.invalid(format!("cluster.{field}"), &v, expected))
+                    .map(|parsed| self.sourced(&path, parsed))
+                    .map_err(|expected| self.invalid(&path, &v, expected))
             })
             .transpose()
     }
 
     fn alias(&self, name: &str) -> Result<ClusterAlias, ConfigError> {
         ClusterAlias::new(name).map_err(|e| ConfigError::InvalidKey {
-            at: self.at(),
+            at: self.at(&["clusters", name]),
             key: format!("clusters.{name}"),
             reason: e.to_string(),
         })
@@ -571,7 +745,7 @@ impl<'f> Assembler<'f> {
                 Some((s, t)) => (s.trim().to_owned(), t.trim().to_owned()),
                 None => {
                     return Err(ConfigError::InvalidKey {
-                        at: self.at(),
+                        at: self.at(&["flows", name]),
                         key: format!("flows.{name}"),
                         reason: "set source and target, or name the flow \"SOURCE->TARGET\" \
                                  ([flows.\"A->B\"])"
@@ -586,7 +760,7 @@ impl<'f> Assembler<'f> {
                     "target"
                 };
                 return Err(ConfigError::MissingKey {
-                    at: self.at(),
+                    at: self.at(&["flows", name]),
                     key: format!("flows.{name}.{missing}"),
                     hint: "a flow sets both source and target, or neither (then its name is \
                            \"SOURCE->TARGET\")"
@@ -600,14 +774,14 @@ impl<'f> Assembler<'f> {
         };
         for (field, alias) in [("source", &source), ("target", &target)] {
             if !clusters.contains_key(alias) {
-                let key = if flow.source.is_some() {
-                    format!("flows.{name}.{field}")
+                let path = if flow.source.is_some() {
+                    vec!["flows", name, field]
                 } else {
-                    format!("flows.{name}")
+                    vec!["flows", name]
                 };
                 return Err(ConfigError::UnknownCluster {
-                    at: self.at(),
-                    key,
+                    at: self.at(&path),
+                    key: dotted(&path),
                     alias: alias.clone(),
                     defined: known(),
                 });
@@ -616,24 +790,24 @@ impl<'f> Assembler<'f> {
         let source = self.alias(&source)?;
         let target = self.alias(&target)?;
         FlowId::new(source, target).map_err(|e| ConfigError::InvalidKey {
-            at: self.at(),
+            at: self.at(&["flows", name]),
             key: format!("flows.{name}"),
             reason: e.to_string(),
         })
     }
 
-    /// librdkafka properties as written; `bootstrap.servers` there is recorded as ignored (it is
-    /// the cluster's `bootstrap_servers`).
-    fn props(&mut self, key: &str, raw: &BTreeMap<String, PropValue>) -> ClientProps {
+    /// The librdkafka properties of the table at `table`, as written; `bootstrap.servers` there is
+    /// recorded as ignored (it is the cluster's `bootstrap_servers`).
+    fn props(&mut self, table: &[&str], raw: &BTreeMap<String, PropValue>) -> ClientProps {
         let mut props = ClientProps::new();
         for (name, PropValue(value)) in raw {
             if name == "bootstrap.servers" {
-                self.ignored.push(IgnoredKey {
-                    key: format!("{key}.\"{name}\""),
-                    line: None,
-                    reason: "bootstrap servers are set with clusters.<alias>.bootstrap_servers"
-                        .to_owned(),
-                });
+                let path: Vec<&str> = table.iter().copied().chain([name.as_str()]).collect();
+                self.ignore(
+                    &path,
+                    format!("{}.\"{name}\"", dotted(table)),
+                    "bootstrap servers are set with clusters.<alias>.bootstrap_servers".to_owned(),
+                );
                 continue;
             }
             props.insert(name.clone(), value.clone());
@@ -641,31 +815,66 @@ impl<'f> Assembler<'f> {
         props
     }
 
-    fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {
-        let key = |field: &str| format!("flows.{name}.{field}");
-        let patterns = |field: &str, p: Option<Patterns>| {
-            p.map(|Patterns(value)| Sourced {
-                value,
-                key: key(field),
-                line: None,
+    /// Where each of a flow client's `props` was set: `bootstrap.servers` by `cluster`'s
+    /// `bootstrap_servers`, the others by the last of its `client` table and `tables` (lowest first)
+    /// that has them.
+    fn origins(
+        &self,
+        props: &ClientProps,
+        cluster: &str,
+        tables: &[(&str, &str, &str)],
+    ) -> PropertyOrigins {
+        let client = ("clusters", cluster, "client");
+        let tables: Vec<[&str; 3]> = std::iter::once(client)
+            .chain(tables.iter().copied())
+            .map(|(a, b, c)| [a, b, c])
+            .collect();
+        props
+            .keys()
+            .map(|name| {
+                let origin = if name == "bootstrap.servers" {
+                    let path = ["clusters", cluster, "bootstrap_servers"];
+                    PropertyOrigin {
+                        key: dotted(&path),
+                        at: self.at(&path),
+                    }
+                } else {
+                    let table = tables
+                        .iter()
+                        .rev()
+                        .find(|table| self.origins.has(&[table[0], table[1], table[2], name]))
+                        .unwrap_or(&tables[0]);
+                    PropertyOrigin {
+                        key: format!("{}.\"{name}\"", dotted(table)),
+                        at: self.at(&[table[0], table[1], table[2], name]),
+                    }
+                };
+                (name.clone(), origin)
             })
+            .collect()
+    }
+
+    fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {
+        let path = |field| ["flows", name, field];
+        let patterns = |field: &'static str, p: Option<Patterns>| {
+            p.map(|Patterns(value)| self.sourced(&path(field), value))
         };
         let policy = match &flow.replication_policy {
             None => None,
             Some(p) => Some(
                 parse_policy(p)
-                    .ok_or_else(|| self.invalid(key("replication_policy"), p, EXPECT_POLICY))?,
+                    .ok_or_else(|| self.invalid(&path("replication_policy"), p, EXPECT_POLICY))?,
             ),
         };
         let separator = match flow.replication_policy_separator {
             Some(sep) if sep.is_empty() => {
-                return Err(self.invalid(key("replication_policy_separator"), "", EXPECT_SEPARATOR))
+                return Err(self.invalid(
+                    &path("replication_policy_separator"),
+                    "",
+                    EXPECT_SEPARATOR,
+                ))
             }
-            other => other.map(|value| Sourced {
-                value,
-                key: key("replication_policy_separator"),
-                line: None,
-            }),
+            other => other.map(|value| self.sourced(&path("replication_policy_separator"), value)),
         };
         Ok(FlowValues {
             topics: patterns("topics", flow.topics),
@@ -673,7 +882,7 @@ impl<'f> Assembler<'f> {
             policy,
             separator,
             replication_factor: self.number(
-                key("replication_factor"),
+                &path("replication_factor"),
                 flow.replication_factor,
                 assemble::replication_factor,
             )?,
@@ -684,35 +893,35 @@ impl<'f> Assembler<'f> {
             ),
             refresh_topics_enabled: flow.refresh_topics_enabled,
             refresh_topics_interval: self.number(
-                key("refresh_topics_interval_secs"),
+                &path("refresh_topics_interval_secs"),
                 flow.refresh_topics_interval_secs,
                 assemble::interval_secs,
             )?,
             max_in_flight_records: self.number(
-                key("max_in_flight_records"),
+                &path("max_in_flight_records"),
                 flow.max_in_flight_records,
                 assemble::count,
             )?,
             max_in_flight_bytes: self.number(
-                key("max_in_flight_bytes"),
+                &path("max_in_flight_bytes"),
                 flow.max_in_flight_bytes,
                 assemble::count,
             )?,
             position_flush_interval: self.number(
-                key("position_flush_interval_ms"),
+                &path("position_flush_interval_ms"),
                 flow.position_flush_interval_ms,
                 assemble::interval_millis,
             )?,
             mm2: Mm2Values {
                 emit_heartbeats_enabled: flow.emit_heartbeats_enabled,
                 emit_heartbeats_interval: self.number(
-                    key("emit_heartbeats_interval_secs"),
+                    &path("emit_heartbeats_interval_secs"),
                     flow.emit_heartbeats_interval_secs,
                     assemble::interval_secs,
                 )?,
                 emit_checkpoints_enabled: flow.emit_checkpoints_enabled,
                 emit_checkpoints_interval: self.number(
-                    key("emit_checkpoints_interval_secs"),
+                    &path("emit_checkpoints_interval_secs"),
                     flow.emit_checkpoints_interval_secs,
                     assemble::interval_secs,
                 )?,
@@ -720,11 +929,11 @@ impl<'f> Assembler<'f> {
                 offset_syncs_location: match &flow.offset_syncs_topic_location {
                     None => None,
                     Some(v) => Some(assemble::offset_syncs_location(v).map_err(|expected| {
-                        self.invalid(key("offset_syncs_topic_location"), v, expected)
+                        self.invalid(&path("offset_syncs_topic_location"), v, expected)
                     })?),
                 },
                 offset_lag_max: self.number(
-                    key("offset_lag_max"),
+                    &path("offset_lag_max"),
                     flow.offset_lag_max,
                     assemble::lag,
                 )?,
@@ -732,22 +941,22 @@ impl<'f> Assembler<'f> {
                 groups_exclude: patterns("groups_exclude", flow.groups_exclude),
                 sync_group_offsets_enabled: flow.sync_group_offsets_enabled,
                 sync_group_offsets_interval: self.number(
-                    key("sync_group_offsets_interval_secs"),
+                    &path("sync_group_offsets_interval_secs"),
                     flow.sync_group_offsets_interval_secs,
                     assemble::interval_secs,
                 )?,
                 heartbeats_topic_replication_factor: self.number(
-                    key("heartbeats_topic_replication_factor"),
+                    &path("heartbeats_topic_replication_factor"),
                     flow.heartbeats_topic_replication_factor,
                     assemble::replication_factor,
                 )?,
                 checkpoints_topic_replication_factor: self.number(
-                    key("checkpoints_topic_replication_factor"),
+                    &path("checkpoints_topic_replication_factor"),
                     flow.checkpoints_topic_replication_factor,
                     assemble::replication_factor,
                 )?,
                 offset_syncs_topic_replication_factor: self.number(
-                    key("offset_syncs_topic_replication_factor"),
+                    &path("offset_syncs_topic_replication_factor"),
                     flow.offset_syncs_topic_replication_factor,
                     assemble::replication_factor,
                 )?,

@@ -246,51 +246,219 @@ fn flows_named_after_their_clusters() {
     assert_mentions(&msg, &["flows.a_to_b", "A->B", "already defined"]);
 }
 
+/// The line of MINIMAL's last key (`target = "B"`); what tests append starts on the next.
+const MINIMAL_LAST_LINE: usize = 10;
+
 #[test]
-fn unknown_fields_are_errors_naming_the_key() {
+fn unknown_fields_are_errors_naming_the_key_and_line() {
+    let msg = error(&format!("{MINIMAL}replication_factr = 3\n"));
+    assert!(
+        msg.starts_with(
+            "/etc/strait/strait.toml:11: `flows.a_to_b.replication_factr`: unknown key, expected \
+             one of `source`, `target`, `enabled`, "
+        ),
+        "{msg}"
+    );
+    assert_eq!(
+        error(&format!("{MINIMAL}[node]\ndatadir = \"/x\"\n")),
+        "/etc/strait/strait.toml:12: `node.datadir`: unknown key, expected one of `data_dir`, \
+         `log_format`, `progress_interval_secs`, `metrics_listen`"
+    );
+    assert!(
+        error(&format!("{MINIMAL}[clusters.C]\nbootstrap = \"x\"\n")).starts_with(
+            "/etc/strait/strait.toml:12: `clusters.C.bootstrap`: unknown key, expected "
+        )
+    );
+    assert_eq!(
+        error(&format!("{MINIMAL}[nodes]\n")),
+        "/etc/strait/strait.toml:11: `nodes`: unknown key, expected one of `node`, `cluster`, \
+         `clusters`, `flows`"
+    );
+    // From the environment: the variable, not a line.
+    let msg = error_env(MINIMAL, env(&[("STRAIT__FLOWS__A_TO_B__TOPIC", "x")]));
+    assert!(
+        msg.starts_with(
+            "environment variable STRAIT__FLOWS__A_TO_B__TOPIC (overriding \
+             /etc/strait/strait.toml): `flows.a_to_b.topic`: unknown key, expected one of "
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn type_errors_name_the_key_and_line() {
+    let line = MINIMAL_LAST_LINE + 1;
     let cases = [
-        // Appended to MINIMAL, whose last table is [flows.a_to_b].
         (
-            "replication_factr = 3\n",
-            "replication_factr",
-            "flows.a_to_b",
+            "replication_factor = \"abc\"",
+            "`flows.a_to_b.replication_factor`: expected an integer, found string \"abc\"",
         ),
-        ("[node]\ndatadir = \"/x\"\n", "datadir", "node"),
         (
-            "[clusters.C]\nbootstrap = \"x\"\n",
-            "bootstrap",
-            "clusters.C",
+            "enabled = \"yes please\"",
+            "`flows.a_to_b.enabled`: expected a boolean, found string \"yes please\"",
         ),
-        ("[nodes]\n", "nodes", ""),
+        (
+            "topics = 3",
+            "`flows.a_to_b.topics`: expected a list of regular expressions, or a \
+             comma-separated string, found integer 3",
+        ),
+        (
+            "[flows.a_to_b.consumer]\n\"fetch.min.bytes\" = [1]",
+            "`flows.a_to_b.consumer.fetch.min.bytes`: expected a string, a number or a boolean, \
+             found an array",
+        ),
+        (
+            "[clusters.A.client]\n\"sasl.password\" = [\"hunter2\"]",
+            "`clusters.A.client.sasl.password`: expected a string, a number or a boolean, found \
+             an array",
+        ),
+        (
+            "log_format = \"xml\"",
+            "`flows.a_to_b.log_format`: unknown key, expected one of `source`, `target`, \
+             `enabled`, `topics`, `topics_exclude`, `replication_policy`, \
+             `replication_policy_separator`, `replication_factor`, `sync_topic_configs`, \
+             `config_properties_exclude`, `refresh_topics_enabled`, \
+             `refresh_topics_interval_secs`, `max_in_flight_records`, `max_in_flight_bytes`, \
+             `position_flush_interval_ms`, `emit_heartbeats_enabled`, \
+             `emit_heartbeats_interval_secs`, `emit_checkpoints_enabled`, \
+             `emit_checkpoints_interval_secs`, `emit_offset_syncs_enabled`, \
+             `offset_syncs_topic_location`, `offset_lag_max`, `groups`, `groups_exclude`, \
+             `sync_group_offsets_enabled`, `sync_group_offsets_interval_secs`, \
+             `heartbeats_topic_replication_factor`, `checkpoints_topic_replication_factor`, \
+             `offset_syncs_topic_replication_factor`, `consumer`, `producer`, `source_admin`, \
+             `target_admin`",
+        ),
     ];
-    for (extra, field, table) in cases {
-        let msg = error(&format!("{MINIMAL}{extra}"));
-        assert_mentions(&msg, &[FILE, "unknown field", &format!("`{field}`"), table]);
+    for (extra, expected) in cases {
+        let key_line = line + extra.matches('\n').count();
+        assert_eq!(
+            error(&format!("{MINIMAL}{extra}\n")),
+            format!("{FILE}:{key_line}: {expected}"),
+            "{extra}"
+        );
     }
 }
 
 #[test]
-fn type_errors_name_the_key() {
-    let msg = error(&format!("{MINIMAL}replication_factor = \"abc\"\n"));
-    assert_mentions(&msg, &[FILE, "flows.a_to_b.replication_factor"]);
-    let msg = error(&format!("{MINIMAL}enabled = \"yes please\"\n"));
-    assert_mentions(&msg, &[FILE, "flows.a_to_b.enabled"]);
-    let msg = error(&format!("{MINIMAL}topics = 3\n"));
-    assert_mentions(&msg, &[FILE, "flows.a_to_b.topics"]);
-    let msg = error("[node]\nlog_format = \"xml\"\n");
-    assert_mentions(
-        &msg,
-        &[FILE, "`node.log_format`", "\"xml\"", "text or json"],
+fn bad_values_name_the_key_and_line() {
+    let line = MINIMAL_LAST_LINE + 1;
+    let cases = [
+        (
+            "replication_policy = \"prefix\"",
+            "invalid value \"prefix\" for `flows.a_to_b.replication_policy`: expected \
+             DefaultReplicationPolicy or IdentityReplicationPolicy \
+             (org.apache.kafka.connect.mirror.*); other policy classes cannot run in Strait",
+        ),
+        (
+            "max_in_flight_records = 0",
+            "invalid value \"0\" for `flows.a_to_b.max_in_flight_records`: expected a whole \
+             number, at least 1",
+        ),
+        (
+            "topics_exclude = [\"ok\", \"bad([\"]",
+            "invalid regular expression \"bad([\" in `flows.a_to_b.topics_exclude`: unclosed \
+             character class",
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(
+            error(&format!("{MINIMAL}{extra}\n")),
+            format!("{FILE}:{line}: {expected}"),
+            "{extra}"
+        );
+    }
+    // Secrets are not shown.
+    assert_eq!(
+        error(&format!(
+            "{MINIMAL}[cluster]\ncontrol_token = \"hunter2\"\n"
+        )),
+        format!(
+            "{FILE}:12: invalid value \"****\" for `cluster.control_token`: expected 16 to 4096 \
+             visible ASCII characters (no spaces): a bearer token for the control API"
+        )
     );
-    let msg = error(&format!("{MINIMAL}replication_policy = \"prefix\"\n"));
-    assert_mentions(&msg, &["`flows.a_to_b.replication_policy`", "\"prefix\""]);
-    let msg = error(&format!("{MINIMAL}max_in_flight_records = 0\n"));
-    assert_mentions(
-        &msg,
-        &["`flows.a_to_b.max_in_flight_records`", "at least 1"],
+    assert_eq!(
+        error("# strait\n\n[node]\nlog_format = \"xml\"\n"),
+        format!("{FILE}:4: invalid value \"xml\" for `node.log_format`: expected text or json")
     );
-    let msg = error("[clusters.A\n");
-    assert_mentions(&msg, &[FILE]);
+    assert_eq!(
+        error(&format!(
+            "{MINIMAL}\n[flows.c_to_b]\nsource = \"C\"\ntarget = \"B\"\n"
+        )),
+        format!(
+            "{FILE}:13: `flows.c_to_b.source` names cluster C, which is not in the [clusters.*] \
+             tables (A, B)"
+        )
+    );
+    // A missing key: the table it belongs in.
+    assert_eq!(
+        error(&format!("{MINIMAL}\n[flows.other]\nsource = \"A\"\n")),
+        format!(
+            "{FILE}:12: `flows.other.target` is required: a flow sets both source and target, or \
+             neither (then its name is \"SOURCE->TARGET\")"
+        )
+    );
+    assert_eq!(
+        error("[clusters.A]\nbootstrap_servers = \"a\"\n[clusters.B]\n[flows.\"A->B\"]\n"),
+        format!(
+            "{FILE}:3: cluster B has no bootstrap servers: set `clusters.B.bootstrap_servers` \
+             (flow A->B uses it)"
+        )
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    assert_eq!(
+        error(&format!("{MINIMAL}[clusters.A\n")),
+        format!("{FILE}:11: invalid TOML: unclosed table, expected `]`")
+    );
+    assert_eq!(
+        error("[node]\ndata_dir = = \"x\"\n"),
+        format!("{FILE}:2: invalid TOML: extra `=`, expected nothing")
+    );
+}
+
+#[test]
+fn values_from_the_environment_name_the_variable() {
+    let via = |variable: &str| format!("environment variable {variable} (overriding {FILE})");
+    let var = "STRAIT__FLOWS__A_TO_B__REPLICATION_FACTOR";
+    assert_eq!(
+        error_env(MINIMAL, env(&[(var, "three")])),
+        format!(
+            "{}: `flows.a_to_b.replication_factor`: expected an integer, found string \"three\"",
+            via(var)
+        )
+    );
+    // The environment wins over the file's line.
+    let text = format!("{MINIMAL}replication_factor = 3\n");
+    assert_eq!(
+        error_env(&text, env(&[(var, "0")])),
+        format!(
+            "{}: invalid value \"0\" for `flows.a_to_b.replication_factor`: expected a whole \
+             number from 1 to 32767, or -1 for the target broker's default",
+            via(var)
+        )
+    );
+    let var = "STRAIT__FLOWS__A_TO_B__TOPICS";
+    assert_eq!(
+        error_env(MINIMAL, env(&[(var, "ok, bad([")])),
+        format!(
+            "{}: invalid regular expression \"bad([\" in `flows.a_to_b.topics`: unclosed \
+             character class",
+            via(var)
+        )
+    );
+    let var = "STRAIT__CLUSTER__NODE_ID";
+    let text = with_cluster("peers = [\"1@a:7070\", \"2@b:7070\"]");
+    assert_eq!(
+        error_env(&text, env(&[(var, "3")])),
+        format!(
+            "{FILE}:13: `cluster.peers` = \"1@a:7070, 2@b:7070\": the peer list does not include \
+             this node (id 3, from `cluster.node_id` (from {var})): list every initial voter, this \
+             node included, or set this node's id to one of 1, 2"
+        )
+    );
 }
 
 #[test]
@@ -543,10 +711,10 @@ fn cluster_values_are_validated() {
         // Type errors and unknown keys (the `config` crate's messages).
         ("node_id = \"two\"", &["cluster.node_id"]),
         ("peers = 3", &["cluster.peers"]),
-        ("node = 1", &["unknown field", "`node`"]),
+        ("node = 1", &["`cluster.node`: unknown key"]),
         (
             "liveness_timeout = 3000",
-            &["unknown field", "`liveness_timeout`"],
+            &["`cluster.liveness_timeout`: unknown key"],
         ),
     ];
     for (section, parts) in cases {
@@ -577,7 +745,7 @@ fn cluster_values_must_fit_together() {
             "node_id = 3\npeers = [\"1@a:7070\", \"2@b:7070\"]",
             &[
                 "`cluster.peers` = \"1@a:7070, 2@b:7070\"",
-                "the peer list does not include this node (id 3, from `cluster.node_id`)",
+                "the peer list does not include this node (id 3, from `cluster.node_id` (line 13))",
                 "one of 1, 2",
             ],
         ),
@@ -600,7 +768,7 @@ fn cluster_values_must_fit_together() {
             "node_id = 2\npeers = [\"1@a:7070\", \"2@b:7070\"]\njoin = \"a:7070\"",
             &[
                 "`cluster.join` = \"a:7070\"",
-                "`cluster.join` and `cluster.peers` are mutually exclusive",
+                "`cluster.join` and `cluster.peers` (line 14) are mutually exclusive",
             ],
         ),
         (
@@ -613,7 +781,10 @@ fn cluster_values_must_fit_together() {
         ),
         (
             "advertise = \"b:7070\"\njoin = \"a:7070\"",
-            &["`cluster.node_id` is required", "`cluster.join` is set"],
+            &[
+                "`cluster.node_id` is required",
+                "`cluster.join` (line 14) is set",
+            ],
         ),
         (
             "node_id = 2\njoin = \"a:7070\"\nlisten = \"0.0.0.0:7070\"",
@@ -797,4 +968,110 @@ fn consumer_failover_keys() {
     );
     let msg = error(&format!("{MINIMAL}emit_heartbeats_interval_secs = 0\n"));
     assert_mentions(&msg, &[FILE, "flows.a_to_b.emit_heartbeats_interval_secs"]);
+}
+
+#[test]
+fn client_properties_remember_their_key_and_line() {
+    use crate::{FlowClient, Location, Place, PropertyOrigin};
+    let text = format!(
+        "{MINIMAL}\n[clusters.A.client]\n\"client.id\" = \"a\"\n\"fetch.min.bytes\" = 1\n\
+         [clusters.A.consumer]\n\"fetch.min.bytes\" = \"lots\"\n\
+         [flows.a_to_b.producer]\n\"linger.ms\" = 7\n"
+    );
+    let s = load_env(
+        &text,
+        env(&[("STRAIT__CLUSTERS__A__CLIENT__CLIENT_ID", "from-env")]),
+    );
+    let origin = |key: &str, place| PropertyOrigin {
+        key: key.to_owned(),
+        at: Location::at(FILE, place),
+    };
+    let flow = &s.flows[0];
+    let consumer = flow.client_origins.of(FlowClient::Consumer);
+    assert_eq!(
+        consumer["fetch.min.bytes"],
+        origin("clusters.A.consumer.\"fetch.min.bytes\"", Place::Line(16))
+    );
+    assert_eq!(
+        consumer["client.id"],
+        origin(
+            "clusters.A.client.\"client.id\"",
+            Place::Env("STRAIT__CLUSTERS__A__CLIENT__CLIENT_ID".to_owned())
+        )
+    );
+    assert_eq!(
+        consumer["bootstrap.servers"],
+        origin("clusters.A.bootstrap_servers", Place::Line(3))
+    );
+    let producer = flow.client_origins.of(FlowClient::Producer);
+    assert_eq!(
+        producer["linger.ms"],
+        origin("flows.a_to_b.producer.\"linger.ms\"", Place::Line(18))
+    );
+    assert_eq!(
+        producer.keys().collect::<Vec<_>>(),
+        flow.producer.keys().collect::<Vec<_>>()
+    );
+    let err = flow.rejected_client_property(
+        Path::new(FILE),
+        FlowClient::Consumer,
+        "fetch.min.bytes",
+        "lots",
+        "Invalid value \"lots\" for configuration property \"fetch.min.bytes\"",
+    );
+    assert_eq!(
+        err.to_string(),
+        "/etc/strait/strait.toml:16: `clusters.A.consumer.\"fetch.min.bytes\"` = \"lots\": \
+         Invalid value \"lots\" for configuration property \"fetch.min.bytes\" (librdkafka, for the source \
+         consumer of flow A->B)"
+    );
+}
+
+#[test]
+fn the_data_dir_may_be_set_in_cluster() {
+    let s = load(&format!(
+        "{MINIMAL}[cluster]\ndata_dir = \"/var/lib/strait\"\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/var/lib/strait"));
+    let both = format!("{MINIMAL}[node]\ndata_dir = \"/a\"\n[cluster]\ndata_dir = \"/a\"\n");
+    assert_eq!(load(&both).node.data_dir, Path::new("/a"));
+    let s = load_env(MINIMAL, env(&[("STRAIT__CLUSTER__DATA_DIR", "/from/env")]));
+    assert_eq!(s.node.data_dir, Path::new("/from/env"));
+
+    let differ = format!("{MINIMAL}[node]\ndata_dir = \"/a\"\n[cluster]\ndata_dir = \"/b\"\n");
+    assert_eq!(
+        error(&differ),
+        format!(
+            "{FILE}:14: `cluster.data_dir` = \"/b\": `node.data_dir` (line 12) = \"/a\" sets the \
+             data dir too: set one of them, or both to the same directory"
+        )
+    );
+    assert_eq!(
+        error(&format!("{MINIMAL}[cluster]\ndata_dir = \"\"\n")),
+        format!("{FILE}:12: invalid value \"\" for `cluster.data_dir`: expected a directory path")
+    );
+}
+
+#[test]
+fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
+    let warning = "cluster.cluster_id is not set; this cluster uses the default id \"strait\", \
+                   like every cluster that sets none: set a distinct id per cluster so a node \
+                   never joins the wrong cluster";
+    let three = "node_id = 1\npeers = [\"1@a:7070\", \"2@b:7070\", \"3@c:7070\"]";
+    assert_eq!(load(&with_cluster(three)).warnings, [warning]);
+    let join = "node_id = 4\nadvertise = \"d:7070\"\njoin = \"a:7070\"";
+    assert_eq!(load(&with_cluster(join)).warnings, [warning]);
+    let named = format!("{three}\ncluster_id = \"mirror-eu\"");
+    assert!(load(&with_cluster(&named)).warnings.is_empty());
+    // Set from the environment counts as set.
+    let s = load_env(
+        &with_cluster(three),
+        env(&[("STRAIT__CLUSTER__CLUSTER_ID", "mirror-eu")]),
+    );
+    assert!(s.warnings.is_empty());
+    // A cluster of one cannot join the wrong cluster.
+    assert!(load(MINIMAL).warnings.is_empty());
+    assert!(load(&with_cluster("peers = [\"1@a:7070\"]"))
+        .warnings
+        .is_empty());
 }
