@@ -19,7 +19,7 @@ echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked --lib --bins --tests -- --test-threads="${STRAIT_TEST_THREADS:-2}" 2>&1 \
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests -- --test-threads="${STRAIT_TEST_THREADS:-2}" 2>&1 \
   | tee "$log" || status=$?
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"

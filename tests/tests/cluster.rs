@@ -834,9 +834,10 @@ fn frozen_node_resumed_after_losing_its_partitions_writes_nothing() {
 }
 
 /// Three peers configured, two started: the two elect a leader and take every partition, and the
-/// leader logs peer 3 as unreachable, naming its address and since when (the status API has no
-/// field for it; a follower only writes to peer 3 if it campaigns, so only the leader is sure to
-/// log it). Started late, peer 3 takes its share and the leader logs it reachable again.
+/// leader logs peer 3 as unreachable, naming its address and since when, and reports it in its
+/// status (`unreachable_peers`; a follower only writes to peer 3 if it campaigns, so only the
+/// leader is sure to). Started late, peer 3 takes its share, the leader logs it reachable again
+/// and its status no longer lists it.
 #[test]
 fn a_configured_peer_not_started_is_logged_unreachable() {
     let _heavy = serial::heavy();
@@ -855,11 +856,30 @@ fn a_configured_peer_not_started_is_logged_unreachable() {
     println!("leader {leader}: {line}");
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("since_unix_ms="), "{line}");
+    let status = cluster.status(leader).expect("the leader's status");
+    let peers: Vec<(u64, &str)> = status
+        .unreachable_peers
+        .iter()
+        .map(|p| (p.node_id, p.address.as_str()))
+        .collect();
+    assert_eq!(
+        peers,
+        [(3, address.as_str())],
+        "{:?}",
+        status.unreachable_peers
+    );
+    let peer = &status.unreachable_peers[0];
+    assert!(
+        peer.failures >= 1 && peer.since_unix_ms > 0 && !peer.last_error.is_empty(),
+        "{peer:?}"
+    );
 
     cluster.restart(3);
     cluster.wait_settled(&[1, 2, 3], PARTITIONS, SETTLE_DEADLINE);
     let line = wait_for_peer_log(&cluster, leader, "raft peer reachable again", 3, &address);
     println!("leader {leader}: {line}");
+    let status = cluster.status(leader).expect("the leader's status");
+    assert_eq!(status.unreachable_peers, [], "peer 3 answers again");
     cluster.assert_running();
 }
 

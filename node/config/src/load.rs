@@ -160,8 +160,8 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(msg.starts_with("content: "), "{msg}");
-        assert!(msg.contains("topicz"), "{msg}");
+        assert!(msg.starts_with("content:2: "), "{msg}");
+        assert!(msg.contains("flows.x.topicz"), "{msg}");
     }
 
     #[test]

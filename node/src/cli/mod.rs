@@ -290,6 +290,8 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 cluster.answered_by
             );
             out.push_str(&nodes_table(&cluster.nodes));
+            let node = answer(c.status.get_node_status(GetNodeStatusRequest {})).await?;
+            out.push_str(&node_problems(&node));
             out.push('\n');
             let rows: Vec<Vec<String>> = flows
                 .flows
@@ -762,6 +764,27 @@ fn parse_source_offset(text: &str) -> Result<SourceOffset, String> {
         partition: partition.parse().map_err(|_| bad())?,
         offset: offset.parse().map_err(|_| bad())?,
     })
+}
+
+/// What the answering node reports against itself: peers it cannot reach, a configuration file
+/// that differs from the cluster's version. Empty when there is nothing to say.
+fn node_problems(node: &GetNodeStatusResponse) -> String {
+    let mut out = String::new();
+    for peer in &node.unreachable_peers {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+            .saturating_sub(peer.since_unix_ms)
+            / 1000;
+        out.push_str(&format!(
+            "node {} cannot reach node {} at {} for {since} s ({} failed deliveries): {}\n",
+            node.node_id, peer.node_id, peer.address, peer.failures, peer.last_error
+        ));
+    }
+    if !node.config_note.is_empty() {
+        out.push_str(&format!("node {}: {}\n", node.node_id, node.config_note));
+    }
+    out
 }
 
 fn nodes_table(nodes: &[ClusterNode]) -> String {

@@ -143,6 +143,7 @@ pub fn start(
         config.cluster_id.clone(),
         config.node_id,
         runtime.handle().clone(),
+        status.clone(),
     );
     for peer in &config.peers {
         transport.set_address(peer.id, &peer.address);

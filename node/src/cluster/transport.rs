@@ -17,6 +17,7 @@ use strait_proto::raft::v1::RaftBatch;
 use tokio::sync::mpsc;
 
 use super::outage::Outage;
+use crate::replication::status::NodeStatus;
 
 const QUEUE: usize = 4096;
 /// Messages per RPC, at most.
@@ -48,16 +49,24 @@ pub struct GrpcTransport {
     peers: RwLock<HashMap<NodeId, Peer>>,
     /// Set when the Raft task starts; shared with the sender tasks.
     reports: Arc<OnceLock<DeliveryReports>>,
+    /// Where the sender tasks publish which peers they cannot reach.
+    status: NodeStatus,
 }
 
 impl GrpcTransport {
-    pub fn new(cluster_id: String, from: NodeId, runtime: tokio::runtime::Handle) -> Arc<Self> {
+    pub fn new(
+        cluster_id: String,
+        from: NodeId,
+        runtime: tokio::runtime::Handle,
+        status: NodeStatus,
+    ) -> Arc<Self> {
         Arc::new(Self {
             cluster_id,
             from,
             runtime,
             peers: RwLock::default(),
             reports: Arc::default(),
+            status,
         })
     }
 
@@ -71,13 +80,18 @@ impl GrpcTransport {
             return;
         }
         let (queue, rx) = mpsc::channel(QUEUE);
+        // A new address starts with a clean slate; its sender task reports what it finds.
+        self.status.set_peer_unreachable(node, None);
         self.runtime.spawn(deliver(
-            self.cluster_id.clone(),
-            self.from,
-            node,
-            address.to_owned(),
+            Sender {
+                cluster_id: self.cluster_id.clone(),
+                from: self.from,
+                to: node,
+                address: address.to_owned(),
+                reports: self.reports.clone(),
+                status: self.status.clone(),
+            },
             rx,
-            self.reports.clone(),
         ));
         peers.insert(
             node,
@@ -188,15 +202,26 @@ fn rpc_timeout(bytes: usize) -> Duration {
     RPC_TIMEOUT + Duration::from_secs_f64(bytes as f64 / MIN_THROUGHPUT as f64)
 }
 
-/// The sender task of one peer: batches what is queued and sends it, reconnecting with backoff.
-async fn deliver(
+/// Who one sender task sends for and to, and where it reports.
+struct Sender {
     cluster_id: String,
     from: NodeId,
     to: NodeId,
     address: String,
-    mut queue: mpsc::Receiver<Message>,
     reports: Arc<OnceLock<DeliveryReports>>,
-) {
+    status: NodeStatus,
+}
+
+/// The sender task of one peer: batches what is queued and sends it, reconnecting with backoff.
+async fn deliver(sender: Sender, mut queue: mpsc::Receiver<Message>) {
+    let Sender {
+        cluster_id,
+        from,
+        to,
+        address,
+        reports,
+        status,
+    } = sender;
     let endpoint = format!("http://{address}");
     let channel = match tonic::transport::Endpoint::from_shared(endpoint) {
         Ok(endpoint) => endpoint
@@ -225,7 +250,7 @@ async fn deliver(
             let error = match tokio::time::timeout(timeout, client.send(request)).await {
                 Ok(Ok(_)) => {
                     if let Some(outage) = outage.take() {
-                        outage.end(to, &address);
+                        outage.end(&status, to);
                     }
                     backoff = Duration::ZERO;
                     if let Some(reports) = reports.get() {
@@ -238,8 +263,8 @@ async fn deliver(
             };
             backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
             match &mut outage {
-                Some(outage) => outage.failed(to, &address, &error),
-                None => outage = Some(Outage::start(to, &address, &error)),
+                Some(outage) => outage.failed(&status, to, &error),
+                None => outage = Some(Outage::start(&status, to, &address, &error)),
             }
             // The rest of this round goes with the failed batch.
             let lost_snapshot = snapshot || batches.any(|b| b.snapshot);

@@ -6,7 +6,7 @@ use strait_coordinator::raft::RaftRole;
 use strait_proto::v1::status_server::Status;
 use strait_proto::v1::{
     Assignment, GetNodeStatusRequest, GetNodeStatusResponse, NodeInfo, PartitionStatus,
-    StatusEvent, WatchStatusRequest,
+    StatusEvent, UnreachablePeer, WatchStatusRequest,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response};
@@ -91,6 +91,18 @@ pub fn node_status(control: &Control) -> GetNodeStatusResponse {
         partitions,
         config_version,
         config_note: config_note.unwrap_or_default(),
+        unreachable_peers: control
+            .status
+            .unreachable_peers()
+            .into_iter()
+            .map(|(node_id, peer)| UnreachablePeer {
+                node_id,
+                address: peer.address,
+                since_unix_ms: peer.since_unix_ms,
+                failures: peer.failures,
+                last_error: peer.last_error,
+            })
+            .collect(),
     }
 }
 

@@ -98,6 +98,17 @@ struct Inner {
     topic_errors: BTreeMap<(FlowId, String), String>,
     /// The cluster configuration version this node runs, and why its file disagrees, if it does.
     config: (u64, Option<String>),
+    /// Raft peers this node cannot deliver to, by node id.
+    unreachable_peers: BTreeMap<u64, UnreachablePeer>,
+}
+
+/// A Raft peer every delivery to has failed since `since_unix_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreachablePeer {
+    pub address: String,
+    pub since_unix_ms: i64,
+    pub failures: u64,
+    pub last_error: String,
 }
 
 /// The node's status registry.
@@ -165,6 +176,19 @@ impl NodeStatus {
 
     pub fn config(&self) -> (u64, Option<String>) {
         self.lock().config.clone()
+    }
+
+    /// Records that `node` cannot be reached (`None`: it answers again).
+    pub fn set_peer_unreachable(&self, node: u64, outage: Option<UnreachablePeer>) {
+        let mut inner = self.lock();
+        match outage {
+            Some(outage) => inner.unreachable_peers.insert(node, outage),
+            None => inner.unreachable_peers.remove(&node),
+        };
+    }
+
+    pub fn unreachable_peers(&self) -> BTreeMap<u64, UnreachablePeer> {
+        self.lock().unreachable_peers.clone()
     }
 
     pub fn remove_partition(&self, flow: &FlowId, tp: &TopicPartition) {
