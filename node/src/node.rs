@@ -171,6 +171,10 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         Ok::<(), NodeError>(())
     });
     cluster.shutdown();
+    // Everything that matters is stored by now (positions flushed, the Raft runtime stopped).
+    // Dropping the actix runtime would wait for its blocking tasks, e.g. a metadata request to an
+    // unreachable broker with a 30 s timeout: leave them to the process exit instead.
+    std::mem::forget(system);
     result
 }
 
