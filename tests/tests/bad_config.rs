@@ -528,23 +528,7 @@ fn ignored_mm2_keys_are_named_once() {
     }
 
     let mut node = Strait::start_file(&path);
-    wait::until_ok(
-        "the node to start",
-        || {
-            assert!(
-                !node.has_exited(),
-                "the node exited:\n{}",
-                node.log_tail(40)
-            );
-            let log = node.log();
-            if log.contains("node started") {
-                Ok(())
-            } else {
-                Err(format!("{} log lines", log.lines().count()))
-            }
-        },
-        || node.log_tail(40),
-    );
+    wait_logged(&node, "node started");
     let log = node.log();
     for (key, _) in ignored {
         let line = line_of(&text, key);
@@ -616,23 +600,7 @@ fn several_nodes_without_a_cluster_id_are_warned_about() {
     assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
 
     let mut node = Strait::start_file(&path);
-    wait::until_ok(
-        "the node to start its cluster transport",
-        || {
-            assert!(
-                !node.has_exited(),
-                "the node exited:\n{}",
-                node.log_tail(40)
-            );
-            let log = node.log();
-            if log.contains("cluster transport listening") {
-                Ok(())
-            } else {
-                Err(format!("{} log lines", log.lines().count()))
-            }
-        },
-        || node.log_tail(40),
-    );
+    wait_logged(&node, "cluster transport listening");
     let log = node.log();
     let warnings = log
         .lines()
@@ -644,4 +612,25 @@ fn several_nodes_without_a_cluster_id_are_warned_about() {
     );
     // Only the start-up matters here: the other two peers never come.
     node.kill9();
+}
+
+/// Waits until `node` logs a line containing `needle`; fails at once if it exits first.
+fn wait_logged(node: &Strait, needle: &str) {
+    wait::until_ok(
+        &format!("the node to log {needle:?}"),
+        || {
+            assert!(
+                !node.has_exited(),
+                "the node exited:\n{}",
+                node.log_tail(40)
+            );
+            let log = node.log();
+            if log.contains(needle) {
+                Ok(())
+            } else {
+                Err(format!("{} log lines", log.lines().count()))
+            }
+        },
+        || node.log_tail(40),
+    );
 }

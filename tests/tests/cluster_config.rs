@@ -465,41 +465,37 @@ fn a_config_applied_through_a_follower_becomes_the_next_version_everywhere() {
         "{}",
         bad.message()
     );
-    let bad_properties = format!("{}A->B.replication.factor = many\n", s.base.properties());
-    let line = bad_properties.lines().count();
-    let bad = api.refused(
-        "a bad mm2.properties value",
-        ApplyConfigRequest {
-            content: bad_properties,
-            format: "properties".to_owned(),
-            ..Default::default()
-        },
-    );
-    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
-    assert!(
-        bad.message().starts_with(&format!("content:{line}: "))
-            && bad.message().contains("A->B.replication.factor"),
-        "{}",
-        bad.message()
-    );
-    // A client property librdkafka rejects would stop every node's flow: refused at the edge.
-    let bad_client = format!("{}A.consumer.fetch.min.bytes = lots\n", s.base.properties());
-    let line = bad_client.lines().count();
-    let bad = api.refused(
-        "a client property librdkafka rejects",
-        ApplyConfigRequest {
-            content: bad_client,
-            format: "properties".to_owned(),
-            ..Default::default()
-        },
-    );
-    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
-    assert!(
-        bad.message().starts_with(&format!("content:{line}: "))
-            && bad.message().contains("A.consumer.fetch.min.bytes"),
-        "{}",
-        bad.message()
-    );
+    // A bad value, and a client property librdkafka rejects (it would stop every node's flow):
+    // both refused at the edge, naming the key and its line.
+    for (what, key, value) in [
+        (
+            "a bad mm2.properties value",
+            "A->B.replication.factor",
+            "many",
+        ),
+        (
+            "a client property librdkafka rejects",
+            "A.consumer.fetch.min.bytes",
+            "lots",
+        ),
+    ] {
+        let content = format!("{}{key} = {value}\n", s.base.properties());
+        let line = content.lines().count();
+        let bad = api.refused(
+            what,
+            ApplyConfigRequest {
+                content,
+                format: "properties".to_owned(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(
+            bad.message().starts_with(&format!("content:{line}: ")) && bad.message().contains(key),
+            "{what}: {}",
+            bad.message()
+        );
+    }
     let bad = api.refused(
         "an unknown format",
         ApplyConfigRequest {
