@@ -87,6 +87,42 @@ fn a_mutual_tls_cluster_replicates_and_refuses_strangers() {
         .expect("a client with a certificate of the cluster's CA is served");
     assert_eq!(nodes, vec![1, 2, 3]);
 
+    // The `strait` CLI over TLS: with the CA and a client certificate, and refused without.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(strait_tests::strait::strait_bin())
+            .args(["--contact", &address])
+            .args(args)
+            .args(["nodes", "-o", "json"])
+            .env_remove("STRAIT_TLS_CA")
+            .env_remove("STRAIT_TLS_CERT")
+            .env_remove("STRAIT_TLS_KEY")
+            .output()
+            .expect("running strait")
+    };
+    let (ca_arg, cert_arg, key_arg) = (
+        ca_file.to_string_lossy().into_owned(),
+        client_cert.cert.to_string_lossy().into_owned(),
+        client_cert.key.to_string_lossy().into_owned(),
+    );
+    let with_tls = cli(&[
+        "--tls-ca",
+        &ca_arg,
+        "--tls-cert",
+        &cert_arg,
+        "--tls-key",
+        &key_arg,
+    ]);
+    assert!(
+        with_tls.status.success(),
+        "strait nodes over TLS: {}",
+        String::from_utf8_lossy(&with_tls.stderr)
+    );
+    let without = cli(&[]);
+    assert!(
+        !without.status.success(),
+        "strait nodes in plaintext succeeded"
+    );
+
     // Refused: plaintext, TLS without a client certificate, a certificate of another CA.
     let plaintext = runtime.block_on(get_cluster(&address, None));
     assert!(plaintext.is_err(), "plaintext served: {plaintext:?}");
