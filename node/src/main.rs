@@ -82,11 +82,11 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
-            return match runtime.block_on(strait_node::cluster::request_leave(
-                &contact,
-                &cluster_id,
-                node,
-            )) {
+            let leave = async {
+                let tls = cli.connection.client_tls()?;
+                strait_node::cluster::request_leave(&contact, &cluster_id, node, tls.as_ref()).await
+            };
+            return match runtime.block_on(leave) {
                 Ok(()) => {
                     println!("node {node} removed from the cluster");
                     ExitCode::SUCCESS

@@ -16,8 +16,9 @@ use strait_proto::v1::status_client::StatusClient;
 use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
 use tempfile::TempDir;
 
-use crate::config::{ClusterSettings, Config};
+use crate::config::{ClusterSettings, Config, TlsSettings};
 use crate::strait::{temp_dir, Strait, TERMINATE_DEADLINE};
+use crate::tls::TestCa;
 use crate::{broker, wait};
 
 /// The liveness timeout the fixture configures (the node's default, written explicitly so that
@@ -89,6 +90,8 @@ pub struct StraitCluster {
     base: Config,
     nodes: BTreeMap<u64, ClusterNode>,
     runtime: tokio::runtime::Runtime,
+    /// With TLS: the CA that signs each node's certificate.
+    ca: Option<TestCa>,
 }
 
 impl StraitCluster {
@@ -103,6 +106,18 @@ impl StraitCluster {
     /// [`StraitCluster::start`], but only the nodes in `started` run; the others (configured as
     /// peers, their ports reserved) are started later with [`StraitCluster::restart`].
     pub fn start_only(n: u64, base: &Config, started: &[u64]) -> StraitCluster {
+        StraitCluster::start_with(n, base, started, None)
+    }
+
+    /// [`StraitCluster::start`] with TLS on every node: each gets a certificate of its own signed
+    /// by `ca` (for 127.0.0.1), checks the others against `ca` (mutual TLS unless `base` says
+    /// otherwise), and the fixture's status calls present the node's own certificate.
+    pub fn start_tls(n: u64, base: &Config, ca: TestCa) -> StraitCluster {
+        let all: Vec<u64> = (1..=n).collect();
+        StraitCluster::start_with(n, base, &all, Some(ca))
+    }
+
+    fn start_with(n: u64, base: &Config, started: &[u64], ca: Option<TestCa>) -> StraitCluster {
         let ports: Vec<(u64, u16)> = (1..=n).map(|id| (id, broker::free_port())).collect();
         let peers: Vec<String> = ports
             .iter()
@@ -116,6 +131,7 @@ impl StraitCluster {
             base: base.clone(),
             nodes: BTreeMap::new(),
             runtime,
+            ca,
         };
         for (id, port) in ports {
             let settings = ClusterSettings {
@@ -137,7 +153,21 @@ impl StraitCluster {
         }
     }
 
-    fn launch(&mut self, id: u64, port: u16, cluster: ClusterSettings, run: bool) {
+    fn launch(&mut self, id: u64, port: u16, mut cluster: ClusterSettings, run: bool) {
+        if let (None, Some(ca)) = (&cluster.tls, &self.ca) {
+            let files = ca.issue(&format!("node{id}"));
+            cluster.tls = Some(TlsSettings {
+                cert: files.cert,
+                key: files.key,
+                ca: ca.ca_file.clone(),
+                require_client_cert: self
+                    .base
+                    .cluster
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.require_client_cert),
+            });
+        }
         let data_dir = temp_dir(&format!("strait-node{id}-"));
         let mut config = self.base.clone();
         config.data_dir = data_dir.path().to_owned();
@@ -168,6 +198,33 @@ impl StraitCluster {
         };
         self.launch(id, port, settings, true);
         id
+    }
+
+    /// [`StraitCluster::add_node`] with the given `[cluster.tls]` instead of a certificate from
+    /// the cluster's CA (e.g. one from another CA).
+    pub fn add_node_with_tls(&mut self, contact: u64, tls: TlsSettings) -> u64 {
+        let id = self.nodes.keys().max().copied().unwrap_or(0) + 1;
+        let port = broker::free_port();
+        let settings = ClusterSettings {
+            node_id: Some(id),
+            join: Some(self.address(contact)),
+            advertise: Some(format!("127.0.0.1:{port}")),
+            tls: Some(tls),
+            ..self.settings()
+        };
+        self.launch(id, port, settings, true);
+        id
+    }
+
+    /// The TLS a client of node `id` uses: the node's CA, and the node's own certificate as the
+    /// client's; `None` without TLS.
+    pub fn client_tls(&self, id: u64) -> Option<tonic::transport::ClientTlsConfig> {
+        let tls = self.node(id).config.cluster.tls.as_ref()?;
+        let identity = crate::tls::CertFiles {
+            cert: tls.cert.clone(),
+            key: tls.key.clone(),
+        };
+        Some(crate::tls::client_config(&tls.ca, Some(&identity)))
     }
 
     fn node(&self, id: u64) -> &ClusterNode {
@@ -216,7 +273,9 @@ impl StraitCluster {
 
     /// `GetNodeStatus` of node `id`.
     pub fn status(&self, id: u64) -> Result<GetNodeStatusResponse, String> {
-        self.runtime.block_on(get_status(&self.address(id)))
+        let tls = self.client_tls(id);
+        self.runtime
+            .block_on(get_status(&self.address(id), tls.as_ref()))
     }
 
     /// SIGKILL node `id` and wait for it: a crash.
@@ -431,14 +490,32 @@ pub fn status_at(address: &str) -> Result<GetNodeStatusResponse, String> {
         .enable_all()
         .build()
         .expect("a tokio runtime for a status call")
-        .block_on(get_status(address))
+        .block_on(get_status(address, None))
 }
 
-async fn get_status(address: &str) -> Result<GetNodeStatusResponse, String> {
+/// A channel to `address` (`host:port`), with TLS when `tls` is given.
+pub async fn connect(
+    address: &str,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<tonic::transport::Channel, String> {
+    let endpoint = match tls {
+        None => tonic::transport::Endpoint::from_shared(format!("http://{address}")),
+        Some(tls) => tonic::transport::Endpoint::from_shared(format!("https://{address}"))
+            .and_then(|e| e.tls_config(tls.clone())),
+    }
+    .map_err(|e| format!("{address}: {e}"))?;
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("connecting to {address}: {e:?}"))
+}
+
+async fn get_status(
+    address: &str,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<GetNodeStatusResponse, String> {
     let call = async {
-        let mut client = StatusClient::connect(format!("http://{address}"))
-            .await
-            .map_err(|e| format!("connecting to {address}: {e:?}"))?;
+        let mut client = StatusClient::new(connect(address, tls).await?);
         client
             .get_node_status(GetNodeStatusRequest {})
             .await

@@ -39,6 +39,20 @@ pub struct ClusterSettings {
     pub position_interval_ms: Option<u64>,
     /// `control_token`: the bearer token the control API requires.
     pub control_token: Option<String>,
+    /// `health_listen`: the plaintext health server's `IP:PORT`.
+    pub health_listen: Option<String>,
+    /// `[cluster.tls]`.
+    pub tls: Option<TlsSettings>,
+}
+
+/// `[cluster.tls]`: this node's certificate and key, the CA, and whether clients need a
+/// certificate (`None`: the node's default, yes).
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    pub require_client_cert: Option<bool>,
 }
 
 /// One replication flow.
@@ -152,6 +166,18 @@ impl Config {
         }
         if let Some(token) = &cluster.control_token {
             let _ = writeln!(out, "control_token = {}", quote(token));
+        }
+        if let Some(address) = &cluster.health_listen {
+            let _ = writeln!(out, "health_listen = {}", quote(address));
+        }
+        if let Some(tls) = &cluster.tls {
+            let _ = writeln!(out, "[cluster.tls]");
+            let _ = writeln!(out, "cert = {}", quote(&tls.cert.to_string_lossy()));
+            let _ = writeln!(out, "key = {}", quote(&tls.key.to_string_lossy()));
+            let _ = writeln!(out, "ca = {}", quote(&tls.ca.to_string_lossy()));
+            if let Some(require) = tls.require_client_cert {
+                let _ = writeln!(out, "require_client_cert = {require}");
+            }
         }
         for (alias, bootstrap) in &self.clusters {
             let _ = writeln!(out, "\n[clusters.{alias}]");

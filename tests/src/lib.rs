@@ -30,6 +30,7 @@ pub mod names;
 pub mod process;
 pub mod serial;
 pub mod strait;
+pub mod tls;
 pub mod verify;
 pub mod wait;
 

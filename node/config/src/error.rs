@@ -161,6 +161,15 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A file a setting names (a TLS certificate or key) is missing or cannot be read.
+    #[error("{at}: `{key}`: cannot read {}: {cause}", path.display())]
+    UnreadableFile {
+        at: Location,
+        key: String,
+        path: PathBuf,
+        cause: io::Error,
+    },
+
     /// Nothing to replicate.
     #[error("{at}: no flow is enabled: {hint}")]
     NoEnabledFlow { at: Location, hint: String },

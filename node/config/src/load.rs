@@ -21,7 +21,7 @@ pub(crate) fn load_with_env(
     path: &Path,
     env: Option<HashMap<String, String>>,
 ) -> Result<Settings, ConfigError> {
-    match Format::of_path(path) {
+    let mut settings = match Format::of_path(path) {
         Some(Format::Properties) => {
             let text = read(path, true)?;
             mm2::parse(path, &text)
@@ -33,7 +33,11 @@ pub(crate) fn load_with_env(
         None => Err(ConfigError::UnknownFormat {
             file: path.to_path_buf(),
         }),
+    }?;
+    if let Some(tls) = &mut settings.cluster.tls {
+        crate::membership::read_tls_files(path, tls)?;
     }
+    Ok(settings)
 }
 
 /// The two formats a configuration is written in.
@@ -64,7 +68,9 @@ impl Format {
 
 /// Reads and validates a configuration given as text, exactly as [`load`] reads a file of
 /// `format`, except that a TOML text gets no `STRAIT__*` environment overrides (the text is the
-/// whole configuration). `origin` stands for the file in messages (`origin:line: ...`).
+/// whole configuration). `origin` stands for the file in messages (`origin:line: ...`). The files
+/// `[cluster.tls]` names are not read (they are this node's, and a text's node settings are not
+/// applied).
 pub fn load_text(origin: &Path, format: Format, text: &str) -> Result<Settings, ConfigError> {
     match format {
         Format::Properties => mm2::parse(origin, text),
@@ -273,5 +279,117 @@ mod tests {
             node3.cluster.advertise,
             "strait-2.strait.mirror.svc.cluster.local:7070"
         );
+    }
+
+    const FLOW_TOML: &str = "[clusters.A]\nbootstrap_servers = \"a\"\n[clusters.B]\n\
+                             bootstrap_servers = \"b\"\n[flows.\"A->B\"]\n";
+    const CERT: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const KEY: &[u8] = b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+
+    /// A directory with a certificate, its key and a CA file.
+    fn tls_files() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "node.crt", CERT);
+        write(&dir, "node.key", KEY);
+        write(&dir, "ca.crt", CERT);
+        dir
+    }
+
+    fn toml_with_tls(dir: &tempfile::TempDir, tls: &str) -> PathBuf {
+        let d = dir.path().display();
+        let text =
+            format!("{FLOW_TOML}[cluster]\nhealth_listen = \"0.0.0.0:7080\"\n[cluster.tls]\n{tls}")
+                .replace("$D", &d.to_string());
+        write(dir, "strait.toml", text.as_bytes())
+    }
+
+    #[test]
+    fn tls_files_are_read_at_load_in_both_formats() {
+        let dir = tls_files();
+        let toml = toml_with_tls(
+            &dir,
+            "cert = \"$D/node.crt\"\nkey = \"$D/node.key\"\nca = \"$D/ca.crt\"\n",
+        );
+        let cluster = load_with_env(&toml, Some(HashMap::new())).unwrap().cluster;
+        assert_eq!(cluster.health_listen, Some("0.0.0.0:7080".parse().unwrap()));
+        let tls = cluster.tls.expect("tls is set");
+        assert_eq!(tls.cert.pem, CERT);
+        assert_eq!(tls.key.pem, KEY);
+        assert_eq!(tls.ca.pem, CERT);
+        assert!(tls.require_client_cert, "mutual TLS by default");
+        assert_eq!(tls.server_name, None);
+        // The key never shows in debug output.
+        assert!(!format!("{tls:?}").contains("MIIE"));
+
+        let d = dir.path().display();
+        let properties = write(
+            &dir,
+            "mm2.properties",
+            format!(
+                "clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\n\
+                 A->B.enabled = true\nstrait.cluster.health.listen = 0.0.0.0:7080\n\
+                 strait.cluster.tls.cert = {d}/node.crt\nstrait.cluster.tls.key = {d}/node.key\n\
+                 strait.cluster.tls.ca = {d}/ca.crt\n\
+                 strait.cluster.tls.require.client.cert = false\n\
+                 strait.cluster.tls.server.name = strait.internal\n"
+            )
+            .as_bytes(),
+        );
+        let cluster = load(&properties).unwrap().cluster;
+        assert_eq!(cluster.health_listen, Some("0.0.0.0:7080".parse().unwrap()));
+        let tls = cluster.tls.expect("tls is set");
+        assert_eq!(tls.key.pem, KEY);
+        assert!(!tls.require_client_cert);
+        assert_eq!(tls.server_name.as_deref(), Some("strait.internal"));
+    }
+
+    #[test]
+    fn tls_errors_name_the_key_and_the_path() {
+        let dir = tls_files();
+        let d = dir.path().display().to_string();
+        let file = dir.path().join("strait.toml");
+        let f = file.display();
+        let error = |tls: &str| {
+            let toml = toml_with_tls(&dir, tls);
+            load_with_env(&toml, Some(HashMap::new()))
+                .unwrap_err()
+                .to_string()
+        };
+        let missing = error("cert = \"$D/node.crt\"\nkey = \"$D/nope.key\"\nca = \"$D/ca.crt\"\n");
+        assert!(
+            missing.starts_with(&format!(
+                "{f}:10: `cluster.tls.key`: cannot read {d}/nope.key: "
+            )),
+            "{missing}"
+        );
+        let not_a_cert =
+            error("cert = \"$D/node.key\"\nkey = \"$D/node.key\"\nca = \"$D/ca.crt\"\n");
+        assert_eq!(
+            not_a_cert,
+            format!(
+                "{f}:9: invalid value \"{d}/node.key\" for `cluster.tls.cert`: expected a PEM \
+                 file with at least one certificate (-----BEGIN CERTIFICATE-----)"
+            )
+        );
+        let no_ca = error("cert = \"$D/node.crt\"\nkey = \"$D/node.key\"\n");
+        assert!(
+            no_ca.starts_with(&format!("{f}: `cluster.tls.ca` is required: ")),
+            "{no_ca}"
+        );
+        let bad_name = error("server_name = \"a b\"\n");
+        assert!(bad_name.contains("`cluster.tls.server_name`"), "{bad_name}");
+        let unknown = error("certificate = \"x\"\n");
+        assert!(unknown.contains("certificate"), "{unknown}");
+    }
+
+    #[test]
+    fn an_applied_text_does_not_read_tls_files() {
+        let text = format!(
+            "{FLOW_TOML}[cluster.tls]\ncert = \"/nowhere/a.crt\"\nkey = \"/nowhere/a.key\"\n\
+             ca = \"/nowhere/ca.crt\"\n"
+        );
+        let settings = load_text(Path::new("applied"), Format::Toml, &text).unwrap();
+        let tls = settings.cluster.tls.expect("tls is set");
+        assert!(tls.cert.pem.is_empty());
     }
 }

@@ -13,14 +13,15 @@
 //! - a cluster id is 1 to 255 letters, digits, `.`, `_` or `-`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::assemble::Sourced;
 use crate::error::{ConfigError, Location, Place};
 use crate::model::{
-    ClusterMembership, Peer, DEFAULT_CLUSTER_ID, DEFAULT_LISTEN, DEFAULT_LIVENESS_TIMEOUT,
-    DEFAULT_NODE_ID, DEFAULT_POSITION_INTERVAL, MIN_LIVENESS_TIMEOUT, MIN_POSITION_INTERVAL,
+    ClusterMembership, ClusterTls, Peer, PemFile, DEFAULT_CLUSTER_ID, DEFAULT_LISTEN,
+    DEFAULT_LIVENESS_TIMEOUT, DEFAULT_NODE_ID, DEFAULT_POSITION_INTERVAL, MIN_LIVENESS_TIMEOUT,
+    MIN_POSITION_INTERVAL,
 };
 
 pub(crate) const EXPECT_NODE_ID: &str =
@@ -163,6 +164,72 @@ pub(crate) fn position_interval(n: i64) -> Result<Duration, &'static str> {
     millis_at_least(n, MIN_POSITION_INTERVAL).ok_or(EXPECT_POSITION_INTERVAL)
 }
 
+pub(crate) const EXPECT_PEM_PATH: &str = "the path of a PEM file";
+pub(crate) const EXPECT_SERVER_NAME: &str =
+    "a DNS name or IP address that peers' certificates are checked for, e.g. strait.internal";
+pub(crate) const EXPECT_CERT_PEM: &str =
+    "a PEM file with at least one certificate (-----BEGIN CERTIFICATE-----)";
+pub(crate) const EXPECT_KEY_PEM: &str =
+    "a PEM file with a private key (-----BEGIN PRIVATE KEY----- or RSA/EC PRIVATE KEY)";
+
+/// The path of a PEM file (not read here: see [`read_tls_files`]).
+pub(crate) fn parse_pem_path(text: &str) -> Result<PathBuf, &'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(EXPECT_PEM_PATH);
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// A name a certificate is checked for: a DNS name or an IP address (IPv6 without brackets).
+pub(crate) fn parse_server_name(text: &str) -> Result<String, &'static str> {
+    let text = text.trim();
+    let ok = text.parse::<Ipv6Addr>().is_ok() || (valid_host(text) && !text.starts_with('['));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(EXPECT_SERVER_NAME)
+    }
+}
+
+/// Reads the PEM files of `[cluster.tls]`: a missing or unreadable file, or one without what it
+/// must hold, is an error naming the key that names it and the path.
+pub(crate) fn read_tls_files(file: &Path, tls: &mut ClusterTls) -> Result<(), ConfigError> {
+    let checks: [(&mut PemFile, &str, &[&str]); 3] = [
+        (
+            &mut tls.cert,
+            EXPECT_CERT_PEM,
+            &["-----BEGIN CERTIFICATE-----"],
+        ),
+        (&mut tls.key, EXPECT_KEY_PEM, &["PRIVATE KEY-----"]),
+        (
+            &mut tls.ca,
+            EXPECT_CERT_PEM,
+            &["-----BEGIN CERTIFICATE-----"],
+        ),
+    ];
+    for (pem, expected, markers) in checks {
+        let at = Location::at(file, pem.place.clone());
+        let bytes = std::fs::read(&pem.path).map_err(|cause| ConfigError::UnreadableFile {
+            at: at.clone(),
+            key: pem.setting.clone(),
+            path: pem.path.clone(),
+            cause,
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        if !markers.iter().any(|marker| text.contains(marker)) {
+            return Err(ConfigError::InvalidValue {
+                at,
+                key: pem.setting.clone(),
+                value: pem.path.display().to_string(),
+                expected: expected.to_owned(),
+            });
+        }
+        pem.pem = bytes;
+    }
+    Ok(())
+}
+
 /// The cluster values one file (and its environment overrides) sets, each already parsed; `None` =
 /// not set.
 #[derive(Debug, Default)]
@@ -176,6 +243,12 @@ pub(crate) struct MembershipValues {
     pub liveness_timeout: Option<Duration>,
     pub position_interval: Option<Duration>,
     pub control_token: Option<String>,
+    pub health_listen: Option<SocketAddr>,
+    pub tls_cert: Option<Sourced<PathBuf>>,
+    pub tls_key: Option<Sourced<PathBuf>>,
+    pub tls_ca: Option<Sourced<PathBuf>>,
+    pub tls_require_client_cert: Option<bool>,
+    pub tls_server_name: Option<String>,
 }
 
 /// How one format names the settings that messages may ask to set.
@@ -183,6 +256,9 @@ pub(crate) struct MembershipKeys {
     pub node_id: &'static str,
     pub advertise: &'static str,
     pub cluster_id: &'static str,
+    pub tls_cert: &'static str,
+    pub tls_key: &'static str,
+    pub tls_ca: &'static str,
     /// Appended to the message asking for a node id (e.g. how to set it from the environment).
     pub node_id_hint: &'static str,
 }
@@ -241,7 +317,7 @@ pub(crate) fn warnings(values: &MembershipValues, keys: &MembershipKeys) -> Vec<
 /// Checks the rules between the values and fills in the defaults (see [`ClusterMembership`]).
 pub(crate) fn membership(
     file: &Path,
-    values: MembershipValues,
+    mut values: MembershipValues,
     keys: &MembershipKeys,
 ) -> Result<ClusterMembership, ConfigError> {
     let peers_list = values
@@ -407,6 +483,7 @@ pub(crate) fn membership(
         }
     }
 
+    let tls = tls(file, &mut values, keys)?;
     Ok(ClusterMembership {
         node_id,
         listen,
@@ -421,7 +498,49 @@ pub(crate) fn membership(
             .position_interval
             .unwrap_or(DEFAULT_POSITION_INTERVAL),
         control_token: values.control_token,
+        tls,
+        health_listen: values.health_listen,
     })
+}
+
+/// `[cluster.tls]`: nothing set is no TLS; anything set needs the certificate, its key and the CA.
+fn tls(
+    file: &Path,
+    values: &mut MembershipValues,
+    keys: &MembershipKeys,
+) -> Result<Option<ClusterTls>, ConfigError> {
+    let any = values.tls_cert.is_some()
+        || values.tls_key.is_some()
+        || values.tls_ca.is_some()
+        || values.tls_require_client_cert.is_some()
+        || values.tls_server_name.is_some();
+    if !any {
+        return Ok(None);
+    }
+    let take = |value: Option<Sourced<PathBuf>>, key: &str| match value {
+        Some(sourced) => Ok(PemFile {
+            path: sourced.value,
+            setting: sourced.key,
+            place: sourced.place,
+            pem: Vec::new(),
+        }),
+        None => Err(ConfigError::MissingKey {
+            at: Location::new(file, None),
+            key: key.to_owned(),
+            hint: format!(
+                "TLS on the cluster port needs `{}` (this node's certificate), `{}` (its key) and \
+                 `{}` (the CA peers' certificates are checked against)",
+                keys.tls_cert, keys.tls_key, keys.tls_ca
+            ),
+        }),
+    };
+    Ok(Some(ClusterTls {
+        cert: take(values.tls_cert.take(), keys.tls_cert)?,
+        key: take(values.tls_key.take(), keys.tls_key)?,
+        ca: take(values.tls_ca.take(), keys.tls_ca)?,
+        require_client_cert: values.tls_require_client_cert.unwrap_or(true),
+        server_name: values.tls_server_name.take(),
+    }))
 }
 
 #[cfg(test)]
@@ -542,6 +661,9 @@ mod tests {
             node_id: "node_id",
             advertise: "advertise",
             cluster_id: "cluster_id",
+            tls_cert: "tls.cert",
+            tls_key: "tls.key",
+            tls_ca: "tls.ca",
             node_id_hint: "",
         };
         let loaded = membership(Path::new("f"), MembershipValues::default(), &keys).unwrap();

@@ -283,6 +283,57 @@ pub struct ClusterMembership {
     /// When set, every call to the control API (`strait.v1.*`) must carry `authorization: Bearer
     /// <token>`; the Raft transport, health and reflection stay open. Default: none (open).
     pub control_token: Option<String>,
+    /// TLS on the cluster port and on every connection this node opens to another (`[cluster.tls]`).
+    /// Default: none (plaintext).
+    pub tls: Option<ClusterTls>,
+    /// Where a plaintext server answering only `grpc.health.v1` listens, for probes that cannot do
+    /// TLS (Kubernetes gRPC probes). Default: none.
+    pub health_listen: Option<SocketAddr>,
+}
+
+/// `[cluster.tls]`: the cluster port serves TLS only, and this node connects to the others with
+/// TLS, presenting its own certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterTls {
+    /// This node's certificate chain (PEM), presented as server and as client. Its SANs must
+    /// include the names other nodes and clients use to reach it (its `advertise` host).
+    pub cert: PemFile,
+    /// The private key of `cert` (PEM).
+    pub key: PemFile,
+    /// The certificates (PEM bundle) other nodes' certificates, server and client, are checked
+    /// against. Required: a node must check the peers it talks to.
+    pub ca: PemFile,
+    /// Whether a client must present a certificate signed by `ca` to connect (mutual TLS). Default
+    /// true. When false, clients without a certificate may call the control API (guard it with
+    /// `control_token`), but the Raft transport still only accepts certified peers.
+    pub require_client_cert: bool,
+    /// The name every peer's certificate is checked for, instead of the host of its address (e.g.
+    /// one certificate shared by every node). Default: none (each address's host).
+    pub server_name: Option<String>,
+}
+
+/// A PEM file named by a setting: its path as written, the setting (for messages) and, once read by
+/// [`crate::load`], its contents. [`crate::load_text`] does not read it (node settings of an applied
+/// text are not used), so `pem` is then empty.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PemFile {
+    pub path: PathBuf,
+    /// The key that names it, e.g. `cluster.tls.cert` or `strait.cluster.tls.cert`.
+    pub setting: String,
+    /// Where it was set.
+    pub place: crate::error::Place,
+    pub pem: Vec<u8>,
+}
+
+impl fmt::Debug for PemFile {
+    /// The path and size, never the contents (a private key).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PemFile")
+            .field("path", &self.path)
+            .field("setting", &self.setting)
+            .field("bytes", &self.pem.len())
+            .finish()
+    }
 }
 
 impl ClusterMembership {
@@ -315,6 +366,8 @@ impl Default for ClusterMembership {
             liveness_timeout: DEFAULT_LIVENESS_TIMEOUT,
             position_interval: DEFAULT_POSITION_INTERVAL,
             control_token: None,
+            tls: None,
+            health_listen: None,
         }
     }
 }

@@ -37,6 +37,28 @@ pub struct Connection {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// Connect with TLS, checking the node's certificate against this CA bundle (PEM): for a
+    /// cluster port with `[cluster.tls]`.
+    #[arg(long, global = true, env = "STRAIT_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The client certificate (PEM) to present, when the cluster requires one (mutual TLS).
+    #[arg(
+        long,
+        global = true,
+        env = "STRAIT_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(
+        long,
+        global = true,
+        env = "STRAIT_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<std::path::PathBuf>,
     /// `table` for people, `json` for scripts (the API's response, field names as in the protos).
     #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -185,11 +207,48 @@ struct Clients {
     status: StatusClient<Intercepted>,
 }
 
+impl Connection {
+    /// The TLS to connect with: none without `--tls-ca`; a client certificate with `--tls-cert`.
+    pub fn client_tls(&self) -> Result<Option<tonic::transport::ClientTlsConfig>, String> {
+        let read = |flag: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+        };
+        let Some(ca) = &self.tls_ca else {
+            if self.tls_cert.is_some() {
+                return Err(
+                    "--tls-cert needs --tls-ca (the CA the node's certificate is checked \
+                            against)"
+                        .to_owned(),
+                );
+            }
+            return Ok(None);
+        };
+        let ca = read("--tls-ca", ca)?;
+        let identity = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some((read("--tls-cert", cert)?, read("--tls-key", key)?)),
+            _ => None,
+        };
+        Ok(Some(crate::cluster::tls::client_config(
+            &ca,
+            identity
+                .as_ref()
+                .map(|(cert, key)| (cert.as_slice(), key.as_slice())),
+            None,
+        )))
+    }
+}
+
 async fn connect(connection: &Connection) -> Result<Clients, String> {
-    let endpoint =
-        tonic::transport::Endpoint::from_shared(format!("http://{}", connection.contact))
-            .map_err(|e| format!("--contact {:?}: {e}", connection.contact))?
-            .connect_timeout(std::time::Duration::from_secs(5));
+    let tls = connection.client_tls()?;
+    let endpoint = crate::cluster::tls::endpoint(&connection.contact, tls.as_ref())
+        .map_err(|e| {
+            format!(
+                "--contact {:?}: {}",
+                connection.contact,
+                crate::cluster::error_chain(&e)
+            )
+        })?
+        .connect_timeout(std::time::Duration::from_secs(5));
     let channel = endpoint.connect().await.map_err(|e| {
         format!(
             "cannot reach {}: {}",

@@ -55,6 +55,8 @@ pub enum ClusterError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot use the TLS certificate or key of [cluster.tls]: {0}")]
+    Tls(String),
     #[error("cannot join the cluster through {address}: {reason}")]
     Join { address: String, reason: String },
     #[error("cannot start raft: {0}")]
@@ -139,11 +141,13 @@ pub fn start(
         .enable_all()
         .build()
         .map_err(ClusterError::Runtime)?;
+    let client_tls = config.tls.as_ref().map(super::tls::node_client_config);
     let transport = GrpcTransport::new(
         config.cluster_id.clone(),
         config.node_id,
         runtime.handle().clone(),
         status.clone(),
+        client_tls.clone(),
     );
     for peer in &config.peers {
         transport.set_address(peer.id, &peer.address);
@@ -176,6 +180,21 @@ pub fn start(
         let _ = stopped_tx.send(ClusterError::RaftStopped(reason));
     });
 
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        server = server
+            .tls_config(super::tls::server_config(tls))
+            .map_err(|e| ClusterError::Tls(error_chain(&e)))?;
+    }
+    let health_listener = match config.health_listen {
+        None => None,
+        Some(address) => Some(
+            runtime
+                .block_on(tokio::net::TcpListener::bind(address))
+                .map_err(|source| ClusterError::Listen { address, source })?,
+        ),
+    };
+
     // The server must answer before a join: the leader talks to a new voter right away.
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(config.listen))
@@ -186,6 +205,7 @@ pub fn start(
     let service = RaftService {
         cluster_id: config.cluster_id.clone(),
         raft: handle.clone(),
+        require_peer_cert: config.tls.is_some(),
     };
     let control = Control {
         raft: handle.clone(),
@@ -195,6 +215,7 @@ pub fn start(
         status,
         token: config.control_token.clone(),
         peers: Default::default(),
+        peer_tls: client_tls.clone(),
     };
     let auth = BearerAuth::new(config.control_token.as_deref());
     // Server reflection (v1, and v1alpha for grpcurl 1.8) so that grpcurl needs no .proto files.
@@ -215,9 +236,24 @@ pub fn start(
         handle.clone(),
         config.liveness_timeout,
     ));
+    if let Some(listener) = health_listener {
+        let address = config.health_listen;
+        let health_service = health_service.clone();
+        runtime.spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            if let Err(error) = tonic::transport::Server::builder()
+                .add_service(health_service)
+                .serve_with_incoming(incoming)
+                .await
+            {
+                tracing::error!(%error, "health server stopped");
+            }
+        });
+        tracing::info!(listen = ?address, "plaintext health service listening");
+    }
     runtime.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        if let Err(error) = tonic::transport::Server::builder()
+        if let Err(error) = server
             .add_service(
                 RaftTransportServer::new(service).max_decoding_message_size(MAX_MESSAGE_BYTES),
             )
@@ -265,10 +301,10 @@ pub fn start(
         }
     });
     tracing::info!(node_id = config.node_id, listen = %config.listen,
-        advertise = %config.advertise, "cluster transport listening");
+        advertise = %config.advertise, tls = config.tls.is_some(), "cluster transport listening");
 
     if let (false, Some(contact)) = (restarted, &config.join) {
-        runtime.block_on(join(config, contact, &transport))?;
+        runtime.block_on(join(config, contact, &transport, client_tls.as_ref()))?;
     }
 
     // Keep peer addresses in step with the cluster state (nodes register their addresses).
@@ -349,6 +385,7 @@ async fn join(
     config: &ClusterMembership,
     contact: &str,
     transport: &Arc<GrpcTransport>,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
 ) -> Result<(), ClusterError> {
     let failed = |reason: String| ClusterError::Join {
         address: contact.to_owned(),
@@ -358,9 +395,12 @@ async fn join(
     let mut backoff = Duration::from_millis(200);
     loop {
         let attempt = async {
-            let mut client = RaftTransportClient::connect(format!("http://{contact}"))
+            let channel = super::tls::endpoint(contact, tls)
+                .map_err(|e| error_chain(&e))?
+                .connect()
                 .await
                 .map_err(|e| error_chain(&e))?;
+            let mut client = RaftTransportClient::new(channel);
             client
                 .join(JoinRequest {
                     cluster_id: config.cluster_id.clone(),

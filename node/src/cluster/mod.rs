@@ -6,6 +6,7 @@ pub(crate) mod members;
 mod membership;
 mod outage;
 mod server;
+pub mod tls;
 mod transport;
 
 pub use leave::request_leave;

@@ -12,9 +12,22 @@ use tonic::{Request, Response, Status};
 pub struct RaftService {
     pub cluster_id: String,
     pub raft: RaftHandle,
+    /// With TLS: every call must come with a client certificate (the server checked it against
+    /// the CA), even when the port lets clients without one reach the control API.
+    pub require_peer_cert: bool,
 }
 
 impl RaftService {
+    /// Only a holder of a certificate signed by the cluster's CA is a peer.
+    fn check_peer<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        if !self.require_peer_cert || request.peer_certs().is_some_and(|c| !c.is_empty()) {
+            return Ok(());
+        }
+        Err(Status::unauthenticated(
+            "the raft transport needs a client certificate signed by the cluster's CA",
+        ))
+    }
+
     fn check_cluster(&self, cluster_id: &str) -> Result<(), Status> {
         if cluster_id == self.cluster_id {
             return Ok(());
@@ -29,6 +42,7 @@ impl RaftService {
 #[tonic::async_trait]
 impl RaftTransport for RaftService {
     async fn send(&self, request: Request<RaftBatch>) -> Result<Response<RaftAck>, Status> {
+        self.check_peer(&request)?;
         let batch = request.into_inner();
         self.check_cluster(&batch.cluster_id)?;
         for bytes in batch.messages {
@@ -43,6 +57,7 @@ impl RaftTransport for RaftService {
         &self,
         request: Request<LeaveRequest>,
     ) -> Result<Response<LeaveResponse>, Status> {
+        self.check_peer(&request)?;
         let leave = request.into_inner();
         self.check_cluster(&leave.cluster_id)?;
         if !super::members::is_member(&self.raft, leave.node_id) {
@@ -58,6 +73,7 @@ impl RaftTransport for RaftService {
     }
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
+        self.check_peer(&request)?;
         let join = request.into_inner();
         self.check_cluster(&join.cluster_id)?;
         if join.node_id == 0 {

@@ -15,6 +15,7 @@ use strait_coordinator::NodeId;
 use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
 use strait_proto::raft::v1::RaftBatch;
 use tokio::sync::mpsc;
+use tonic::transport::ClientTlsConfig;
 
 use super::outage::Outage;
 use crate::replication::status::NodeStatus;
@@ -51,6 +52,8 @@ pub struct GrpcTransport {
     reports: Arc<OnceLock<DeliveryReports>>,
     /// Where the sender tasks publish which peers they cannot reach.
     status: NodeStatus,
+    /// TLS to every peer, when the cluster port is TLS.
+    tls: Option<ClientTlsConfig>,
 }
 
 impl GrpcTransport {
@@ -59,6 +62,7 @@ impl GrpcTransport {
         from: NodeId,
         runtime: tokio::runtime::Handle,
         status: NodeStatus,
+        tls: Option<ClientTlsConfig>,
     ) -> Arc<Self> {
         Arc::new(Self {
             cluster_id,
@@ -67,6 +71,7 @@ impl GrpcTransport {
             peers: RwLock::default(),
             reports: Arc::default(),
             status,
+            tls,
         })
     }
 
@@ -90,6 +95,7 @@ impl GrpcTransport {
                 address: address.to_owned(),
                 reports: self.reports.clone(),
                 status: self.status.clone(),
+                tls: self.tls.clone(),
             },
             rx,
         ));
@@ -210,6 +216,7 @@ struct Sender {
     address: String,
     reports: Arc<OnceLock<DeliveryReports>>,
     status: NodeStatus,
+    tls: Option<ClientTlsConfig>,
 }
 
 /// The sender task of one peer: batches what is queued and sends it, reconnecting with backoff.
@@ -221,9 +228,9 @@ async fn deliver(sender: Sender, mut queue: mpsc::Receiver<Message>) {
         address,
         reports,
         status,
+        tls,
     } = sender;
-    let endpoint = format!("http://{address}");
-    let channel = match tonic::transport::Endpoint::from_shared(endpoint) {
+    let channel = match super::tls::endpoint(&address, tls.as_ref()) {
         Ok(endpoint) => endpoint
             .connect_timeout(Duration::from_secs(1))
             .connect_lazy(),

@@ -11,7 +11,7 @@ use strait_coordinator::state::ClusterState;
 use strait_coordinator::{FlowId, NodeId};
 use strait_proto::v1::status_client::StatusClient;
 use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::Status;
 
 use crate::replication::status::NodeStatus;
@@ -32,6 +32,8 @@ pub struct Control {
     pub token: Option<String>,
     /// Channels to other nodes by address, kept across calls (they reconnect by themselves).
     pub peers: Arc<Mutex<HashMap<String, Channel>>>,
+    /// TLS to other nodes, when the cluster port is TLS.
+    pub peer_tls: Option<ClientTlsConfig>,
 }
 
 impl Control {
@@ -119,7 +121,7 @@ impl Control {
         if let Some(channel) = peers.get(address) {
             return Ok(channel.clone());
         }
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        let channel = crate::cluster::tls::endpoint(address, self.peer_tls.as_ref())
             .map_err(|e| Status::internal(format!("node {node} address {address:?}: {e}")))?
             .connect_timeout(PEER_TIMEOUT)
             .timeout(PEER_TIMEOUT)

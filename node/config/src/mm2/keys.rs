@@ -29,6 +29,13 @@ pub(crate) const STRAIT_CLUSTER_ID: &str = "strait.cluster.id";
 pub(crate) const STRAIT_CLUSTER_LIVENESS_TIMEOUT: &str = "strait.cluster.liveness.timeout.ms";
 pub(crate) const STRAIT_CLUSTER_POSITION_INTERVAL: &str = "strait.cluster.position.interval.ms";
 pub(crate) const STRAIT_CLUSTER_CONTROL_TOKEN: &str = "strait.cluster.control.token";
+pub(crate) const STRAIT_CLUSTER_HEALTH_LISTEN: &str = "strait.cluster.health.listen";
+pub(crate) const STRAIT_CLUSTER_TLS_CERT: &str = "strait.cluster.tls.cert";
+pub(crate) const STRAIT_CLUSTER_TLS_KEY: &str = "strait.cluster.tls.key";
+pub(crate) const STRAIT_CLUSTER_TLS_CA: &str = "strait.cluster.tls.ca";
+pub(crate) const STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT: &str =
+    "strait.cluster.tls.require.client.cert";
+pub(crate) const STRAIT_CLUSTER_TLS_SERVER_NAME: &str = "strait.cluster.tls.server.name";
 pub(crate) const CLUSTER_KEYS: &[&str] = &[
     STRAIT_CLUSTER_NODE_ID,
     STRAIT_CLUSTER_DATA_DIR,
@@ -40,6 +47,12 @@ pub(crate) const CLUSTER_KEYS: &[&str] = &[
     STRAIT_CLUSTER_LIVENESS_TIMEOUT,
     STRAIT_CLUSTER_POSITION_INTERVAL,
     STRAIT_CLUSTER_CONTROL_TOKEN,
+    STRAIT_CLUSTER_HEALTH_LISTEN,
+    STRAIT_CLUSTER_TLS_CERT,
+    STRAIT_CLUSTER_TLS_KEY,
+    STRAIT_CLUSTER_TLS_CA,
+    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT,
+    STRAIT_CLUSTER_TLS_SERVER_NAME,
 ];
 
 /// Strait's per-flow additions (file level or `A->B.`).
@@ -63,6 +76,12 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     STRAIT_CLUSTER_LIVENESS_TIMEOUT,
     STRAIT_CLUSTER_POSITION_INTERVAL,
     STRAIT_CLUSTER_CONTROL_TOKEN,
+    STRAIT_CLUSTER_HEALTH_LISTEN,
+    STRAIT_CLUSTER_TLS_CERT,
+    STRAIT_CLUSTER_TLS_KEY,
+    STRAIT_CLUSTER_TLS_CA,
+    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT,
+    STRAIT_CLUSTER_TLS_SERVER_NAME,
     STRAIT_MAX_IN_FLIGHT_RECORDS,
     STRAIT_MAX_IN_FLIGHT_BYTES,
     STRAIT_POSITION_FLUSH_INTERVAL,

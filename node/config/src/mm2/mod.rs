@@ -69,8 +69,10 @@ use keys::{
     client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
     CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS,
     STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR,
-    STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT,
-    STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
+    STRAIT_CLUSTER_HEALTH_LISTEN, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN,
+    STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS,
+    STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_CLUSTER_TLS_CA, STRAIT_CLUSTER_TLS_CERT,
+    STRAIT_CLUSTER_TLS_KEY, STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT, STRAIT_CLUSTER_TLS_SERVER_NAME,
     STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES,
     STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_METRICS_LISTEN, STRAIT_POSITION_FLUSH_INTERVAL,
     STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
@@ -81,6 +83,9 @@ const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: STRAIT_CLUSTER_NODE_ID,
     advertise: STRAIT_CLUSTER_ADVERTISE,
     cluster_id: STRAIT_CLUSTER_ID,
+    tls_cert: STRAIT_CLUSTER_TLS_CERT,
+    tls_key: STRAIT_CLUSTER_TLS_KEY,
+    tls_ca: STRAIT_CLUSTER_TLS_CA,
     node_id_hint: "",
 };
 
@@ -460,6 +465,27 @@ impl<'f> Reader<'f> {
             }
             STRAIT_CLUSTER_CONTROL_TOKEN => {
                 cluster.control_token = Some(parsed(file, entry, membership::parse_control_token)?);
+            }
+            STRAIT_CLUSTER_HEALTH_LISTEN => {
+                cluster.health_listen = Some(parsed(file, entry, membership::parse_listen)?);
+            }
+            STRAIT_CLUSTER_TLS_CERT => {
+                let path = parsed(file, entry, membership::parse_pem_path)?;
+                cluster.tls_cert = Some(entry.sourced(path));
+            }
+            STRAIT_CLUSTER_TLS_KEY => {
+                let path = parsed(file, entry, membership::parse_pem_path)?;
+                cluster.tls_key = Some(entry.sourced(path));
+            }
+            STRAIT_CLUSTER_TLS_CA => {
+                let path = parsed(file, entry, membership::parse_pem_path)?;
+                cluster.tls_ca = Some(entry.sourced(path));
+            }
+            STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT => {
+                cluster.tls_require_client_cert = Some(parse_bool(file, entry)?);
+            }
+            STRAIT_CLUSTER_TLS_SERVER_NAME => {
+                cluster.tls_server_name = Some(parsed(file, entry, membership::parse_server_name)?);
             }
             other => unreachable!("{other} is not a cluster key"),
         }

@@ -20,6 +20,14 @@
 //! liveness_timeout_ms = 3000          # default 3000, at least 500
 //! position_interval_ms = 1000         # default 1000, at least 100
 //! # control_token = "..."             # bearer token required by the control API; default none
+//! # health_listen = "0.0.0.0:7080"    # plaintext grpc.health.v1 only (probes); default none
+//!
+//! # [cluster.tls]                     # TLS on the cluster port and to other nodes; default off
+//! # cert = "/etc/strait/tls/tls.crt"  # this node's certificate chain (PEM); SANs: its address
+//! # key = "/etc/strait/tls/tls.key"   # its private key (PEM)
+//! # ca = "/etc/strait/tls/ca.crt"     # CA bundle peers' and clients' certificates are checked against
+//! # require_client_cert = true        # mutual TLS (default true)
+//! # server_name = "strait.internal"   # check peers' certificates for this name; default: their host
 //!
 //! [clusters.A]
 //! bootstrap_servers = "127.0.0.1:19092"   # required for clusters used by an enabled flow
@@ -91,6 +99,9 @@ const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: "cluster.node_id",
     advertise: "cluster.advertise",
     cluster_id: "cluster.cluster_id",
+    tls_cert: "cluster.tls.cert",
+    tls_key: "cluster.tls.key",
+    tls_ca: "cluster.tls.ca",
     node_id_hint: "; it can come from the environment (STRAIT__CLUSTER__NODE_ID)",
 };
 
@@ -131,6 +142,19 @@ struct RawMembership {
     liveness_timeout_ms: Option<i64>,
     position_interval_ms: Option<i64>,
     control_token: Option<String>,
+    health_listen: Option<String>,
+    tls: Option<RawTls>,
+}
+
+/// `[cluster.tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<String>,
+    key: Option<String>,
+    ca: Option<String>,
+    require_client_cert: Option<bool>,
+    server_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -701,10 +725,46 @@ impl<'f> Assembler<'f> {
                     membership::parse_control_token,
                 )?
                 .map(|s| s.value),
+            ..MembershipValues::default()
+        };
+        let tls = raw.tls.unwrap_or_default();
+        let values = MembershipValues {
+            health_listen: self
+                .text("health_listen", raw.health_listen, membership::parse_listen)?
+                .map(|s| s.value),
+            tls_cert: self.tls_text("cert", tls.cert, membership::parse_pem_path)?,
+            tls_key: self.tls_text("key", tls.key, membership::parse_pem_path)?,
+            tls_ca: self.tls_text("ca", tls.ca, membership::parse_pem_path)?,
+            tls_require_client_cert: tls.require_client_cert,
+            tls_server_name: self
+                .tls_text(
+                    "server_name",
+                    tls.server_name,
+                    membership::parse_server_name,
+                )?
+                .map(|s| s.value),
+            ..values
         };
         let warnings = membership::warnings(&values, &MEMBERSHIP_KEYS);
         let cluster = membership::membership(self.file, values, &MEMBERSHIP_KEYS)?;
         Ok((cluster, warnings))
+    }
+
+    /// A `[cluster.tls]` string value, parsed.
+    fn tls_text<T>(
+        &self,
+        field: &str,
+        value: Option<String>,
+        parse: fn(&str) -> Result<T, &'static str>,
+    ) -> Result<Option<Sourced<T>>, ConfigError> {
+        let path = ["cluster", "tls", field];
+        value
+            .map(|v| {
+                parse(&v)
+                    .map(|parsed| self.sourced(&path, parsed))
+                    .map_err(|expected| self.invalid(&path, &v, expected))
+            })
+            .transpose()
     }
 
     /// A `[cluster]` string value, parsed.
