@@ -850,7 +850,8 @@ fn heartbeat_pairs(bootstrap: &str) -> Vec<(String, String)> {
 /// Only A->B is enabled (mm2.properties): as in MirrorMaker 2, the disabled pair B->A still
 /// writes heartbeats keyed (B, A) to `heartbeats` on A, unless
 /// `B->A.emit.heartbeats.enabled = false`. First with it off: once B has three new heartbeats of
-/// A->B (the leader's emitter ran for seconds), A has no heartbeats topic; then with the default.
+/// A->B (the leader's emitter ran for seconds), A has no heartbeats topic; then with the default,
+/// and A->B replicates them to B as `A.heartbeats`: MM2 tooling finds A upstream of B there.
 #[test]
 fn a_disabled_pair_writes_heartbeats_unless_turned_off() {
     let _heavy = serial::heavy();
@@ -865,7 +866,8 @@ fn a_disabled_pair_writes_heartbeats_unless_turned_off() {
     };
     for pair_line in ["B->A.emit.heartbeats.enabled = false\n", ""] {
         let data = temp_dir("strait-data-");
-        let config = Config::a_to_b(a.bootstrap(), b.bootstrap(), data.path(), &[&only]);
+        let mut config = Config::a_to_b(a.bootstrap(), b.bootstrap(), data.path(), &[&only]);
+        config.pair_heartbeats = true;
         let text = format!(
             "{}emit.heartbeats.interval.seconds = 1\n{pair_line}",
             config.properties()
@@ -895,6 +897,25 @@ fn a_disabled_pair_writes_heartbeats_unless_turned_off() {
                     let wanted = ("B".to_owned(), "A".to_owned());
                     if pairs.is_empty() || pairs.iter().any(|p| *p != wanted) {
                         return Err(format!("{pairs:?}"));
+                    }
+                    Ok(())
+                },
+                || strait.log_tail(40),
+            );
+            wait::until(
+                "A.heartbeats on B with heartbeats B->A",
+                DEADLINE,
+                POLL,
+                || {
+                    if !admin::topics(b.bootstrap()).contains_key("A.heartbeats") {
+                        return Err("no topic yet".to_owned());
+                    }
+                    let records = read_all(b.bootstrap(), "A.heartbeats");
+                    let (key, _, _) = records.last().ok_or("empty")?;
+                    let mut k = Bytes(key);
+                    let pair = (k.string(), k.string());
+                    if pair != ("B".to_owned(), "A".to_owned()) {
+                        return Err(format!("{pair:?}"));
                     }
                     Ok(())
                 },

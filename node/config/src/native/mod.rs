@@ -201,6 +201,42 @@ struct RawFlow {
     target_admin: BTreeMap<String, PropValue>,
 }
 
+impl RawFlow {
+    /// Whether the table sets anything a disabled flow does not use (all but its heartbeat
+    /// settings and `target_admin`).
+    fn sets_more_than_heartbeats(&self) -> bool {
+        let set = [
+            self.topics.is_some(),
+            self.topics_exclude.is_some(),
+            self.replication_policy.is_some(),
+            self.replication_policy_separator.is_some(),
+            self.replication_factor.is_some(),
+            self.sync_topic_configs.is_some(),
+            self.config_properties_exclude.is_some(),
+            self.refresh_topics_enabled.is_some(),
+            self.refresh_topics_interval_secs.is_some(),
+            self.max_in_flight_records.is_some(),
+            self.max_in_flight_bytes.is_some(),
+            self.position_flush_interval_ms.is_some(),
+            self.emit_checkpoints_enabled.is_some(),
+            self.emit_checkpoints_interval_secs.is_some(),
+            self.emit_offset_syncs_enabled.is_some(),
+            self.offset_syncs_topic_location.is_some(),
+            self.offset_lag_max.is_some(),
+            self.groups.is_some(),
+            self.groups_exclude.is_some(),
+            self.sync_group_offsets_enabled.is_some(),
+            self.sync_group_offsets_interval_secs.is_some(),
+            self.checkpoints_topic_replication_factor.is_some(),
+            self.offset_syncs_topic_replication_factor.is_some(),
+            !self.consumer.is_empty(),
+            !self.producer.is_empty(),
+            !self.source_admin.is_empty(),
+        ];
+        set.contains(&true)
+    }
+}
+
 /// A librdkafka property value: TOML strings, integers, floats and booleans are all accepted.
 #[derive(Debug, Clone, PartialEq)]
 struct PropValue(String);
@@ -493,13 +529,16 @@ impl<'f> Assembler<'f> {
             if flow.enabled.unwrap_or(true) {
                 enabled.push((id, name, flow));
             } else {
-                self.ignore(
-                    &["flows", &name, "enabled"],
-                    format!("flows.{name}"),
-                    format!(
-                        "flow {id} is disabled (enabled = false): only its heartbeat settings apply"
-                    ),
-                );
+                if flow.sets_more_than_heartbeats() {
+                    self.ignore(
+                        &["flows", &name, "enabled"],
+                        format!("flows.{name}"),
+                        format!(
+                            "flow {id} is disabled (enabled = false): only its heartbeat settings \
+                             apply"
+                        ),
+                    );
+                }
                 disabled.insert(id, (name, flow));
             }
         }
@@ -633,6 +672,14 @@ impl<'f> Assembler<'f> {
                 &[&target.client, &target.admin, &flow_target_admin],
             );
             pair_heartbeats.push(assemble::pair_heartbeats(id, &values, target_admin));
+        }
+        // Disabled flows of a cluster without bootstrap servers: no heartbeats either.
+        for (id, (name, _)) in disabled {
+            self.ignore(
+                &["flows", &name, "enabled"],
+                format!("flows.{name}"),
+                format!("flow {id} is disabled (enabled = false)"),
+            );
         }
 
         Ok(Settings {
