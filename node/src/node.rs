@@ -1,5 +1,6 @@
 //! Runs a node: opens the store, joins (or bootstraps) the Raft cluster, starts the actor system
-//! and one flow actor per enabled flow, reports progress, and on SIGTERM/SIGINT drains (stop
+//! and one flow actor per enabled flow (and the heartbeats of the pairs of clusters without one),
+//! reports progress, and on SIGTERM/SIGINT drains (stop
 //! reading, flush, store positions) and exits. A node without cluster settings is a cluster of one.
 
 use std::time::Duration;
@@ -113,8 +114,23 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
                 }
                 Ok(flows)
             };
+        // Heartbeats of the pairs without a flow (written while this node leads).
+        let start_pairs = |adopted: &shared_config::Adopted| -> Vec<tokio::task::JoinHandle<()>> {
+            adopted
+                .settings
+                .pair_heartbeats
+                .iter()
+                .filter(|pair| pair.enabled)
+                .map(|pair| {
+                    let pair = std::sync::Arc::new(pair.clone());
+                    actix::spawn(crate::offsets::emitter::run_pair(pair, view.raft.clone()))
+                })
+                .collect()
+        };
         let mut flows = start_flows(&adopted)?;
-        tracing::info!(flows = flows.len(), config_version = adopted.version,
+        let mut pairs = start_pairs(&adopted);
+        tracing::info!(flows = flows.len(), heartbeat_pairs = pairs.len(),
+            config_version = adopted.version,
             data_dir = %settings.node.data_dir.display(), workers, "node started");
 
         let own_text = settings.shared_config();
@@ -153,13 +169,20 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
                     for flow in &flows {
                         let _ = flow.send(Shutdown).await;
                     }
+                    for pair in pairs.drain(..) {
+                        pair.abort();
+                    }
                     adopted = next;
                     status.set_config(adopted.version, adopted.disagreement.clone());
                     flows = start_flows(&adopted)?;
+                    pairs = start_pairs(&adopted);
                 }
             }
         };
         tracing::info!(signal, "draining");
+        for pair in pairs.drain(..) {
+            pair.abort();
+        }
         drain(&flows).await;
         // Give the final position proposals a moment to commit.
         tokio::time::sleep(Duration::from_millis(300)).await;

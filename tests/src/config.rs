@@ -20,6 +20,11 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// `[node] metrics_listen` / `strait.metrics.listen`: the Prometheus endpoint; `None`: none.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Whether the pairs of clusters without a flow write heartbeats (MirrorMaker 2's default).
+    /// Off unless set: a source's `heartbeats` would be replicated as one more partition, and
+    /// tests count partitions. When off, each such pair is written disabled with
+    /// `emit.heartbeats.enabled = false`.
+    pub pair_heartbeats: bool,
 }
 
 /// The `[cluster]` settings beyond `listen` (always `127.0.0.1:<cluster_port>`). `None` / empty
@@ -114,7 +119,29 @@ impl Config {
             cluster_port: crate::broker::free_port(),
             cluster: ClusterSettings::default(),
             metrics_listen: None,
+            pair_heartbeats: false,
         }
+    }
+
+    /// `(source, target)` of every ordered pair of clusters without a flow, when their heartbeats
+    /// are off (see [`Config::pair_heartbeats`]).
+    fn quiet_pairs(&self) -> Vec<(&str, &str)> {
+        if self.pair_heartbeats {
+            return Vec::new();
+        }
+        let mut pairs = Vec::new();
+        for (source, _) in &self.clusters {
+            for (target, _) in &self.clusters {
+                let has_flow = self
+                    .flows
+                    .iter()
+                    .any(|f| f.source == *source && f.target == *target);
+                if source != target && !has_flow {
+                    pairs.push((source.as_str(), target.as_str()));
+                }
+            }
+        }
+        pairs
     }
 
     /// The first flow, to adjust it.
@@ -218,6 +245,11 @@ impl Config {
                 let _ = writeln!(out, "{line}");
             }
         }
+        for (source, target) in self.quiet_pairs() {
+            let _ = writeln!(out, "\n[flows.\"{source}->{target}\"]");
+            let _ = writeln!(out, "enabled = false");
+            let _ = writeln!(out, "emit_heartbeats_enabled = false");
+        }
         out
     }
 
@@ -267,6 +299,9 @@ impl Config {
                 "{name}.refresh.topics.interval.seconds = {}",
                 flow.refresh_topics_interval_secs
             );
+        }
+        for (source, target) in self.quiet_pairs() {
+            let _ = writeln!(out, "{source}->{target}.emit.heartbeats.enabled = false");
         }
         out
     }

@@ -820,3 +820,111 @@ fn heartbeats_are_replicated_as_reachability() {
     let topics = admin::topics(b.bootstrap());
     assert!(!topics.contains_key("B.A.heartbeats"), "{topics:?}");
 }
+
+/// The `(source, target)` aliases of the heartbeats in `heartbeats` on `bootstrap` (none when the
+/// topic does not exist), each checked to have MM2's value layout: version 0, a recent timestamp.
+fn heartbeat_pairs(bootstrap: &str) -> Vec<(String, String)> {
+    if !admin::topics(bootstrap).contains_key("heartbeats") {
+        return Vec::new();
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    read_all(bootstrap, "heartbeats")
+        .iter()
+        .map(|(key, value, timestamp)| {
+            let mut k = Bytes(key);
+            let pair = (k.string(), k.string());
+            assert_eq!(key.len(), 2 + pair.0.len() + 2 + pair.1.len(), "{pair:?}");
+            let mut v = Bytes(value);
+            assert_eq!((value.len(), v.i16()), (10, 0), "{pair:?}");
+            let ts = v.i64();
+            assert_eq!(ts, *timestamp, "{pair:?}: value and record timestamps");
+            assert!(now.abs_diff(ts) < 600_000, "{pair:?}: {ts}, now {now}");
+            pair
+        })
+        .collect()
+}
+
+/// Only A->B is enabled (mm2.properties): as in MirrorMaker 2, the disabled pair B->A still
+/// writes heartbeats keyed (B, A) to `heartbeats` on A, unless
+/// `B->A.emit.heartbeats.enabled = false`. First with it off: once B has three new heartbeats of
+/// A->B (the leader's emitter ran for seconds), A has no heartbeats topic; then with the default,
+/// and A->B replicates them to B as `A.heartbeats`: MM2 tooling finds A upstream of B there.
+#[test]
+fn a_disabled_pair_writes_heartbeats_unless_turned_off() {
+    let _heavy = serial::heavy();
+    let (a, b) = Broker::pair();
+    let only = names::unique("nothing-matches");
+    let count = |bootstrap: &str, pair: (&str, &str)| {
+        let pair = (pair.0.to_owned(), pair.1.to_owned());
+        heartbeat_pairs(bootstrap)
+            .iter()
+            .filter(|p| **p == pair)
+            .count()
+    };
+    for pair_line in ["B->A.emit.heartbeats.enabled = false\n", ""] {
+        let data = temp_dir("strait-data-");
+        let mut config = Config::a_to_b(a.bootstrap(), b.bootstrap(), data.path(), &[&only]);
+        config.pair_heartbeats = true;
+        let text = format!(
+            "{}emit.heartbeats.interval.seconds = 1\n{pair_line}",
+            config.properties()
+        );
+        let before = count(b.bootstrap(), ("A", "B"));
+        let mut strait = Strait::start(&text, "properties");
+        wait::until(
+            "three new heartbeats A->B on B",
+            DEADLINE,
+            POLL,
+            || {
+                let seen = count(b.bootstrap(), ("A", "B"));
+                if seen < before + 3 {
+                    return Err(format!("{seen} (before: {before})"));
+                }
+                Ok(())
+            },
+            || strait.log_tail(40),
+        );
+        if pair_line.is_empty() {
+            wait::until(
+                "heartbeats B->A on A",
+                DEADLINE,
+                POLL,
+                || {
+                    let pairs = heartbeat_pairs(a.bootstrap());
+                    let wanted = ("B".to_owned(), "A".to_owned());
+                    if pairs.is_empty() || pairs.iter().any(|p| *p != wanted) {
+                        return Err(format!("{pairs:?}"));
+                    }
+                    Ok(())
+                },
+                || strait.log_tail(40),
+            );
+            wait::until(
+                "A.heartbeats on B with heartbeats B->A",
+                DEADLINE,
+                POLL,
+                || {
+                    if !admin::topics(b.bootstrap()).contains_key("A.heartbeats") {
+                        return Err("no topic yet".to_owned());
+                    }
+                    let records = read_all(b.bootstrap(), "A.heartbeats");
+                    let (key, _, _) = records.last().ok_or("empty")?;
+                    let mut k = Bytes(key);
+                    let pair = (k.string(), k.string());
+                    if pair != ("B".to_owned(), "A".to_owned()) {
+                        return Err(format!("{pair:?}"));
+                    }
+                    Ok(())
+                },
+                || strait.log_tail(40),
+            );
+        } else {
+            let topics = admin::topics(a.bootstrap());
+            assert!(!topics.contains_key("heartbeats"), "{topics:?}");
+        }
+        strait.terminate();
+    }
+}

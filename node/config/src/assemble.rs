@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use regex::Regex;
 use strait_coordinator::{
-    FlowId, ReplicationPolicy, TopicFilter, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE,
+    ClusterAlias, FlowId, ReplicationPolicy, TopicFilter, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE,
 };
 
 use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClientOrigins, ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
-    DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR, DEFAULT_MAX_IN_FLIGHT_BYTES,
-    DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
+    PairHeartbeats, DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR,
+    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
     DEFAULT_REFRESH_TOPICS_INTERVAL,
 };
 
@@ -485,6 +485,49 @@ pub(crate) fn flow_settings(
         target_admin: clients.target_admin,
         client_origins: clients.origins,
     })
+}
+
+/// Every ordered pair of `aliases` (clusters with bootstrap servers) that no enabled flow of
+/// `flows` covers, sorted: the pairs that get [`PairHeartbeats`].
+pub(crate) fn pairs_without_flow<'a>(
+    aliases: impl IntoIterator<Item = &'a ClusterAlias>,
+    flows: &[FlowSettings],
+) -> Vec<FlowId> {
+    let aliases: Vec<&ClusterAlias> = aliases.into_iter().collect();
+    let mut pairs = Vec::new();
+    for source in &aliases {
+        for target in &aliases {
+            let Ok(id) = FlowId::new((*source).clone(), (*target).clone()) else {
+                continue; // the same cluster twice
+            };
+            if !flows.iter().any(|f| f.id == id) {
+                pairs.push(id);
+            }
+        }
+    }
+    pairs.sort();
+    pairs
+}
+
+/// The heartbeats of a pair without an enabled flow: `values` (the pair's keys over the
+/// file-level ones), defaults for the rest.
+pub(crate) fn pair_heartbeats(
+    id: FlowId,
+    values: &Mm2Values,
+    target_admin: ClientProps,
+) -> PairHeartbeats {
+    let d = Mm2Settings::default();
+    PairHeartbeats {
+        id,
+        enabled: values
+            .emit_heartbeats_enabled
+            .unwrap_or(d.emit_heartbeats_enabled),
+        interval: values
+            .emit_heartbeats_interval
+            .unwrap_or(d.emit_heartbeats_interval),
+        topic_replication_factor: values.heartbeats_topic_replication_factor.flatten(),
+        target_admin,
+    }
 }
 
 /// One entry per (key, line), sorted by line (keys without one last), then key.

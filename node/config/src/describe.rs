@@ -11,7 +11,8 @@ use crate::model::{ClientProps, FlowSettings, LogFormat, Settings};
 
 impl Settings {
     /// A multi-line summary: the file, node settings, the node's cluster membership, clusters (client properties with secrets
-    /// masked), each flow's resolved settings with an example remote topic name, and the keys
+    /// masked), each flow's resolved settings with an example remote topic name, the heartbeats
+    /// of the pairs of clusters without a flow, and the keys
     /// Strait does not act on, with their line and reason.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -105,6 +106,25 @@ impl Settings {
         writeln!(out, "flows:")?;
         for flow in &self.flows {
             write_flow(out, flow)?;
+        }
+        if !self.pair_heartbeats.is_empty() {
+            writeln!(out, "heartbeats of pairs without a flow:")?;
+            for pair in &self.pair_heartbeats {
+                let every = if pair.enabled {
+                    let rf = match pair.topic_replication_factor {
+                        Some(rf) => format!("replication factor {rf}"),
+                        None => "target broker default replication factor".to_owned(),
+                    };
+                    format!(
+                        "every {} to heartbeats on {} ({rf})",
+                        duration(pair.interval),
+                        pair.id.target
+                    )
+                } else {
+                    "off".to_owned()
+                };
+                writeln!(out, "  {}: {every}", pair.id)?;
+            }
         }
 
         if self.ignored.is_empty() {

@@ -16,7 +16,8 @@ const CLIENT_TABLES: [&str; 4] = ["consumer", "producer", "source_admin", "targe
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedChange {
     pub item: Item,
-    /// A flow's `SOURCE->TARGET`, or a cluster's alias.
+    /// A flow's `SOURCE->TARGET` (`SOURCE->TARGET (heartbeats only)` for a pair of clusters
+    /// without a flow, see [`crate::PairHeartbeats`]), or a cluster's alias.
     pub name: String,
     pub change: Change,
     /// For [`Change::Changed`]: each setting that differs, by key.
@@ -122,7 +123,12 @@ fn items(table: &toml::Table, section: &str) -> BTreeMap<String, Flat> {
             };
             let mut flat = BTreeMap::new();
             flatten("", settings, &mut flat);
-            Some((name.clone(), flat))
+            // A pair of clusters without a flow, written for its heartbeats only.
+            let name = match settings.get("enabled") {
+                Some(toml::Value::Boolean(false)) => format!("{name} (heartbeats only)"),
+                _ => name.clone(),
+            };
+            Some((name, flat))
         })
         .collect()
 }
@@ -235,11 +241,14 @@ bootstrap_servers = "a:9092"
             summary,
             [
                 ("flow", "A->C", "added"),
+                ("flow", "B->C (heartbeats only)", "added"),
+                ("flow", "C->A (heartbeats only)", "added"),
+                ("flow", "C->B (heartbeats only)", "added"),
                 ("cluster", "A", "changed"),
                 ("cluster", "C", "added"),
             ]
         );
-        assert_eq!(keys(&changes[1]), ["bootstrap_servers"]);
+        assert_eq!(keys(&changes[4]), ["bootstrap_servers"]);
         let back = new.shared_changes(&load(BASE));
         assert_eq!(back[0].change, Change::Removed);
     }

@@ -257,7 +257,17 @@ mod tests {
         assert!(flow
             .config_properties_exclude
             .is_match("min.insync.replicas"));
-        assert_eq!(native.ignored.len(), 1, "the disabled B->A flow");
+        assert!(native.ignored.is_empty(), "{:?}", native.ignored);
+        let pairs: Vec<String> = native
+            .pair_heartbeats
+            .iter()
+            .map(|p| format!("{} {}", p.id, p.enabled))
+            .collect();
+        assert_eq!(
+            pairs,
+            ["B->A true"],
+            "the disabled B->A flow writes heartbeats"
+        );
         assert_eq!(native.cluster, ClusterMembership::default());
 
         let node1 = load_with_env(&example("strait-node1.toml"), Some(HashMap::new())).unwrap();

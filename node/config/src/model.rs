@@ -195,6 +195,25 @@ impl Default for Mm2Settings {
     }
 }
 
+/// The heartbeats of an ordered pair of clusters without an enabled flow: records keyed
+/// `(source, target)` to `heartbeats` on the target, as MirrorMaker 2's heartbeat connector writes
+/// them for disabled flows too. Set with the pair's keys (`B->A.emit.heartbeats.enabled`, or a
+/// `[flows."B->A"]` table with `enabled = false`), else the file-level ones, else the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairHeartbeats {
+    /// The pair (not a running flow).
+    pub id: FlowId,
+    /// `emit.heartbeats.enabled` (default true).
+    pub enabled: bool,
+    /// `emit.heartbeats.interval.seconds` (default 1 s).
+    pub interval: Duration,
+    /// `heartbeats.topic.replication.factor`; `None` = the target broker's default.
+    pub topic_replication_factor: Option<i16>,
+    /// The target admin client's properties, with `bootstrap.servers`: the producer of the
+    /// heartbeats and the admin that creates the topic use them, as an enabled flow's do.
+    pub target_admin: ClientProps,
+}
+
 /// Everything a node needs to run.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -210,6 +229,11 @@ pub struct Settings {
     pub clusters: BTreeMap<ClusterAlias, ClusterSettings>,
     /// The enabled flows, in a stable order (sorted by flow id).
     pub flows: Vec<FlowSettings>,
+    /// The heartbeats of every ordered pair of `clusters` that has no enabled flow, sorted by pair
+    /// (an enabled flow's are in its [`FlowSettings::mm2`]): MirrorMaker 2 writes heartbeats for
+    /// every pair, so a pair's target shows the source is configured and reachable, and a flow
+    /// the other way replicates them back.
+    pub pair_heartbeats: Vec<PairHeartbeats>,
     /// Keys that were read but are not used by Strait (yet), each with the reason. The node logs each
     /// once as a warning at start-up; `check-config` prints them.
     pub ignored: Vec<IgnoredKey>,

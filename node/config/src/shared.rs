@@ -19,7 +19,29 @@ use crate::{ClientProps, ConfigError, OffsetSyncsLocation, Settings};
 #[derive(Serialize)]
 struct SharedFile {
     clusters: BTreeMap<String, SharedCluster>,
-    flows: BTreeMap<String, SharedFlow>,
+    flows: BTreeMap<String, SharedEntry>,
+}
+
+/// An enabled flow, or a pair without one (written as a disabled flow: its heartbeats).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SharedEntry {
+    Flow(Box<SharedFlow>),
+    Pair(SharedPair),
+}
+
+/// [`crate::PairHeartbeats`]: every pair among the text's clusters is written, so that reading
+/// the text back resolves the same pairs.
+#[derive(Serialize)]
+struct SharedPair {
+    source: String,
+    target: String,
+    enabled: bool,
+    emit_heartbeats_enabled: bool,
+    emit_heartbeats_interval_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeats_topic_replication_factor: Option<i64>,
+    target_admin: ClientProps,
 }
 
 #[derive(Serialize)]
@@ -114,6 +136,13 @@ impl Settings {
     /// sasl.password`: a masked text given back as a configuration.
     pub fn masked_secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
+        for pair in &self.pair_heartbeats {
+            for (key, value) in pair.target_admin.iter() {
+                if is_secret(key) && value == SECRET_MASK {
+                    found.push(format!("pair {}: target_admin property {key}", pair.id));
+                }
+            }
+        }
         for flow in &self.flows {
             let clients = [
                 ("consumer", &flow.consumer),
@@ -153,10 +182,18 @@ impl Settings {
             }
             props
         };
+        // The clusters of the flows and of the pairs that write heartbeats.
         let used: std::collections::BTreeSet<&str> = self
             .flows
             .iter()
-            .flat_map(|f| [f.id.source.as_str(), f.id.target.as_str()])
+            .map(|f| &f.id)
+            .chain(
+                self.pair_heartbeats
+                    .iter()
+                    .filter(|p| p.enabled)
+                    .map(|p| &p.id),
+            )
+            .flat_map(|id| [id.source.as_str(), id.target.as_str()])
             .collect();
         let clusters = self
             .clusters
@@ -171,6 +208,24 @@ impl Settings {
                 )
             })
             .collect();
+        let pairs = self
+            .pair_heartbeats
+            .iter()
+            .filter(|p| used.contains(p.id.source.as_str()) && used.contains(p.id.target.as_str()))
+            .map(|pair| {
+                let shared = SharedPair {
+                    source: pair.id.source.to_string(),
+                    target: pair.id.target.to_string(),
+                    enabled: false,
+                    emit_heartbeats_enabled: pair.enabled,
+                    emit_heartbeats_interval_secs: pair.interval.as_secs(),
+                    heartbeats_topic_replication_factor: pair
+                        .topic_replication_factor
+                        .map(i64::from),
+                    target_admin: clients(&pair.target_admin),
+                };
+                (pair.id.to_string(), SharedEntry::Pair(shared))
+            });
         let flows = self
             .flows
             .iter()
@@ -225,8 +280,9 @@ impl Settings {
                     source_admin: clients(&flow.source_admin),
                     target_admin: clients(&flow.target_admin),
                 };
-                (flow.id.to_string(), shared)
+                (flow.id.to_string(), SharedEntry::Flow(Box::new(shared)))
             })
+            .chain(pairs)
             .collect();
         SharedFile { clusters, flows }
     }
@@ -243,6 +299,7 @@ impl Settings {
             cluster: self.cluster.clone(),
             clusters: parsed.clusters,
             flows: parsed.flows,
+            pair_heartbeats: parsed.pair_heartbeats,
             ignored: self.ignored.clone(),
             warnings: self.warnings.clone(),
         })
@@ -321,5 +378,117 @@ replication_factor = 3
         )
         .shared_config();
         assert_ne!(one, two);
+    }
+
+    const PAIRS_PROPERTIES: &str = "clusters = A, B, C\n\
+        A.bootstrap.servers = a:9092\n\
+        B.bootstrap.servers = b:9092\n\
+        C.bootstrap.servers = c:9092\n\
+        A->B.enabled = true\n\
+        emit.heartbeats.interval.seconds = 5\n\
+        B->A.emit.heartbeats.interval.seconds = 2\n\
+        B->A.heartbeats.topic.replication.factor = 1\n\
+        B->A.target.admin.client.id = hb\n\
+        B->A.topics = x\n\
+        C->A.emit.heartbeats.enabled = false\n";
+
+    const PAIRS_TOML: &str = r#"
+[clusters.A]
+bootstrap_servers = "a:9092"
+[clusters.B]
+bootstrap_servers = "b:9092"
+[clusters.C]
+bootstrap_servers = "c:9092"
+[flows."A->B"]
+[flows."B->A"]
+enabled = false
+topics = ["x"]
+emit_heartbeats_interval_secs = 2
+heartbeats_topic_replication_factor = 1
+[flows."B->A".target_admin]
+"client.id" = "hb"
+[flows."C->A"]
+enabled = false
+emit_heartbeats_enabled = false
+"#;
+
+    /// `(pair, interval in seconds or None when off, replication factor)`.
+    fn pairs(settings: &crate::Settings) -> Vec<(String, Option<u64>, Option<i16>)> {
+        settings
+            .pair_heartbeats
+            .iter()
+            .map(|p| {
+                let every = p.enabled.then_some(p.interval.as_secs());
+                (p.id.to_string(), every, p.topic_replication_factor)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_pair_without_a_flow_gets_heartbeats_set_by_its_keys_then_the_file_level_ones() {
+        let properties = load_text(".properties", PAIRS_PROPERTIES);
+        let pair = |id: &str, every, rf| (id.to_owned(), every, rf);
+        assert_eq!(
+            pairs(&properties),
+            [
+                pair("A->C", Some(5), None),
+                pair("B->A", Some(2), Some(1)),
+                pair("B->C", Some(5), None),
+                pair("C->A", None, None),
+                pair("C->B", Some(5), None),
+            ]
+        );
+        assert_eq!(
+            properties.flows[0].mm2.emit_heartbeats_interval.as_secs(),
+            5
+        );
+        let ignored: Vec<&str> = properties.ignored.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(ignored, ["B->A.topics"]);
+        let b_to_a = &properties.pair_heartbeats[1];
+        assert_eq!(b_to_a.target_admin["client.id"], "hb");
+        assert_eq!(b_to_a.target_admin["bootstrap.servers"], "a:9092");
+        let described = properties.describe();
+        assert!(
+            described.contains("  B->A: every 2s to heartbeats on A (replication factor 1)\n"),
+            "{described}"
+        );
+        assert!(described.contains("  C->A: off\n"), "{described}");
+
+        // TOML has no file-level flow settings: a pair's table (enabled = false) or the defaults.
+        let toml = load_text(".toml", PAIRS_TOML);
+        assert_eq!(
+            pairs(&toml),
+            [
+                pair("A->C", Some(1), None),
+                pair("B->A", Some(2), Some(1)),
+                pair("B->C", Some(1), None),
+                pair("C->A", None, None),
+                pair("C->B", Some(1), None),
+            ]
+        );
+        assert_eq!(toml.pair_heartbeats[1], b_to_a.clone());
+    }
+
+    #[test]
+    fn the_pairs_are_part_of_the_shared_text() {
+        for own in [
+            load_text(".properties", PAIRS_PROPERTIES),
+            load_text(".toml", PAIRS_TOML),
+        ] {
+            let text = own.shared_config();
+            assert!(text.contains("[flows.\"C->A\"]"), "{text}");
+            let adopted = own.with_shared_config(&text).unwrap();
+            assert_eq!(adopted.pair_heartbeats, own.pair_heartbeats);
+            assert_eq!(adopted.shared_config(), text);
+        }
+        // A cluster only pairs without heartbeats would use is left out, with its pairs.
+        let quiet = load_text(
+            ".properties",
+            &format!("{PROPERTIES}clusters = A, B, C\nC.bootstrap.servers = c:9092\nemit.heartbeats.enabled = false\n"),
+        );
+        let text = quiet.shared_config();
+        assert!(!text.contains("c:9092") && !text.contains("C->"), "{text}");
+        let adopted = quiet.with_shared_config(&text).unwrap();
+        assert_eq!(pairs(&adopted), [("B->A".to_owned(), None, None)]);
     }
 }

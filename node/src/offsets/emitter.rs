@@ -3,6 +3,7 @@
 //! discovery), reading the offset runs every node holds in the cluster state.
 //!
 //! - Heartbeats: every `emit.heartbeats.interval.seconds`, a record to `heartbeats` on the target.
+//!   A pair of clusters without an enabled flow gets them too, as in MirrorMaker 2 ([`run_pair`]).
 //! - Offset syncs: at every checkpoint round, the syncs MM2's rule emits for what was replicated
 //!   since the last round (planned from the runs), to `mm2-offset-syncs.<target>.internal` on the
 //!   source (or `mm2-offset-syncs.<source>.internal` on the target), for MM2 tooling.
@@ -22,13 +23,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
-use strait_config::{FlowSettings, OffsetSyncsLocation};
+use strait_config::{ClientProps, FlowSettings, OffsetSyncsLocation, PairHeartbeats};
 use strait_coordinator::mm2::{
     checkpoints_topic, offset_syncs_topic, plan_offset_syncs, should_emit_checkpoint, Checkpoint,
     CheckpointOffsets, CodecError, Heartbeat, OffsetSync, SyncPoint, HEARTBEATS_TOPIC,
 };
 use strait_coordinator::raft::{RaftHandle, RaftRole};
-use strait_coordinator::TopicPartition;
+use strait_coordinator::{ClusterAlias, TopicPartition};
 use thiserror::Error;
 
 use crate::kafka::{admin_config, ClientRole, ReportingContext, TopicAdmin, TopicConfigEntry};
@@ -175,18 +176,8 @@ impl Emitter {
         let s = &self.settings;
         let flow = s.id.to_string();
         if self.clients.is_none() {
-            let producer = |props: &strait_config::ClientProps, what: &str| {
-                let mut config = ClientConfig::new();
-                for (key, value) in props {
-                    config.set(key, value);
-                }
-                config
-                    .set("acks", "all")
-                    .set("allow.auto.create.topics", "false")
-                    .set("linger.ms", "0");
-                config
-                    .create::<FutureProducer>()
-                    .map_err(kafka(format!("flow {flow}: {what}")))
+            let producer = |props: &ClientProps, what: &str| {
+                mm2_producer(props).map_err(kafka(format!("flow {flow}: {what}")))
             };
             self.clients = Some(Clients {
                 target_producer: producer(&s.target_admin, "target producer for mm2 topics")?,
@@ -216,15 +207,7 @@ impl Emitter {
         }];
         let mm2 = &s.mm2;
         if mm2.emit_heartbeats_enabled {
-            target_admin
-                .create_topic(
-                    HEARTBEATS_TOPIC,
-                    1,
-                    mm2.heartbeats_topic_replication_factor,
-                    &compact,
-                )
-                .await
-                .map_err(kafka(format!("creating {HEARTBEATS_TOPIC}")))?;
+            create_heartbeats_topic(&target_admin, mm2.heartbeats_topic_replication_factor).await?;
         }
         if mm2.emit_checkpoints_enabled {
             let topic = checkpoints_topic(s.id.source.as_str());
@@ -273,32 +256,12 @@ impl Emitter {
         value: &[u8],
         timestamp: i64,
     ) -> Result<(), EmitError> {
-        let record = FutureRecord::to(topic)
-            .key(key)
-            .payload(value)
-            .timestamp(timestamp);
-        producer
-            .send(record, REQUEST_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(error, _)| kafka(format!("writing to {topic}"))(error))
+        send(producer, topic, key, value, timestamp).await
     }
 
     async fn heartbeat(&self) -> Result<(), EmitError> {
-        let now = now_ms();
-        let heartbeat = Heartbeat {
-            source_alias: self.settings.id.source.to_string(),
-            target_alias: self.settings.id.target.to_string(),
-            timestamp_ms: now,
-        };
-        Self::send(
-            &self.clients().target_producer,
-            HEARTBEATS_TOPIC,
-            &heartbeat.encode_key()?,
-            &heartbeat.encode_value(),
-            now,
-        )
-        .await
+        let id = &self.settings.id;
+        write_heartbeat(&self.clients().target_producer, &id.source, &id.target).await
     }
 
     async fn offset_syncs(&mut self) -> Result<(), EmitError> {
@@ -473,6 +436,129 @@ impl Emitter {
             Ok(())
         })
         .await
+    }
+}
+
+/// A producer for MM2's internal topics, with the client properties of `props` (a target or
+/// source admin's): every record acknowledged by all replicas, sent at once, no topic created.
+fn mm2_producer(props: &ClientProps) -> Result<FutureProducer, KafkaError> {
+    let mut config = ClientConfig::new();
+    for (key, value) in props {
+        config.set(key, value);
+    }
+    config
+        .set("acks", "all")
+        .set("allow.auto.create.topics", "false")
+        .set("linger.ms", "0");
+    config.create::<FutureProducer>()
+}
+
+/// Creates `heartbeats` (compacted, one partition) where `admin` points, unless it exists.
+async fn create_heartbeats_topic(
+    admin: &TopicAdmin,
+    replication_factor: Option<i16>,
+) -> Result<(), EmitError> {
+    let compact = [TopicConfigEntry {
+        name: "cleanup.policy".to_owned(),
+        value: "compact".to_owned(),
+    }];
+    admin
+        .create_topic(HEARTBEATS_TOPIC, 1, replication_factor, &compact)
+        .await
+        .map_err(kafka(format!("creating {HEARTBEATS_TOPIC}")))
+}
+
+/// Writes one heartbeat of the pair `source -> target` (to the target's `heartbeats`, where
+/// `producer` points), stamped now.
+async fn write_heartbeat(
+    producer: &FutureProducer,
+    source: &ClusterAlias,
+    target: &ClusterAlias,
+) -> Result<(), EmitError> {
+    let now = now_ms();
+    let heartbeat = Heartbeat {
+        source_alias: source.to_string(),
+        target_alias: target.to_string(),
+        timestamp_ms: now,
+    };
+    send(
+        producer,
+        HEARTBEATS_TOPIC,
+        &heartbeat.encode_key()?,
+        &heartbeat.encode_value(),
+        now,
+    )
+    .await
+}
+
+/// Writes one record to an MM2 internal topic, waiting for the broker's acknowledgement.
+async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    value: &[u8],
+    timestamp: i64,
+) -> Result<(), EmitError> {
+    let record = FutureRecord::to(topic)
+        .key(key)
+        .payload(value)
+        .timestamp(timestamp);
+    producer
+        .send(record, REQUEST_TIMEOUT)
+        .await
+        .map(|_| ())
+        .map_err(|(error, _)| kafka(format!("writing to {topic}"))(error))
+}
+
+/// Runs the heartbeats of a pair of clusters without an enabled flow until the future is dropped
+/// (at a configuration change or shutdown): like a flow's, on the Raft leader only, every
+/// `interval`, to `heartbeats` on the pair's target, created first.
+pub async fn run_pair(pair: Arc<PairHeartbeats>, raft: RaftHandle) {
+    if !pair.enabled {
+        return;
+    }
+    let id = &pair.id;
+    let mut producer = None;
+    let mut topic_ready = false;
+    let mut next = Instant::now();
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tick.tick().await;
+        if raft.status().role != RaftRole::Leader || Instant::now() < next {
+            continue;
+        }
+        next = Instant::now() + pair.interval;
+        if producer.is_none() {
+            match mm2_producer(&pair.target_admin) {
+                Ok(created) => producer = Some(created),
+                Err(error) => {
+                    tracing::warn!(pair = %id, %error, "heartbeats producer not created");
+                    continue;
+                }
+            }
+        }
+        if !topic_ready {
+            let created = async {
+                let admin = TopicAdmin::new(
+                    &admin_config(&pair.target_admin, ClientRole::TargetAdmin),
+                    ReportingContext::new(format!("{id} heartbeats")),
+                    REQUEST_TIMEOUT,
+                )
+                .map_err(kafka(format!("pair {id}: target admin")))?;
+                create_heartbeats_topic(&admin, pair.topic_replication_factor).await
+            };
+            match created.await {
+                Ok(()) => topic_ready = true,
+                Err(error) => {
+                    tracing::warn!(pair = %id, %error, "heartbeats topic not ready, retrying");
+                    continue;
+                }
+            }
+        }
+        let producer = producer.as_ref().expect("created above");
+        if let Err(error) = write_heartbeat(producer, &id.source, &id.target).await {
+            tracing::warn!(pair = %id, %error, "heartbeat not written");
+        }
     }
 }
 

@@ -120,6 +120,13 @@ pub(crate) const FLOW_KEYS: &[&str] = &[
     STRAIT_POSITION_FLUSH_INTERVAL,
 ];
 
+/// The keys of a disabled flow `B->A.` that still apply: its pair's heartbeats.
+pub(crate) const PAIR_HEARTBEAT_KEYS: &[&str] = &[
+    "emit.heartbeats.enabled",
+    "emit.heartbeats.interval.seconds",
+    "heartbeats.topic.replication.factor",
+];
+
 /// MirrorMaker 2 (and Connect worker) settings recognised but not acted on: recorded with
 /// [`NOT_IMPLEMENTED`].
 const NOT_IMPLEMENTED_KEYS: &[&str] = &[

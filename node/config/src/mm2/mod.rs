@@ -7,7 +7,10 @@
 //!   `A.producer.<p>`, `A.admin.<p>` for one client type.
 //! - `A->B.<key>`: a flow. `A->B.enabled = true` turns it on (default false); any other flow key
 //!   overrides the file-level `<key>` for that flow only. A flow naming a cluster not in `clusters`
-//!   is an error.
+//!   is an error. Every ordered pair of clusters without an enabled flow still gets heartbeats, as
+//!   in MirrorMaker 2 ([`crate::PairHeartbeats`]): of a disabled `B->A.`, the keys
+//!   `emit.heartbeats.enabled`, `emit.heartbeats.interval.seconds`,
+//!   `heartbeats.topic.replication.factor`, `admin.*` and `target.admin.*` apply.
 //! - file-level per-flow settings: `topics`, `topics.exclude` (legacy `topics.blacklist`),
 //!   `replication.policy.class`, `replication.policy.separator`, `replication.factor`,
 //!   `sync.topic.configs.enabled`, `config.properties.exclude` (legacy `config.properties.blacklist`),
@@ -67,7 +70,7 @@ use crate::model::{
 use crate::properties;
 use keys::{
     client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
-    CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS,
+    CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PAIR_HEARTBEAT_KEYS, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS,
     STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR,
     STRAIT_CLUSTER_HEALTH_LISTEN, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN,
     STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS,
@@ -545,25 +548,43 @@ impl<'f> Reader<'f> {
         Ok(())
     }
 
-    /// The settings one flow sets, or `None` when it is not enabled (its keys are then recorded as
-    /// ignored).
+    /// The settings one flow sets, or `None` when it is not enabled: then only its heartbeat keys
+    /// and target admin client properties are read (for the pair's heartbeats, which MirrorMaker
+    /// 2 writes for disabled flows too); its other keys are recorded as ignored.
     fn read_flow(
         &mut self,
         id: &FlowId,
         entries: Vec<FlowEntry>,
-    ) -> Result<Option<Scope>, ConfigError> {
+    ) -> Result<(Option<Scope>, Scope), ConfigError> {
         let enabled = match entries.iter().find(|e| e.rest == "enabled") {
             Some(e) => parse_bool(self.file, &e.entry)?,
             None => false,
         };
         if !enabled {
-            for e in entries.iter().filter(|e| e.rest != "enabled") {
+            let mut pair = Scope::default();
+            for FlowEntry { rest, entry } in entries.iter().filter(|e| e.rest != "enabled") {
+                if PAIR_HEARTBEAT_KEYS.contains(&rest.as_str()) {
+                    read_flow_value(self.file, &mut pair, rest, entry)?;
+                    continue;
+                }
+                if let Some((client, name)) = client_scope(rest) {
+                    if TARGET_ADMIN_LAYERS.contains(&client) {
+                        pair.clients
+                            .entry(client)
+                            .or_default()
+                            .insert(name.to_owned(), entry.java_prop());
+                        continue;
+                    }
+                }
                 self.ignore(
-                    &e.entry,
-                    format!("flow {id} is not enabled ({id}.enabled = true turns it on)"),
+                    entry,
+                    format!(
+                        "flow {id} is not enabled ({id}.enabled = true turns it on); only its \
+                         heartbeat settings apply"
+                    ),
                 );
             }
-            return Ok(None);
+            return Ok((None, pair));
         }
         let mut scope = Scope::default();
         for FlowEntry { rest, entry } in entries {
@@ -602,7 +623,7 @@ impl<'f> Reader<'f> {
                 self.ignore(&entry, UNKNOWN);
             }
         }
-        Ok(Some(scope))
+        Ok((Some(scope), Scope::default()))
     }
 
     /// Resolves the deprecated aliases of one scope: the new name wins when both are set.
@@ -697,10 +718,16 @@ impl<'f> Reader<'f> {
         self.settle(&mut top);
 
         let mut enabled = Vec::new();
+        let mut pairs = BTreeMap::new();
         for (id, entries) in std::mem::take(&mut self.flows) {
-            if let Some(mut scope) = self.read_flow(&id, entries)? {
-                self.settle(&mut scope);
-                enabled.push((id, scope));
+            match self.read_flow(&id, entries)? {
+                (Some(mut scope), _) => {
+                    self.settle(&mut scope);
+                    enabled.push((id, scope));
+                }
+                (None, pair) => {
+                    pairs.insert(id, pair);
+                }
             }
         }
         if enabled.is_empty() {
@@ -794,12 +821,33 @@ impl<'f> Reader<'f> {
             flows.push(flow_settings(self.file, id, values, clients)?);
         }
 
+        let mut pair_heartbeats = Vec::new();
+        for id in assemble::pairs_without_flow(clusters.keys(), &flows) {
+            let pair = pairs.remove(&id).unwrap_or_default();
+            let target = &cluster_keys[&id.target];
+            let mut layers = vec![&common, &target.client, &target.admin];
+            for level in [&top, &pair] {
+                layers.extend(
+                    TARGET_ADMIN_LAYERS
+                        .iter()
+                        .filter_map(|s| level.clients.get(s)),
+                );
+            }
+            let target_admin = overlay(layers);
+            let origin = self.bootstrap_origin(target);
+            let bootstrap = &clusters[&id.target].bootstrap_servers;
+            let (target_admin, _) = self.client(bootstrap, origin, &target_admin)?;
+            let values = pair.values.or(&top.values);
+            pair_heartbeats.push(assemble::pair_heartbeats(id, &values.mm2, target_admin));
+        }
+
         Ok(Settings {
             file: self.file.to_path_buf(),
             node: self.node,
             cluster,
             clusters,
             flows,
+            pair_heartbeats,
             ignored: assemble::tidy_ignored(self.ignored),
             warnings,
         })

@@ -53,11 +53,23 @@
 //! max_in_flight_records = 100000
 //! max_in_flight_bytes = 67108864
 //! position_flush_interval_ms = 100
+//! emit_heartbeats_enabled = true       # MirrorMaker 2's fail-over settings, default as there
+//! emit_heartbeats_interval_secs = 1
 //! [flows.a_to_b.consumer]        # this flow's source consumer
 //! [flows.a_to_b.producer]        # its target producer
 //! [flows.a_to_b.source_admin]    # its admin clients
 //! [flows.a_to_b.target_admin]
+//!
+//! [flows."B->A"]                 # a disabled flow: only its heartbeats settings apply
+//! enabled = false
+//! emit_heartbeats_enabled = false
 //! ```
+//!
+//! Every ordered pair of clusters without an enabled flow gets heartbeats, as in MirrorMaker 2
+//! ([`crate::PairHeartbeats`]): every `emit_heartbeats_interval_secs` (default 1) a record to
+//! `heartbeats` on the target, unless the pair's table (`enabled = false`) sets
+//! `emit_heartbeats_enabled = false`; it may also set `emit_heartbeats_interval_secs`,
+//! `heartbeats_topic_replication_factor` and a `target_admin` table.
 //!
 //! The `[cluster]` rules and defaults are [`ClusterMembership`]'s (module `membership`). `peers`
 //! may also be one comma-separated string (`STRAIT__CLUSTER__PEERS=1@a:7070,2@b:7070`).
@@ -211,6 +223,42 @@ struct RawFlow {
     source_admin: BTreeMap<String, PropValue>,
     #[serde(default)]
     target_admin: BTreeMap<String, PropValue>,
+}
+
+impl RawFlow {
+    /// Whether the table sets anything a disabled flow does not use (all but its heartbeat
+    /// settings and `target_admin`).
+    fn sets_more_than_heartbeats(&self) -> bool {
+        let set = [
+            self.topics.is_some(),
+            self.topics_exclude.is_some(),
+            self.replication_policy.is_some(),
+            self.replication_policy_separator.is_some(),
+            self.replication_factor.is_some(),
+            self.sync_topic_configs.is_some(),
+            self.config_properties_exclude.is_some(),
+            self.refresh_topics_enabled.is_some(),
+            self.refresh_topics_interval_secs.is_some(),
+            self.max_in_flight_records.is_some(),
+            self.max_in_flight_bytes.is_some(),
+            self.position_flush_interval_ms.is_some(),
+            self.emit_checkpoints_enabled.is_some(),
+            self.emit_checkpoints_interval_secs.is_some(),
+            self.emit_offset_syncs_enabled.is_some(),
+            self.offset_syncs_topic_location.is_some(),
+            self.offset_lag_max.is_some(),
+            self.groups.is_some(),
+            self.groups_exclude.is_some(),
+            self.sync_group_offsets_enabled.is_some(),
+            self.sync_group_offsets_interval_secs.is_some(),
+            self.checkpoints_topic_replication_factor.is_some(),
+            self.offset_syncs_topic_replication_factor.is_some(),
+            !self.consumer.is_empty(),
+            !self.producer.is_empty(),
+            !self.source_admin.is_empty(),
+        ];
+        set.contains(&true)
+    }
 }
 
 /// A librdkafka property value: TOML strings, integers, floats and booleans are all accepted.
@@ -500,15 +548,22 @@ impl<'f> Assembler<'f> {
             flows_by_id.insert(id, (name, flow));
         }
         let mut enabled = Vec::new();
+        let mut disabled = BTreeMap::new();
         for (id, (name, flow)) in flows_by_id {
             if flow.enabled.unwrap_or(true) {
                 enabled.push((id, name, flow));
             } else {
-                self.ignore(
-                    &["flows", &name, "enabled"],
-                    format!("flows.{name}"),
-                    format!("flow {id} is disabled (enabled = false)"),
-                );
+                if flow.sets_more_than_heartbeats() {
+                    self.ignore(
+                        &["flows", &name, "enabled"],
+                        format!("flows.{name}"),
+                        format!(
+                            "flow {id} is disabled (enabled = false): only its heartbeat settings \
+                             apply"
+                        ),
+                    );
+                }
+                disabled.insert(id, (name, flow));
             }
         }
         if enabled.is_empty() {
@@ -626,12 +681,38 @@ impl<'f> Assembler<'f> {
             flows.push(flow_settings(self.file, id, values, clients)?);
         }
 
+        let mut pair_heartbeats = Vec::new();
+        for id in assemble::pairs_without_flow(clusters.keys(), &flows) {
+            let target = &clusters[&id.target];
+            let (values, flow_target_admin) = match disabled.remove(&id) {
+                Some((name, flow)) => {
+                    let admin = self.props(&["flows", &name, "target_admin"], &flow.target_admin);
+                    (self.pair_values(&name, &flow)?, admin)
+                }
+                None => (Mm2Values::default(), ClientProps::new()),
+            };
+            let target_admin = assemble::client_props(
+                &target.bootstrap_servers,
+                &[&target.client, &target.admin, &flow_target_admin],
+            );
+            pair_heartbeats.push(assemble::pair_heartbeats(id, &values, target_admin));
+        }
+        // Disabled flows of a cluster without bootstrap servers: no heartbeats either.
+        for (id, (name, _)) in disabled {
+            self.ignore(
+                &["flows", &name, "enabled"],
+                format!("flows.{name}"),
+                format!("flow {id} is disabled (enabled = false)"),
+            );
+        }
+
         Ok(Settings {
             file: self.file.to_path_buf(),
             node,
             cluster,
             clusters,
             flows,
+            pair_heartbeats,
             ignored: assemble::tidy_ignored(self.ignored),
             warnings,
         })
@@ -912,6 +993,25 @@ impl<'f> Assembler<'f> {
                 (name.clone(), origin)
             })
             .collect()
+    }
+
+    /// The heartbeat settings of a disabled flow's table, the only ones read there.
+    fn pair_values(&self, name: &str, flow: &RawFlow) -> Result<Mm2Values, ConfigError> {
+        let path = |field| ["flows", name, field];
+        Ok(Mm2Values {
+            emit_heartbeats_enabled: flow.emit_heartbeats_enabled,
+            emit_heartbeats_interval: self.number(
+                &path("emit_heartbeats_interval_secs"),
+                flow.emit_heartbeats_interval_secs,
+                assemble::interval_secs,
+            )?,
+            heartbeats_topic_replication_factor: self.number(
+                &path("heartbeats_topic_replication_factor"),
+                flow.heartbeats_topic_replication_factor,
+                assemble::replication_factor,
+            )?,
+            ..Mm2Values::default()
+        })
     }
 
     fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {
