@@ -2,13 +2,14 @@
 //! librdkafka producer ([`TargetProducer`]), and each delivery report goes back to the partition
 //! that sent the record ([`DeliveryTarget`]). The producer actor purges and flushes it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientConfig;
@@ -120,6 +121,19 @@ fn count_error(error: &KafkaError) {
 /// Delivery reports arrive on the producer's polling thread.
 pub struct DeliveryContext {
     reporting: ReportingContext,
+    /// Set when a delivery failed because the broker no longer accepts this producer's id and
+    /// epoch; the producer actor then replaces the producer.
+    fenced: Arc<AtomicBool>,
+}
+
+/// Delivery errors after which this producer can deliver nothing more: the broker fenced its
+/// producer id or epoch (seen on Tansu after a purge bumped the epoch). librdkafka does not always
+/// raise them as the client's fatal error, so each is looked for in the delivery reports too.
+fn fences_the_producer(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch)
+    )
 }
 
 impl ClientContext for DeliveryContext {
@@ -153,6 +167,9 @@ impl ProducerContext for DeliveryContext {
             }
             Err((error, _)) => {
                 count_error(error);
+                if fences_the_producer(error) {
+                    self.fenced.store(true, Ordering::Relaxed);
+                }
                 target.ack.fail(
                     delivery.source_offset,
                     PartitionError::Delivery(error.clone()),
@@ -212,6 +229,8 @@ impl ProducerSlot {
 
 pub struct ProducerActor {
     slot: ProducerSlot,
+    /// Shared with the current producer's delivery context: see [`DeliveryContext::fenced`].
+    fenced: Arc<AtomicBool>,
     /// What the producer was built from, to build a new one after a fatal error.
     config: ClientConfig,
     reporting: ReportingContext,
@@ -225,11 +244,14 @@ impl ProducerActor {
         reporting: ReportingContext,
         flow: &str,
     ) -> Result<Self, KafkaError> {
+        let fenced = Arc::new(AtomicBool::new(false));
         let producer = config.create_with_context(DeliveryContext {
             reporting: reporting.clone(),
+            fenced: fenced.clone(),
         })?;
         Ok(Self {
             slot: ProducerSlot(Arc::new(RwLock::new(Arc::new(producer)))),
+            fenced,
             config: config.clone(),
             reporting,
             flow: flow.into(),
@@ -248,16 +270,24 @@ impl ProducerActor {
     /// fails every later record. Replace it: its records fail back to their partitions, which
     /// replay them from their acknowledged positions through the new one.
     fn replace_if_fatal(&mut self) {
-        let Some((code, reason)) = self.slot.current().client().fatal_error() else {
+        if let Some((code, reason)) = self.slot.current().client().fatal_error() {
+            tracing::warn!(flow = %self.flow, ?code, %reason,
+                "the target producer hit a fatal error: replacing it");
+        } else if self.fenced.load(Ordering::Relaxed) {
+            tracing::warn!(flow = %self.flow,
+                "the target fenced the producer's id or epoch: replacing the producer");
+        } else {
             return;
-        };
-        tracing::warn!(flow = %self.flow, ?code, %reason,
-            "the target producer hit a fatal error: replacing it");
+        }
+        // The old producer's late reports must not mark the new one.
+        let fenced = Arc::new(AtomicBool::new(false));
         match self.config.create_with_context(DeliveryContext {
             reporting: self.reporting.clone(),
+            fenced: fenced.clone(),
         }) {
             Ok(producer) => {
                 self.slot.replace(producer);
+                self.fenced = fenced;
                 metrics::counter!("strait_producer_replaced_total", "flow" => self.flow.to_string())
                     .increment(1);
             }
@@ -347,5 +377,28 @@ impl Handler<Flush> for ProducerActor {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fenced_producer_id_or_epoch_calls_for_a_new_producer() {
+        let produced = |code| KafkaError::MessageProduction(code);
+        assert!(fences_the_producer(&produced(
+            RDKafkaErrorCode::ProducerFenced
+        )));
+        assert!(fences_the_producer(&produced(
+            RDKafkaErrorCode::InvalidProducerEpoch
+        )));
+        // Errors the same producer recovers from are left to the partitions' retries.
+        assert!(!fences_the_producer(&produced(
+            RDKafkaErrorCode::MessageTimedOut
+        )));
+        assert!(!fences_the_producer(&produced(
+            RDKafkaErrorCode::NotEnoughReplicas
+        )));
     }
 }
