@@ -5,7 +5,7 @@
 //! this node (under the assignment's epoch), retires the ones that moved away, stops everything
 //! while cut off from the leader, and proposes its replicated positions about once a second.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,8 +79,10 @@ pub struct FlowActor {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
     running: BTreeMap<TopicPartition, Running>,
-    /// Partitions whose actor is retiring: not started again until it is gone.
-    retiring: BTreeSet<TopicPartition>,
+    /// Partitions whose actor is retiring: not started again until it is gone. The address is
+    /// kept so that an actor that failed with `Retire` still in its mailbox is restarted by its
+    /// supervisor (which restarts only an actor someone can still reach) and then retires.
+    retiring: BTreeMap<TopicPartition, Addr<PartitionActor>>,
     refreshing: bool,
     draining: bool,
     /// Whether this node had lost contact with the cluster at the last reconcile.
@@ -160,7 +162,7 @@ impl FlowActor {
             arbiters,
             next_arbiter: 0,
             running: BTreeMap::new(),
-            retiring: BTreeSet::new(),
+            retiring: BTreeMap::new(),
             refreshing: false,
             draining: false,
             fenced: false,
@@ -301,15 +303,25 @@ impl FlowActor {
                 self.final_runs
                     .insert(tp.clone(), run.unreported.into_runs());
                 run.addr.do_send(Retire);
-                self.retiring.insert(tp);
+                self.retiring.insert(tp, run.addr);
             }
         }
+        // An actor that ended without retiring (it cannot say so any more) is gone all the same:
+        // its partition restarts from the stored position.
+        self.retiring.retain(|tp, addr| {
+            let alive = addr.connected();
+            if !alive {
+                tracing::warn!(%flow, partition = %tp,
+                    "partition actor ended without retiring; it restarts from its stored position");
+            }
+            alive
+        });
         let mut waiting = !self.retiring.is_empty();
         for (tp, (epoch, remote, replicated)) in desired {
             if self.running.contains_key(&tp) {
                 continue;
             }
-            if self.retiring.contains(&tp) {
+            if self.retiring.contains_key(&tp) {
                 waiting = true;
                 continue;
             }
@@ -337,7 +349,7 @@ impl FlowActor {
                 key.flow == flow
                     && info.releasing == Some(self.cluster.node_id)
                     && !self.running.contains_key(&key.tp)
-                    && !self.retiring.contains(&key.tp)
+                    && !self.retiring.contains_key(&key.tp)
                     && self
                         .release_asked
                         .get(&key.tp)
@@ -367,9 +379,9 @@ impl FlowActor {
             );
         }
         self.final_positions
-            .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains(tp));
+            .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains_key(tp));
         self.final_runs
-            .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains(tp));
+            .retain(|tp, _| self.release_asked.contains_key(tp) || self.retiring.contains_key(tp));
         self.release_asked.retain(|tp, _| {
             state
                 .partition(&PartitionKey {
