@@ -188,29 +188,26 @@ impl StraitCluster {
     /// Starts a new node (the next id) that joins the running cluster through node `contact`,
     /// and returns its id.
     pub fn add_node(&mut self, contact: u64) -> u64 {
-        let id = self.nodes.keys().max().copied().unwrap_or(0) + 1;
-        let port = broker::free_port();
-        let settings = ClusterSettings {
-            node_id: Some(id),
-            join: Some(self.address(contact)),
-            advertise: Some(format!("127.0.0.1:{port}")),
-            ..self.settings()
-        };
-        self.launch(id, port, settings, true);
-        id
+        self.join_new_node(contact, None)
     }
 
     /// [`StraitCluster::add_node`] with the given `[cluster.tls]` instead of a certificate from
     /// the cluster's CA (e.g. one from another CA).
     pub fn add_node_with_tls(&mut self, contact: u64, tls: TlsSettings) -> u64 {
+        self.join_new_node(contact, Some(tls))
+    }
+
+    /// Starts the next id, joining through node `contact`, with `tls` (`None`: the cluster's own).
+    fn join_new_node(&mut self, contact: u64, tls: Option<TlsSettings>) -> u64 {
         let id = self.nodes.keys().max().copied().unwrap_or(0) + 1;
         let port = broker::free_port();
+        let base = self.settings();
         let settings = ClusterSettings {
             node_id: Some(id),
             join: Some(self.address(contact)),
             advertise: Some(format!("127.0.0.1:{port}")),
-            tls: Some(tls),
-            ..self.settings()
+            tls: tls.or(base.tls.clone()),
+            ..base
         };
         self.launch(id, port, settings, true);
         id

@@ -249,16 +249,6 @@ impl Emitter {
         self.clients.as_ref().expect("prepared before use")
     }
 
-    async fn send(
-        producer: &FutureProducer,
-        topic: &str,
-        key: &[u8],
-        value: &[u8],
-        timestamp: i64,
-    ) -> Result<(), EmitError> {
-        send(producer, topic, key, value, timestamp).await
-    }
-
     async fn heartbeat(&self) -> Result<(), EmitError> {
         let id = &self.settings.id;
         write_heartbeat(&self.clients().target_producer, &id.source, &id.target).await
@@ -281,7 +271,7 @@ impl Emitter {
                     upstream_offset: point.upstream,
                     downstream_offset: point.downstream,
                 };
-                Self::send(
+                send(
                     producer,
                     &topic,
                     &sync.encode_key()?,
@@ -365,7 +355,7 @@ impl Emitter {
                     downstream_offset: next.downstream,
                     metadata: String::new(),
                 };
-                Self::send(
+                send(
                     &self.clients().target_producer,
                     &topic,
                     &checkpoint.encode_key()?,

@@ -838,14 +838,7 @@ impl<'f> Assembler<'f> {
         value: Option<String>,
         parse: fn(&str) -> Result<T, &'static str>,
     ) -> Result<Option<Sourced<T>>, ConfigError> {
-        let path = ["cluster", "tls", field];
-        value
-            .map(|v| {
-                parse(&v)
-                    .map(|parsed| self.sourced(&path, parsed))
-                    .map_err(|expected| self.invalid(&path, &v, expected))
-            })
-            .transpose()
+        self.parsed(&["cluster", "tls", field], value, parse)
     }
 
     /// A `[cluster]` string value, parsed.
@@ -855,12 +848,21 @@ impl<'f> Assembler<'f> {
         value: Option<String>,
         parse: fn(&str) -> Result<T, &'static str>,
     ) -> Result<Option<Sourced<T>>, ConfigError> {
-        let path = ["cluster", field];
+        self.parsed(&["cluster", field], value, parse)
+    }
+
+    /// The string value at `path`, parsed; an error names the key and where it was set.
+    fn parsed<T>(
+        &self,
+        path: &[&str],
+        value: Option<String>,
+        parse: fn(&str) -> Result<T, &'static str>,
+    ) -> Result<Option<Sourced<T>>, ConfigError> {
         value
             .map(|v| {
                 parse(&v)
-                    .map(|parsed| self.sourced(&path, parsed))
-                    .map_err(|expected| self.invalid(&path, &v, expected))
+                    .map(|parsed| self.sourced(path, parsed))
+                    .map_err(|expected| self.invalid(path, &v, expected))
             })
             .transpose()
     }
