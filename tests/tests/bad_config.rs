@@ -102,6 +102,17 @@ fn assert_bad(what: &str, path: &Path, must_name: &[&str]) {
     assert_refused(&format!("node, {what}"), &out, must_name);
 }
 
+/// `check-config` and `node` both exit 2 with exactly `expected` on stderr.
+#[track_caller]
+fn assert_refused_exactly(path: &Path, expected: &str) {
+    for out in [
+        check_config(path, &[]),
+        run_node_to_exit(path, REFUSE_DEADLINE),
+    ] {
+        assert_eq!((out.code, out.stderr.as_str()), (Some(2), expected));
+    }
+}
+
 /// Panics unless the refusal on stderr names line `line` (`line 7`, `:7:`, `:7 `...).
 #[track_caller]
 fn assert_names_line(what: &str, path: &Path, line: usize) {
@@ -261,16 +272,7 @@ fn toml_errors_name_the_line_or_the_variable() {
          string \"lots\"\n",
         path.display()
     );
-    let out = check_config(&path, &[]);
-    assert_eq!(
-        (out.code, out.stderr.as_str()),
-        (Some(2), expected.as_str())
-    );
-    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
-    assert_eq!(
-        (out.code, out.stderr.as_str()),
-        (Some(2), expected.as_str())
-    );
+    assert_refused_exactly(&path, &expected);
 
     let text = toml_config(dir.path(), Some("127.0.0.1:29092"), "east", "");
     let path = write(dir.path(), "env.toml", &text);
@@ -344,16 +346,7 @@ fn bad_client_properties_are_refused_before_anything_starts() {
          flow east->west)\n",
         path.display()
     );
-    let out = check_config(&path, &[]);
-    assert_eq!(
-        (out.code, out.stderr.as_str()),
-        (Some(2), expected.as_str())
-    );
-    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
-    assert_eq!(
-        (out.code, out.stderr.as_str()),
-        (Some(2), expected.as_str())
-    );
+    assert_refused_exactly(&path, &expected);
 
     let text = toml_config(
         dir.path(),
