@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The failover benchmark: how long the partitions of a kill -9ed strait node take to flow again
-# in a 3-node cluster (see benches/README.md). Builds strait and the benchmark, installs the test
-# broker (Tansu) when missing, runs `strait-failover` and prints its figures.
+# in a 3-node cluster (see benches/README.md). Builds strait and the benchmark, installs Apache
+# Kafka when missing, runs `strait-failover` and prints its figures.
 #
 #   benches/failover.sh                 # 20 kills (10 followers, 10 leaders), debug builds
 #   benches/failover.sh --release       # release builds of strait and the benchmark
@@ -21,8 +21,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-TANSU_BIN="$(scripts/install-tansu.sh)"
-export TANSU_BIN
+# Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
+if [ "${STRAIT_TEST_BROKER:-kafka}" = tansu ]; then
+  TANSU_BIN="$(scripts/install-tansu.sh)"
+  export TANSU_BIN
+else
+  KAFKA_LIBS="$(scripts/install-kafka.sh)"
+  export KAFKA_LIBS
+  # Brokers for measuring: a larger heap than the tests' brokers.
+  export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
+fi
 if [ -z "${STRAIT_BIN:-}" ]; then
   echo "building strait ($profile)..." >&2
   cargo build --quiet "${cargo_profile[@]}" --bin strait

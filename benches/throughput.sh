@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The throughput benchmark: a raw librdkafka copy (strait-rawcopy), one Strait node and three on
-# the same preloaded data, two local Tansu brokers, one machine; then the latency at half load and
+# the same preloaded data, two local Apache Kafka brokers, one machine; then the latency at half load and
 # the paused-target memory mode (see benches/README.md). Release builds. Prints a table.
 #
 #   benches/throughput.sh                                   # every case, 60 s target pause
@@ -13,8 +13,16 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
 if [ "${1:-}" = "--" ]; then shift; fi
 
-TANSU_BIN="$(scripts/install-tansu.sh)"
-export TANSU_BIN
+# Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
+if [ "${STRAIT_TEST_BROKER:-kafka}" = tansu ]; then
+  TANSU_BIN="$(scripts/install-tansu.sh)"
+  export TANSU_BIN
+else
+  KAFKA_LIBS="$(scripts/install-kafka.sh)"
+  export KAFKA_LIBS
+  # Brokers for measuring: a larger heap than the tests' brokers.
+  export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
+fi
 if [ -z "${STRAIT_BIN:-}" ]; then
   echo "building strait (release)..." >&2
   cargo build --quiet --release --bin strait

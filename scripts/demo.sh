@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local demo: two Tansu brokers as two clusters (A on 19092, B on 19093), a generator writing to
+# The local demo: two Apache Kafka brokers as two clusters (A on 19092, B on 19093; installed by
+# scripts/install-kafka.sh, STRAIT_TEST_BROKER=tansu uses Tansu instead), a generator writing to
 # topic `orders` (6 partitions) on A, and a cluster of three strait nodes (DEMO_NODES to change)
 # copying it to `A.orders` on B, each replicating the partitions the cluster gave it. Prints each
 # node's progress line every few seconds; kill -9 a node's pid to watch its partitions move.
@@ -8,12 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
-TANSU_BIN="$(scripts/install-tansu.sh)"
+broker="${STRAIT_TEST_BROKER:-kafka}"
+if [ "$broker" = tansu ]; then
+  TANSU_BIN="$(scripts/install-tansu.sh)"
+else
+  KAFKA_LIBS="$(scripts/install-kafka.sh)"
+  export KAFKA_LIBS
+fi
 echo "building strait..."
-cargo build --quiet --bin strait --bin strait-loadgen
+cargo build --quiet --bin strait --bin strait-loadgen --bin strait-kafka
 bin="$CARGO_TARGET_DIR/debug"
 
-demo=.strait-demo
+demo="$PWD/.strait-demo"
 rm -rf "$demo" && mkdir -p "$demo"
 pids=()
 cleanup() {
@@ -23,13 +30,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-for cluster in A:19092 B:19093; do
-  alias=${cluster%%:*} port=${cluster##*:}
-  "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$port" \
-    --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine memory://tansu/ --cluster-id "demo-$alias" >"$demo/broker-$alias.log" 2>&1 &
+if [ "$broker" = tansu ]; then
+  for cluster in A:19092 B:19093; do
+    alias=${cluster%%:*} port=${cluster##*:}
+    "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$port" \
+      --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine memory://tansu/ --cluster-id "demo-$alias" >"$demo/broker-$alias.log" 2>&1 &
+    pids+=($!)
+  done
+else
+  echo "starting Apache Kafka: A on 127.0.0.1:19092, B on 127.0.0.1:19093..."
+  "$bin/strait-kafka" A:19092 B:19093 >"$demo/kafka.log" 2>&1 &
   pids+=($!)
-done
+  until grep -q '^ready$' "$demo/kafka.log"; do
+    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$demo/kafka.log" >&2; exit 1; }
+    sleep 0.2
+  done
+fi
 
 nodes="${DEMO_NODES:-3}"
 peers=""
@@ -79,4 +96,5 @@ tail -q -n +1 -F "${logs[@]}" "$demo/loadgen.log" 2>/dev/null \
   | grep --line-buffered -E 'progress|loadgen:|became leader|liveness|reassigns|ERROR' \
   | sed -u -E 's/^[0-9T:.-]+Z +//' &
 pids+=($!)
-if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; else wait; fi
+# A background sleep and `wait`: bash runs the TERM/INT trap at once, not after the sleep.
+if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS" & wait $!; else wait; fi

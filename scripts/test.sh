@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit tests and the integration tests
-# against real brokers (two Tansu processes per test, or real Kafka when
-# STRAIT_TEST_SOURCE_BOOTSTRAP and STRAIT_TEST_TARGET_BOOTSTRAP are set).
+# against real Apache Kafka brokers (scripts/install-kafka.sh installs them; two clusters are
+# started once here and shared by the tests that need no broker of their own, the others start
+# their own). STRAIT_TEST_BROKER=tansu runs them against Tansu instead (machines without Java).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
-TANSU_BIN="$(scripts/install-tansu.sh)"
-export TANSU_BIN
+export STRAIT_TEST_BROKER="${STRAIT_TEST_BROKER:-kafka}"
+scripts/install-toolchain.sh
+if [ "$STRAIT_TEST_BROKER" = tansu ]; then
+  TANSU_BIN="$(scripts/install-tansu.sh)"
+  export TANSU_BIN
+else
+  KAFKA_LIBS="$(scripts/install-kafka.sh)"
+  export KAFKA_LIBS
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -15,9 +23,40 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build"
 cargo build --workspace --bins --locked
-echo "== tests"
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+kafka_out=$(mktemp)
+kafka_pid=""
+cleanup() {
+  if [ -n "$kafka_pid" ]; then
+    kill "$kafka_pid" 2>/dev/null || true
+    wait "$kafka_pid" 2>/dev/null || true
+  fi
+  rm -f "$log" "$kafka_out"
+}
+trap cleanup EXIT
+
+if [ "$STRAIT_TEST_BROKER" = kafka ] && [ -z "${STRAIT_TEST_SOURCE_BOOTSTRAP:-}" ]; then
+  echo "== starting the shared Apache Kafka clusters (source, target)"
+  "$CARGO_TARGET_DIR/debug/strait-kafka" source target >"$kafka_out" 2>&1 &
+  kafka_pid=$!
+  for _ in $(seq 1 1200); do
+    grep -q '^ready$' "$kafka_out" && break
+    if ! kill -0 "$kafka_pid" 2>/dev/null; then
+      cat "$kafka_out" >&2
+      echo "the shared Apache Kafka clusters did not start" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  grep -q '^ready$' "$kafka_out" || { cat "$kafka_out" >&2; echo "Kafka not ready in 120 s" >&2; exit 1; }
+  STRAIT_TEST_SOURCE_BOOTSTRAP=$(sed -n 's/^source=//p' "$kafka_out")
+  STRAIT_TEST_TARGET_BOOTSTRAP=$(sed -n 's/^target=//p' "$kafka_out")
+  export STRAIT_TEST_SOURCE_BOOTSTRAP STRAIT_TEST_TARGET_BOOTSTRAP
+  echo "source $STRAIT_TEST_SOURCE_BOOTSTRAP, target $STRAIT_TEST_TARGET_BOOTSTRAP (pid $kafka_pid)"
+fi
+
+echo "== tests"
 status=0
 cargo test --workspace --locked --no-fail-fast --lib --bins --tests -- --test-threads="${STRAIT_TEST_THREADS:-2}" 2>&1 \
   | tee "$log" || status=$?

@@ -48,6 +48,13 @@ pub fn try_topics(bootstrap: &str, timeout: Duration) -> KafkaResult<BTreeMap<St
         .collect())
 }
 
+/// How many brokers the cluster's Metadata lists, `None` when it does not answer.
+pub fn broker_count(bootstrap: &str, timeout: Duration) -> Option<usize> {
+    let client: BaseProducer = client_config(bootstrap).create().ok()?;
+    let metadata = client.client().fetch_metadata(None, timeout).ok()?;
+    Some(metadata.brokers().len())
+}
+
 /// Every topic name of the cluster.
 pub fn try_topic_names(bootstrap: &str, timeout: Duration) -> KafkaResult<Vec<String>> {
     Ok(try_topics(bootstrap, timeout)?.into_keys().collect())

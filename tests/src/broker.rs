@@ -1,15 +1,18 @@
-//! A Kafka cluster for a test: a Tansu broker process started on a free port with in-memory
-//! storage, or (real Kafka mode, see [`crate::mode`]) an existing cluster given by its address.
+//! A Kafka cluster for a test: an Apache Kafka cluster started by the test ([`crate::kafka`]), a
+//! shared one (see [`crate::mode`]), or a Tansu broker process (the fallback, in-memory storage).
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::kafka::{KafkaCluster, KafkaSpec};
+use crate::mode::BrokerKind;
 use crate::process::{die_with_test, signal};
 use crate::{admin, mode};
 
@@ -19,10 +22,15 @@ const READY_DEADLINE: Duration = Duration::from_secs(30);
 /// broker's bind).
 const PORT_ATTEMPTS: usize = 5;
 
-/// One Kafka cluster. Dropping a [`Broker`] that owns a process kills it and waits for it.
+/// One Kafka cluster. Dropping a [`Broker`] that owns its processes kills them and waits for them.
 pub struct Broker {
     bootstrap: String,
-    process: Option<BrokerProcess>,
+    process: Option<Owned>,
+}
+
+enum Owned {
+    Tansu(BrokerProcess),
+    Kafka(Box<KafkaCluster>),
 }
 
 struct BrokerProcess {
@@ -34,9 +42,28 @@ struct BrokerProcess {
 }
 
 impl Broker {
-    /// Starts a Tansu broker (always a process, whatever the mode) whose cluster id is
-    /// `cluster_id`, on a free port of 127.0.0.1, and waits until it answers Metadata.
+    /// Starts a cluster of this test's own (Apache Kafka, one broker; Tansu with cluster id
+    /// `cluster_id` when `STRAIT_TEST_BROKER=tansu`) on free ports of 127.0.0.1, and waits until
+    /// it answers Metadata. For tests that stop, freeze or cut their broker.
     pub fn start(cluster_id: &str) -> Broker {
+        match mode::broker_kind() {
+            BrokerKind::Kafka => Broker::start_kafka(&KafkaSpec::default()),
+            BrokerKind::Tansu => Broker::start_tansu(cluster_id),
+        }
+    }
+
+    /// Starts an Apache Kafka cluster as `spec` says (e.g. three brokers, or broker settings of
+    /// its own), whatever `STRAIT_TEST_BROKER` says.
+    pub fn start_kafka(spec: &KafkaSpec) -> Broker {
+        let cluster = KafkaCluster::start(spec);
+        Broker {
+            bootstrap: cluster.bootstrap().to_owned(),
+            process: Some(Owned::Kafka(Box::new(cluster))),
+        }
+    }
+
+    /// Starts a Tansu broker process whose cluster id is `cluster_id`.
+    pub fn start_tansu(cluster_id: &str) -> Broker {
         let bin = tansu_bin();
         let mut last_failure = String::new();
         for _ in 0..PORT_ATTEMPTS {
@@ -51,7 +78,7 @@ impl Broker {
         );
     }
 
-    /// A cluster the tests do not own (real Kafka mode): no process, [`Broker::pid`] is `None`.
+    /// A cluster the test does not own: no process, [`Broker::pid`] is `None`.
     pub fn external(bootstrap: &str) -> Broker {
         Broker {
             bootstrap: bootstrap.to_owned(),
@@ -59,21 +86,21 @@ impl Broker {
         }
     }
 
-    /// The source cluster of a test: `STRAIT_TEST_SOURCE_BOOTSTRAP` in real Kafka mode, else a new
-    /// Tansu broker with cluster id `source`.
+    /// The source cluster of a test that needs no broker of its own: the shared source cluster
+    /// (see [`crate::mode`]), or a new Tansu broker with cluster id `source`.
     pub fn source() -> Broker {
-        match mode::real_kafka() {
+        match shared_pair() {
             Some((source, _)) => Broker::external(&source),
-            None => Broker::start("source"),
+            None => Broker::start_tansu("source"),
         }
     }
 
-    /// The target cluster of a test: `STRAIT_TEST_TARGET_BOOTSTRAP` in real Kafka mode, else a new
-    /// Tansu broker with cluster id `target`.
+    /// The target cluster of a test that needs no broker of its own: the shared target cluster,
+    /// or a new Tansu broker with cluster id `target`.
     pub fn target() -> Broker {
-        match mode::real_kafka() {
+        match shared_pair() {
             Some((_, target)) => Broker::external(&target),
-            None => Broker::start("target"),
+            None => Broker::start_tansu("target"),
         }
     }
 
@@ -82,54 +109,129 @@ impl Broker {
         (Broker::source(), Broker::target())
     }
 
-    /// `host:port` for `bootstrap.servers`.
+    /// `host:port` for `bootstrap.servers` (every broker of the cluster, comma-separated).
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
     }
 
-    /// The broker process, when the tests own one.
+    /// The broker process (the first broker of an Apache Kafka cluster), when the test owns one.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(|p| p.child.id())
+        match self.process.as_ref()? {
+            Owned::Tansu(p) => Some(p.child.id()),
+            Owned::Kafka(cluster) => cluster.pids().first().copied(),
+        }
     }
 
-    /// Freezes the broker process (SIGSTOP): connections stay open and nothing is answered, as
+    /// The Apache Kafka cluster this test owns, to stop and start single brokers.
+    pub fn kafka(&mut self) -> &mut KafkaCluster {
+        match self.process.as_mut() {
+            Some(Owned::Kafka(cluster)) => cluster,
+            _ => panic!(
+                "{} is not an Apache Kafka cluster of this test",
+                self.bootstrap
+            ),
+        }
+    }
+
+    /// Freezes the broker processes (SIGSTOP): connections stay open and nothing is answered, as
     /// during a long GC pause or an overloaded broker. Data is kept.
     pub fn pause(&self) {
-        let process = self.owned("pause");
-        signal(process.child.id(), libc::SIGSTOP);
-        process.paused.store(true, Ordering::SeqCst);
+        match self.owned("pause") {
+            Owned::Tansu(process) => {
+                signal(process.child.id(), libc::SIGSTOP);
+                process.paused.store(true, Ordering::SeqCst);
+            }
+            Owned::Kafka(cluster) => cluster.signal_all(libc::SIGSTOP),
+        }
     }
 
-    /// Resumes a paused broker (SIGCONT).
+    /// Resumes paused broker processes (SIGCONT).
     pub fn resume(&self) {
-        let process = self.owned("resume");
-        signal(process.child.id(), libc::SIGCONT);
-        process.paused.store(false, Ordering::SeqCst);
+        match self.owned("resume") {
+            Owned::Tansu(process) => {
+                signal(process.child.id(), libc::SIGCONT);
+                process.paused.store(false, Ordering::SeqCst);
+            }
+            Owned::Kafka(cluster) => cluster.signal_all(libc::SIGCONT),
+        }
     }
 
-    /// The broker's stdout and stderr so far (empty for an external cluster).
+    /// The broker's output so far (empty for a cluster the test does not own).
     pub fn log(&self) -> String {
-        self.process
-            .as_ref()
-            .map(|p| std::fs::read_to_string(&p.log).unwrap_or_default())
-            .unwrap_or_default()
+        match &self.process {
+            Some(Owned::Tansu(p)) => std::fs::read_to_string(&p.log).unwrap_or_default(),
+            Some(Owned::Kafka(cluster)) => cluster.log(),
+            None => String::new(),
+        }
     }
 
-    fn owned(&self, what: &str) -> &BrokerProcess {
+    fn owned(&self, what: &str) -> &Owned {
         self.process.as_ref().unwrap_or_else(|| {
-            panic!("cannot {what} {}: not a broker process (real Kafka mode); mark the test #[cfg_attr(real_kafka, ignore = \"...\")]", self.bootstrap)
+            panic!(
+                "cannot {what} {}: a shared cluster; start one of the test's own with Broker::start",
+                self.bootstrap
+            )
         })
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(process) = &mut self.process {
+        if let Some(Owned::Tansu(process)) = &mut self.process {
             // SIGKILL ends a stopped process too; no SIGCONT needed.
             let _ = process.child.kill();
             let _ = process.child.wait();
         }
+        // A KafkaCluster kills its brokers when dropped.
     }
+}
+
+/// The shared `(source, target)` bootstrap addresses: the environment's, else (Apache Kafka) a
+/// pair this test binary starts on first use and keeps until it exits; `None` on Tansu, where
+/// each test starts its own pair.
+fn shared_pair() -> Option<(String, String)> {
+    if let Some(pair) = mode::shared_clusters() {
+        return Some(pair);
+    }
+    if mode::broker_kind() == BrokerKind::Tansu {
+        return None;
+    }
+    static PAIR: OnceLock<(String, String)> = OnceLock::new();
+    Some(PAIR.get_or_init(start_shared_pair).clone())
+}
+
+/// Starts two Kafka clusters on a thread that never ends: the brokers die with their spawning
+/// thread (`PR_SET_PDEATHSIG`), so they live as long as the test binary and no longer.
+fn start_shared_pair() -> (String, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("shared-kafka".into())
+        .spawn(move || {
+            let started = std::panic::catch_unwind(|| {
+                KafkaCluster::start_all(&[KafkaSpec::default(), KafkaSpec::default()])
+            });
+            match started {
+                Ok(clusters) => {
+                    let _ = tx.send(Ok((
+                        clusters[0].bootstrap().to_owned(),
+                        clusters[1].bootstrap().to_owned(),
+                    )));
+                    // Keep both clusters (and their folders) for the life of the process.
+                    let _keep = clusters;
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                Err(_) => {
+                    let _ = tx.send(Err(()));
+                }
+            }
+        })
+        .expect("spawning the shared-kafka thread");
+    rx.recv()
+        .ok()
+        .and_then(Result::ok)
+        .expect("starting the shared Apache Kafka clusters failed (see the panic above)")
 }
 
 fn try_start(bin: &Path, cluster_id: &str) -> Result<Broker, String> {
@@ -166,12 +268,12 @@ fn try_start(bin: &Path, cluster_id: &str) -> Result<Broker, String> {
         .map_err(|e| format!("spawning {}: {e}", bin.display()))?;
     let mut broker = Broker {
         bootstrap: format!("127.0.0.1:{port}"),
-        process: Some(BrokerProcess {
+        process: Some(Owned::Tansu(BrokerProcess {
             child,
             log,
             paused: AtomicBool::new(false),
             _dir: dir,
-        }),
+        })),
     };
     wait_ready(&mut broker)?;
     Ok(broker)
@@ -183,7 +285,9 @@ fn wait_ready(broker: &mut Broker) -> Result<(), String> {
     let started = Instant::now();
     let addr: SocketAddr = broker.bootstrap.parse().expect("127.0.0.1:port");
     loop {
-        let process = broker.process.as_mut().expect("a process");
+        let Some(Owned::Tansu(process)) = broker.process.as_mut() else {
+            unreachable!("a Tansu process")
+        };
         if let Ok(Some(status)) = process.child.try_wait() {
             let log = std::fs::read_to_string(&process.log).unwrap_or_default();
             return Err(format!(
@@ -234,7 +338,6 @@ pub fn tansu_bin() -> PathBuf {
     }
     panic!(
         "the Tansu broker binary was not found (TANSU_BIN, `tansu` on PATH, ~/.cache/strait/bin/tansu): \
-         run scripts/install-tansu.sh, or set STRAIT_TEST_SOURCE_BOOTSTRAP and \
-         STRAIT_TEST_TARGET_BOOTSTRAP to test against real Kafka clusters"
+         run scripts/install-tansu.sh, or unset STRAIT_TEST_BROKER to test against Apache Kafka"
     );
 }

@@ -25,6 +25,7 @@ pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod data;
+pub mod kafka;
 pub mod mode;
 pub mod names;
 pub mod process;

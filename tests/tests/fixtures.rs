@@ -58,10 +58,6 @@ fn empty_topic_reads_empty_and_creates_nothing() {
 
 /// A continuous producer keeps per-partition order; a paused broker loses nothing.
 #[test]
-#[cfg_attr(
-    real_kafka,
-    ignore = "pauses a broker process: runs against Tansu only (unset STRAIT_TEST_SOURCE_BOOTSTRAP and STRAIT_TEST_TARGET_BOOTSTRAP)"
-)]
 fn continuous_producer_and_pause() {
     let _heavy = serial::heavy();
     let broker = Broker::start("fixture");

@@ -268,13 +268,10 @@ fn produce_unbatched(bootstrap: &str, topic: &str, seqs: std::ops::Range<u64>, b
 /// partition: the offset lag of every partition is exactly 50 and the time lag positive. The
 /// target resumed: 750 records, lag back to 0, 750 latency samples.
 #[test]
-#[cfg_attr(
-    real_kafka,
-    ignore = "pauses a broker process: runs against Tansu only (unset STRAIT_TEST_SOURCE_BOOTSTRAP and STRAIT_TEST_TARGET_BOOTSTRAP)"
-)]
 fn lag_is_exact_while_the_target_is_frozen_and_returns_to_zero() {
     let _heavy = serial::heavy();
-    let (source, target) = Broker::pair();
+    // The target is frozen: a cluster of this test's own.
+    let (source, target) = (Broker::source(), Broker::start("target"));
     let data_dir = temp_dir("strait-data-");
     let topic = names::unique("lag");
     admin::create_topic(source.bootstrap(), &topic, PARTITIONS as usize);

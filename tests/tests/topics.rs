@@ -87,8 +87,8 @@ fn include_exclude_internal_and_new_topics() {
 /// (CreatePartitions: real Kafka only).
 #[test]
 #[cfg_attr(
-    not(real_kafka),
-    ignore = "Tansu lacks CreatePartitions: runs against real Kafka only (set STRAIT_TEST_SOURCE_BOOTSTRAP and STRAIT_TEST_TARGET_BOOTSTRAP)"
+    tansu,
+    ignore = "Tansu lacks CreatePartitions: runs against Apache Kafka only (unset STRAIT_TEST_BROKER)"
 )]
 fn added_partitions_are_replicated() {
     let _heavy = serial::heavy();
