@@ -104,9 +104,29 @@ impl Broker {
         }
     }
 
-    /// `(source, target)`.
+    /// `(source, target)`: the shared clusters.
     pub fn pair() -> (Broker, Broker) {
         (Broker::source(), Broker::target())
+    }
+
+    /// Two clusters of this test's own, started at once: for tests whose flows write to both
+    /// (B->A flows and pair heartbeats put a `heartbeats` topic on the source, which every other
+    /// test's flow would then replicate) or that stop their brokers.
+    pub fn own_pair() -> (Broker, Broker) {
+        match mode::broker_kind() {
+            BrokerKind::Kafka => {
+                let mut clusters =
+                    KafkaCluster::start_all(&[KafkaSpec::default(), KafkaSpec::default()]);
+                let target = clusters.pop().expect("two clusters");
+                let source = clusters.pop().expect("two clusters");
+                let own = |cluster: KafkaCluster| Broker {
+                    bootstrap: cluster.bootstrap().to_owned(),
+                    process: Some(Owned::Kafka(Box::new(cluster))),
+                };
+                (own(source), own(target))
+            }
+            BrokerKind::Tansu => (Broker::start_tansu("source"), Broker::start_tansu("target")),
+        }
     }
 
     /// `host:port` for `bootstrap.servers` (every broker of the cluster, comma-separated).

@@ -33,10 +33,11 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
         | C::InvalidRecord
         | C::UnsupportedVersion
         | C::UnsupportedFeature
-        | C::UnknownPartition
         | C::Fatal
         | C::InvalidArgument => ErrorClass::Fatal,
-        // Everything else, purges after a lost lease included, may succeed later.
+        // Everything else, purges after a lost lease included, may succeed later. UnknownPartition
+        // too: a remote topic grown after its source is there before the producer's metadata
+        // shows it (the producer refreshes it: see replication/producer.rs).
         _ => ErrorClass::Retriable,
     }
 }
@@ -55,5 +56,7 @@ mod tests {
         assert_eq!(classify(&too_large), ErrorClass::Fatal);
         let denied = KafkaError::MessageConsumption(RDKafkaErrorCode::TopicAuthorizationFailed);
         assert_eq!(classify(&denied), ErrorClass::Fatal);
+        let grown = KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition);
+        assert_eq!(classify(&grown), ErrorClass::Retriable);
     }
 }

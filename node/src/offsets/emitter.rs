@@ -396,7 +396,9 @@ impl Emitter {
             for (group, offsets) in groups {
                 if let Some(described) = target_groups.describe(&group)? {
                     if described.members > 0 {
-                        tracing::debug!(%flow, group, members = described.members,
+                        // INFO, as the synced and refused cases: an operator asking why a
+                        // group's offsets do not move on the target finds the reason.
+                        tracing::info!(%flow, group, members = described.members,
                             "target group has active members: not synced");
                         continue;
                     }

@@ -126,6 +126,45 @@ pub struct DeliveryContext {
     fenced: Arc<AtomicBool>,
 }
 
+/// librdkafka's answer to a record for a partition its metadata does not know (yet): the remote
+/// topic grew after the producer last refreshed it (every `topic.metadata.refresh.interval.ms`,
+/// five minutes by default).
+fn unknown_partition(error: &KafkaError) -> bool {
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition)
+}
+
+/// Asks the target for `topic`'s metadata on a thread of its own (a blocking request): the answer
+/// updates librdkafka's cache, so the partitions added since are known when the failed
+/// partition's retry comes, a second later.
+fn refresh_metadata(producer: &Arc<ThreadedProducer<DeliveryContext>>, topic: &str) {
+    let (producer, topic) = (producer.clone(), topic.to_owned());
+    let spawned = std::thread::Builder::new()
+        .name("metadata-refresh".into())
+        .spawn(move || {
+            match producer
+                .client()
+                .fetch_metadata(Some(&topic), METADATA_REFRESH_TIMEOUT)
+            {
+                Ok(metadata) => {
+                    let partitions = metadata
+                        .topics()
+                        .first()
+                        .map_or(0, |t| t.partitions().len());
+                    tracing::info!(topic, partitions, "target topic metadata refreshed");
+                }
+                Err(error) => {
+                    tracing::warn!(topic, %error, "refreshing target topic metadata failed")
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "no thread to refresh target topic metadata");
+    }
+}
+
+/// Deadline of one metadata refresh of a target topic.
+const METADATA_REFRESH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Delivery errors after which this producer can deliver nothing more: the broker fenced its
 /// producer id or epoch (seen on Tansu after a purge bumped the epoch). librdkafka does not always
 /// raise them as the client's fatal error, so each is looked for in the delivery reports too.
@@ -353,9 +392,13 @@ impl TargetProducer {
             }
             if let Err((error, produced)) = producer.send(produced) {
                 // The local queue is sized above the flow's in-flight bound, so this means
-                // something is badly wrong (or the producer hit a fatal error): fail the record and
-                // let its partition back off and replay.
+                // something is badly wrong (or the producer hit a fatal error), or the partition
+                // is newer than the producer's metadata: fail the record and let its partition
+                // back off and replay.
                 count_error(&error);
+                if unknown_partition(&error) {
+                    refresh_metadata(&producer, topic);
+                }
                 let delivery = produced.delivery_opaque;
                 target
                     .ack
