@@ -66,6 +66,7 @@ impl RaftTransport for RaftService {
                 leave.node_id
             )));
         }
+        super::members::check_removal(&self.raft, leave.node_id)?;
         super::members::remove_member(&self.raft, leave.node_id)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
