@@ -1,4 +1,6 @@
-//! The gRPC side other nodes call: Raft messages in, and join requests.
+//! The gRPC side other nodes call: Raft messages in, and join and leave requests. Raft messages
+//! need no token (TLS guards them when configured); a join or leave changes the membership and
+//! needs the cluster's control token when one is configured, like the control API.
 
 use protobuf::Message as _;
 use raft::eraftpb::Message;
@@ -9,9 +11,13 @@ use strait_proto::raft::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::control::BearerAuth;
+
 pub struct RaftService {
     pub cluster_id: String,
     pub raft: RaftHandle,
+    /// `[cluster] control_token`, required on `Join` and `Leave` when set.
+    pub auth: BearerAuth,
     /// With TLS: every call must come with a client certificate (the server checked it against
     /// the CA), even when the port lets clients without one reach the control API.
     pub require_peer_cert: bool,
@@ -58,6 +64,8 @@ impl RaftTransport for RaftService {
         request: Request<LeaveRequest>,
     ) -> Result<Response<LeaveResponse>, Status> {
         self.check_peer(&request)?;
+        let what = format!("leave of node {}", request.get_ref().node_id);
+        self.auth.verify_membership(&request, &what)?;
         let leave = request.into_inner();
         self.check_cluster(&leave.cluster_id)?;
         if !super::members::is_member(&self.raft, leave.node_id) {
@@ -75,6 +83,8 @@ impl RaftTransport for RaftService {
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
         self.check_peer(&request)?;
+        let what = format!("join of node {}", request.get_ref().node_id);
+        self.auth.verify_membership(&request, &what)?;
         let join = request.into_inner();
         self.check_cluster(&join.cluster_id)?;
         if join.node_id == 0 {
