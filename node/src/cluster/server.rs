@@ -34,6 +34,17 @@ impl RaftService {
         ))
     }
 
+    /// A join or leave (`what`) needs the cluster's control token when it has one; a refusal is
+    /// logged with the caller's address.
+    fn check_token<T>(&self, request: &Request<T>, what: &str) -> Result<(), Status> {
+        self.auth
+            .verify_membership(request, what)
+            .inspect_err(|status| {
+                tracing::warn!(change = what, remote = ?request.remote_addr(),
+                reason = status.message(), "membership change refused");
+            })
+    }
+
     fn check_cluster(&self, cluster_id: &str) -> Result<(), Status> {
         if cluster_id == self.cluster_id {
             return Ok(());
@@ -65,7 +76,7 @@ impl RaftTransport for RaftService {
     ) -> Result<Response<LeaveResponse>, Status> {
         self.check_peer(&request)?;
         let what = format!("leave of node {}", request.get_ref().node_id);
-        self.auth.verify_membership(&request, &what)?;
+        self.check_token(&request, &what)?;
         let leave = request.into_inner();
         self.check_cluster(&leave.cluster_id)?;
         if !super::members::is_member(&self.raft, leave.node_id) {
@@ -84,7 +95,7 @@ impl RaftTransport for RaftService {
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
         self.check_peer(&request)?;
         let what = format!("join of node {}", request.get_ref().node_id);
-        self.auth.verify_membership(&request, &what)?;
+        self.check_token(&request, &what)?;
         let join = request.into_inner();
         self.check_cluster(&join.cluster_id)?;
         if join.node_id == 0 {
