@@ -35,7 +35,7 @@ enum Command {
         offline: bool,
     },
     /// Remove a node from its cluster (asking the member at `--contact`): its partitions move to
-    /// the others and it exits.
+    /// the others and it exits. A cluster with a control token requires it (`--token`).
     Leave {
         /// The id of the node to remove.
         #[arg(long)]
@@ -82,9 +82,18 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
+            let token = cli.connection.token.clone();
             let leave = async {
                 let tls = cli.connection.client_tls()?;
-                strait_node::cluster::request_leave(&contact, &cluster_id, node, tls.as_ref()).await
+                strait_node::cluster::request_leave(
+                    &contact,
+                    &cluster_id,
+                    node,
+                    token.as_deref(),
+                    tls.as_ref(),
+                )
+                .await
+                .map_err(|e| e.to_string())
             };
             return match runtime.block_on(leave) {
                 Ok(()) => {

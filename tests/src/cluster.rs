@@ -268,11 +268,12 @@ impl StraitCluster {
             .unwrap_or_else(|| panic!("node {id} is not running"))
     }
 
-    /// `GetNodeStatus` of node `id`.
+    /// `GetNodeStatus` of node `id` (with the node's control token, when it has one).
     pub fn status(&self, id: u64) -> Result<GetNodeStatusResponse, String> {
         let tls = self.client_tls(id);
+        let token = self.node(id).config.cluster.control_token.as_deref();
         self.runtime
-            .block_on(get_status(&self.address(id), tls.as_ref()))
+            .block_on(get_status(&self.address(id), tls.as_ref(), token))
     }
 
     /// SIGKILL node `id` and wait for it: a crash.
@@ -483,11 +484,19 @@ impl Drop for StraitCluster {
 /// `GetNodeStatus` of the node whose cluster port is at `address` (`host:port`), on a runtime of
 /// its own: for single nodes outside a [`StraitCluster`].
 pub fn status_at(address: &str) -> Result<GetNodeStatusResponse, String> {
+    status_with_token(address, None)
+}
+
+/// [`status_at`] with `authorization: Bearer <token>`, for a node with a control token.
+pub fn status_with_token(
+    address: &str,
+    token: Option<&str>,
+) -> Result<GetNodeStatusResponse, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime for a status call")
-        .block_on(get_status(address, None))
+        .block_on(get_status(address, None, token))
 }
 
 /// A channel to `address` (`host:port`), with TLS when `tls` is given.
@@ -510,11 +519,19 @@ pub async fn connect(
 async fn get_status(
     address: &str,
     tls: Option<&tonic::transport::ClientTlsConfig>,
+    token: Option<&str>,
 ) -> Result<GetNodeStatusResponse, String> {
     let call = async {
         let mut client = StatusClient::new(connect(address, tls).await?);
+        let mut request = tonic::Request::new(GetNodeStatusRequest {});
+        if let Some(token) = token {
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|e| format!("token: {e}"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
         client
-            .get_node_status(GetNodeStatusRequest {})
+            .get_node_status(request)
             .await
             .map(tonic::Response::into_inner)
             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))

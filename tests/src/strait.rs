@@ -204,7 +204,7 @@ impl Drop for Strait {
     }
 }
 
-/// What `strait check-config` did.
+/// What `strait check-config` (or another `strait` command that exits) did.
 #[derive(Debug)]
 pub struct CheckOutput {
     /// `None` when killed by a signal.
@@ -230,6 +230,30 @@ pub fn check_config_args(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Ch
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("running {} check-config: {e}", strait_bin().display()));
+    CheckOutput {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `strait <args>` (a CLI command such as `leave` or `nodes`) to its exit, with none of the
+/// `STRAIT_*` variables of the test's environment (`STRAIT_CONTROL_TOKEN`, `STRAIT_CONTACT`...):
+/// the test passes what it means in `args`.
+pub fn run_cli(args: &[&str]) -> CheckOutput {
+    let mut command = command();
+    let leaked: Vec<OsString> = std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().starts_with("STRAIT_"))
+        .collect();
+    for name in leaked {
+        command.env_remove(name);
+    }
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {} {args:?}: {e}", strait_bin().display()));
     CheckOutput {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

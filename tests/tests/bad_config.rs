@@ -461,6 +461,60 @@ fn toml_env_override_is_honoured() {
     }
 }
 
+/// A `.properties` file takes the `STRAIT__*` variables a TOML file takes, with the same meaning:
+/// a value is honoured, a bad one is refused naming the variable, and one with no
+/// `mm2.properties` key (a flow's) is refused naming the variable rather than ignored.
+#[test]
+fn properties_env_overrides_are_honoured_or_refused_naming_the_variable() {
+    let dir = temp_dir("strait-badcfg-");
+    let path = write(
+        dir.path(),
+        "env.properties",
+        &properties_config(dir.path(), ""),
+    );
+    let out = check_config(
+        &path,
+        &[("STRAIT__CLUSTERS__WEST__BOOTSTRAP_SERVERS", "10.1.2.3:9999")],
+    );
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert!(
+        out.stdout.contains("10.1.2.3:9999") && !out.stdout.contains("127.0.0.1:29092"),
+        "the variable should override west.bootstrap.servers; stdout:\n{}",
+        out.stdout
+    );
+
+    let variable = "STRAIT__CLUSTER__CONTROL_TOKEN";
+    let out = check_config(&path, &[(variable, "too-short")]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            Some(2),
+            format!(
+                "error: environment variable {variable} (overriding {}): invalid value \"****\" \
+                 for `strait.cluster.control.token`: expected 16 to 4096 visible ASCII \
+                 characters (no spaces): a bearer token for the control API\n",
+                path.display()
+            )
+            .as_str()
+        )
+    );
+
+    let variable = "STRAIT__FLOWS__EASTWEST__REPLICATION_FACTOR";
+    let out = check_config(&path, &[(variable, "3")]);
+    assert_refused(
+        "a flow variable for a .properties file",
+        &out,
+        &[
+            &format!(
+                "error: environment variable {variable} (overriding {}): ",
+                path.display()
+            ),
+            "SOURCE->TARGET",
+        ],
+    );
+    assert_eq!(out.code, Some(2));
+}
+
 /// MirrorMaker 2 keys Strait does not act on are listed once each by `check-config` and logged once
 /// each as a warning when a node starts, with their line and the reason. A Java-only client
 /// property is ignored once although every client built from its scope translates it.

@@ -19,11 +19,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use strait_tests::cluster::{
-    secs, status_at, PartitionId, Settled, StraitCluster, LIVENESS_TIMEOUT, POSITION_INTERVAL,
+    secs, status_at, status_with_token, PartitionId, Settled, StraitCluster, LIVENESS_TIMEOUT,
+    POSITION_INTERVAL,
 };
 use strait_tests::config::{ClusterSettings, Config};
 use strait_tests::data::{self, ContinuousProducer};
-use strait_tests::strait::{run_node_to_exit, temp_dir, CheckOutput};
+use strait_tests::strait::{run_cli, run_node_to_exit, temp_dir, CheckOutput};
 use strait_tests::verify::{self, TopicReader};
 use strait_tests::{admin, broker, names, serial, wait, Broker, Strait};
 
@@ -1156,6 +1157,202 @@ fn refuses_a_join_under_a_members_id() {
         ("leader", before.term),
         "the member still leads, in the same term"
     );
+}
+
+/// Membership changes through the Raft transport need the cluster's control token when it has
+/// one, like the control API: a node joining without it or with another one is refused at once
+/// (`Unauthenticated`, saying which) and never becomes a member; `strait leave` without the token,
+/// or of the cluster's only voter, is refused with a non-zero exit and leaves the membership and
+/// the node as they were (before, leaving the only voter printed "refused" while the node removed
+/// itself and exited); with the token, a node joins, and leaves again. No broker is needed.
+#[test]
+fn join_and_leave_need_the_control_token() {
+    let dir = temp_dir("strait-cluster-token-");
+    let token = "cluster-token-0123456789";
+    let member_config = offline_config(
+        &dir.path().join("member"),
+        ClusterSettings {
+            node_id: Some(1),
+            control_token: Some(token.to_owned()),
+            ..ClusterSettings::default()
+        },
+    );
+    let member_address = format!("127.0.0.1:{}", member_config.cluster_port);
+    let mut member = Strait::start(&member_config.toml(), "toml");
+    let members = || -> Vec<(u64, String)> {
+        status_with_token(&member_address, Some(token))
+            .expect("the member answers with the token")
+            .nodes
+            .iter()
+            .map(|n| (n.node_id, n.address.clone()))
+            .collect()
+    };
+    wait::until(
+        &format!("the node at {member_address} to lead its cluster"),
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            verify::assert_alive(Some(&member));
+            let status = status_with_token(&member_address, Some(token))?;
+            if status.raft_role == "leader" && status.nodes.len() == 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "role {}, {} nodes",
+                    status.raft_role,
+                    status.nodes.len()
+                ))
+            }
+        },
+        || member.log_tail(30),
+    );
+    let alone = vec![(1, member_address.clone())];
+    assert_eq!(members(), alone);
+    assert!(
+        status_at(&member_address)
+            .unwrap_err()
+            .starts_with("Unauthenticated"),
+        "the member's Status needs the token too"
+    );
+
+    // Node 2 joins without a token, node 3 with another cluster's: each refused at once.
+    for (node_id, joiner_token, refusal) in [
+        (
+            2,
+            None,
+            "missing control token: join of node 2 refused, nothing changed",
+        ),
+        (
+            3,
+            Some("another-clusters-token-0123"),
+            "wrong control token: join of node 3 refused, nothing changed",
+        ),
+    ] {
+        let port = broker::free_port();
+        let mut joiner = offline_config(
+            &dir.path().join(format!("joiner{node_id}")),
+            ClusterSettings {
+                node_id: Some(node_id),
+                join: Some(member_address.clone()),
+                advertise: Some(format!("127.0.0.1:{port}")),
+                control_token: joiner_token.map(str::to_owned),
+                ..ClusterSettings::default()
+            },
+        );
+        joiner.cluster_port = port;
+        let path = write_config(dir.path(), &format!("joiner{node_id}.toml"), &joiner);
+        let started = Instant::now();
+        let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+        assert_refused(
+            &format!("join of node {node_id}"),
+            &out,
+            &["cannot join the cluster", &member_address, refusal],
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a refused token is not retried: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(members(), alone, "node {node_id} never became a member");
+    }
+
+    // `strait leave` without the token, or with another one: refused, nothing changed.
+    let contact = ["--contact", member_address.as_str()];
+    for (extra, refusal) in [
+        (
+            &[][..],
+            "Unauthenticated: missing control token: leave of node 1 refused",
+        ),
+        (
+            &["--token", "not-this-clusters-token"][..],
+            "Unauthenticated: wrong control token: leave of node 1 refused",
+        ),
+    ] {
+        let mut args = vec!["leave", "--node", "1"];
+        args.extend(contact);
+        args.extend(extra);
+        let out = run_cli(&args);
+        assert_refused(&format!("strait {args:?}"), &out, &[refusal]);
+        assert_eq!(out.code, Some(1));
+        assert_eq!(members(), alone, "the membership is unchanged");
+        member.assert_running();
+    }
+    // With the token, the only voter cannot leave: that would leave no cluster.
+    let out = run_cli(&[
+        "leave",
+        "--node",
+        "1",
+        "--token",
+        token,
+        "--contact",
+        &member_address,
+    ]);
+    assert_refused(
+        "leave of the only voter",
+        &out,
+        &["FailedPrecondition", "node 1 is the cluster's only voter"],
+    );
+    assert_eq!(members(), alone, "the only voter is still a member");
+    member.assert_running();
+
+    // With the cluster's token, node 2 joins, and `strait leave` with the token removes it.
+    let port = broker::free_port();
+    let mut joiner = offline_config(
+        &dir.path().join("joiner-ok"),
+        ClusterSettings {
+            node_id: Some(2),
+            join: Some(member_address.clone()),
+            advertise: Some(format!("127.0.0.1:{port}")),
+            control_token: Some(token.to_owned()),
+            ..ClusterSettings::default()
+        },
+    );
+    joiner.cluster_port = port;
+    let joiner_address = format!("127.0.0.1:{port}");
+    let mut joined = Strait::start(&joiner.toml(), "toml");
+    let both = vec![(1, member_address.clone()), (2, joiner_address.clone())];
+    wait::until(
+        "node 2 to join with the token",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            verify::assert_alive(Some(&joined));
+            let status = status_with_token(&joiner_address, Some(token))?;
+            let nodes = members();
+            if nodes == both && status.leader_id == 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "members {nodes:?}, node 2 sees leader {}",
+                    status.leader_id
+                ))
+            }
+        },
+        || joined.log_tail(30),
+    );
+    let out = run_cli(&[
+        "leave",
+        "--node",
+        "2",
+        "--token",
+        token,
+        "--contact",
+        &member_address,
+    ]);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "strait leave with the token: stderr:\n{}",
+        out.stderr
+    );
+    assert_eq!(members(), alone, "node 2 was removed");
+    member.assert_running();
+    // Whether node 2 notices its removal and exits by itself is not asserted here: a node removed
+    // within a second of joining may not (known bugs: the node's removal check samples the applied
+    // state every 500 ms and misses a removal applied before its first sample; and a joiner builds
+    // its Raft configuration from the log, which lacks the voters a cluster bootstrapped with, so
+    // once removed it can elect itself). a_removed_node_leaves_cleanly covers a settled member.
+    joined.kill9();
 }
 
 /// A join contact nobody answers at: the node retries, then gives up with a non-zero exit naming

@@ -8,7 +8,11 @@
 //!   passes `check-config` with each service's environment;
 //! - deploy/systemd: the unit starts `strait node` on the example config, which passes
 //!   `check-config`, with its data dir in the unit's StateDirectory (and `systemd-analyze verify`
-//!   accepts the unit where that tool exists).
+//!   accepts the unit where that tool exists);
+//! - deploy/Dockerfile: its toolchain is at least the workspace's rust-version, which is at least
+//!   what every locked dependency a Linux build compiles declares (`cargo metadata`); it builds on
+//!   the runtime stage's Debian release, and installs what each enabled rdkafka-sys feature needs
+//!   to build and to run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -967,4 +971,313 @@ fn systemd_unit_runs_the_example_config() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile
+
+const DOCKERFILE: &str = "deploy/Dockerfile";
+
+/// The Linux targets the image is built on (amd64 and arm64 hosts).
+const IMAGE_TARGETS: [&str; 2] = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+
+/// A Rust version (`1.88`, `1.88.0`), comparable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RustVersion(u64, u64, u64);
+
+impl RustVersion {
+    fn parse(text: &str, what: &str) -> RustVersion {
+        let parts: Vec<u64> = text
+            .split('.')
+            .map(|p| {
+                p.parse()
+                    .unwrap_or_else(|_| panic!("{what}: {text:?} is not a Rust version"))
+            })
+            .collect();
+        match parts[..] {
+            [major, minor] => RustVersion(major, minor, 0),
+            [major, minor, patch] => RustVersion(major, minor, patch),
+            _ => panic!("{what}: {text:?} is not a Rust version"),
+        }
+    }
+}
+
+impl std::fmt::Display for RustVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// One stage of a Dockerfile: its `FROM` image and its `RUN` commands (continuation lines joined,
+/// split at `&&`).
+struct Stage {
+    image: String,
+    commands: Vec<String>,
+}
+
+impl Stage {
+    /// The packages its `apt-get install` commands install.
+    fn apt_packages(&self) -> BTreeSet<String> {
+        self.commands
+            .iter()
+            .filter_map(|c| c.strip_prefix("apt-get install"))
+            .flat_map(|args| args.split_whitespace())
+            .filter(|arg| !arg.starts_with('-'))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn dockerfile_stages() -> Vec<Stage> {
+    let text = read(DOCKERFILE).replace("\\\n", " ");
+    let mut stages: Vec<Stage> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("FROM ") {
+            let image = rest.split_whitespace().next().unwrap_or_default();
+            stages.push(Stage {
+                image: image.to_owned(),
+                commands: Vec::new(),
+            });
+        } else if let Some(rest) = line.strip_prefix("RUN ") {
+            let stage = stages
+                .last_mut()
+                .unwrap_or_else(|| panic!("{DOCKERFILE}: RUN before FROM"));
+            stage.commands.extend(
+                rest.split("&&")
+                    .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" ")),
+            );
+        }
+    }
+    stages
+}
+
+/// `cargo metadata --locked` of the workspace, with the dependencies a build for `target`
+/// compiles (`None`: every locked package, whatever its platform or cfg).
+fn cargo_metadata(target: Option<&str>) -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = clean_command(&cargo);
+    command
+        .args([
+            "metadata",
+            "--locked",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(repo_path("Cargo.toml"));
+    if let Some(target) = target {
+        command.args(["--filter-platform", target]);
+    }
+    let output = command
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("running {cargo} metadata: {e}"));
+    assert!(
+        output.status.success(),
+        "cargo metadata --locked failed (is Cargo.lock up to date?):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+/// A package of `cargo metadata` that declares a rust-version: its id, `name version`, and that.
+struct Declared {
+    id: String,
+    name: String,
+    rust_version: RustVersion,
+}
+
+/// Every package of `metadata` that declares a rust-version.
+fn rust_versions(metadata: &serde_json::Value) -> Vec<Declared> {
+    metadata["packages"]
+        .as_array()
+        .expect("cargo metadata lists packages")
+        .iter()
+        .filter_map(|p| {
+            let name = format!("{} {}", p["name"].as_str()?, p["version"].as_str()?);
+            Some(Declared {
+                id: p["id"].as_str()?.to_owned(),
+                rust_version: RustVersion::parse(p["rust_version"].as_str()?, &name),
+                name,
+            })
+        })
+        .collect()
+}
+
+/// The image's toolchain can build what Cargo.lock locks: the build stage's `rust:X.Y` is at least
+/// the workspace's rust-version, which is at least the highest rust-version of the locked packages
+/// a Linux build compiles (before, the image had 1.85 while tonic, config and time need 1.88).
+/// Packages behind a cfg no build sets (loom's, `cfg(loom)` in left-right) are not compiled and do
+/// not count; they are listed when the test fails.
+#[test]
+fn dockerfile_toolchain_builds_the_locked_dependencies() {
+    let stages = dockerfile_stages();
+    let build = stages
+        .iter()
+        .find(|s| s.image.starts_with("rust:"))
+        .unwrap_or_else(|| panic!("{DOCKERFILE}: no build stage FROM rust:X.Y-<debian>"));
+    let tag = build.image.trim_start_matches("rust:");
+    let (version, debian) = tag
+        .split_once('-')
+        .unwrap_or_else(|| panic!("{DOCKERFILE}: pin rust:X.Y-<debian release>, not {tag:?}"));
+    let toolchain = RustVersion::parse(version, &format!("{DOCKERFILE}: FROM {}", build.image));
+
+    let all = cargo_metadata(None);
+    let members: BTreeSet<&str> = all["workspace_members"]
+        .as_array()
+        .expect("workspace members")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    let (own, locked): (Vec<_>, Vec<_>) = all["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .partition(|p| p["id"].as_str().is_some_and(|id| members.contains(id)));
+    assert!(!locked.is_empty());
+    let workspace: BTreeSet<Option<&str>> =
+        own.iter().map(|p| p["rust_version"].as_str()).collect();
+    let workspace = match workspace.into_iter().collect::<Vec<_>>()[..] {
+        [Some(v)] => RustVersion::parse(v, "Cargo.toml [workspace.package] rust-version"),
+        ref several => panic!(
+            "every workspace member should declare the workspace's rust-version \
+             (rust-version.workspace = true); found {several:?}"
+        ),
+    };
+    assert!(
+        toolchain >= workspace,
+        "{DOCKERFILE} builds with rust {toolchain}, older than the workspace's rust-version \
+         {workspace}"
+    );
+
+    let unfiltered = rust_versions(&all);
+    for target in IMAGE_TARGETS {
+        let compiled = rust_versions(&cargo_metadata(Some(target)));
+        let needed = compiled
+            .iter()
+            .filter(|p| !members.contains(p.id.as_str()))
+            .max_by_key(|p| p.rust_version)
+            .expect("locked packages declare rust versions");
+        let not_compiled: Vec<String> = unfiltered
+            .iter()
+            .filter(|p| p.rust_version > workspace && !compiled.iter().any(|c| c.id == p.id))
+            .map(|p| format!("{} ({})", p.name, p.rust_version))
+            .collect();
+        assert!(
+            workspace >= needed.rust_version,
+            "the workspace's rust-version {workspace} is older than {} needs ({}) on {target}: \
+             raise it (Cargo.toml) and the image's toolchain ({DOCKERFILE}). Not compiled for \
+             {target}, not counted: {not_compiled:?}",
+            needed.name,
+            needed.rust_version
+        );
+        println!(
+            "{target}: image rust {toolchain} >= workspace {workspace} >= {} ({}); not compiled \
+             here: {not_compiled:?}",
+            needed.rust_version, needed.name
+        );
+    }
+
+    // The binary built on the build stage's Debian runs on the runtime stage's (glibc).
+    let runtime = stages.last().expect("a runtime stage");
+    let runtime_debian = runtime
+        .image
+        .strip_prefix("debian:")
+        .and_then(|tag| tag.split('-').next())
+        .unwrap_or_else(|| {
+            panic!("{DOCKERFILE}: the runtime stage should be debian:<release>-slim")
+        });
+    assert_eq!(
+        debian, runtime_debian,
+        "{DOCKERFILE}: build on the runtime's Debian release (glibc), not rust:{tag} for \
+         {}",
+        runtime.image
+    );
+}
+
+/// What building rdkafka-sys always needs: a C compiler and make for librdkafka's configure and
+/// make.
+const RDKAFKA_BUILD: &[&str] = &["build-essential"];
+
+/// What each rdkafka-sys feature needs to build (Debian packages of the build stage) and to run
+/// (packages of the runtime stage). A feature missing here fails the test below: add what it needs
+/// to the Dockerfile and here.
+const RDKAFKA_FEATURES: &[(&str, &[&str], &[&str])] = &[
+    ("default", &[], &[]),
+    ("ssl", &["libssl-dev"], &["libssl3"]),
+    ("openssl-sys", &["libssl-dev"], &["libssl3"]),
+    ("libz", &["zlib1g-dev"], &["zlib1g"]),
+    ("libz-sys", &["zlib1g-dev"], &["zlib1g"]),
+    // zstd-sys builds zstd from source with a C compiler and links it statically.
+    ("zstd", &["build-essential"], &[]),
+    ("zstd-sys", &["build-essential"], &[]),
+    ("cmake-build", &["cmake"], &[]),
+    ("cmake", &["cmake"], &[]),
+    ("gssapi", &["libsasl2-dev"], &["libsasl2-2"]),
+    ("sasl2-sys", &["libsasl2-dev"], &["libsasl2-2"]),
+    ("curl", &["libcurl4-openssl-dev"], &["libcurl4"]),
+    ("curl-sys", &["libcurl4-openssl-dev"], &["libcurl4"]),
+];
+
+/// The image has what the rdkafka build of this workspace needs: the build stage installs the
+/// compiler and headers each enabled rdkafka-sys feature needs (zstd: a C compiler, as zstd-sys
+/// builds it from source), and the runtime stage the shared libraries the binary links.
+#[test]
+fn dockerfile_has_what_the_rdkafka_build_needs() {
+    let stages = dockerfile_stages();
+    let build = stages
+        .iter()
+        .find(|s| s.image.starts_with("rust:"))
+        .expect("a build stage");
+    let runtime = stages.last().expect("a runtime stage");
+    let (build_packages, runtime_packages) = (build.apt_packages(), runtime.apt_packages());
+
+    let metadata = cargo_metadata(Some(IMAGE_TARGETS[0]));
+    let rdkafka_sys = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("cargo metadata resolves the graph")
+        .iter()
+        .find(|n| {
+            n["id"]
+                .as_str()
+                .is_some_and(|id| id.contains("rdkafka-sys"))
+        })
+        .expect("rdkafka-sys is in the build");
+    for package in RDKAFKA_BUILD {
+        assert!(
+            build_packages.contains(*package),
+            "{DOCKERFILE}: the build stage should install {package} (librdkafka's configure and \
+             make); it installs {build_packages:?}"
+        );
+    }
+    let features = rdkafka_sys["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f.as_str());
+    for feature in features {
+        let (_, build_needs, runtime_needs) = RDKAFKA_FEATURES
+            .iter()
+            .find(|(name, _, _)| *name == feature)
+            .unwrap_or_else(|| {
+                panic!(
+                    "rdkafka-sys feature {feature:?} is enabled: add the Debian packages it needs \
+                     to build and to run to {DOCKERFILE} and to RDKAFKA_FEATURES"
+                )
+            });
+        for package in *build_needs {
+            assert!(
+                build_packages.contains(*package),
+                "{DOCKERFILE}: the build stage should install {package} (rdkafka-sys feature \
+                 {feature:?}); it installs {build_packages:?}"
+            );
+        }
+        for package in *runtime_needs {
+            assert!(
+                runtime_packages.contains(*package),
+                "{DOCKERFILE}: the runtime stage should install {package} (rdkafka-sys feature \
+                 {feature:?}); it installs {runtime_packages:?}"
+            );
+        }
+    }
 }

@@ -703,7 +703,7 @@ fn kill_round(
 ) -> Result<(Kill, Option<String>), String> {
     let before = settled(&cluster.statuses(&cluster.ids()), topic, args.partitions)?;
     let mut overlaps = Overlaps::new();
-    let kill_leader = round % 2 == 0;
+    let kill_leader = round.is_multiple_of(2);
     let victim = if kill_leader {
         before.leader
     } else {

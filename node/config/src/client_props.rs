@@ -36,16 +36,22 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::error::{ConfigError, Location};
+use crate::error::{ConfigError, Location, Place};
 use crate::model::{ClientProps, IgnoredKey, PropertyOrigin, PropertyOrigins};
 
-/// A Java client property as read from the file.
+/// A Java client property as read from the file, or a librdkafka property a `STRAIT__*` variable
+/// sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JavaProp {
     pub value: String,
     /// The whole key in the file (`A.consumer.max.poll.records`), for messages.
     pub key: String,
-    pub line: Option<usize>,
+    /// Its line, or the variable that set it.
+    pub place: Place,
+    /// Already a librdkafka name (set from the environment, as in TOML): passed through
+    /// untranslated, after the Java properties of its scope (so it wins over what they translate
+    /// to).
+    pub librdkafka: bool,
 }
 
 /// Java client properties of one scope, by Java property name.
@@ -80,10 +86,12 @@ pub(crate) fn translate(
         lower: context,
     };
     let mut out = Translated::default();
-    for (name, prop) in props {
+    let java = props.iter().filter(|(_, p)| !p.librdkafka);
+    let librdkafka = props.iter().filter(|(_, p)| p.librdkafka);
+    for (name, prop) in java.chain(librdkafka) {
         let origin = || PropertyOrigin {
             key: prop.key.clone(),
-            at: Location::new(file, prop.line),
+            at: Location::at(file, prop.place.clone()),
         };
         let set = |out: &mut Translated, to: &str, value: &str| {
             out.props.insert(to.to_owned(), value.to_owned());
@@ -92,10 +100,14 @@ pub(crate) fn translate(
         let ignore = |out: &mut Translated, reason: String| {
             out.ignored.push(IgnoredKey {
                 key: prop.key.clone(),
-                line: prop.line,
+                line: prop.place.line_number(),
                 reason,
             })
         };
+        if prop.librdkafka {
+            set(&mut out, name, &prop.value);
+            continue;
+        }
         match rule(name) {
             Rule::Same => set(&mut out, name, &prop.value),
             Rule::Rename(to) => set(&mut out, to, &prop.value),
@@ -116,7 +128,7 @@ pub(crate) fn translate(
                 Ok(Special::Ignore(reason)) => ignore(&mut out, reason),
                 Err(expected) => {
                     return Err(ConfigError::InvalidValue {
-                        at: Location::new(file, prop.line),
+                        at: Location::at(file, prop.place.clone()),
                         key: prop.key.clone(),
                         value: shown_value(name, &prop.value),
                         expected,
@@ -624,7 +636,8 @@ mod tests {
                 let prop = JavaProp {
                     value: (*value).to_owned(),
                     key: format!("A.{name}"),
-                    line: Some(i + 1),
+                    place: Place::Line(i + 1),
+                    librdkafka: false,
                 };
                 ((*name).to_owned(), prop)
             })

@@ -324,7 +324,12 @@ mod tests {
                     A->B.topics = orders.*\n\
                     replication.factor = 3\n\
                     tasks.max = 4\n";
-        let settings = crate::mm2::parse(Path::new("/etc/mm2.properties"), text).unwrap();
+        let settings = crate::mm2::parse(
+            Path::new("/etc/mm2.properties"),
+            text,
+            Some(Default::default()),
+        )
+        .unwrap();
         let out = settings.describe();
         for expected in [
             "configuration: /etc/mm2.properties (MirrorMaker 2 properties)",
@@ -366,7 +371,8 @@ mod tests {
                     strait.cluster.node.id = 4\n\
                     strait.cluster.advertise = strait-3.strait:7070\n\
                     strait.cluster.join = strait-0.strait:7070\n";
-        let settings = crate::mm2::parse(Path::new("mm2.properties"), text).unwrap();
+        let settings =
+            crate::mm2::parse(Path::new("mm2.properties"), text, Some(Default::default())).unwrap();
         let out = settings.describe();
         for expected in [
             "node id:           4",

@@ -1,4 +1,5 @@
-//! Environment overrides of the native TOML format: `STRAIT__<TABLE>__<KEY>=value`.
+//! Environment overrides of the native TOML format: `STRAIT__<TABLE>__<KEY>=value`. An
+//! `mm2.properties` file takes the same variables, with the same meaning (module `mm2::env`).
 //!
 //! The `config` crate's [`Environment`] source strips the prefix, lowercases the name and turns `__`
 //! into a path (`STRAIT__CLUSTERS__A__BOOTSTRAP_SERVERS` → `clusters.a.bootstrap_servers`). Keys
@@ -62,22 +63,9 @@ pub(crate) fn overrides(
     file_tree: &Map<String, Value>,
     env: Option<HashMap<String, String>>,
 ) -> Result<EnvOverrides, ConfigError> {
-    let flat = Environment::with_prefix(PREFIX)
-        .prefix_separator(SEPARATOR)
-        .separator(SEPARATOR)
-        .source(env)
-        .collect()
-        .map_err(|cause| ConfigError::Toml {
-            file: file.to_path_buf(),
-            cause,
-        })?;
-    // Sorted, so two variables naming the same key resolve the same way every time.
-    let mut flat: Vec<(String, Value)> = flat.into_iter().collect();
-    flat.sort_by(|a, b| a.0.cmp(&b.0));
-
     let mut tree = Map::new();
     let mut variables = Vec::new();
-    for (key, value) in flat {
+    for (key, value) in variables_of(file, env)? {
         let segments: Vec<&str> = key.split('.').collect();
         let path = resolve(file_tree, &segments).map_err(|reason| ConfigError::InvalidKey {
             at: Location::new(file, None),
@@ -90,8 +78,30 @@ pub(crate) fn overrides(
     Ok(EnvOverrides { tree, variables })
 }
 
+/// Every `STRAIT__*` variable of `env` (the process environment when `None`) as its key path,
+/// lowercased and dotted (`STRAIT__CLUSTER__NODE_ID` → `cluster.node_id`), and its value; sorted by
+/// key, so two variables naming the same key resolve the same way every time. `file` is the
+/// configuration they override, for messages. Both formats read their overrides from here.
+pub(crate) fn variables_of(
+    file: &Path,
+    env: Option<HashMap<String, String>>,
+) -> Result<Vec<(String, Value)>, ConfigError> {
+    let flat = Environment::with_prefix(PREFIX)
+        .prefix_separator(SEPARATOR)
+        .separator(SEPARATOR)
+        .source(env)
+        .collect()
+        .map_err(|cause| ConfigError::Toml {
+            file: file.to_path_buf(),
+            cause,
+        })?;
+    let mut flat: Vec<(String, Value)> = flat.into_iter().collect();
+    flat.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(flat)
+}
+
 /// The variable a lowercased, dotted key came from (for messages).
-fn variable_name(key: &str) -> String {
+pub(crate) fn variable_name(key: &str) -> String {
     format!(
         "{PREFIX}{SEPARATOR}{}",
         key.replace('.', SEPARATOR).to_ascii_uppercase()

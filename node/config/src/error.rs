@@ -19,7 +19,7 @@ pub enum Place {
     File,
     /// The 1-based line of the key in the file.
     Line(usize),
-    /// The environment variable that overrides the file's value (`STRAIT__...`, TOML files only).
+    /// The environment variable that overrides the file's value (`STRAIT__...`).
     Env(String),
 }
 
@@ -195,7 +195,7 @@ pub enum ConfigError {
         expected: String,
     },
 
-    /// Any other error of the `config` crate reading a TOML file and its environment overrides
+    /// Any other error of the `config` crate reading a TOML file or the environment overrides
     /// (syntax, unknown keys and type errors have their own variants, with the line).
     #[error("{}: {cause}", file.display())]
     Toml {

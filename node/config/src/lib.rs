@@ -1,8 +1,8 @@
 //! Strait's configuration: loading, validation, and the resolved [`Settings`].
 //!
 //! [`load`] reads either a MirrorMaker 2 `mm2.properties` file, run unchanged (module `mm2`), or
-//! Strait's native TOML format with `STRAIT__*` environment overrides (modules `native`, `env`);
-//! both produce the same validated [`Settings`]. Java client properties of `mm2.properties` are
+//! Strait's native TOML format (module `native`), both with the same `STRAIT__*` environment
+//! overrides (modules `env`, `mm2::env`); both produce the same validated [`Settings`]. Java client properties of `mm2.properties` are
 //! translated to librdkafka's (module `client_props`, with the table). The node's place in a Strait
 //! cluster ([`ClusterMembership`]) is checked the same way for both (module `membership`).
 //! [`Settings::describe`] summarises the result for `strait check-config`. [`load_text`] reads a

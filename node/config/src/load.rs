@@ -9,14 +9,14 @@ use crate::model::Settings;
 use crate::{mm2, native};
 
 /// Loads and validates a configuration file: `.properties` is read as MirrorMaker 2's
-/// `mm2.properties`, `.toml` as Strait's native format (with `STRAIT__*` environment overrides).
-/// Any other extension is an error naming the file.
+/// `mm2.properties`, `.toml` as Strait's native format, both with `STRAIT__*` environment
+/// overrides. Any other extension is an error naming the file.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     load_with_env(path, None)
 }
 
-/// [`load`], with the environment overrides of a TOML file taken from `env` instead of the process
-/// environment (so tests do not race on global state).
+/// [`load`], with the environment overrides taken from `env` instead of the process environment
+/// (so tests do not race on global state).
 pub(crate) fn load_with_env(
     path: &Path,
     env: Option<HashMap<String, String>>,
@@ -24,7 +24,7 @@ pub(crate) fn load_with_env(
     let mut settings = match Format::of_path(path) {
         Some(Format::Properties) => {
             let text = read(path, true)?;
-            mm2::parse(path, &text)
+            mm2::parse(path, &text, env)
         }
         Some(Format::Toml) => {
             let text = read(path, false)?;
@@ -67,13 +67,13 @@ impl Format {
 }
 
 /// Reads and validates a configuration given as text, exactly as [`load`] reads a file of
-/// `format`, except that a TOML text gets no `STRAIT__*` environment overrides (the text is the
-/// whole configuration). `origin` stands for the file in messages (`origin:line: ...`). The files
+/// `format`, except that a text gets no `STRAIT__*` environment overrides (the text is the whole
+/// configuration). `origin` stands for the file in messages (`origin:line: ...`). The files
 /// `[cluster.tls]` names are not read (they are this node's, and a text's node settings are not
 /// applied).
 pub fn load_text(origin: &Path, format: Format, text: &str) -> Result<Settings, ConfigError> {
     match format {
-        Format::Properties => mm2::parse(origin, text),
+        Format::Properties => mm2::parse(origin, text, Some(HashMap::new())),
         Format::Toml => native::parse(origin, text, Some(HashMap::new())),
     }
 }
@@ -102,6 +102,11 @@ mod tests {
 
     use super::*;
     use crate::model::{ClusterMembership, LogFormat};
+
+    /// [`super::load`] without the process environment's `STRAIT__*` variables.
+    fn load(path: &Path) -> Result<Settings, ConfigError> {
+        load_with_env(path, Some(HashMap::new()))
+    }
 
     fn example(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -288,6 +293,65 @@ mod tests {
         assert_eq!(
             node3.cluster.advertise,
             "strait-2.strait.mirror.svc.cluster.local:7070"
+        );
+    }
+
+    /// One set of `STRAIT__*` variables means the same to a `.properties` file and to the
+    /// equivalent TOML file: the node, its place in the cluster, and the Kafka clusters come out
+    /// equal.
+    #[test]
+    fn the_same_variables_mean_the_same_in_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let properties = write(
+            &dir,
+            "mm2.properties",
+            b"clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\n\
+              A->B.enabled = true\n",
+        );
+        let toml = write(
+            &dir,
+            "strait.toml",
+            b"[clusters.A]\nbootstrap_servers = \"a:9092\"\n[clusters.B]\n\
+              bootstrap_servers = \"b:9092\"\n[flows.\"A->B\"]\n",
+        );
+        let env: HashMap<String, String> = [
+            ("STRAIT__NODE__DATA_DIR", "/var/lib/strait"),
+            ("STRAIT__NODE__LOG_FORMAT", "json"),
+            ("STRAIT__NODE__PROGRESS_INTERVAL_SECS", "0"),
+            ("STRAIT__NODE__METRICS_LISTEN", "127.0.0.1:9464"),
+            ("STRAIT__CLUSTER__NODE_ID", "2"),
+            ("STRAIT__CLUSTER__LISTEN", "0.0.0.0:7171"),
+            ("STRAIT__CLUSTER__ADVERTISE", "strait-1.strait:7171"),
+            ("STRAIT__CLUSTER__JOIN", "strait-0.strait:7171"),
+            ("STRAIT__CLUSTER__CLUSTER_ID", "mirror-ab"),
+            ("STRAIT__CLUSTER__LIVENESS_TIMEOUT_MS", "4000"),
+            ("STRAIT__CLUSTER__POSITION_INTERVAL_MS", "500"),
+            ("STRAIT__CLUSTER__CONTROL_TOKEN", "0123456789abcdef-token"),
+            ("STRAIT__CLUSTER__HEALTH_LISTEN", "0.0.0.0:7080"),
+            ("STRAIT__CLUSTERS__A__BOOTSTRAP_SERVERS", "a1:9092,a2:9092"),
+            ("STRAIT__CLUSTERS__A__CLIENT__SASL_PASSWORD", "pw"),
+            ("STRAIT__CLUSTERS__B__PRODUCER__LINGER_MS", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let from_properties = load_with_env(&properties, Some(env.clone())).unwrap();
+        let from_toml = load_with_env(&toml, Some(env)).unwrap();
+        assert_eq!(from_properties.node, from_toml.node);
+        assert_eq!(from_properties.cluster, from_toml.cluster);
+        assert_eq!(from_properties.clusters, from_toml.clusters);
+        assert_eq!(
+            from_properties.flows[0].consumer,
+            from_toml.flows[0].consumer
+        );
+        assert_eq!(
+            from_properties.flows[0].producer,
+            from_toml.flows[0].producer
+        );
+        assert_eq!(from_properties.cluster.node_id, 2);
+        assert_eq!(
+            from_properties.cluster.control_token.as_deref(),
+            Some("0123456789abcdef-token")
         );
     }
 

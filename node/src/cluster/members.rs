@@ -8,13 +8,20 @@ use thiserror::Error;
 use tonic::Status;
 
 /// Why `node` at `address` cannot be added.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum MemberConflict {
     /// Another node runs under this id: adding it again would move the member's traffic here.
     #[error("node_id: node {node} is already a member, at {address}")]
     IdTaken { node: NodeId, address: String },
     #[error("address: {address} is node {other}'s address")]
     AddressTaken { address: String, other: NodeId },
+    /// Removing the only voter would leave a cluster nobody can run: raft-rs rejects that conf
+    /// change, but only after the node was unregistered (and had drained and exited).
+    #[error(
+        "node_id: node {node} is the cluster's only voter: removing it would leave no cluster \
+         (stop the node instead)"
+    )]
+    LastVoter { node: NodeId },
 }
 
 impl From<MemberConflict> for Status {
@@ -22,6 +29,7 @@ impl From<MemberConflict> for Status {
         match conflict {
             MemberConflict::IdTaken { .. } => Status::already_exists(conflict.to_string()),
             MemberConflict::AddressTaken { .. } => Status::invalid_argument(conflict.to_string()),
+            MemberConflict::LastVoter { .. } => Status::failed_precondition(conflict.to_string()),
         }
     }
 }
@@ -72,8 +80,21 @@ pub async fn add_member(
     Ok(())
 }
 
+/// Checks that `node` can be removed: some other voter stays. Checked before anything changes, so
+/// a refused removal changes nothing.
+pub fn check_removal(raft: &RaftHandle, node: NodeId) -> Result<(), MemberConflict> {
+    only_voter_check(&raft.status().voters, node)
+}
+
+fn only_voter_check(voters: &[NodeId], node: NodeId) -> Result<(), MemberConflict> {
+    if voters.iter().all(|v| *v == node) && voters.contains(&node) {
+        return Err(MemberConflict::LastVoter { node });
+    }
+    Ok(())
+}
+
 /// Removes `node`: its partitions go to the others first, then it stops being a voter.
-/// Idempotent.
+/// Idempotent. Callers check [`check_removal`] first.
 pub async fn remove_member(raft: &RaftHandle, node: NodeId) -> Result<(), ProposeError> {
     if raft.state().node(node).is_some() {
         raft.propose(Command::RemoveNode { node }).await?;
@@ -123,5 +144,21 @@ mod tests {
         let address = check_new_member(&state, 3, "b:7000").unwrap_err();
         assert_eq!(address.to_string(), "address: b:7000 is node 2's address");
         assert_eq!(Status::from(address).code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn the_only_voter_cannot_be_removed() {
+        let last = only_voter_check(&[1], 1).unwrap_err();
+        assert_eq!(
+            Status::from(last.clone()).code(),
+            tonic::Code::FailedPrecondition
+        );
+        assert!(
+            last.to_string()
+                .contains("node 1 is the cluster's only voter"),
+            "{last}"
+        );
+        assert_eq!(only_voter_check(&[1, 2], 1), Ok(()));
+        assert_eq!(only_voter_check(&[1], 2), Ok(()), "a registered non-voter");
     }
 }

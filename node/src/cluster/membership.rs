@@ -27,7 +27,8 @@ use strait_proto::v1::partitions_server::PartitionsServer;
 use strait_proto::v1::status_server::StatusServer;
 
 use crate::control::{
-    BearerAuth, ClusterApi, ConfigApi, Control, FlowsApi, OffsetsApi, PartitionsApi, StatusApi,
+    bearer, BearerAuth, ClusterApi, ConfigApi, Control, FlowsApi, OffsetsApi, PartitionsApi,
+    StatusApi,
 };
 
 /// How long a joining node keeps asking its contact before giving up.
@@ -202,9 +203,11 @@ pub fn start(
             address: config.listen,
             source,
         })?;
+    let auth = BearerAuth::new(config.control_token.as_deref());
     let service = RaftService {
         cluster_id: config.cluster_id.clone(),
         raft: handle.clone(),
+        auth: auth.clone(),
         require_peer_cert: config.tls.is_some(),
     };
     let control = Control {
@@ -217,7 +220,6 @@ pub fn start(
         peers: Default::default(),
         peer_tls: client_tls.clone(),
     };
-    let auth = BearerAuth::new(config.control_token.as_deref());
     // Server reflection (v1, and v1alpha for grpcurl 1.8) so that grpcurl needs no .proto files.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -401,19 +403,25 @@ async fn join(
                 .await
                 .map_err(|e| error_chain(&e))?;
             let mut client = RaftTransportClient::new(channel);
+            // Every node of a cluster shares its control token: a joining node sends its own.
+            let mut request = tonic::Request::new(JoinRequest {
+                cluster_id: config.cluster_id.clone(),
+                node_id: config.node_id,
+                address: config.advertise.clone(),
+            });
+            if let Some(token) = config.control_token.as_deref().and_then(bearer) {
+                request.metadata_mut().insert("authorization", token);
+            }
             client
-                .join(JoinRequest {
-                    cluster_id: config.cluster_id.clone(),
-                    node_id: config.node_id,
-                    address: config.advertise.clone(),
-                })
+                .join(request)
                 .await
                 .map_err(|status| match status.code() {
-                    // Another cluster, this node's id taken by another member, or a bad request:
-                    // retrying cannot help.
+                    // Another cluster, this node's id taken by another member, a bad request, or
+                    // a missing or wrong control token: retrying cannot help.
                     tonic::Code::FailedPrecondition
                     | tonic::Code::AlreadyExists
-                    | tonic::Code::InvalidArgument => format!("{FATAL}{}", status.message()),
+                    | tonic::Code::InvalidArgument
+                    | tonic::Code::Unauthenticated => format!("{FATAL}{}", status.message()),
                     _ => status.message().to_owned(),
                 })
         };

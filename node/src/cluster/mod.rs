@@ -9,6 +9,6 @@ mod server;
 pub mod tls;
 mod transport;
 
-pub use leave::request_leave;
+pub use leave::{request_leave, LeaveError};
 pub(crate) use membership::error_chain;
 pub use membership::{start, ClusterError, RunningCluster};

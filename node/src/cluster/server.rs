@@ -1,4 +1,6 @@
-//! The gRPC side other nodes call: Raft messages in, and join requests.
+//! The gRPC side other nodes call: Raft messages in, and join and leave requests. Raft messages
+//! need no token (TLS guards them when configured); a join or leave changes the membership and
+//! needs the cluster's control token when one is configured, like the control API.
 
 use protobuf::Message as _;
 use raft::eraftpb::Message;
@@ -9,9 +11,13 @@ use strait_proto::raft::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::control::BearerAuth;
+
 pub struct RaftService {
     pub cluster_id: String,
     pub raft: RaftHandle,
+    /// `[cluster] control_token`, required on `Join` and `Leave` when set.
+    pub auth: BearerAuth,
     /// With TLS: every call must come with a client certificate (the server checked it against
     /// the CA), even when the port lets clients without one reach the control API.
     pub require_peer_cert: bool,
@@ -26,6 +32,17 @@ impl RaftService {
         Err(Status::unauthenticated(
             "the raft transport needs a client certificate signed by the cluster's CA",
         ))
+    }
+
+    /// A join or leave (`what`) needs the cluster's control token when it has one; a refusal is
+    /// logged with the caller's address.
+    fn check_token<T>(&self, request: &Request<T>, what: &str) -> Result<(), Status> {
+        self.auth
+            .verify_membership(request, what)
+            .inspect_err(|status| {
+                tracing::warn!(change = what, remote = ?request.remote_addr(),
+                reason = status.message(), "membership change refused");
+            })
     }
 
     fn check_cluster(&self, cluster_id: &str) -> Result<(), Status> {
@@ -58,6 +75,8 @@ impl RaftTransport for RaftService {
         request: Request<LeaveRequest>,
     ) -> Result<Response<LeaveResponse>, Status> {
         self.check_peer(&request)?;
+        let what = format!("leave of node {}", request.get_ref().node_id);
+        self.check_token(&request, &what)?;
         let leave = request.into_inner();
         self.check_cluster(&leave.cluster_id)?;
         if !super::members::is_member(&self.raft, leave.node_id) {
@@ -66,6 +85,7 @@ impl RaftTransport for RaftService {
                 leave.node_id
             )));
         }
+        super::members::check_removal(&self.raft, leave.node_id)?;
         super::members::remove_member(&self.raft, leave.node_id)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
@@ -74,6 +94,8 @@ impl RaftTransport for RaftService {
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
         self.check_peer(&request)?;
+        let what = format!("join of node {}", request.get_ref().node_id);
+        self.check_token(&request, &what)?;
         let join = request.into_inner();
         self.check_cluster(&join.cluster_id)?;
         if join.node_id == 0 {

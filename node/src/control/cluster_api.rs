@@ -119,6 +119,7 @@ impl Cluster for ClusterApi {
         if !members::is_member(&self.control.raft, node) {
             self.control.known_node("node_id", node)?;
         }
+        members::check_removal(&self.control.raft, node)?;
         members::remove_member(&self.control.raft, node)
             .await
             .map_err(unavailable)?;

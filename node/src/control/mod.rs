@@ -17,7 +17,7 @@ mod request;
 mod status_api;
 mod watch;
 
-pub use auth::BearerAuth;
+pub use auth::{bearer, BearerAuth, TokenRefusal};
 pub use cluster_api::ClusterApi;
 pub use config_api::ConfigApi;
 pub use context::Control;

@@ -565,7 +565,34 @@ fn control_calls_need_the_token_when_one_is_set() {
         },
     );
     let mut node = Strait::start(&config.toml(), "toml");
-    let address = format!("127.0.0.1:{}", config.cluster_port);
+    assert_token_required(&mut node, config.cluster_port, token);
+}
+
+/// A node on an `mm2.properties` file takes its control token from
+/// `STRAIT__CLUSTER__CONTROL_TOKEN` as a TOML node does (before, the variable was ignored and the
+/// control API stayed open without a word). No broker is needed.
+#[test]
+fn a_properties_node_takes_its_control_token_from_the_environment() {
+    let data_dir = temp_dir("strait-token-mm2-");
+    let token = "from-a-secret-0123456789";
+    let config = offline_config(data_dir.path(), ClusterSettings::default());
+    let text = config.properties();
+    assert!(
+        !text.contains("control.token"),
+        "the file sets no token:\n{text}"
+    );
+    let mut node = Strait::start_with_env(
+        &text,
+        "properties",
+        &[("STRAIT__CLUSTER__CONTROL_TOKEN", token)],
+    );
+    assert_token_required(&mut node, config.cluster_port, token);
+}
+
+/// Control calls to the node listening on `port` are refused without `token` and with another
+/// one, and answered with it; health needs none.
+fn assert_token_required(node: &mut Strait, port: u16, token: &str) {
+    let address = format!("127.0.0.1:{port}");
     let rt = runtime();
     let channel = rt.block_on(async {
         let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))

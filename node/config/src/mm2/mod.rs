@@ -23,8 +23,12 @@
 //!   [`crate::model::ClusterMembership`]): `strait.cluster.node.id`, `strait.cluster.listen`,
 //!   `strait.cluster.advertise`, `strait.cluster.peers` (comma-separated `ID@HOST:PORT`),
 //!   `strait.cluster.join`, `strait.cluster.id`, `strait.cluster.liveness.timeout.ms`,
-//!   `strait.cluster.position.interval.ms`. A `.properties` file has no environment overrides: a
-//!   node whose id comes from its environment uses the TOML format.
+//!   `strait.cluster.position.interval.ms`, `strait.cluster.control.token`,
+//!   `strait.cluster.health.listen`, `strait.cluster.tls.*`.
+//! - `STRAIT__*` environment variables override the file as they override a TOML file, with the
+//!   same names and meaning (`STRAIT__CLUSTER__NODE_ID` sets `strait.cluster.node.id`,
+//!   `STRAIT__CLUSTER__CONTROL_TOKEN` the control token...; module `env`); what has no
+//!   `mm2.properties` key (`STRAIT__FLOWS__*`) is refused, naming the variable.
 //! - file-level `security.protocol`, `ssl.*`, `sasl.*`: client properties of every cluster (below
 //!   `A.<p>`), as MirrorMaker 2 does; a file-level `bootstrap.servers` is the fallback of clusters
 //!   without their own.
@@ -45,6 +49,7 @@
 //! broker's default (MM2: 2), `refresh.topics.interval.seconds` defaults to 10 (MM2: 600). Values
 //! MirrorMaker 2 would silently read as `false` (`A->B.enabled = yes`) are errors here.
 
+mod env;
 mod keys;
 
 use std::collections::{BTreeMap, HashMap};
@@ -68,6 +73,7 @@ use crate::model::{
     PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
 };
 use crate::properties;
+use env::ClientTable;
 use keys::{
     client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
     CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PAIR_HEARTBEAT_KEYS, PRODUCER_LAYERS,
@@ -89,20 +95,26 @@ const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     tls_cert: STRAIT_CLUSTER_TLS_CERT,
     tls_key: STRAIT_CLUSTER_TLS_KEY,
     tls_ca: STRAIT_CLUSTER_TLS_CA,
-    node_id_hint: "",
+    node_id_hint: "; it can come from the environment (STRAIT__CLUSTER__NODE_ID)",
 };
 
-/// Reads a whole `mm2.properties` file (`file` is for messages).
-pub(crate) fn parse(file: &Path, text: &str) -> Result<Settings, ConfigError> {
-    Reader::new(file, text)?.finish()
+/// Reads a whole `mm2.properties` file (`file` is for messages) with the `STRAIT__*` overrides of
+/// `env` (the process environment when `None`; see module `env`).
+pub(crate) fn parse(
+    file: &Path,
+    text: &str,
+    env: Option<HashMap<String, String>>,
+) -> Result<Settings, ConfigError> {
+    Reader::new(file, text, env)?.finish()
 }
 
-/// One key of the file, its value trimmed.
+/// One key of the file, or one a `STRAIT__*` variable sets; its value trimmed.
 #[derive(Debug, Clone)]
 struct Entry {
     key: String,
     value: String,
-    line: usize,
+    /// Its line, or the variable.
+    place: Place,
 }
 
 impl Entry {
@@ -110,7 +122,7 @@ impl Entry {
         Sourced {
             value,
             key: self.key.clone(),
-            place: Place::Line(self.line),
+            place: self.place.clone(),
         }
     }
 
@@ -118,8 +130,14 @@ impl Entry {
         JavaProp {
             value: self.value.clone(),
             key: self.key.clone(),
-            line: Some(self.line),
+            place: self.place.clone(),
+            librdkafka: false,
         }
+    }
+
+    /// Where it was set, for messages.
+    fn at(&self, file: &Path) -> Location {
+        Location::at(file, self.place.clone())
     }
 }
 
@@ -177,7 +195,11 @@ struct Reader<'f> {
 }
 
 impl<'f> Reader<'f> {
-    fn new(file: &'f Path, text: &str) -> Result<Self, ConfigError> {
+    fn new(
+        file: &'f Path,
+        text: &str,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
         let properties = properties::parse(text).map_err(|e| ConfigError::Syntax {
             at: Location::new(file, Some(e.line)),
             reason: e.reason,
@@ -193,10 +215,12 @@ impl<'f> Reader<'f> {
                 key: "clusters".to_owned(),
                 hint: "list the cluster aliases, e.g. clusters = A, B".to_owned(),
             })?;
+        // Only the file sets `clusters`: no variable maps to it.
+        let clusters_line = clusters.place.line_number().unwrap_or_default();
         let mut aliases = Vec::new();
         for alias in split_list(&clusters.value) {
             let alias = ClusterAlias::new(alias).map_err(|e| ConfigError::InvalidKey {
-                at: Location::new(file, Some(clusters.line)),
+                at: clusters.at(file),
                 key: "clusters".to_owned(),
                 reason: e.to_string(),
             })?;
@@ -215,7 +239,7 @@ impl<'f> Reader<'f> {
         let mut reader = Reader {
             file,
             aliases,
-            clusters_line: clusters.line,
+            clusters_line,
             node: NodeSettings {
                 data_dir: PathBuf::from(DEFAULT_DATA_DIR),
                 log_format: LogFormat::default(),
@@ -231,8 +255,22 @@ impl<'f> Reader<'f> {
             flows: BTreeMap::new(),
             ignored,
         };
-        for entry in entries {
+        let overrides = env::overrides(file, &reader.aliases, env)?;
+        // A variable wins over the file's value of the same key.
+        let overridden: Vec<String> = overrides.keys.iter().map(|o| o.key.clone()).collect();
+        let entries = entries.into_iter().filter(|e| !overridden.contains(&e.key));
+        for entry in entries.chain(overrides.keys) {
             reader.read(entry)?;
+        }
+        for client in overrides.clients {
+            let keys = reader.clusters.entry(client.alias).or_default();
+            let layer = match client.table {
+                ClientTable::Client => &mut keys.client,
+                ClientTable::Consumer => &mut keys.consumer,
+                ClientTable::Producer => &mut keys.producer,
+                ClientTable::Admin => &mut keys.admin,
+            };
+            layer.insert(client.name, client.prop);
         }
         Ok(reader)
     }
@@ -240,7 +278,7 @@ impl<'f> Reader<'f> {
     fn ignore(&mut self, entry: &Entry, reason: impl Into<String>) {
         self.ignored.push(IgnoredKey {
             key: entry.key.clone(),
-            line: Some(entry.line),
+            line: entry.place.line_number(),
             reason: reason.into(),
         });
     }
@@ -275,12 +313,12 @@ impl<'f> Reader<'f> {
             });
         };
         let malformed = || ConfigError::InvalidKey {
-            at: Location::new(self.file, Some(entry.line)),
+            at: entry.at(self.file),
             key: key.to_owned(),
             reason: "expected SOURCE->TARGET.<setting>, e.g. A->B.enabled".to_owned(),
         };
         let unknown = |alias: &str| ConfigError::UnknownCluster {
-            at: Location::new(self.file, Some(entry.line)),
+            at: entry.at(self.file),
             key: key.to_owned(),
             alias: alias.to_owned(),
             defined: self.known_clusters(),
@@ -307,7 +345,7 @@ impl<'f> Reader<'f> {
             return Err(malformed());
         }
         let id = FlowId::new(source, target).map_err(|e| ConfigError::InvalidKey {
-            at: Location::new(self.file, Some(entry.line)),
+            at: entry.at(self.file),
             key: key.to_owned(),
             reason: e.to_string(),
         })?;
@@ -435,7 +473,7 @@ impl<'f> Reader<'f> {
             STRAIT_CLUSTER_PEERS => {
                 let peers = membership::parse_peers(&split_list(&entry.value)).map_err(
                     |(item, expected)| ConfigError::InvalidValue {
-                        at: Location::new(file, Some(entry.line)),
+                        at: entry.at(file),
                         key: entry.key.clone(),
                         value: item,
                         expected: expected.to_owned(),
@@ -503,7 +541,7 @@ impl<'f> Reader<'f> {
     ) -> Result<(), ConfigError> {
         if rest.starts_with("strait.") {
             return Err(ConfigError::InvalidKey {
-                at: Location::new(self.file, Some(entry.line)),
+                at: entry.at(self.file),
                 key: entry.key.clone(),
                 reason: "strait.* settings are not per cluster".to_owned(),
             });
@@ -594,7 +632,7 @@ impl<'f> Reader<'f> {
             }
             if NODE_KEYS.contains(&rest) || CLUSTER_KEYS.contains(&rest) {
                 return Err(ConfigError::InvalidKey {
-                    at: Location::new(self.file, Some(entry.line)),
+                    at: entry.at(self.file),
                     key: entry.key.clone(),
                     reason: format!("a node setting: set it once, without a flow prefix ({rest})"),
                 });
@@ -875,7 +913,7 @@ fn last_wins(properties: Vec<properties::Property>, ignored: &mut Vec<IgnoredKey
         entries.push(Entry {
             key: p.key.clone(),
             value: p.value.trim().to_owned(),
-            line: p.line,
+            place: Place::Line(p.line),
         });
     }
     ignored.extend(repeated);
@@ -1018,7 +1056,7 @@ fn read_flow_value(
 
 fn invalid(file: &Path, entry: &Entry, expected: &str) -> ConfigError {
     ConfigError::InvalidValue {
-        at: Location::new(file, Some(entry.line)),
+        at: entry.at(file),
         key: entry.key.clone(),
         value: shown_value(&entry.key, &entry.value),
         expected: expected.to_owned(),
@@ -1077,7 +1115,7 @@ pub(crate) fn parse_log_format(value: &str) -> Option<LogFormat> {
 
 fn unknown_strait_key(file: &Path, entry: &Entry) -> ConfigError {
     ConfigError::InvalidKey {
-        at: Location::new(file, Some(entry.line)),
+        at: entry.at(file),
         key: entry.key.clone(),
         reason: format!("unknown Strait setting (known: {})", STRAIT_KEYS.join(", ")),
     }

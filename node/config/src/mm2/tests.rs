@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,14 +11,14 @@ use crate::model::{ClusterMembership, LogFormat, Peer, Settings};
 const FILE: &str = "/etc/strait/mm2.properties";
 
 fn load(text: &str) -> Settings {
-    match parse(Path::new(FILE), text) {
+    match parse(Path::new(FILE), text, Some(HashMap::new())) {
         Ok(settings) => settings,
         Err(e) => panic!("{e}"),
     }
 }
 
 fn error(text: &str) -> String {
-    match parse(Path::new(FILE), text) {
+    match parse(Path::new(FILE), text, Some(HashMap::new())) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e.to_string(),
     }
@@ -582,7 +583,7 @@ fn file_structure_errors() {
     assert_mentions(&msg, &[&format!("{FILE}:3:"), "no key"]);
     let msg = error("clusters = A, b c\n");
     assert!(matches!(
-        parse(Path::new(FILE), "clusters = A, x/y\n").unwrap_err(),
+        parse(Path::new(FILE), "clusters = A, x/y\n", Some(HashMap::new())).unwrap_err(),
         ConfigError::InvalidKey { .. }
     ));
     assert_mentions(&msg, &[":1:", "clusters"]);
@@ -1049,4 +1050,151 @@ fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
     let named = format!("{BASE}{peers}strait.cluster.id = mirror-ab\n");
     assert!(load(&named).warnings.is_empty());
     assert!(load(BASE).warnings.is_empty());
+}
+
+// ---- `STRAIT__*` environment overrides (module `env`).
+
+fn with_env(text: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let env = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    parse(Path::new(FILE), text, Some(env))
+}
+
+/// Before, a `.properties` node ignored every `STRAIT__*` variable: a control token given as
+/// `STRAIT__CLUSTER__CONTROL_TOKEN` (e.g. from a Kubernetes Secret) left the control API open.
+#[test]
+fn environment_variables_override_the_file_as_for_toml() {
+    let token = "from-the-secret-0123456789";
+    let s = with_env(
+        &format!("{BASE}strait.cluster.node.id = 1\nstrait.data.dir = /file\n"),
+        &[
+            ("STRAIT__CLUSTER__CONTROL_TOKEN", token),
+            ("STRAIT__CLUSTER__NODE_ID", "3"),
+            ("STRAIT__CLUSTER__PEERS", "1@a:7070,2@b:7070,3@c:7070"),
+            ("STRAIT__CLUSTER__CLUSTER_ID", "mirror-ab"),
+            ("STRAIT__NODE__DATA_DIR", "/env"),
+            ("STRAIT__NODE__LOG_FORMAT", "json"),
+            ("STRAIT__CLUSTERS__B__BOOTSTRAP_SERVERS", "b2:9092"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.cluster.control_token.as_deref(), Some(token));
+    assert_eq!(s.cluster.node_id, 3, "the variable wins over the file");
+    assert_eq!(s.cluster.advertise, "c:7070");
+    assert_eq!(s.cluster.cluster_id, "mirror-ab");
+    assert_eq!(s.node.data_dir, Path::new("/env"));
+    assert_eq!(s.node.log_format, LogFormat::Json);
+    let b = &s.clusters[&strait_coordinator::ClusterAlias::new("B").unwrap()];
+    assert_eq!(b.bootstrap_servers, "b2:9092");
+    assert_eq!(s.flows[0].producer["bootstrap.servers"], "b2:9092");
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+}
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable() {
+    let error = |vars: &[(&str, &str)]| with_env(BASE, vars).unwrap_err().to_string();
+    assert_eq!(
+        error(&[("STRAIT__CLUSTER__CONTROL_TOKEN", "hunter2")]),
+        format!(
+            "environment variable STRAIT__CLUSTER__CONTROL_TOKEN (overriding {FILE}): invalid \
+             value \"****\" for `strait.cluster.control.token`: expected 16 to 4096 visible ASCII \
+             characters (no spaces): a bearer token for the control API"
+        )
+    );
+    assert_eq!(
+        error(&[("STRAIT__CLUSTER__NODE_ID", "0")]),
+        format!(
+            "environment variable STRAIT__CLUSTER__NODE_ID (overriding {FILE}): invalid value \
+             \"0\" for `strait.cluster.node.id`: expected a node id: a whole number, at least 1 (0 \
+             is not a node id)"
+        )
+    );
+    // A conflict between a variable and a line names both.
+    let msg = with_env(
+        &format!("{BASE}strait.cluster.data.dir = /b\n"),
+        &[("STRAIT__NODE__DATA_DIR", "/a")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{FILE}:5: `strait.cluster.data.dir` = \"/b\": `strait.data.dir` (from \
+             STRAIT__NODE__DATA_DIR) = \"/a\" sets the data dir too: set one of them, or both to \
+             the same directory"
+        )
+    );
+    // A librdkafka property librdkafka rejects is checked by the node with its origin.
+    let s = with_env(
+        BASE,
+        &[("STRAIT__CLUSTERS__A__CONSUMER__FETCH_MIN_BYTES", "lots")],
+    )
+    .unwrap();
+    let origin = &s.flows[0].client_origins.consumer["fetch.min.bytes"];
+    assert_eq!(origin.key, "A.consumer.fetch.min.bytes");
+    assert_eq!(
+        origin.at.to_string(),
+        format!(
+            "environment variable STRAIT__CLUSTERS__A__CONSUMER__FETCH_MIN_BYTES (overriding \
+             {FILE})"
+        )
+    );
+}
+
+#[test]
+fn variables_without_a_properties_key_are_refused_not_ignored() {
+    let msg = with_env(BASE, &[("STRAIT__FLOWS__A_TO_B__TOPICS", "orders")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "environment variable STRAIT__FLOWS__A_TO_B__TOPICS (overriding {FILE}): \
+             `flows.a_to_b.topics`: a .properties file's flows are its SOURCE->TARGET.* keys"
+        )),
+        "{msg}"
+    );
+    let msg = with_env(BASE, &[("STRAIT__CLUSTER__CONTROLTOKEN", "x")])
+        .unwrap_err()
+        .to_string();
+    assert_mentions(&msg, &["STRAIT__CLUSTER__CONTROLTOKEN", "CONTROL_TOKEN"]);
+    // An applied text gets no overrides (it is the whole configuration).
+    let applied = crate::load_text(
+        Path::new("applied"),
+        crate::Format::Properties,
+        &format!("{BASE}strait.cluster.node.id = 2\n"),
+    )
+    .unwrap();
+    assert_eq!(applied.cluster.node_id, 2);
+}
+
+/// Client properties from the environment are librdkafka names, as in TOML: not translated, and
+/// they win over what the file's Java properties of their cluster translate to; a flow's own
+/// properties still win over them.
+#[test]
+fn client_properties_from_the_environment_are_librdkafka_names() {
+    let text = format!(
+        "{BASE}A.security.protocol = SASL_SSL\nA.sasl.mechanism = PLAIN\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \
+         username=\"mirror\" password=\"from-file\";\n\
+         A.consumer.fetch.max.wait.ms = 50\nA->B.consumer.fetch.min.bytes = 9\n"
+    );
+    let s = with_env(
+        &text,
+        &[
+            ("STRAIT__CLUSTERS__A__CLIENT__SASL_PASSWORD", "from-env"),
+            // librdkafka's name for Java's fetch.max.wait.ms.
+            ("STRAIT__CLUSTERS__A__CONSUMER__FETCH_WAIT_MAX_MS", "10"),
+            ("STRAIT__CLUSTERS__A__CONSUMER__FETCH_MIN_BYTES", "1"),
+        ],
+    )
+    .unwrap();
+    let consumer = &s.flows[0].consumer;
+    assert_eq!(consumer["sasl.username"], "mirror");
+    assert_eq!(consumer["sasl.password"], "from-env");
+    assert_eq!(consumer["fetch.wait.max.ms"], "10");
+    assert_eq!(consumer["fetch.min.bytes"], "9", "the flow's own wins");
+    let a = &s.clusters[&strait_coordinator::ClusterAlias::new("A").unwrap()];
+    assert_eq!(a.client["sasl.password"], "from-env");
 }
