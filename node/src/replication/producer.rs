@@ -367,7 +367,16 @@ impl TargetProducer {
     ) {
         let producer = self.slot.current();
         let SourceBatch { data, records, .. } = &mut batch;
+        // Once a record of this partition failed, none after it is sent: its partition backs off
+        // and replays from the failed one, and a later record reaching the target first would
+        // put the partition out of order there.
+        let mut failed = target.ack.failure();
         for record in records.drain(..) {
+            if let Some(error) = &failed {
+                target.ack.fail(record.offset, error.clone());
+                target.budget.release(1, record.charge);
+                continue;
+            }
             let delivery = Box::new(Delivery {
                 partition: target.clone(),
                 source_offset: record.offset,
@@ -400,10 +409,10 @@ impl TargetProducer {
                     refresh_metadata(&producer, topic);
                 }
                 let delivery = produced.delivery_opaque;
-                target
-                    .ack
-                    .fail(delivery.source_offset, PartitionError::Delivery(error));
+                let error = PartitionError::Delivery(error);
+                target.ack.fail(delivery.source_offset, error.clone());
                 target.budget.release(1, delivery.charged_bytes);
+                failed = Some(error);
             }
         }
     }
