@@ -71,8 +71,8 @@ impl ClientOrigins {
     }
 }
 
-/// Default [`NodeSettings::data_dir`].
-pub const DEFAULT_DATA_DIR: &str = "./strait-data";
+/// Default [`NodeSettings::data_dir`], relative to the configuration file's directory.
+pub const DEFAULT_DATA_DIR: &str = "strait-data";
 /// Default [`NodeSettings::progress_interval`].
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Default [`FlowSettings::refresh_topics_interval`]. MirrorMaker 2's is 600 s: new topics were
@@ -245,7 +245,9 @@ pub struct Settings {
 /// Settings of this node process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSettings {
-    /// Where sled keeps positions (and later the Raft log). Default `./strait-data`.
+    /// Where sled keeps positions and the Raft log. Absolute once loaded: a relative path in the
+    /// file is resolved from the file's directory, one from a `STRAIT__` variable from the working
+    /// directory. Default `strait-data` next to the file.
     pub data_dir: PathBuf,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
