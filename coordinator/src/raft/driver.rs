@@ -109,6 +109,7 @@ pub fn spawn(
         pending_conf: HashMap::new(),
         next_proposal: 0,
         last_snapshot_index: applied,
+        compact_for_new_node: false,
         pending_read: None,
         confirmed_read: None,
         next_read: 0,
@@ -156,6 +157,9 @@ struct Driver {
     pending_conf: HashMap<u64, Reply<()>>,
     next_proposal: u64,
     last_snapshot_index: u64,
+    /// A node was added while the log was never compacted: compact at the end of this Ready (see
+    /// `apply_conf_change`).
+    compact_for_new_node: bool,
     duties: LeaderDuties,
     /// The read-index round in flight: its context and when it was asked.
     pending_read: Option<(u64, Instant)>,
@@ -462,6 +466,16 @@ impl Driver {
                 self.log.set_conf_state(&conf_state)?;
                 tracing::info!(node = cc.node_id, change = ?cc.get_change_type(),
                     voters = ?conf_state.voters, "membership changed");
+                // A new node starts with an empty log. The founders' voters are not in any entry
+                // (a bootstrap stores them as the conf state at index 0), so a new node replaying
+                // a never-compacted log from index 1 would count only the voters added since,
+                // itself among them: a quorum of its own. Compacting now makes the leader send it
+                // a snapshot, which carries the whole configuration.
+                if cc.get_change_type() != ConfChangeType::RemoveNode
+                    && self.last_snapshot_index == 0
+                {
+                    self.compact_for_new_node = true;
+                }
                 Ok(())
             }
             Err(error) => Err(ProposeError::Rejected(error.to_string())),
@@ -475,10 +489,12 @@ impl Driver {
         Ok(())
     }
 
-    /// Log compaction: snapshot the state machine every `snapshot_every` applied entries.
+    /// Log compaction: snapshot the state machine every `snapshot_every` applied entries, and
+    /// once a node was added to a log never compacted.
     fn maybe_compact(&mut self) -> Result<(), FatalError> {
         let applied = self.raw.raft.raft_log.applied;
-        if applied < self.last_snapshot_index + self.options.snapshot_every {
+        let for_new_node = std::mem::take(&mut self.compact_for_new_node);
+        if applied < self.last_snapshot_index + self.options.snapshot_every && !for_new_node {
             return Ok(());
         }
         self.log.compact(applied, self.state.to_snapshot_bytes())?;
