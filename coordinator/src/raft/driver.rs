@@ -157,8 +157,7 @@ struct Driver {
     pending_conf: HashMap<u64, Reply<()>>,
     next_proposal: u64,
     last_snapshot_index: u64,
-    /// A node was added while the log was never compacted: compact at the end of this Ready (see
-    /// `apply_conf_change`).
+    /// A node was added: compact at the end of this Ready (see `apply_conf_change`).
     compact_for_new_node: bool,
     duties: LeaderDuties,
     /// The read-index round in flight: its context and when it was asked.
@@ -466,14 +465,14 @@ impl Driver {
                 self.log.set_conf_state(&conf_state)?;
                 tracing::info!(node = cc.node_id, change = ?cc.get_change_type(),
                     voters = ?conf_state.voters, "membership changed");
-                // A new node starts with an empty log. The founders' voters are not in any entry
-                // (a bootstrap stores them as the conf state at index 0), so a new node replaying
-                // a never-compacted log from index 1 would count only the voters added since,
-                // itself among them: a quorum of its own. Compacting now makes the leader send it
-                // a snapshot, which carries the whole configuration.
-                if cc.get_change_type() != ConfChangeType::RemoveNode
-                    && self.last_snapshot_index == 0
-                {
+                // A new node starts with an empty log, and compacting now makes the leader send
+                // it a snapshot of the state as of its addition, never older entries. Those would
+                // mislead it twice: the founders' voters are in no entry (a bootstrap stores them
+                // as the conf state at index 0), so replaying a never-compacted log from index 1
+                // it would count only the voters added since, itself among them, a quorum of its
+                // own; and a node that rejoins under its old id would first see itself registered,
+                // then removed, and leave.
+                if cc.get_change_type() != ConfChangeType::RemoveNode {
                     self.compact_for_new_node = true;
                 }
                 Ok(())
@@ -490,7 +489,7 @@ impl Driver {
     }
 
     /// Log compaction: snapshot the state machine every `snapshot_every` applied entries, and
-    /// once a node was added to a log never compacted.
+    /// when a node was added.
     fn maybe_compact(&mut self) -> Result<(), FatalError> {
         let applied = self.raw.raft.raft_log.applied;
         let for_new_node = std::mem::take(&mut self.compact_for_new_node);

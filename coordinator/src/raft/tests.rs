@@ -384,13 +384,22 @@ async fn a_node_joining_a_young_cluster_knows_every_voter() {
 }
 
 /// What `strait node --rejoin` does at the Raft level: a node that lost its log is removed, then
-/// added back under its id with an empty log. It learns the whole configuration, takes its
-/// share, and counts in the quorum that elects the next leader.
+/// added back under its id with an empty log. It learns the whole configuration, never sees
+/// itself removed (the node would leave), takes its share, and counts in the quorum that elects
+/// the next leader.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_lost_its_log_is_removed_and_added_back() {
     let mut cluster = Cluster::new(&[1, 2, 3]);
     cluster.wait_for("a leader", |c| c.leader().is_some()).await;
     let leader = cluster.leader().unwrap();
+    // Past one compaction (snapshot_every = 50): the last snapshot has the node registered.
+    for round in 0..60 {
+        cluster
+            .handle(leader)
+            .propose(topics(1 + round % 3))
+            .await
+            .unwrap();
+    }
     cluster.handle(leader).propose(topics(4)).await.unwrap();
     cluster
         .wait_for("a balanced assignment", |c| {
@@ -410,6 +419,19 @@ async fn a_node_that_lost_its_log_is_removed_and_added_back() {
 
     cluster.dirs.insert(lost, tempfile::tempdir().unwrap());
     cluster.start(lost, None);
+    // Every state the rebuilt node publishes: whether it is registered in it.
+    let registered = Arc::new(Mutex::new(Vec::new()));
+    let mut states = cluster.handle(lost).watch_state();
+    let record = registered.clone();
+    tokio::spawn(async move {
+        loop {
+            let state = states.borrow_and_update().clone();
+            record.lock().unwrap().push(state.node(lost).is_some());
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    });
     leader_handle
         .propose(Command::RegisterNode {
             node: lost,
@@ -428,6 +450,12 @@ async fn a_node_that_lost_its_log_is_removed_and_added_back() {
             },
         )
         .await;
+    let registered = registered.lock().unwrap().clone();
+    let first = registered.iter().position(|r| *r).expect("registered");
+    assert!(
+        registered[first..].iter().all(|r| *r),
+        "the rebuilt node saw itself removed after it was registered: {registered:?}"
+    );
 
     // Without the leader, the two others (the rebuilt one among them) elect a new one.
     cluster.kill(leader).await;
