@@ -148,7 +148,7 @@ pub(crate) async fn ask(
                 tonic::Code::FailedPrecondition => {
                     Answer::OtherCluster(status.message().to_owned())
                 }
-                _ => Answer::Silent(format!("{:?}: {}", status.code(), status.message())),
+                _ => Answer::Silent(status_reason(&status)),
             })
     };
     match tokio::time::timeout(ASK_TIMEOUT, call).await {
@@ -156,6 +156,17 @@ pub(crate) async fn ask(
         Ok(Err(answer)) => answer,
         Err(_) => Answer::Silent(format!("no answer within {ASK_TIMEOUT:?}")),
     }
+}
+
+/// A failed call's code and message, with the transport error under it (e.g. why a TLS
+/// handshake failed), which the message alone does not tell.
+fn status_reason(status: &tonic::Status) -> String {
+    let mut reason = format!("{:?}: {}", status.code(), status.message());
+    if let Some(source) = std::error::Error::source(status) {
+        reason.push_str(": ");
+        reason.push_str(&error_chain(source));
+    }
+    reason
 }
 
 /// Asks every address at once; the answers in the same order.
@@ -198,7 +209,8 @@ pub(crate) async fn forget(
             tonic::Code::FailedPrecondition
             | tonic::Code::InvalidArgument
             | tonic::Code::Unauthenticated => ForgetFailed::Fatal(status.message().to_owned()),
-            _ => ForgetFailed::Retry(status.message().to_owned()),
+            tonic::Code::Unavailable => ForgetFailed::Retry(status.message().to_owned()),
+            _ => ForgetFailed::Retry(status_reason(&status)),
         })?;
     Ok(response.into_inner().removed)
 }

@@ -525,7 +525,8 @@ async fn check_new_joiner(
                 return Err(failed(reason))
             }
             Answer::Silent(reason) => {
-                tracing::warn!(%contact, %reason, "join contact did not answer, retrying");
+                // The first step of joining: the same line as a failed join attempt.
+                tracing::warn!(%contact, %reason, "join failed, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
