@@ -257,8 +257,23 @@ pub struct NodeSettings {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+impl NodeSettings {
+    /// What the file at `file` gets when it sets no node settings: the defaults, with the data
+    /// dir resolved next to it as the loaders resolve it.
+    pub fn defaults_for(file: &std::path::Path) -> Self {
+        Self {
+            data_dir: crate::assemble::resolve_path(
+                file,
+                &crate::Place::File,
+                std::path::Path::new(DEFAULT_DATA_DIR),
+            ),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for NodeSettings {
-    /// What a file without node settings gets.
+    /// The defaults, the data dir still relative (see [`NodeSettings::defaults_for`]).
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
