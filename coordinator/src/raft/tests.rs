@@ -436,6 +436,7 @@ async fn a_node_that_lost_its_log_is_removed_and_added_back() {
         .propose(Command::RegisterNode {
             node: lost,
             address: options(lost).address,
+            running: false,
         })
         .await
         .unwrap();
