@@ -45,6 +45,9 @@ pub(crate) struct Seen {
     pub voters: Vec<NodeId>,
     /// The asking node's registered address, when it is registered.
     pub registered_at: Option<String>,
+    /// Whether the asking node announced itself while running since it was registered (not
+    /// merely registered by a join or an operator's AddNode).
+    pub has_run: bool,
     /// Since when the answering node has not received Raft messages from the asking node's id.
     pub heard_ago: Option<Duration>,
 }
@@ -58,18 +61,22 @@ impl Seen {
             commit: response.commit,
             voters: response.voters,
             registered_at: Some(response.registered_address).filter(|a| !a.is_empty()),
+            has_run: response.has_run,
             heard_ago: response.heard_ms_ago.map(Duration::from_millis),
         }
     }
 
-    /// Why this answer shows that the asking node took part in the cluster: it registered (it
-    /// ran as a member), or its Raft sent messages here (it may have voted or acknowledged
-    /// entries). Being among the voters alone is not: the founders of a new cluster all are,
-    /// also one that never started yet.
+    /// Why this answer shows that the asking node took part in the cluster: it announced itself
+    /// as running (it ran as a member), or its Raft sent messages here (it may have voted or
+    /// acknowledged entries). Being among the voters, or registered on its behalf by a join or
+    /// an operator, is not: the founders of a new cluster all are voters, also one that never
+    /// started yet, and a node added with AddNode starts with `join` and an empty data dir.
     fn evidence(&self, me: NodeId) -> Option<String> {
         let mut reasons = Vec::new();
-        if let Some(address) = &self.registered_at {
-            reasons.push(format!("node {me} is registered at {address}"));
+        if let Some(address) = self.registered_at.as_ref().filter(|_| self.has_run) {
+            reasons.push(format!(
+                "node {me} ran as a member, registered at {address}"
+            ));
         }
         if let Some(ago) = self.heard_ago {
             reasons.push(format!(
@@ -227,6 +234,7 @@ mod tests {
             commit,
             voters: voters.to_vec(),
             registered_at: None,
+            has_run: false,
             heard_ago: None,
         }
     }
@@ -247,9 +255,15 @@ mod tests {
     }
 
     #[test]
-    fn a_registered_or_heard_node_is_a_member() {
+    fn a_node_that_ran_or_was_heard_is_a_member() {
         let mut registered = seen(1, 40, &[1, 2, 3]);
         registered.registered_at = Some("10.0.0.3:7070".into());
+        // Registered on its behalf (an operator's AddNode, a join) and never run: it may start.
+        assert_eq!(
+            judge(3, &[Answer::Seen(registered.clone())]),
+            Finding::Unknown
+        );
+        registered.has_run = true;
         let answers = [
             Answer::Silent("connection refused".into()),
             Answer::Seen(registered.clone()),
@@ -258,7 +272,7 @@ mod tests {
             judge(3, &answers),
             Finding::Member {
                 seen: registered,
-                evidence: "node 3 is registered at 10.0.0.3:7070".into()
+                evidence: "node 3 ran as a member, registered at 10.0.0.3:7070".into()
             }
         );
 

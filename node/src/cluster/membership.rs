@@ -221,7 +221,11 @@ pub fn start(
             "restarting from this node's raft state");
         None
     } else if let Some(contact) = &config.join {
-        runtime.block_on(check_new_joiner(config, contact, data_dir, tls))?;
+        let contact_id = runtime.block_on(check_new_joiner(config, contact, data_dir, tls))?;
+        // This node learns the others' addresses from the join's answer, which needs a quorum:
+        // where it is one of two voters (an operator added it), the contact's leader can only
+        // win one with this node's vote, which must reach it.
+        transport.set_address(contact_id, contact);
         Some(contact.clone())
     } else {
         runtime.block_on(check_new_founder(config, data_dir, tls))?;
@@ -504,13 +508,14 @@ async fn check_new_founder(
 }
 
 /// Before this node joins through `contact` with no Raft state: the contact must answer (within
-/// the join deadline), and must not know this node as a member already.
+/// the join deadline), and must not know this node as a member already. Returns the contact's
+/// node id.
 async fn check_new_joiner(
     config: &ClusterMembership,
     contact: &str,
     data_dir: &std::path::Path,
     tls: Option<&tonic::transport::ClientTlsConfig>,
-) -> Result<(), ClusterError> {
+) -> Result<NodeId, ClusterError> {
     let failed = |reason: String| ClusterError::Join {
         address: contact.to_owned(),
         reason,
@@ -544,6 +549,7 @@ async fn check_new_joiner(
         };
         return Err(failed(conflict.to_string()));
     }
+    let contact_id = seen.node;
     match find::judge(config.node_id, &[Answer::Seen(seen)]) {
         Finding::Member { seen, evidence } => Err(ClusterError::LostRaftState {
             node: config.node_id,
@@ -552,7 +558,7 @@ async fn check_new_joiner(
             evidence,
             answered_by: seen.to_string(),
         }),
-        Finding::Unknown | Finding::Outsider { .. } => Ok(()),
+        Finding::Unknown | Finding::Outsider { .. } => Ok(contact_id),
     }
 }
 

@@ -142,18 +142,17 @@ impl RaftTransport for RaftService {
         let find = request.into_inner();
         self.check_cluster(&find.cluster_id)?;
         let status = self.raft.status();
-        let registered_address = self
-            .raft
-            .state()
-            .node(find.node_id)
-            .map(|info| info.address.clone())
-            .unwrap_or_default();
+        let state = self.raft.state();
+        let registered = state.node(find.node_id);
         Ok(Response::new(FindClusterResponse {
             node_id: status.id,
             term: status.term,
             commit: status.commit,
             voters: status.voters,
-            registered_address,
+            registered_address: registered
+                .map(|info| info.address.clone())
+                .unwrap_or_default(),
+            has_run: registered.is_some_and(|info| info.has_run),
             heard_ms_ago: self
                 .heard
                 .since(find.node_id)

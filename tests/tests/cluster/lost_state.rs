@@ -2,8 +2,14 @@
 //! a relative `data_dir`, it finds its own (resolved from its config file's directory) and comes
 //! back as itself. Restarted with an empty data dir, it refuses to start as the member it was
 //! (it would have forgotten its term, vote and log); started with `--rejoin`, the cluster removes
-//! its old membership and it joins again as a new member.
+//! its old membership and it joins again as a new member. A node an operator added with AddNode
+//! still starts with `join` on an empty data dir, and is refused once it ran.
 
+use strait_proto::raft::v1::raft_transport_client::RaftTransportClient;
+use strait_proto::raft::v1::FindClusterRequest;
+use strait_proto::v1::cluster_client::ClusterClient;
+use strait_proto::v1::AddNodeRequest;
+use strait_tests::cluster::connect;
 use strait_tests::strait::{check_config, Launch};
 
 use super::*;
@@ -135,7 +141,10 @@ fn a_member_with_an_empty_data_dir_refuses_then_rejoins_with_the_flag() {
             empty.path().display()
         ),
         format!("already runs with node {node} as a member"),
-        format!("node {node} is registered at {}", cluster.address(node)),
+        format!(
+            "node {node} ran as a member, registered at {}",
+            cluster.address(node)
+        ),
         "point data_dir at it".to_owned(),
         "--rejoin".to_owned(),
     ] {
@@ -188,4 +197,106 @@ fn a_member_with_an_empty_data_dir_refuses_then_rejoins_with_the_flag() {
     target.wait_growth(&cluster, 200, "after the rejoin");
     stop_and_verify(&s, producers, &cluster, &[1, 2, 3]);
     cluster.assert_running();
+}
+
+/// An operator adds node 2 to a running node 1 (AddNode registers it and makes it a voter); node 2
+/// then starts with `join` on an empty data dir and joins: being registered on its behalf is no
+/// sign it ran. Once it ran, killed and started again on an empty data dir, the join is refused
+/// (exit 2) as a lost Raft state. No broker: the flows point at a port nobody listens on.
+#[test]
+fn a_node_added_by_an_operator_joins_on_an_empty_data_dir_and_is_refused_once_it_ran() {
+    let dir = temp_dir("strait-cluster-added-");
+    let member_config = offline_config(&dir.path().join("member"), ClusterSettings::default());
+    let member_address = format!("127.0.0.1:{}", member_config.cluster_port);
+    let member = Strait::start(&member_config.toml(), "toml");
+    wait_single_node_up(&member, &member_address);
+
+    let port = broker::free_port();
+    let address = format!("127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let added = runtime.block_on(async {
+        let mut client = ClusterClient::new(connect(&member_address, None).await?);
+        client
+            .add_node(AddNodeRequest {
+                node_id: 2,
+                address: address.clone(),
+            })
+            .await
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+    });
+    added.expect("AddNode");
+    // What node 1 tells a starting node 2 (as its own start-up check asks it).
+    let find = || {
+        runtime.block_on(async {
+            let mut client = RaftTransportClient::new(connect(&member_address, None).await?);
+            client
+                .find_cluster(FindClusterRequest {
+                    cluster_id: "strait".to_owned(),
+                    node_id: 2,
+                })
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+        })
+    };
+    let before = find().expect("FindCluster");
+    assert_eq!(
+        (before.registered_address.as_str(), before.has_run),
+        (address.as_str(), false),
+        "registered by the operator, not run: {before:?}"
+    );
+
+    let mut joiner = offline_config(
+        &dir.path().join("joiner"),
+        ClusterSettings {
+            node_id: Some(2),
+            join: Some(member_address.clone()),
+            advertise: Some(address.clone()),
+            ..ClusterSettings::default()
+        },
+    );
+    joiner.cluster_port = port;
+    let mut node2 = Strait::start(&joiner.toml(), "toml");
+    let ran = wait::until(
+        "node 2 to join and announce itself as running",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            verify::assert_alive(Some(&node2));
+            let seen = find()?;
+            if seen.has_run {
+                Ok(seen)
+            } else {
+                Err(format!("{seen:?}"))
+            }
+        },
+        || node2.log_tail(30),
+    );
+    println!("node 2 joined: node 1 answers {ran:?}");
+    let log = node2.log();
+    assert!(log.contains("joined the cluster"), "{log}");
+    assert!(!log.contains("bootstrapped a new cluster"), "{log}");
+
+    node2.kill9();
+    let empty = dir.path().join("joiner-empty");
+    joiner.data_dir = empty.clone();
+    let path = write_config(dir.path(), "joiner-empty.toml", &joiner);
+    let out = run_node_to_exit(&path, REFUSE_DEADLINE);
+    assert_refused(
+        "a node that ran, on an empty data dir, with join",
+        &out,
+        &[
+            &format!(
+                "node 2 has no Raft state in its data dir {}",
+                empty.display()
+            ),
+            &format!("node 2 ran as a member, registered at {address}"),
+            "--rejoin",
+        ],
+    );
+    assert_eq!(out.code, Some(2), "a refusal is exit 2");
+    verify::assert_alive(Some(&member));
 }
