@@ -54,7 +54,7 @@ for i in $(seq 1 "$nodes"); do peers="$peers\"$i@127.0.0.1:$((7070 + i))\", "; d
 for i in $(seq 1 "$nodes"); do
   cat >"$demo/node$i.toml" <<TOML
 [node]
-data_dir = "$demo/data$i"
+data_dir = "$(cd "$demo" && pwd)/data$i"
 progress_interval_secs = 3
 
 [cluster]

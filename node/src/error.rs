@@ -45,7 +45,12 @@ impl NodeError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) | Self::Client { .. } => 2,
-            Self::Cluster(crate::cluster::ClusterError::ForeignDataDir { .. }) => 2,
+            // The operator must decide: which data dir is the node's, or `--rejoin`.
+            Self::Cluster(
+                crate::cluster::ClusterError::ForeignDataDir { .. }
+                | crate::cluster::ClusterError::LostRaftState { .. }
+                | crate::cluster::ClusterError::NotAMember { .. },
+            ) => 2,
             Self::Storage(_)
             | Self::Runtime(_)
             | Self::Cluster(_)

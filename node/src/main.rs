@@ -25,6 +25,13 @@ enum Command {
         /// Configuration file: `.toml` (native) or `.properties` (MirrorMaker 2's mm2.properties).
         #[arg(long, short, env = "STRAIT_CONFIG")]
         config: PathBuf,
+        /// Rejoin the running cluster as a new member: the cluster removes this node's old
+        /// membership (once it counts the node dead), the Raft state in the data dir is discarded
+        /// (positions are kept), and the node joins through the cluster again. For a node whose
+        /// Raft state is lost (a new or wiped data dir) and that refused to start for that
+        /// reason. Use it once, not in a unit file: every start with it rejoins anew.
+        #[arg(long)]
+        rejoin: bool,
     },
     /// Validate a configuration and print the flows, topics and remote names it resolves to.
     CheckConfig {
@@ -106,10 +113,12 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Node { config } => strait_node::check::load(&config).and_then(|settings| {
-            strait_node::telemetry::init(settings.node.log_format);
-            strait_node::node::run(settings)
-        }),
+        Command::Node { config, rejoin } => {
+            strait_node::check::load(&config).and_then(|settings| {
+                strait_node::telemetry::init(settings.node.log_format);
+                strait_node::node::run(settings, strait_node::cluster::StartOptions { rejoin })
+            })
+        }
         Command::CheckConfig { config, offline } => {
             strait_node::check::load(&config).map(|settings| {
                 for warning in &settings.warnings {

@@ -19,8 +19,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a node looks for a new committed configuration version.
 const CONFIG_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Runs until SIGTERM or SIGINT. Returns after a clean drain.
-pub fn run(settings: Settings) -> Result<(), NodeError> {
+/// Runs until SIGTERM or SIGINT. Returns after a clean drain. `options` say how the node takes
+/// its place in the cluster (e.g. `--rejoin`).
+pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<(), NodeError> {
     for ignored in &settings.ignored {
         match ignored.line {
             Some(line) => tracing::warn!(key = %ignored.key, line, reason = %ignored.reason,
@@ -51,6 +52,7 @@ pub fn run(settings: Settings) -> Result<(), NodeError> {
         std::sync::Arc::new(settings.clone()),
         &store,
         status.clone(),
+        options,
     )?;
     if settings.node.metrics_listen.is_some() {
         crate::metrics::spawn_sampler(status.clone(), cluster.raft.clone())?;

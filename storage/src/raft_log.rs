@@ -119,6 +119,29 @@ impl RaftLog {
         Ok(())
     }
 
+    /// Discards the whole Raft state (entries, hard state, conf state, snapshot) in one
+    /// transaction, keeping the node identity: for a node that rejoins its cluster as a new
+    /// member (`strait node --rejoin`). Afterwards the log is as a new node's.
+    pub fn reset(&self) -> Result<(), StorageError> {
+        let mut cache = self.cache();
+        let mut meta = sled::Batch::default();
+        for key in [HARD_STATE, CONF_STATE, SNAPSHOT] {
+            meta.remove(key);
+        }
+        let mut entries = sled::Batch::default();
+        for key in self.entries.iter().keys() {
+            entries.remove(key?);
+        }
+        self.write_atomically(&meta, &entries)?;
+        *cache = Cached {
+            snapshot_index: 0,
+            snapshot_term: 0,
+            last_index: 0,
+            initialized: false,
+        };
+        Ok(())
+    }
+
     /// Appends entries, replacing any conflicting suffix: the stored entries at and after the
     /// first new index are removed first. The entries must be contiguous and start at most one
     /// past the last stored entry, and not before the first one (compacted entries are

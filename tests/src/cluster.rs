@@ -17,7 +17,7 @@ use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
 use tempfile::TempDir;
 
 use crate::config::{ClusterSettings, Config, TlsSettings};
-use crate::strait::{temp_dir, Strait, TERMINATE_DEADLINE};
+use crate::strait::{temp_dir, Launch, Strait, TERMINATE_DEADLINE};
 use crate::tls::TestCa;
 use crate::{broker, wait};
 
@@ -338,6 +338,17 @@ impl StraitCluster {
         process.wait_exit(deadline)
     }
 
+    /// [`StraitCluster::wait_exit`], with everything the node logged.
+    pub fn wait_exit_log(&mut self, id: u64, deadline: Duration) -> (ExitStatus, String) {
+        let node = self.node_mut(id);
+        let mut process = node
+            .process
+            .take()
+            .unwrap_or_else(|| panic!("node {id} is not running"));
+        let status = process.wait_exit(deadline);
+        (status, process.log())
+    }
+
     /// The config node `id` runs on, to change it before a [`StraitCluster::restart`] (the node
     /// then starts on the changed file; its data dir, port and cluster settings stay its own).
     pub fn config_mut(&mut self, id: u64) -> &mut Config {
@@ -346,9 +357,15 @@ impl StraitCluster {
 
     /// Starts node `id` again on its config and data dir.
     pub fn restart(&mut self, id: u64) {
+        self.restart_with(id, &Launch::default());
+    }
+
+    /// [`StraitCluster::restart`], started as `launch` says (config file, working directory,
+    /// extra arguments such as `--rejoin`).
+    pub fn restart_with(&mut self, id: u64, launch: &Launch) {
         let node = self.node_mut(id);
         assert!(node.process.is_none(), "node {id} is still running");
-        node.process = Some(Strait::start(&node.config.toml(), "toml"));
+        node.process = Some(Strait::launch(&node.config.toml(), "toml", launch));
         node.paused = false;
     }
 

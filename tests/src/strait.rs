@@ -10,6 +10,20 @@ use tempfile::TempDir;
 
 use crate::process::{die_with_test, signal};
 
+/// How a `strait node` process is started beyond its config text: where the config file is
+/// written, from which working directory, with which extra arguments. The default is what
+/// [`Strait::start`] does.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The config file to write (it is left in place): e.g. next to a relative data dir. Default:
+    /// `strait.<extension>` in a new temp dir.
+    pub config_file: Option<PathBuf>,
+    /// The process's working directory. Default: the test's.
+    pub cwd: Option<PathBuf>,
+    /// Arguments after `node --config FILE`, e.g. `--rejoin`.
+    pub args: Vec<String>,
+}
+
 /// How long a SIGTERMed node may take to drain and exit.
 pub const TERMINATE_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -43,7 +57,22 @@ impl Strait {
         Strait::spawn(temp_dir("strait-node-"), path.to_owned(), &[])
     }
 
+    /// Writes `config` and starts `strait node` on it as `launch` says.
+    pub fn launch(config: &str, extension: &str, launch: &Launch) -> Strait {
+        let dir = temp_dir("strait-node-");
+        let path = launch
+            .config_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join(format!("strait.{extension}")));
+        std::fs::write(&path, config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Strait::spawn_with(dir, path, &[], launch)
+    }
+
     fn spawn(dir: TempDir, config: PathBuf, env: &[(&str, &str)]) -> Strait {
+        Strait::spawn_with(dir, config, env, &Launch::default())
+    }
+
+    fn spawn_with(dir: TempDir, config: PathBuf, env: &[(&str, &str)], launch: &Launch) -> Strait {
         let log = dir.path().join("strait.log");
         let out = File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let err = out.try_clone().expect("cloning a file handle");
@@ -52,12 +81,16 @@ impl Strait {
             .arg("node")
             .arg("--config")
             .arg(&config)
+            .args(&launch.args)
             // Plain log lines in the log file.
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        if let Some(cwd) = &launch.cwd {
+            command.current_dir(cwd);
+        }
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {}: {e}", strait_bin().display()));

@@ -3,8 +3,9 @@
 //! partitions of a killed node (follower or leader) with no gap and a bounded replay; a restarted
 //! node and a joining node get their fair share; the Raft state survives a whole-cluster restart;
 //! a configured peer that is not started is logged unreachable (and joins when it starts); bad
-//! cluster settings (a join under a member's id among them) are refused; and a node cut off from the others stops writing until
-//! contact returns. One test (ignored: a known bug) shows a node resumed after a long pause
+//! cluster settings (a join under a member's id among them) are refused; a node cut off from the others stops writing until
+//! contact returns; and a member finds its relative data dir from another working directory,
+//! refuses to start on an empty one, and rejoins with `--rejoin` (`cluster/lost_state.rs`). One test (ignored: a known bug) shows a node resumed after a long pause
 //! writing to the partitions it lost.
 //!
 //! Each heavy test runs two Tansu brokers, 3 or 4 nodes and a producer at 1500 records/s over 9
@@ -1391,3 +1392,5 @@ fn refuses_an_unreachable_join_contact() {
 
 #[path = "cluster/control.rs"]
 mod control;
+#[path = "cluster/lost_state.rs"]
+mod lost_state;

@@ -109,6 +109,7 @@ pub fn spawn(
         pending_conf: HashMap::new(),
         next_proposal: 0,
         last_snapshot_index: applied,
+        compact_for_new_node: false,
         pending_read: None,
         confirmed_read: None,
         next_read: 0,
@@ -156,6 +157,8 @@ struct Driver {
     pending_conf: HashMap<u64, Reply<()>>,
     next_proposal: u64,
     last_snapshot_index: u64,
+    /// A node was added: compact at the end of this Ready (see `apply_conf_change`).
+    compact_for_new_node: bool,
     duties: LeaderDuties,
     /// The read-index round in flight: its context and when it was asked.
     pending_read: Option<(u64, Instant)>,
@@ -462,6 +465,16 @@ impl Driver {
                 self.log.set_conf_state(&conf_state)?;
                 tracing::info!(node = cc.node_id, change = ?cc.get_change_type(),
                     voters = ?conf_state.voters, "membership changed");
+                // A new node starts with an empty log, and compacting now makes the leader send
+                // it a snapshot of the state as of its addition, never older entries. Those would
+                // mislead it twice: the founders' voters are in no entry (a bootstrap stores them
+                // as the conf state at index 0), so replaying a never-compacted log from index 1
+                // it would count only the voters added since, itself among them, a quorum of its
+                // own; and a node that rejoins under its old id would first see itself registered,
+                // then removed, and leave.
+                if cc.get_change_type() != ConfChangeType::RemoveNode {
+                    self.compact_for_new_node = true;
+                }
                 Ok(())
             }
             Err(error) => Err(ProposeError::Rejected(error.to_string())),
@@ -475,10 +488,12 @@ impl Driver {
         Ok(())
     }
 
-    /// Log compaction: snapshot the state machine every `snapshot_every` applied entries.
+    /// Log compaction: snapshot the state machine every `snapshot_every` applied entries, and
+    /// when a node was added.
     fn maybe_compact(&mut self) -> Result<(), FatalError> {
         let applied = self.raw.raft.raft_log.applied;
-        if applied < self.last_snapshot_index + self.options.snapshot_every {
+        let for_new_node = std::mem::take(&mut self.compact_for_new_node);
+        if applied < self.last_snapshot_index + self.options.snapshot_every && !for_new_node {
             return Ok(());
         }
         self.log.compact(applied, self.state.to_snapshot_bytes())?;

@@ -66,10 +66,11 @@ impl LeaderDuties {
         let now = Instant::now();
         let mut commands = Vec::new();
 
-        // Every node makes sure it is registered with its current address (unless it was removed).
+        // Every node makes sure it is registered with its current address, as having run (unless
+        // it was removed). A join or an operator's AddNode registered it without that.
         let known = state.node(self.id);
         self.seen_registered |= known.is_some();
-        let registered = known.is_some_and(|info| info.address == address);
+        let registered = known.is_some_and(|info| info.address == address && info.has_run);
         let removed = self.seen_registered && known.is_none();
         let retry_due = |since: Option<Instant>| since.is_none_or(|t| now - t >= DUTY_RETRY);
         if leader != 0 && !registered && !removed && retry_due(self.registering) {
@@ -77,6 +78,7 @@ impl LeaderDuties {
             commands.push(Command::RegisterNode {
                 node: self.id,
                 address: address.to_owned(),
+                running: true,
             });
         }
 

@@ -362,6 +362,114 @@ async fn a_fourth_node_joins_and_a_node_is_removed() {
         .await;
 }
 
+/// A node added to a young cluster (its log never compacted) knows every voter. The founders'
+/// voters are in no log entry, only in their bootstrap conf state: a new node replaying the log
+/// from index 1 used to count itself as the only voter, a quorum of its own once the leader
+/// went silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_a_young_cluster_knows_every_voter() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+
+    cluster.start(4, None);
+    cluster.handle(leader).add_voter(4).await.unwrap();
+    cluster
+        .wait_for("node 4 to catch up", |c| {
+            c.handle(4).status().applied >= c.handle(leader).status().commit
+        })
+        .await;
+    assert_eq!(cluster.handle(4).status().voters, [1, 2, 3, 4]);
+}
+
+/// What `strait node --rejoin` does at the Raft level: a node that lost its log is removed, then
+/// added back under its id with an empty log. It learns the whole configuration, never sees
+/// itself removed (the node would leave), takes its share, and counts in the quorum that elects
+/// the next leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_log_is_removed_and_added_back() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    // Past one compaction (snapshot_every = 50): the last snapshot has the node registered.
+    for round in 0..60 {
+        cluster
+            .handle(leader)
+            .propose(topics(1 + round % 3))
+            .await
+            .unwrap();
+    }
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    cluster
+        .wait_for("a balanced assignment", |c| {
+            c.agreed_state()
+                .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+
+    let lost = [1, 2, 3].into_iter().find(|n| *n != leader).unwrap();
+    cluster.kill(lost).await;
+    let leader_handle = cluster.handle(leader).clone();
+    leader_handle
+        .propose(Command::RemoveNode { node: lost })
+        .await
+        .unwrap();
+    leader_handle.remove_voter(lost).await.unwrap();
+
+    cluster.dirs.insert(lost, tempfile::tempdir().unwrap());
+    cluster.start(lost, None);
+    // Every state the rebuilt node publishes: whether it is registered in it.
+    let registered = Arc::new(Mutex::new(Vec::new()));
+    let mut states = cluster.handle(lost).watch_state();
+    let record = registered.clone();
+    tokio::spawn(async move {
+        loop {
+            let state = states.borrow_and_update().clone();
+            record.lock().unwrap().push(state.node(lost).is_some());
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    leader_handle
+        .propose(Command::RegisterNode {
+            node: lost,
+            address: options(lost).address,
+            running: false,
+        })
+        .await
+        .unwrap();
+    leader_handle.add_voter(lost).await.unwrap();
+    cluster
+        .wait_for(
+            "the rebuilt node to know every voter and take its share",
+            |c| {
+                c.handle(lost).status().voters == [1, 2, 3]
+                    && c.agreed_state()
+                        .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &[1, 2, 3]))
+            },
+        )
+        .await;
+    let registered = registered.lock().unwrap().clone();
+    let first = registered.iter().position(|r| *r).expect("registered");
+    assert!(
+        registered[first..].iter().all(|r| *r),
+        "the rebuilt node saw itself removed after it was registered: {registered:?}"
+    );
+
+    // Without the leader, the two others (the rebuilt one among them) elect a new one.
+    cluster.kill(leader).await;
+    let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|n| *n != leader).collect();
+    cluster
+        .wait_for("a new leader and the partitions on the two others", |c| {
+            c.leader().is_some_and(|l| l != leader)
+                && c.agreed_state()
+                    .is_some_and(|s| s.partitions().count() == 12 && balanced(&s, &rest))
+        })
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_node_loses_leader_contact_and_state_survives_a_full_restart() {
     let mut cluster = Cluster::new(&[1, 2, 3]);

@@ -13,7 +13,13 @@ use crate::{DomainError, FlowId, NodeId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// A node announces itself; a known node gets its address updated, a new one starts alive.
-    RegisterNode { node: NodeId, address: String },
+    /// `running`: the node itself announces it, its Raft running as a member (not a join or an
+    /// operator on its behalf).
+    RegisterNode {
+        node: NodeId,
+        address: String,
+        running: bool,
+    },
     /// The node leaves; its partitions become unowned.
     RemoveNode { node: NodeId },
     /// The leader declares a node dead (no heartbeat within the timeout) or alive again.
@@ -128,9 +134,14 @@ impl Command {
     fn to_proto(&self) -> proto::command::Kind {
         use proto::command::Kind;
         match self {
-            Self::RegisterNode { node, address } => Kind::RegisterNode(proto::RegisterNode {
+            Self::RegisterNode {
+                node,
+                address,
+                running,
+            } => Kind::RegisterNode(proto::RegisterNode {
                 node_id: *node,
                 address: address.clone(),
+                running: *running,
             }),
             Self::RemoveNode { node } => Kind::RemoveNode(proto::RemoveNode { node_id: *node }),
             Self::SetLiveness { node, alive } => Kind::SetLiveness(proto::SetLiveness {
@@ -215,6 +226,7 @@ impl Command {
             Kind::RegisterNode(m) => Self::RegisterNode {
                 node: m.node_id,
                 address: m.address,
+                running: m.running,
             },
             Kind::RemoveNode(m) => Self::RemoveNode { node: m.node_id },
             Kind::SetLiveness(m) => Self::SetLiveness {
@@ -306,6 +318,7 @@ mod tests {
             Command::RegisterNode {
                 node: 1,
                 address: "10.0.0.1:7070".to_owned(),
+                running: true,
             },
             Command::RemoveNode { node: 2 },
             Command::SetLiveness {

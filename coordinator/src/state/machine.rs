@@ -52,7 +52,11 @@ impl ClusterState {
             return stale;
         }
         match command {
-            Command::RegisterNode { node, address } => self.register_node(*node, address),
+            Command::RegisterNode {
+                node,
+                address,
+                running,
+            } => self.register_node(*node, address, *running),
             Command::RemoveNode { node } => self.remove_node(*node),
             Command::SetLiveness { node, alive } => self.set_liveness(*node, *alive),
             Command::SetFlowConfig(config) => self.set_flow_config(config),
@@ -221,7 +225,7 @@ impl ClusterState {
         Ok(())
     }
 
-    fn register_node(&mut self, node: NodeId, address: &str) -> ApplyOutcome {
+    fn register_node(&mut self, node: NodeId, address: &str, running: bool) -> ApplyOutcome {
         if node == 0 {
             return ApplyOutcome::Rejected("node id 0 is reserved".to_owned());
         }
@@ -230,11 +234,15 @@ impl ClusterState {
         }
         self.nodes
             .entry(node)
-            .and_modify(|info| address.clone_into(&mut info.address))
+            .and_modify(|info| {
+                address.clone_into(&mut info.address);
+                info.has_run |= running;
+            })
             .or_insert_with(|| NodeInfo {
                 address: address.to_owned(),
                 alive: true,
                 draining: false,
+                has_run: running,
             });
         ApplyOutcome::Applied
     }
@@ -547,6 +555,7 @@ mod tests {
                 address: "10.0.0.1:7070".to_owned(),
                 alive: true,
                 draining: false,
+                has_run: true,
             })
         );
         log.ok(Command::SetLiveness {
@@ -556,16 +565,43 @@ mod tests {
         log.ok(Command::RegisterNode {
             node: 1,
             address: "10.0.0.9:7070".to_owned(),
+            running: false,
         });
         let info = log.state.node(1).unwrap();
         assert_eq!(info.address, "10.0.0.9:7070");
         assert!(!info.alive, "only the leader's SetLiveness revives a node");
+        assert!(
+            info.has_run,
+            "a registration on its behalf does not undo it"
+        );
         assert_eq!(log.state.nodes().count(), 1);
+
+        // Registered on its behalf (a join, AddNode): it has not run until it announces itself.
+        log.ok(Command::RegisterNode {
+            node: 3,
+            address: "10.0.0.3:7070".to_owned(),
+            running: false,
+        });
+        assert!(!log.state.node(3).unwrap().has_run);
+        log.ok(register(3));
+        assert!(log.state.node(3).unwrap().has_run);
+        log.ok(Command::RemoveNode { node: 3 });
+        log.ok(Command::RegisterNode {
+            node: 3,
+            address: "10.0.0.3:7070".to_owned(),
+            running: false,
+        });
+        assert!(
+            !log.state.node(3).unwrap().has_run,
+            "removed and added back: not run since"
+        );
+        log.ok(Command::RemoveNode { node: 3 });
 
         assert!(matches!(log.apply(register(0)), ApplyOutcome::Rejected(_)));
         let empty = Command::RegisterNode {
             node: 2,
             address: String::new(),
+            running: true,
         };
         assert!(matches!(log.apply(empty), ApplyOutcome::Rejected(_)));
         assert_eq!(log.state.nodes().count(), 1);

@@ -15,6 +15,9 @@ pub struct NodeInfo {
     /// Set by an operator's drain: the node is given no partitions (the ones it holds move away)
     /// until the drain is undone.
     pub draining: bool,
+    /// The node announced itself while running, since it was registered: it has Raft state (or
+    /// lost it). `false` for a node a join or an operator registered that has not run yet.
+    pub has_run: bool,
 }
 
 /// The cluster's one configuration, as the last accepted `SetFlowConfig` carried it.

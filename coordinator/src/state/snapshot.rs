@@ -21,6 +21,7 @@ impl ClusterState {
                     address: info.address.clone(),
                     alive: info.alive,
                     draining: info.draining,
+                    has_run: info.has_run,
                 })
                 .collect(),
             flow_config: self.flow_config.as_ref().map(|config| proto::FlowConfig {
@@ -81,6 +82,7 @@ impl ClusterState {
                 address: node.address,
                 alive: node.alive,
                 draining: node.draining,
+                has_run: node.has_run,
             };
             if state.nodes.insert(node.node_id, info).is_some() {
                 return Err(invalid(format!("node {} is listed twice", node.node_id)));

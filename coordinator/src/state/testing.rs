@@ -50,6 +50,7 @@ pub fn register(node: NodeId) -> Command {
     Command::RegisterNode {
         node,
         address: format!("10.0.0.{node}:7070"),
+        running: true,
     }
 }
 

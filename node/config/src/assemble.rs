@@ -44,26 +44,55 @@ pub(crate) const EXPECT_DIRECTORY: &str = "a directory path";
 
 /// The data dir, which the node's settings or the cluster's may set (`[node] data_dir` or
 /// `[cluster] data_dir`; `strait.data.dir` or `strait.cluster.data.dir`): either, or both when they
-/// name the same directory; the default when neither does.
+/// name the same directory; the default (`strait-data` next to the file) when neither does. The
+/// result is absolute, see [`resolve_path`].
 pub(crate) fn data_dir(
     file: &Path,
     node: Option<Sourced<PathBuf>>,
     cluster: Option<Sourced<PathBuf>>,
 ) -> Result<PathBuf, ConfigError> {
+    let resolve = |dir: &Sourced<PathBuf>| resolve_path(file, &dir.place, &dir.value);
     match (node, cluster) {
-        (Some(node), Some(cluster)) if node.value != cluster.value => Err(ConfigError::Conflict {
-            at: Location::at(file, cluster.place.clone()),
-            key: cluster.key.clone(),
-            value: cluster.value.display().to_string(),
-            reason: format!(
-                "{} = {:?} sets the data dir too: set one of them, or both to the same directory",
-                crate::membership::place(&node),
-                node.value.display().to_string()
-            ),
-        }),
-        (Some(dir), _) | (None, Some(dir)) => Ok(dir.value),
-        (None, None) => Ok(PathBuf::from(DEFAULT_DATA_DIR)),
+        (Some(node), Some(cluster)) if resolve(&node) != resolve(&cluster) => {
+            Err(ConfigError::Conflict {
+                at: Location::at(file, cluster.place.clone()),
+                key: cluster.key.clone(),
+                value: cluster.value.display().to_string(),
+                reason: format!(
+                    "{} = {:?} sets the data dir too: set one of them, or both to the same \
+                     directory",
+                    crate::membership::place(&node),
+                    node.value.display().to_string()
+                ),
+            })
+        }
+        (Some(dir), _) | (None, Some(dir)) => Ok(resolve(&dir)),
+        (None, None) => Ok(resolve_path(
+            file,
+            &Place::File,
+            Path::new(DEFAULT_DATA_DIR),
+        )),
     }
+}
+
+/// Where a path a configuration sets points, as an absolute path: an absolute one as it is; a
+/// relative one from the directory of the configuration file, so that the node finds the same
+/// directory whatever directory it is started from; one set by an environment variable
+/// (`STRAIT__...`) from the working directory, as a shell would read it. `.` components are
+/// dropped; `..` and symbolic links are kept as written (the directory holding the file, not the
+/// target of a linked file, is the base).
+pub(crate) fn resolve_path(file: &Path, place: &Place, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        let base = match place {
+            Place::Env(_) => PathBuf::new(),
+            Place::File | Place::Line(_) => file.parent().map(Path::to_owned).unwrap_or_default(),
+        };
+        // Fails only when the working directory is gone: the path then stays relative, to it.
+        std::path::absolute(base.join(path)).unwrap_or_else(|_| base.join(path))
+    };
+    joined.components().collect()
 }
 
 /// `replication.policy.class`.
@@ -554,6 +583,94 @@ mod tests {
 
     fn id() -> FlowId {
         "A->B".parse().unwrap()
+    }
+
+    #[test]
+    fn a_relative_path_is_resolved_from_the_files_directory() {
+        let file = Path::new("/etc/strait/strait.toml");
+        let at_line = Place::Line(3);
+        assert_eq!(
+            resolve_path(file, &at_line, Path::new("data")),
+            Path::new("/etc/strait/data")
+        );
+        assert_eq!(
+            resolve_path(file, &at_line, Path::new("./data/./node1/")),
+            Path::new("/etc/strait/data/node1")
+        );
+        assert_eq!(
+            resolve_path(file, &at_line, Path::new("../lib/strait")),
+            Path::new("/etc/strait/../lib/strait"),
+            "`..` is kept: the directory may be a symbolic link"
+        );
+        assert_eq!(
+            resolve_path(file, &Place::File, Path::new("/var/lib/strait")),
+            Path::new("/var/lib/strait")
+        );
+    }
+
+    #[test]
+    fn a_relative_file_and_an_environment_value_are_resolved_from_the_working_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            resolve_path(
+                Path::new("conf/node1.toml"),
+                &Place::Line(1),
+                Path::new("data")
+            ),
+            cwd.join("conf/data")
+        );
+        assert_eq!(
+            resolve_path(Path::new("node1.toml"), &Place::Line(1), Path::new("data")),
+            cwd.join("data")
+        );
+        let env = Place::Env("STRAIT__NODE__DATA_DIR".to_owned());
+        assert_eq!(
+            resolve_path(
+                Path::new("/etc/strait/strait.toml"),
+                &env,
+                Path::new("data")
+            ),
+            cwd.join("data")
+        );
+    }
+
+    #[test]
+    fn the_data_dir_is_absolute_and_defaults_to_one_next_to_the_file() {
+        let file = Path::new("/etc/strait/strait.toml");
+        let dir = |value: &str, key: &str, line| Sourced {
+            value: PathBuf::from(value),
+            key: key.to_owned(),
+            place: Place::Line(line),
+        };
+        assert_eq!(
+            data_dir(file, None, None).unwrap(),
+            Path::new("/etc/strait/strait-data")
+        );
+        assert_eq!(
+            data_dir(file, None, Some(dir("data", "cluster.data_dir", 4))).unwrap(),
+            Path::new("/etc/strait/data")
+        );
+        // Two spellings of one directory are the same setting.
+        let same = data_dir(
+            file,
+            Some(dir("./data", "node.data_dir", 2)),
+            Some(dir("/etc/strait/data/", "cluster.data_dir", 4)),
+        );
+        assert_eq!(same.unwrap(), Path::new("/etc/strait/data"));
+        let differ = data_dir(
+            file,
+            Some(dir("data", "node.data_dir", 2)),
+            Some(dir("/var/lib/strait", "cluster.data_dir", 4)),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            differ.starts_with(
+                "/etc/strait/strait.toml:4: `cluster.data_dir` = \"/var/lib/strait\": \
+                 `node.data_dir` (line 2) = \"data\" sets the data dir too"
+            ),
+            "{differ}"
+        );
     }
 
     #[test]

@@ -333,7 +333,7 @@ mod tests {
         let out = settings.describe();
         for expected in [
             "configuration: /etc/mm2.properties (MirrorMaker 2 properties)",
-            "data dir:          ./strait-data",
+            "data dir:          /etc/strait-data",
             "progress lines:    every 5s",
             "cluster:\n  node id:           1\n",
             "listen:            127.0.0.1:7070",

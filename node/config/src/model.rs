@@ -71,8 +71,8 @@ impl ClientOrigins {
     }
 }
 
-/// Default [`NodeSettings::data_dir`].
-pub const DEFAULT_DATA_DIR: &str = "./strait-data";
+/// Default [`NodeSettings::data_dir`], relative to the configuration file's directory.
+pub const DEFAULT_DATA_DIR: &str = "strait-data";
 /// Default [`NodeSettings::progress_interval`].
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Default [`FlowSettings::refresh_topics_interval`]. MirrorMaker 2's is 600 s: new topics were
@@ -245,7 +245,9 @@ pub struct Settings {
 /// Settings of this node process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSettings {
-    /// Where sled keeps positions (and later the Raft log). Default `./strait-data`.
+    /// Where sled keeps positions and the Raft log. Absolute once loaded: a relative path in the
+    /// file is resolved from the file's directory, one from a `STRAIT__` variable from the working
+    /// directory. Default `strait-data` next to the file.
     pub data_dir: PathBuf,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
@@ -255,8 +257,23 @@ pub struct NodeSettings {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+impl NodeSettings {
+    /// What the file at `file` gets when it sets no node settings: the defaults, with the data
+    /// dir resolved next to it as the loaders resolve it.
+    pub fn defaults_for(file: &std::path::Path) -> Self {
+        Self {
+            data_dir: crate::assemble::resolve_path(
+                file,
+                &crate::Place::File,
+                std::path::Path::new(DEFAULT_DATA_DIR),
+            ),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for NodeSettings {
-    /// What a file without node settings gets.
+    /// The defaults, the data dir still relative (see [`NodeSettings::defaults_for`]).
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),

@@ -61,9 +61,9 @@ pub fn check_new_member(
     Ok(())
 }
 
-/// Registers `node` at `address`, then makes it a voter. The address comes first so the leader
-/// can reach the new voter as soon as it is added. Idempotent. Callers check
-/// [`check_new_member`] first.
+/// Registers `node` at `address` (on its behalf: it has not run yet), then makes it a voter. The
+/// address comes first so the leader can reach the new voter as soon as it is added. Idempotent.
+/// Callers check [`check_new_member`] first.
 pub async fn add_member(
     raft: &RaftHandle,
     node: NodeId,
@@ -72,6 +72,7 @@ pub async fn add_member(
     raft.propose(Command::RegisterNode {
         node,
         address: address.to_owned(),
+        running: false,
     })
     .await?;
     if !raft.status().voters.contains(&node) {
@@ -120,6 +121,7 @@ mod tests {
             let command = Command::RegisterNode {
                 node: *node,
                 address: (*address).to_owned(),
+                running: true,
             };
             state.apply(index as u64 + 1, &command);
         }

@@ -1,6 +1,9 @@
 //! Starting this node's part of the cluster: check that the data dir is this node's, start the Raft
-//! task and the gRPC server on their own runtime, and either bootstrap a new cluster from the peer
-//! list or join a running one through any member.
+//! task and the gRPC server on their own runtime, and either restart from the Raft state in the
+//! data dir, bootstrap a new cluster from the peer list, or join a running one through any member.
+//! A data dir without Raft state is only bootstrapped or joined once the other nodes confirm this
+//! node never took part in their cluster (see [`super::find`]); `--rejoin` removes the old
+//! membership, discards the local Raft state, and joins anew.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,7 +19,8 @@ use strait_storage::{StorageError, Store};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-use super::server::RaftService;
+use super::find::{self, Answer, Finding, ForgetFailed};
+use super::server::{HeardFrom, RaftService};
 use super::transport::{GrpcTransport, MAX_MESSAGE_BYTES};
 use crate::replication::status::NodeStatus;
 use strait_proto::v1::cluster_server::ClusterServer;
@@ -40,8 +44,11 @@ pub enum ClusterError {
     Storage(#[from] StorageError),
     #[error(
         "the data dir {} belongs to node {found_node} of cluster {found_cluster:?}, but this node \
-         is configured as node {node} of cluster {cluster:?}: refusing to start (use an empty data \
-         dir for a new node)", data_dir.display()
+         is configured as node {node} of cluster {cluster:?}: refusing to start. Point data_dir \
+         at node {node}'s own data dir (a relative data_dir is read from the config file's \
+         directory), or give it an empty one (as a new node, or with --rejoin if cluster \
+         {cluster:?} knows node {node}); --rejoin never takes over another node's data dir",
+        data_dir.display()
     )]
     ForeignDataDir {
         data_dir: std::path::PathBuf,
@@ -60,6 +67,42 @@ pub enum ClusterError {
     Tls(String),
     #[error("cannot join the cluster through {address}: {reason}")]
     Join { address: String, reason: String },
+    /// This node's data dir has no Raft state, yet the running cluster knows it as a member.
+    #[error(
+        "node {node} has no Raft state in its data dir {}, but cluster {cluster:?} already runs \
+         with node {node} as a member ({evidence}; answered by {answered_by}). Starting it as new would \
+         forget its term, vote and log: it could vote twice in one term and help elect two \
+         leaders. If its data dir is elsewhere, point data_dir at it (a relative data_dir is \
+         read from the config file's directory). If its Raft state is lost, start it once with \
+         `strait node --config FILE --rejoin`: the cluster removes node {node} and adds it back \
+         as a new member",
+        data_dir.display()
+    )]
+    LostRaftState {
+        node: NodeId,
+        cluster: String,
+        data_dir: std::path::PathBuf,
+        evidence: String,
+        answered_by: String,
+    },
+    /// This node's data dir has no Raft state, it is configured to bootstrap, and the cluster
+    /// already runs without it.
+    #[error(
+        "node {node} has no Raft state in its data dir {}, and cluster {cluster:?} already runs \
+         without it (answered by {answered_by}): bootstrapping from `peers` would not make it a member. Set \
+         `join` to a member's address to join as a new node, or start it once with \
+         `strait node --config FILE --rejoin`",
+        data_dir.display()
+    )]
+    NotAMember {
+        node: NodeId,
+        cluster: String,
+        data_dir: std::path::PathBuf,
+        answered_by: String,
+    },
+    /// `--rejoin` could not get the old membership removed.
+    #[error("cannot rejoin cluster {cluster:?}: {reason}")]
+    Rejoin { cluster: String, reason: String },
     #[error("cannot start raft: {0}")]
     Raft(#[from] ::raft::Error),
     #[error("cannot start the cluster runtime: {0}")]
@@ -114,10 +157,19 @@ impl Drop for RunningCluster {
     }
 }
 
+/// How this node takes its place in the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// `strait node --rejoin`: have the cluster remove this node's old membership, discard the
+    /// Raft state in the data dir, and join again as a new member.
+    pub rejoin: bool,
+}
+
 pub fn start(
     settings: Arc<Settings>,
     store: &Store,
     status: NodeStatus,
+    options: StartOptions,
 ) -> Result<RunningCluster, ClusterError> {
     let config: &ClusterMembership = &settings.cluster;
     let data_dir = settings.node.data_dir.as_path();
@@ -154,21 +206,44 @@ pub fn start(
         transport.set_address(peer.id, &peer.address);
     }
 
-    let restarted = log.is_initialized();
-    if !restarted && config.join.is_none() {
+    // Where this node joins through, when it joins rather than restarts or bootstraps.
+    let tls = client_tls.as_ref();
+    let join_contact = if options.rejoin {
+        let contact = runtime.block_on(forget_old_membership(config, tls))?;
+        let (term, vote, commit, last_index) = raft_summary(&log)?;
+        log.reset()?;
+        log.sync()?;
+        tracing::warn!(term, vote, commit, last_index, data_dir = %data_dir.display(),
+            "--rejoin: discarded this node's raft state; joining as a new member");
+        Some(contact)
+    } else if log.is_initialized() {
+        let (term, vote, commit, last_index) = raft_summary(&log)?;
+        tracing::info!(term, vote, commit, last_index, data_dir = %data_dir.display(),
+            "restarting from this node's raft state");
+        None
+    } else if let Some(contact) = &config.join {
+        let contact_id = runtime.block_on(check_new_joiner(config, contact, data_dir, tls))?;
+        // This node learns the others' addresses from the join's answer, which needs a quorum:
+        // where it is one of two voters (an operator added it), the contact's leader can only
+        // win one with this node's vote, which must reach it.
+        transport.set_address(contact_id, contact);
+        Some(contact.clone())
+    } else {
+        runtime.block_on(check_new_founder(config, data_dir, tls))?;
         let mut voters: Vec<NodeId> = config.peers.iter().map(|p| p.id).collect();
         if voters.is_empty() {
             voters.push(config.node_id);
         }
         log.bootstrap(&voters)?;
         tracing::info!(?voters, cluster_id = %config.cluster_id, "bootstrapped a new cluster");
-    }
+        None
+    };
 
-    let mut options = RaftOptions::new(config.node_id, config.advertise.clone());
-    options.liveness_timeout = config.liveness_timeout;
+    let mut raft_options = RaftOptions::new(config.node_id, config.advertise.clone());
+    raft_options.liveness_timeout = config.liveness_timeout;
     let (handle, task) = {
         let _guard = runtime.enter();
-        raft::spawn(options, log, transport.clone())?
+        raft::spawn(raft_options, log, transport.clone())?
     };
     let (stopped_tx, raft_stopped) = oneshot::channel();
     runtime.spawn(async move {
@@ -209,6 +284,8 @@ pub fn start(
         raft: handle.clone(),
         auth: auth.clone(),
         require_peer_cert: config.tls.is_some(),
+        liveness_timeout: config.liveness_timeout,
+        heard: HeardFrom::default(),
     };
     let control = Control {
         raft: handle.clone(),
@@ -305,8 +382,11 @@ pub fn start(
     tracing::info!(node_id = config.node_id, listen = %config.listen,
         advertise = %config.advertise, tls = config.tls.is_some(), "cluster transport listening");
 
-    if let (false, Some(contact)) = (restarted, &config.join) {
+    if let Some(contact) = &join_contact {
         runtime.block_on(join(config, contact, &transport, client_tls.as_ref()))?;
+        if options.rejoin {
+            tracing::info!(%contact, node_id = config.node_id, "rejoined the cluster as a new member");
+        }
     }
 
     // Keep peer addresses in step with the cluster state (nodes register their addresses).
@@ -364,6 +444,176 @@ async fn report_health(
                 status,
             )
             .await;
+    }
+}
+
+/// `(term, vote, commit, last index)` of the stored Raft state, for the log.
+fn raft_summary(log: &strait_storage::RaftLog) -> Result<(u64, u64, u64, u64), ClusterError> {
+    use ::raft::Storage as _;
+    let state = log.initial_state()?;
+    let hard = state.hard_state;
+    Ok((hard.term, hard.vote, hard.commit, log.last_index()?))
+}
+
+/// The other nodes of the peer list, by address.
+fn other_peers(config: &ClusterMembership) -> Vec<String> {
+    config
+        .peers
+        .iter()
+        .filter(|peer| peer.id != config.node_id)
+        .map(|peer| peer.address.clone())
+        .collect()
+}
+
+/// Before this node bootstraps from `peers` with no Raft state: asks the other peers, once and
+/// at once, whether their cluster already knows it. A node of a cluster starting fresh finds
+/// nobody (or founders that never heard from it) and bootstraps; one the cluster knows as a
+/// member refuses to start. When nobody answers, it cannot tell, and bootstraps.
+async fn check_new_founder(
+    config: &ClusterMembership,
+    data_dir: &std::path::Path,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<(), ClusterError> {
+    let others = other_peers(config);
+    if others.is_empty() {
+        return Ok(());
+    }
+    let answers = find::ask_all(&others, config, tls).await;
+    for (address, answer) in others.iter().zip(&answers) {
+        match answer {
+            Answer::Seen(seen) => tracing::info!(%address, peer = seen.node, term = seen.term,
+                commit = seen.commit, "a peer answered before the bootstrap"),
+            Answer::OtherCluster(reason) => {
+                tracing::warn!(%address, %reason, "a configured peer belongs to another cluster")
+            }
+            Answer::Silent(reason) => {
+                tracing::debug!(%address, %reason, "a peer did not answer before the bootstrap")
+            }
+        }
+    }
+    match find::judge(config.node_id, &answers) {
+        Finding::Unknown => Ok(()),
+        Finding::Member { seen, evidence } => Err(ClusterError::LostRaftState {
+            node: config.node_id,
+            cluster: config.cluster_id.clone(),
+            data_dir: data_dir.to_owned(),
+            evidence,
+            answered_by: seen.to_string(),
+        }),
+        Finding::Outsider { seen } => Err(ClusterError::NotAMember {
+            node: config.node_id,
+            cluster: config.cluster_id.clone(),
+            data_dir: data_dir.to_owned(),
+            answered_by: seen.to_string(),
+        }),
+    }
+}
+
+/// Before this node joins through `contact` with no Raft state: the contact must answer (within
+/// the join deadline), and must not know this node as a member already. Returns the contact's
+/// node id.
+async fn check_new_joiner(
+    config: &ClusterMembership,
+    contact: &str,
+    data_dir: &std::path::Path,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<NodeId, ClusterError> {
+    let failed = |reason: String| ClusterError::Join {
+        address: contact.to_owned(),
+        reason,
+    };
+    let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
+    let mut backoff = Duration::from_millis(200);
+    let seen = loop {
+        match find::ask(contact, config, tls).await {
+            Answer::Seen(seen) => break seen,
+            Answer::OtherCluster(reason) => return Err(failed(reason)),
+            Answer::Silent(reason) if tokio::time::Instant::now() > deadline => {
+                return Err(failed(reason))
+            }
+            Answer::Silent(reason) => {
+                // The first step of joining: the same line as a failed join attempt.
+                tracing::warn!(%contact, %reason, "join failed, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    // Another node runs under this id: joining would take over its address and traffic.
+    if let Some(address) = seen
+        .registered_at
+        .as_ref()
+        .filter(|a| **a != config.advertise)
+    {
+        let conflict = super::members::MemberConflict::IdTaken {
+            node: config.node_id,
+            address: address.clone(),
+        };
+        return Err(failed(conflict.to_string()));
+    }
+    let contact_id = seen.node;
+    match find::judge(config.node_id, &[Answer::Seen(seen)]) {
+        Finding::Member { seen, evidence } => Err(ClusterError::LostRaftState {
+            node: config.node_id,
+            cluster: config.cluster_id.clone(),
+            data_dir: data_dir.to_owned(),
+            evidence,
+            answered_by: seen.to_string(),
+        }),
+        Finding::Unknown | Finding::Outsider { .. } => Ok(contact_id),
+    }
+}
+
+/// `--rejoin`: asks the members (the join contact, else the other peers, in turn) to remove this
+/// node's old membership, until one did or it was not a member, and returns that member's address
+/// to join through. Retries while the cluster still counts this node alive (the leader declares
+/// it dead one liveness timeout after its last message), up to the join deadline.
+async fn forget_old_membership(
+    config: &ClusterMembership,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<String, ClusterError> {
+    let failed = |reason: String| ClusterError::Rejoin {
+        cluster: config.cluster_id.clone(),
+        reason,
+    };
+    let contacts: Vec<String> = match &config.join {
+        Some(contact) => vec![contact.clone()],
+        None => other_peers(config),
+    };
+    if contacts.is_empty() {
+        return Err(failed(
+            "there is no other node to rejoin through: set [cluster] peers (with the other nodes) \
+             or join"
+                .to_owned(),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let mut reasons = Vec::new();
+        for contact in &contacts {
+            match find::forget(contact, config, tls).await {
+                Ok(removed) => {
+                    tracing::info!(%contact, removed, node_id = config.node_id,
+                        "the cluster forgot this node's old membership");
+                    return Ok(contact.clone());
+                }
+                Err(ForgetFailed::Fatal(reason)) => {
+                    return Err(failed(format!("{contact}: {reason}")))
+                }
+                Err(ForgetFailed::Retry(reason)) => reasons.push(format!("{contact}: {reason}")),
+            }
+        }
+        let reasons = reasons.join("; ");
+        if tokio::time::Instant::now() > deadline {
+            return Err(failed(format!(
+                "no member removed node {} within {JOIN_DEADLINE:?} ({reasons})",
+                config.node_id
+            )));
+        }
+        tracing::warn!(reasons = %reasons, "--rejoin: the old membership is not removed yet, retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -1,6 +1,7 @@
 //! The node's side of the Raft cluster: the gRPC transport between nodes (client and server),
 //! joining or bootstrapping the group, and starting the Raft task on its own runtime.
 
+mod find;
 mod leave;
 pub(crate) mod members;
 mod membership;
@@ -11,4 +12,4 @@ mod transport;
 
 pub use leave::{request_leave, LeaveError};
 pub(crate) use membership::error_chain;
-pub use membership::{start, ClusterError, RunningCluster};
+pub use membership::{start, ClusterError, RunningCluster, StartOptions};

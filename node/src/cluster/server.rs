@@ -1,12 +1,20 @@
-//! The gRPC side other nodes call: Raft messages in, and join and leave requests. Raft messages
-//! need no token (TLS guards them when configured); a join or leave changes the membership and
-//! needs the cluster's control token when one is configured, like the control API.
+//! The gRPC side other nodes call: Raft messages in, join and leave requests, and the questions
+//! of a node starting without Raft state (`FindCluster`, `ForgetMember`). Raft messages and
+//! `FindCluster` need no token (TLS guards them when configured); a join, a leave or a
+//! `ForgetMember` changes the membership and needs the cluster's control token when one is
+//! configured, like the control API.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
 use raft::eraftpb::Message;
 use strait_coordinator::raft::RaftHandle;
+use strait_coordinator::NodeId;
 use strait_proto::raft::v1::raft_transport_server::RaftTransport;
 use strait_proto::raft::v1::{
+    FindClusterRequest, FindClusterResponse, ForgetMemberRequest, ForgetMemberResponse,
     JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, Member, RaftAck, RaftBatch,
 };
 use tonic::{Request, Response, Status};
@@ -21,6 +29,32 @@ pub struct RaftService {
     /// With TLS: every call must come with a client certificate (the server checked it against
     /// the CA), even when the port lets clients without one reach the control API.
     pub require_peer_cert: bool,
+    /// A node heard from within this long is alive: it cannot be forgotten.
+    pub liveness_timeout: Duration,
+    pub heard: HeardFrom,
+}
+
+/// When this node last received Raft messages from each sender, since it started: a sender's
+/// Raft ran, and may have voted or acknowledged entries, so a node of that id coming back
+/// without Raft state lost it (see `FindCluster`).
+#[derive(Clone, Default)]
+pub struct HeardFrom(Arc<Mutex<HashMap<NodeId, Instant>>>);
+
+impl HeardFrom {
+    fn record(&self, node: NodeId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node, Instant::now());
+    }
+
+    fn since(&self, node: NodeId) -> Option<Duration> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&node)
+            .map(Instant::elapsed)
+    }
 }
 
 impl RaftService {
@@ -62,6 +96,9 @@ impl RaftTransport for RaftService {
         self.check_peer(&request)?;
         let batch = request.into_inner();
         self.check_cluster(&batch.cluster_id)?;
+        if !batch.messages.is_empty() {
+            self.heard.record(batch.from);
+        }
         for bytes in batch.messages {
             let message = Message::parse_from_bytes(&bytes)
                 .map_err(|e| Status::invalid_argument(format!("undecodable raft message: {e}")))?;
@@ -118,5 +155,78 @@ impl RaftTransport for RaftService {
             })
             .collect();
         Ok(Response::new(JoinResponse { members }))
+    }
+
+    async fn find_cluster(
+        &self,
+        request: Request<FindClusterRequest>,
+    ) -> Result<Response<FindClusterResponse>, Status> {
+        self.check_peer(&request)?;
+        let find = request.into_inner();
+        self.check_cluster(&find.cluster_id)?;
+        let status = self.raft.status();
+        let state = self.raft.state();
+        let registered = state.node(find.node_id);
+        Ok(Response::new(FindClusterResponse {
+            node_id: status.id,
+            term: status.term,
+            commit: status.commit,
+            voters: status.voters,
+            registered_address: registered
+                .map(|info| info.address.clone())
+                .unwrap_or_default(),
+            has_run: registered.is_some_and(|info| info.has_run),
+            heard_ms_ago: self
+                .heard
+                .since(find.node_id)
+                .map(|ago| u64::try_from(ago.as_millis()).unwrap_or(u64::MAX)),
+        }))
+    }
+
+    async fn forget_member(
+        &self,
+        request: Request<ForgetMemberRequest>,
+    ) -> Result<Response<ForgetMemberResponse>, Status> {
+        self.check_peer(&request)?;
+        let what = format!("forgetting node {}", request.get_ref().node_id);
+        self.check_token(&request, &what)?;
+        let forget = request.into_inner();
+        self.check_cluster(&forget.cluster_id)?;
+        let node = forget.node_id;
+        if node == 0 {
+            return Err(Status::invalid_argument("node_id: must not be 0"));
+        }
+        // A running process of that id would go on as a voter nobody counts on, or take its
+        // traffic back: only a dead node is forgotten.
+        if let Some(ago) = self
+            .heard
+            .since(node)
+            .filter(|ago| *ago < self.liveness_timeout)
+        {
+            return Err(Status::unavailable(format!(
+                "node {node} is alive: node {} received Raft messages from it {:.1} s ago (stop \
+                 the process running as node {node} first)",
+                self.raft.status().id,
+                ago.as_secs_f64()
+            )));
+        }
+        if self.raft.state().node(node).is_some_and(|info| info.alive) {
+            return Err(Status::unavailable(format!(
+                "node {node} is still alive in the cluster's state (the leader declares a node \
+                 dead {:.1} s after its last message)",
+                self.liveness_timeout.as_secs_f64()
+            )));
+        }
+        let removed = super::members::is_member(&self.raft, node);
+        super::members::remove_member(&self.raft, node)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        if removed {
+            tracing::info!(
+                node,
+                "forgot a member that lost its raft state: it joins again"
+            );
+        }
+        Ok(Response::new(ForgetMemberResponse { removed }))
     }
 }

@@ -62,7 +62,7 @@ fn running(control: &Control, config: &FlowConfig) -> Result<Settings, Status> {
 /// values: one written with its default value is not noted (it would not change anything anyway).
 fn notes(parsed: &Settings, format: Format) -> Vec<String> {
     let mut notes = Vec::new();
-    let defaults = NodeSettings::default();
+    let defaults = NodeSettings::defaults_for(Path::new(CONTENT));
     if parsed.node != defaults || parsed.cluster != ClusterMembership::default() {
         let keys = match format {
             Format::Toml => "[node] and [cluster]",

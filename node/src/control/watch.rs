@@ -220,6 +220,7 @@ mod tests {
                 Command::RegisterNode {
                     node,
                     address: format!("n{node}:7070"),
+                    running: true,
                 },
             );
         }

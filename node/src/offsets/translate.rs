@@ -114,6 +114,7 @@ mod tests {
             Command::RegisterNode {
                 node: 1,
                 address: "n1:7070".into(),
+                running: true,
             },
             Command::SetTopics {
                 flow: flow.clone(),

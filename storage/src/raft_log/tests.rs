@@ -464,6 +464,40 @@ fn everything_survives_reopening() {
 }
 
 #[test]
+fn reset_discards_the_raft_state_and_keeps_the_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path());
+        log.set_node_identity(2, "cluster-a").unwrap();
+        log.bootstrap(&[1, 2, 3]).unwrap();
+        log.append(&entries(1, 6)).unwrap();
+        log.set_hard_state(&hard_state(6, 2, 5)).unwrap();
+        log.compact(4, b"state at 4".to_vec()).unwrap();
+        log.reset().unwrap();
+        assert!(!log.is_initialized());
+        assert_eq!(log.first_index(), Ok(1));
+        assert_eq!(log.last_index(), Ok(0));
+        log.sync().unwrap();
+    }
+    let log = open(dir.path());
+    assert!(!log.is_initialized(), "nothing left after reopening");
+    let state = log.initial_state().unwrap();
+    assert_eq!(state.hard_state, HardState::default());
+    assert_eq!(state.conf_state, ConfState::default());
+    assert_eq!(log.latest_snapshot().unwrap(), None);
+    assert_eq!(all_entries(&log), Vec::<Entry>::new());
+    assert_eq!(
+        log.node_identity().unwrap(),
+        Some((2, "cluster-a".to_owned()))
+    );
+    // A new node's log again: it takes a leader's snapshot and entries.
+    log.apply_snapshot(&snapshot(7, 3, &[1, 2, 3], b"state at 7"))
+        .unwrap();
+    log.append(&entries(8, 9)).unwrap();
+    assert_eq!(log.first_index(), Ok(8));
+}
+
+#[test]
 fn handles_from_one_store_share_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Duration::from_millis(100)).unwrap();

@@ -135,7 +135,7 @@ fn strait_defaults_differ_from_mm2_where_documented() {
     assert_eq!(flow.refresh_topics_interval, Duration::from_secs(10));
     assert_eq!(flow.topics.exclude_patterns().len(), 3);
     assert!(flow.sync_topic_configs);
-    assert_eq!(s.node.data_dir, Path::new("./strait-data"));
+    assert_eq!(s.node.data_dir, Path::new("/etc/strait/strait-data"));
     assert_eq!(s.node.log_format, LogFormat::Text);
     assert_eq!(s.node.progress_interval, Duration::from_secs(5));
     assert!(s.ignored.is_empty(), "{:?}", s.ignored);
@@ -1011,6 +1011,14 @@ fn client_properties_remember_their_key_and_line() {
          configuration property \"sasl.password\" (librdkafka, for the target producer of flow \
          A->B)"
     );
+}
+
+#[test]
+fn a_relative_data_dir_is_resolved_from_the_files_directory() {
+    let s = load(&format!("{BASE}strait.data.dir = data/node1\n"));
+    assert_eq!(s.node.data_dir, Path::new("/etc/strait/data/node1"));
+    let s = load(&format!("{BASE}strait.cluster.data.dir = ./data\n"));
+    assert_eq!(s.node.data_dir, Path::new("/etc/strait/data"));
 }
 
 #[test]

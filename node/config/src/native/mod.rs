@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! [node]
-//! data_dir = "./strait-data"          # default ./strait-data; or in [cluster]
+//! data_dir = "strait-data"            # relative: to this file's directory (default strait-data
+//!                                     # there); or in [cluster]
 //! log_format = "text"                 # text | json
 //! progress_interval_secs = 5          # 0 = off
 //! metrics_listen = "127.0.0.1:9464"   # IP:PORT of the Prometheus endpoint; default: none

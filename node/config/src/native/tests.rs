@@ -66,7 +66,7 @@ target = "B"
 fn defaults() {
     let s = load(MINIMAL);
     assert_eq!(s.file, Path::new(FILE));
-    assert_eq!(s.node.data_dir, Path::new("./strait-data"));
+    assert_eq!(s.node.data_dir, Path::new("/etc/strait/strait-data"));
     assert_eq!(s.node.log_format, LogFormat::Text);
     assert_eq!(s.node.progress_interval, Duration::from_secs(5));
     assert_eq!(s.clusters.len(), 2);
@@ -1024,6 +1024,21 @@ fn client_properties_remember_their_key_and_line() {
         "/etc/strait/strait.toml:16: `clusters.A.consumer.\"fetch.min.bytes\"` = \"lots\": \
          Invalid value \"lots\" for configuration property \"fetch.min.bytes\" (librdkafka, for the source \
          consumer of flow A->B)"
+    );
+}
+
+#[test]
+fn a_relative_data_dir_is_resolved_from_the_files_directory_and_from_env_the_working_one() {
+    let s = load(&format!("{MINIMAL}[node]\ndata_dir = \"data/node1\"\n"));
+    assert_eq!(s.node.data_dir, Path::new("/etc/strait/data/node1"));
+    let s = load(&format!(
+        "{MINIMAL}[cluster]\ndata_dir = \"../lib/strait\"\n"
+    ));
+    assert_eq!(s.node.data_dir, Path::new("/etc/strait/../lib/strait"));
+    let s = load_env(MINIMAL, env(&[("STRAIT__NODE__DATA_DIR", "from-env")]));
+    assert_eq!(
+        s.node.data_dir,
+        std::env::current_dir().unwrap().join("from-env")
     );
 }
 
