@@ -1050,3 +1050,22 @@ fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
     assert!(load(&named).warnings.is_empty());
     assert!(load(BASE).warnings.is_empty());
 }
+
+#[test]
+fn producer_override_is_the_last_layer_of_the_target_producer() {
+    let s = load(&format!(
+        "{BASE}\
+         B.producer.compression.type = gzip\n\
+         A->B.target.producer.compression.type = snappy\n\
+         A->B.producer.override.compression.type = lz4\n\
+         producer.override.linger.ms = 9\n"
+    ));
+    let p = &s.flows[0].producer;
+    assert_eq!(p["compression.type"], "lz4");
+    assert_eq!(p["linger.ms"], "9");
+    assert!(
+        s.ignored.iter().all(|i| !i.key.contains("override")),
+        "{:?}",
+        s.ignored
+    );
+}
