@@ -34,8 +34,11 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
         | C::UnsupportedVersion
         | C::UnsupportedFeature
         | C::UnknownPartition
-        | C::Fatal
         | C::InvalidArgument => ErrorClass::Fatal,
+        // The producer is in a fatal state (e.g. it kept the gapless guarantee after another
+        // partition's batch was refused): the producer actor replaces it within a second, so a
+        // record refused for this reason goes through the next producer.
+        C::Fatal => ErrorClass::Retriable,
         // Everything else, purges after a lost lease included, may succeed later.
         _ => ErrorClass::Retriable,
     }
@@ -55,5 +58,9 @@ mod tests {
         assert_eq!(classify(&too_large), ErrorClass::Fatal);
         let denied = KafkaError::MessageConsumption(RDKafkaErrorCode::TopicAuthorizationFailed);
         assert_eq!(classify(&denied), ErrorClass::Fatal);
+        let producer_replaced = KafkaError::MessageProduction(RDKafkaErrorCode::Fatal);
+        assert_eq!(classify(&producer_replaced), ErrorClass::Retriable);
+        let purged = KafkaError::MessageProduction(RDKafkaErrorCode::PurgeQueue);
+        assert_eq!(classify(&purged), ErrorClass::Retriable);
     }
 }

@@ -328,7 +328,8 @@ impl TargetProducer {
     ) {
         let producer = self.slot.current();
         let SourceBatch { data, records, .. } = &mut batch;
-        for record in records.drain(..) {
+        let mut records = records.drain(..);
+        for record in records.by_ref() {
             let delivery = Box::new(Delivery {
                 partition: target.clone(),
                 source_offset: record.offset,
@@ -352,16 +353,23 @@ impl TargetProducer {
                 produced = produced.headers(headers);
             }
             if let Err((error, produced)) = producer.send(produced) {
-                // The local queue is sized above the flow's in-flight bound, so this means
-                // something is badly wrong (or the producer hit a fatal error): fail the record and
-                // let its partition back off and replay.
+                // Refused before it left (larger than the producer's `message.max.bytes`, or the
+                // producer hit a fatal error; the local queue is sized above the flow's in-flight
+                // bound, so it is never full): fail the record, and the rest of the batch unsent,
+                // so nothing after it reaches the target before it; its partition backs off and
+                // replays from there.
                 count_error(&error);
                 let delivery = produced.delivery_opaque;
                 target
                     .ack
                     .fail(delivery.source_offset, PartitionError::Delivery(error));
                 target.budget.release(1, delivery.charged_bytes);
+                break;
             }
+        }
+        for unsent in records {
+            target.ack.fail(unsent.offset, PartitionError::NotSent);
+            target.budget.release(1, unsent.charge);
         }
     }
 }
