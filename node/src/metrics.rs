@@ -129,6 +129,11 @@ fn describe() {
         Unit::Count,
         "Source partitions this node replicates, by flow"
     );
+    describe_gauge!(
+        "strait_replication_partitions_failing",
+        Unit::Count,
+        "Source partitions of this node waiting out a backoff after a failure (their last error is in GetNodeStatus and `strait status`), by flow"
+    );
     describe_counter!(
         "strait_replication_partition_restarts_total",
         Unit::Count,
@@ -262,6 +267,7 @@ impl Sampler {
             metrics::gauge!("strait_replication_in_flight_records", &label).set(0.0);
             metrics::gauge!("strait_replication_in_flight_bytes", &label).set(0.0);
             metrics::gauge!("strait_replication_partitions_owned", &label).set(0.0);
+            metrics::gauge!("strait_replication_partitions_failing", &label).set(0.0);
         }
         for flow in &flows {
             let snapshot = status.flow(flow);
@@ -272,6 +278,8 @@ impl Sampler {
                 .set(snapshot.in_flight_bytes as f64);
             metrics::gauge!("strait_replication_partitions_owned", &label)
                 .set(snapshot.partitions as f64);
+            metrics::gauge!("strait_replication_partitions_failing", &label)
+                .set(snapshot.backing_off as f64);
             let last = self.waits.insert(flow.clone(), snapshot.backpressure_waits);
             metrics::counter!("strait_replication_backpressure_waits_total", &label)
                 .increment(growth(last.unwrap_or(0), snapshot.backpressure_waits));

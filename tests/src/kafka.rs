@@ -203,6 +203,64 @@ impl KafkaCluster {
         out
     }
 
+    /// Broker `id`'s log directory (`log.dirs`): `<topic>-<partition>/` folders of segments.
+    pub fn data_dir(&self, id: usize) -> PathBuf {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no Kafka broker {id}"));
+        node.config
+            .parent()
+            .expect("a broker's config is in its folder")
+            .join("data")
+    }
+
+    /// The compression codec of every record batch of `topic`/`partition` in broker `id`'s
+    /// segments, in offset order, as Kafka's own `DumpLogSegments` reads them from disk
+    /// (`none`, `gzip`, `snappy`, `lz4`, `zstd`). The active segment is read while the broker
+    /// runs: batches the broker acknowledged are in it (the page cache serves them).
+    pub fn batch_codecs(&self, id: usize, topic: &str, partition: i32) -> Vec<String> {
+        let dir = self.data_dir(id).join(format!("{topic}-{partition}"));
+        let mut segments: Vec<PathBuf> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        // Segment names are their zero-padded base offsets.
+        segments.sort();
+        let mut codecs = Vec::new();
+        for segment in segments {
+            let mut command = java(&self.libs);
+            command
+                .args([
+                    "-Xmx128m",
+                    "org.apache.kafka.tools.DumpLogSegments",
+                    "--files",
+                ])
+                .arg(&segment)
+                .stdin(Stdio::null());
+            let output = die_with_test(&mut command)
+                .output()
+                .unwrap_or_else(|e| panic!("running DumpLogSegments: {e}"));
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "DumpLogSegments {} failed ({}):\n{stdout}{}",
+                segment.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // One line per batch: "baseOffset: 0 lastOffset: 9 count: 10 ... compresscodec: zstd".
+            codecs.extend(stdout.lines().filter_map(|line| {
+                let rest = line.split("compresscodec: ").nth(1)?;
+                let codec = rest.split_whitespace().next()?;
+                Some(codec.to_ascii_lowercase())
+            }));
+        }
+        codecs
+    }
+
     /// Keeps the cluster's folder when the cluster is dropped (for a process that outlives the
     /// test, like `strait-kafka`); returns its path.
     pub fn keep_dir(&mut self) -> PathBuf {

@@ -18,7 +18,9 @@
 //! bounded memory, no loss), `active_active` (A->B and B->A without cycles), `bad_config` (refused
 //! configs and their messages), `cluster` (several nodes as one Raft group: election, assignment,
 //! failover, rejoin, join, whole-cluster restart, refused cluster settings, fencing of a cut-off
-//! node), `fixtures` (self-tests of this library).
+//! node), `real_data` (Apache Kafka only: compressed, transactional and `LogAppendTime` sources,
+//! the target's batch codec, oversized records, group offset sync around an active group),
+//! `fixtures` (self-tests of this library).
 
 pub mod admin;
 pub mod broker;

@@ -33,8 +33,11 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
         | C::InvalidRecord
         | C::UnsupportedVersion
         | C::UnsupportedFeature
-        | C::Fatal
         | C::InvalidArgument => ErrorClass::Fatal,
+        // The producer is in a fatal state (e.g. it kept the gapless guarantee after another
+        // partition's batch was refused): the producer actor replaces it within a second, so a
+        // record refused for this reason goes through the next producer.
+        C::Fatal => ErrorClass::Retriable,
         // Everything else, purges after a lost lease included, may succeed later. UnknownPartition
         // too: a remote topic grown after its source is there before the producer's metadata
         // shows it (the producer refreshes it: see replication/producer.rs).
@@ -58,5 +61,9 @@ mod tests {
         assert_eq!(classify(&denied), ErrorClass::Fatal);
         let grown = KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition);
         assert_eq!(classify(&grown), ErrorClass::Retriable);
+        let producer_replaced = KafkaError::MessageProduction(RDKafkaErrorCode::Fatal);
+        assert_eq!(classify(&producer_replaced), ErrorClass::Retriable);
+        let purged = KafkaError::MessageProduction(RDKafkaErrorCode::PurgeQueue);
+        assert_eq!(classify(&purged), ErrorClass::Retriable);
     }
 }

@@ -51,6 +51,11 @@ const CONSUMER_FORCED: &[(&str, &str)] = &[
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("enable.partition.eof", "false"),
+    // Only committed transactions are replicated: records of aborted (or still open) transactions
+    // never reach the target. librdkafka's default already, forced so that no client property
+    // (MirrorMaker 2's `A.consumer.isolation.level = read_uncommitted`, the Java default) turns
+    // it off. Transaction markers and aborted records are gaps in the offset runs.
+    ("isolation.level", "read_committed"),
 ];
 
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
@@ -68,6 +73,12 @@ const PRODUCER_FORCED: &[(&str, &str)] = &[
     // No duplicates or reordering from producer retries.
     ("enable.idempotence", "true"),
     ("acks", "all"),
+    // A batch the target refuses for good (a record larger than it accepts, an invalid record)
+    // must not leave a gap: without this, librdkafka bumps the epoch and writes the partition's
+    // later batches, so records after the refused one land on the target before it. With it, the
+    // producer raises a fatal error instead (its queue fails back as retriable purges); the
+    // producer actor replaces it, the refused record's partition backs off, the others resume.
+    ("enable.gapless.guarantee", "true"),
 ];
 
 fn build(
@@ -210,11 +221,13 @@ mod tests {
         assert_eq!(c.get("bootstrap.servers"), Some("h:1"));
         assert_eq!(c.get("fetch.wait.max.ms"), Some("10"));
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("isolation.level"), Some("read_committed"));
         assert_eq!(c.get("auto.offset.reset"), Some("earliest"));
 
         let p = producer_config(&props, 1000, 1 << 20);
         assert_eq!(p.get("enable.idempotence"), Some("true"));
         assert_eq!(p.get("acks"), Some("all"));
+        assert_eq!(p.get("enable.gapless.guarantee"), Some("true"));
         assert_eq!(p.get("queue.buffering.max.messages"), Some("11000"));
     }
 

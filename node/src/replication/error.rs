@@ -15,13 +15,17 @@ pub enum PartitionError {
     Assign(KafkaError),
     #[error("the source consumer has no queue for this partition")]
     NoQueue,
+    /// Not handed to the producer: an earlier record of the partition failed, and records after
+    /// it must not reach the target before it.
+    #[error("not sent: an earlier record of the partition failed")]
+    NotSent,
 }
 
 impl PartitionError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
-            Self::NoQueue => ErrorClass::Retriable,
+            Self::NoQueue | Self::NotSent => ErrorClass::Retriable,
         }
     }
 }

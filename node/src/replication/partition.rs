@@ -422,6 +422,11 @@ impl StreamHandler<SourceBatch> for PartitionActor {
         if batch.records.is_empty() {
             return;
         }
+        // A record of this partition failed: nothing after it may reach the target before it.
+        // The batch is dropped (the restart after the backoff reads it again from the position).
+        if self.ack.failure().is_some() {
+            return;
+        }
         // The reader cut the batch to one lease of the budget.
         let lease = batch.lease();
         let budget = self.spec.budget.clone();
@@ -431,6 +436,11 @@ impl StreamHandler<SourceBatch> for PartitionActor {
         let delivery = self.delivery.clone();
         let send = async move {
             budget.acquire(lease).await;
+            // A delivery may have failed while this batch waited for room.
+            if delivery.ack().failure().is_some() {
+                budget.release(lease.records, lease.bytes);
+                return;
+            }
             delivery.ack().push(batch.records.iter().map(|r| r.offset));
             producer.produce(&topic, partition, batch, read_at, &delivery);
         };

@@ -367,16 +367,8 @@ impl TargetProducer {
     ) {
         let producer = self.slot.current();
         let SourceBatch { data, records, .. } = &mut batch;
-        // Once a record of this partition failed, none after it is sent: its partition backs off
-        // and replays from the failed one, and a later record reaching the target first would
-        // put the partition out of order there.
-        let mut failed = target.ack.failure();
-        for record in records.drain(..) {
-            if let Some(error) = &failed {
-                target.ack.fail(record.offset, error.clone());
-                target.budget.release(1, record.charge);
-                continue;
-            }
+        let mut records = records.drain(..);
+        for record in records.by_ref() {
             let delivery = Box::new(Delivery {
                 partition: target.clone(),
                 source_offset: record.offset,
@@ -400,20 +392,26 @@ impl TargetProducer {
                 produced = produced.headers(headers);
             }
             if let Err((error, produced)) = producer.send(produced) {
-                // The local queue is sized above the flow's in-flight bound, so this means
-                // something is badly wrong (or the producer hit a fatal error), or the partition
-                // is newer than the producer's metadata: fail the record and let its partition
-                // back off and replay.
+                // Refused before it left (larger than the producer's `message.max.bytes`, the
+                // partition is newer than the producer's metadata, or the producer hit a fatal
+                // error; the local queue is sized above the flow's in-flight bound, so it is never
+                // full): fail the record, and the rest of the batch unsent, so nothing after it
+                // reaches the target before it; its partition backs off and replays from there.
                 count_error(&error);
                 if unknown_partition(&error) {
                     refresh_metadata(&producer, topic);
                 }
                 let delivery = produced.delivery_opaque;
-                let error = PartitionError::Delivery(error);
-                target.ack.fail(delivery.source_offset, error.clone());
+                target
+                    .ack
+                    .fail(delivery.source_offset, PartitionError::Delivery(error));
                 target.budget.release(1, delivery.charged_bytes);
-                failed = Some(error);
+                break;
             }
+        }
+        for unsent in records {
+            target.ack.fail(unsent.offset, PartitionError::NotSent);
+            target.budget.release(1, unsent.charge);
         }
     }
 }

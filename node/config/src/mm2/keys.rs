@@ -170,7 +170,6 @@ const NOT_IMPLEMENTED_PREFIXES: &[&str] = &[
     "key.converter.",
     "offset-syncs.",
     "offset.storage.",
-    "producer.override.",
     "refresh.groups.",
     "source.cluster.",
     "status.storage.",
@@ -200,6 +199,9 @@ pub(crate) enum ClientScope {
     Producer,
     /// `target.producer.*`: the target producer (applied after `producer.*`).
     TargetProducer,
+    /// `producer.override.*`: Kafka Connect's connector-level override of the target producer
+    /// (applied last, as Connect applies it over the worker's `producer.*`).
+    ProducerOverride,
     /// `admin.*`: both admin clients.
     Admin,
     /// `source.admin.*`.
@@ -211,6 +213,8 @@ pub(crate) enum ClientScope {
 const CLIENT_SCOPES: &[(&str, ClientScope)] = &[
     ("consumer.", ClientScope::Consumer),
     ("source.consumer.", ClientScope::SourceConsumer),
+    // Before `producer.`, which would take `override.<p>` for a property name.
+    ("producer.override.", ClientScope::ProducerOverride),
     ("producer.", ClientScope::Producer),
     ("target.producer.", ClientScope::TargetProducer),
     ("admin.", ClientScope::Admin),
@@ -221,8 +225,11 @@ const CLIENT_SCOPES: &[(&str, ClientScope)] = &[
 /// Layers of a flow's clients, lowest first, among the scopes of one level (file or flow).
 pub(crate) const CONSUMER_LAYERS: &[ClientScope] =
     &[ClientScope::Consumer, ClientScope::SourceConsumer];
-pub(crate) const PRODUCER_LAYERS: &[ClientScope] =
-    &[ClientScope::Producer, ClientScope::TargetProducer];
+pub(crate) const PRODUCER_LAYERS: &[ClientScope] = &[
+    ClientScope::Producer,
+    ClientScope::TargetProducer,
+    ClientScope::ProducerOverride,
+];
 pub(crate) const SOURCE_ADMIN_LAYERS: &[ClientScope] =
     &[ClientScope::Admin, ClientScope::SourceAdmin];
 pub(crate) const TARGET_ADMIN_LAYERS: &[ClientScope] =
@@ -253,7 +260,6 @@ mod tests {
             "tasks.max",
             "offset.storage.replication.factor",
             "refresh.groups.interval.seconds",
-            "producer.override.linger.ms",
             "consumer.poll.timeout.ms",
             "key.converter.schemas.enable",
         ] {
@@ -284,6 +290,10 @@ mod tests {
         assert_eq!(
             client_scope("target.admin.request.timeout.ms"),
             Some((ClientScope::TargetAdmin, "request.timeout.ms"))
+        );
+        assert_eq!(
+            client_scope("producer.override.compression.type"),
+            Some((ClientScope::ProducerOverride, "compression.type"))
         );
         assert_eq!(client_scope("consumer."), None);
         assert_eq!(client_scope("topics"), None);

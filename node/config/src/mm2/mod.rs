@@ -33,7 +33,8 @@
 //!   `A.<p>`), as MirrorMaker 2 does; a file-level `bootstrap.servers` is the fallback of clusters
 //!   without their own.
 //! - client-type scopes for every flow, or one flow with the `A->B.` prefix: `consumer.*` and
-//!   `source.consumer.*` (source consumer), `producer.*` and `target.producer.*` (target producer),
+//!   `source.consumer.*` (source consumer), `producer.*`, `target.producer.*` and Kafka
+//!   Connect's connector override `producer.override.*` (target producer, in that order),
 //!   `admin.*` (both admins), `source.admin.*`, `target.admin.*`.
 //! - MirrorMaker 2 settings Strait does not act on yet (heartbeats, checkpoints, group offset sync,
 //!   ACL sync, internal topic settings, converters, `tasks.max`...) and unknown keys: recorded in

@@ -1206,3 +1206,22 @@ fn client_properties_from_the_environment_are_librdkafka_names() {
     let a = &s.clusters[&strait_coordinator::ClusterAlias::new("A").unwrap()];
     assert_eq!(a.client["sasl.password"], "from-env");
 }
+
+#[test]
+fn producer_override_is_the_last_layer_of_the_target_producer() {
+    let s = load(&format!(
+        "{BASE}\
+         B.producer.compression.type = gzip\n\
+         A->B.target.producer.compression.type = snappy\n\
+         A->B.producer.override.compression.type = lz4\n\
+         producer.override.linger.ms = 9\n"
+    ));
+    let p = &s.flows[0].producer;
+    assert_eq!(p["compression.type"], "lz4");
+    assert_eq!(p["linger.ms"], "9");
+    assert!(
+        s.ignored.iter().all(|i| !i.key.contains("override")),
+        "{:?}",
+        s.ignored
+    );
+}
