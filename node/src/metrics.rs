@@ -124,6 +124,11 @@ fn describe() {
         Unit::Count,
         "Times a partition waited for room in its flow's in-flight budget"
     );
+    describe_counter!(
+        "strait_replication_records_skipped_total",
+        Unit::Count,
+        "Source offsets passed over without being replicated because the source no longer held them (retention, DeleteRecords) or auto.offset.reset = latest passed over them, by flow, source topic and partition"
+    );
     describe_gauge!(
         "strait_replication_partitions_owned",
         Unit::Count,

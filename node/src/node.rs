@@ -62,6 +62,7 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
         node_id: cluster.node_id,
         liveness_timeout: cluster.liveness_timeout,
         position_interval: cluster.position_interval,
+        offset_trim_interval: settings.node.offset_trim_interval,
     };
 
     let raft_stopped = cluster.raft_stopped();

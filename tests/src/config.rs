@@ -25,6 +25,8 @@ pub struct Config {
     /// tests count partitions. When off, each such pair is written disabled with
     /// `emit.heartbeats.enabled = false`.
     pub pair_heartbeats: bool,
+    /// More `key = value` lines for `[node]`, written as given (TOML only).
+    pub node_extra: Vec<String>,
 }
 
 /// The `[cluster]` settings beyond `listen` (always `127.0.0.1:<cluster_port>`). `None` / empty
@@ -120,6 +122,7 @@ impl Config {
             cluster: ClusterSettings::default(),
             metrics_listen: None,
             pair_heartbeats: false,
+            node_extra: Vec::new(),
         }
     }
 
@@ -166,6 +169,9 @@ impl Config {
         );
         if let Some(addr) = self.metrics_listen {
             let _ = writeln!(out, "metrics_listen = \"{addr}\"");
+        }
+        for line in &self.node_extra {
+            let _ = writeln!(out, "{line}");
         }
         let _ = writeln!(out, "\n[cluster]");
         let _ = writeln!(out, "listen = \"127.0.0.1:{}\"", self.cluster_port);

@@ -75,6 +75,8 @@ impl ClientOrigins {
 pub const DEFAULT_DATA_DIR: &str = "strait-data";
 /// Default [`NodeSettings::progress_interval`].
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// Default [`NodeSettings::offset_trim_interval`].
+pub const DEFAULT_OFFSET_TRIM_INTERVAL: Duration = Duration::from_secs(60);
 /// Default [`FlowSettings::refresh_topics_interval`]. MirrorMaker 2's is 600 s: new topics were
 /// noticed ten minutes late, one of its most common complaints.
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
@@ -255,6 +257,9 @@ pub struct NodeSettings {
     pub progress_interval: Duration,
     /// Where the Prometheus metrics endpoint (`GET /metrics`) listens; `None` (default): no endpoint.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How often the node drops the locally stored offset runs below each source partition's log
+    /// start offset (one ListOffsets per partition it runs). Default 60 s, at least 1 s.
+    pub offset_trim_interval: Duration,
 }
 
 impl NodeSettings {
@@ -280,6 +285,7 @@ impl Default for NodeSettings {
             log_format: LogFormat::default(),
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
             metrics_listen: None,
+            offset_trim_interval: DEFAULT_OFFSET_TRIM_INTERVAL,
         }
     }
 }

@@ -407,6 +407,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 ],
                 &rows,
             ));
+            out.push_str(&skipped_lines(&lag.partitions));
             Ok(out)
         }
         ControlCommand::Nodes => {
@@ -568,6 +569,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                     String::new()
                 }
             ));
+            out.push_str(&skipped_lines(&lag.partitions));
             Ok(out)
         }
         ControlCommand::Drain { node, timeout } => {
@@ -823,6 +825,22 @@ fn parse_source_offset(text: &str) -> Result<SourceOffset, String> {
         partition: partition.parse().map_err(|_| bad())?,
         offset: offset.parse().map_err(|_| bad())?,
     })
+}
+
+/// One line per partition whose owner passed over source records without replicating them.
+fn skipped_lines(partitions: &[PartitionLag]) -> String {
+    let mut out = String::new();
+    for p in partitions.iter().filter(|p| p.records_skipped > 0) {
+        out.push_str(&format!(
+            "{} {}-{}: {} source records skipped, never replicated (last: offsets {}..{}, \
+             deleted from the source before they were copied)\n",
+            p.flow, p.topic, p.partition, p.records_skipped, p.skipped_from, p.skipped_to
+        ));
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
+    out
 }
 
 /// What the answering node reports against itself: peers it cannot reach, a configuration file

@@ -70,6 +70,9 @@ fn lag(base: PartitionLag, reported: &PartitionStatus, now_ms: i64) -> Partition
         offset_lag,
         time_lag_ms,
         state: reported.state.clone(),
+        records_skipped: reported.records_skipped,
+        skipped_from: reported.skipped_from,
+        skipped_to: reported.skipped_to,
         ..base
     }
 }
@@ -248,6 +251,9 @@ impl Partitions for PartitionsApi {
                 offset_lag: -1,
                 time_lag_ms: -1,
                 state: String::new(),
+                records_skipped: 0,
+                skipped_from: -1,
+                skipped_to: -1,
             };
             let report = reports.get(&(owner, key.flow.clone(), key.tp.clone()));
             let entry = match report {

@@ -77,6 +77,9 @@ pub fn node_status(control: &Control) -> GetNodeStatusResponse {
             last_error: p.last_error.unwrap_or_default(),
             records_replicated: p.records,
             restarts: p.restarts,
+            records_skipped: p.records_skipped,
+            skipped_from: p.last_skip.map_or(-1, |(from, _)| from),
+            skipped_to: p.last_skip.map_or(-1, |(_, to)| to),
         })
         .collect();
     GetNodeStatusResponse {

@@ -38,8 +38,6 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     // prefetch *per partition*, so they are kept small: memory stays flat with many partitions.
     ("queued.max.messages.kbytes", "4096"),
     ("queued.min.messages", "10000"),
-    // MirrorMaker 2's default: a partition with no stored position starts from the beginning.
-    ("auto.offset.reset", "earliest"),
     // librdkafka: 0 (off). The statistics carry every partition's high watermark from the fetch
     // responses: lag without a ListOffsets request of our own. 0 turns lag reporting off.
     ("statistics.interval.ms", "1000"),
@@ -59,9 +57,6 @@ const CONSUMER_FORCED: &[(&str, &str)] = &[
 ];
 
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
-    // librdkafka: true for producers. Strait creates remote topics itself, with the source's
-    // partition count; a broker auto-creating one on a metadata request would get it wrong.
-    ("allow.auto.create.topics", "false"),
     ("linger.ms", "5"),
     ("batch.size", "1000000"),
     // librdkafka: 300000. A target that stays down longer fails the in-flight records; the
@@ -79,7 +74,63 @@ const PRODUCER_FORCED: &[(&str, &str)] = &[
     // producer raises a fatal error instead (its queue fails back as retriable purges); the
     // producer actor replaces it, the refused record's partition backs off, the others resume.
     ("enable.gapless.guarantee", "true"),
+    // librdkafka: true for producers. Strait creates remote topics itself, with the source's
+    // partition count and configs; a target broker with `auto.create.topics.enable` (Kafka's
+    // default) would otherwise recreate a deleted remote topic on the producer's next metadata
+    // request, with one partition and the broker's defaults.
+    ("allow.auto.create.topics", "false"),
 ];
+
+/// Forced on admin clients for the same reason (their metadata requests must not create topics).
+const ADMIN_FORCED: &[(&str, &str)] = &[("allow.auto.create.topics", "false")];
+
+/// What a source partition does when its position is no longer in the source's log (deleted by
+/// retention or DeleteRecords before it was replicated, or past a truncated end): the consumer
+/// property `auto.offset.reset` (`A.consumer.auto.offset.reset` in `mm2.properties`), applied by
+/// Strait rather than librdkafka, so that every such jump is counted and reported. librdkafka's own
+/// setting is forced to `error`, which stops the partition's fetch and tells Strait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// Resume at the log start offset (the default, as MirrorMaker 2's). Fresh partitions (no
+    /// stored position) start there too.
+    #[default]
+    Earliest,
+    /// Resume at the high watermark: what was written meanwhile is skipped as well. Fresh
+    /// partitions start at the end.
+    Latest,
+    /// Do not resume: the partition stops with a fatal error (retried at the longest backoff) until
+    /// someone intervenes. (`none` in Java's spelling.)
+    Error,
+}
+
+impl OffsetReset {
+    /// The policy in a consumer's properties; `None` for a value librdkafka does not accept
+    /// (left to librdkafka to refuse, naming the key).
+    pub fn from_props(props: &ClientProps) -> Option<Self> {
+        match props
+            .get("auto.offset.reset")
+            .map(|v| v.to_ascii_lowercase())
+        {
+            None => Some(Self::Earliest),
+            Some(value) => match value.as_str() {
+                "earliest" | "smallest" | "beginning" => Some(Self::Earliest),
+                "latest" | "largest" | "end" => Some(Self::Latest),
+                "error" | "none" => Some(Self::Error),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for OffsetReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Earliest => "earliest",
+            Self::Latest => "latest",
+            Self::Error => "none",
+        })
+    }
+}
 
 fn build(
     props: &ClientProps,
@@ -119,6 +170,11 @@ pub fn consumer_config(props: &ClientProps, flow: &str) -> ClientConfig {
     if !props.contains_key("group.id") {
         config.set("group.id", format!("strait.{flow}"));
     }
+    // Strait applies the policy itself (see [`OffsetReset`]); a value librdkafka would refuse is
+    // left in place so that the configuration check names it.
+    if OffsetReset::from_props(props).is_some() {
+        config.set("auto.offset.reset", "error");
+    }
     config
 }
 
@@ -141,7 +197,7 @@ pub fn producer_config(props: &ClientProps, max_records: usize, max_bytes: usize
 }
 
 pub fn admin_config(props: &ClientProps, role: ClientRole) -> ClientConfig {
-    build(props, &[], &[], role)
+    build(props, &[], ADMIN_FORCED, role)
 }
 
 /// The clients of a flow, configured exactly as its flow actor creates them.
@@ -222,13 +278,50 @@ mod tests {
         assert_eq!(c.get("fetch.wait.max.ms"), Some("10"));
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("isolation.level"), Some("read_committed"));
-        assert_eq!(c.get("auto.offset.reset"), Some("earliest"));
+        assert_eq!(
+            c.get("auto.offset.reset"),
+            Some("error"),
+            "applied by strait"
+        );
+        assert_eq!(OffsetReset::from_props(&props), Some(OffsetReset::Earliest));
 
         let p = producer_config(&props, 1000, 1 << 20);
+        assert_eq!(p.get("allow.auto.create.topics"), Some("false"));
         assert_eq!(p.get("enable.idempotence"), Some("true"));
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("enable.gapless.guarantee"), Some("true"));
         assert_eq!(p.get("queue.buffering.max.messages"), Some("11000"));
+    }
+
+    #[test]
+    fn the_offset_reset_policy_is_read_from_the_consumer_properties() {
+        let props = |value: &str| -> ClientProps {
+            [("auto.offset.reset".to_owned(), value.to_owned())]
+                .into_iter()
+                .collect()
+        };
+        assert_eq!(
+            OffsetReset::from_props(&props("latest")),
+            Some(OffsetReset::Latest)
+        );
+        assert_eq!(
+            OffsetReset::from_props(&props("error")),
+            Some(OffsetReset::Error)
+        );
+        assert_eq!(OffsetReset::from_props(&props("oldest")), None);
+        let c = consumer_config(&props("oldest"), "A->B");
+        assert_eq!(
+            c.get("auto.offset.reset"),
+            Some("oldest"),
+            "left for librdkafka to refuse"
+        );
+        let admin = admin_config(
+            &[("allow.auto.create.topics".to_owned(), "true".to_owned())]
+                .into_iter()
+                .collect(),
+            ClientRole::TargetAdmin,
+        );
+        assert_eq!(admin.get("allow.auto.create.topics"), Some("false"));
     }
 
     fn load(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf, Settings) {

@@ -11,6 +11,6 @@ pub use admin::{SourceTopic, TopicAdmin, TopicConfigEntry};
 pub use classify::{classify, ErrorClass};
 pub use client::{
     admin_config, check_client_properties, consumer_config, producer_config, ClientRole,
-    FlowClientConfigs,
+    FlowClientConfigs, OffsetReset,
 };
 pub use context::{ClientHealth, PartitionOffsets, ReportingContext, SourceOffsets};

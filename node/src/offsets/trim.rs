@@ -10,8 +10,6 @@ use strait_storage::{PositionKey, PositionStore};
 
 use crate::replication::partition::SourceConsumer;
 
-/// How often a flow trims the runs of the partitions it runs.
-pub const TRIM_INTERVAL: Duration = Duration::from_secs(60);
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Drops, for each of `partitions`, the stored runs below the source's log start offset

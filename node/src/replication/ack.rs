@@ -37,6 +37,9 @@ struct Inner {
     dirty: bool,
     /// The first delivery failure since the last reset.
     failure: Option<PartitionError>,
+    /// A source offset the position jumps to once every record before it is acknowledged (the
+    /// records between were skipped, see [`AckWindow::skip_to`]).
+    skip_to: Option<i64>,
     acked_records: u64,
     acked_bytes: u64,
     /// Source → target runs of the committed records, for the local store ...
@@ -148,6 +151,19 @@ impl AckWindow {
         }
     }
 
+    /// The source records from the committed position up to `offset` will never be replicated
+    /// (deleted from the source before they were read): once every record handed to the producer
+    /// before them is acknowledged, the position moves to `offset`, so that a restart does not
+    /// look for them again. Offset runs do not change (a skipped offset translates to the next
+    /// replicated record).
+    pub fn skip_to(&self, offset: i64) {
+        let mut inner = self.lock();
+        if inner.skip_to.is_none_or(|s| s < offset) {
+            inner.skip_to = Some(offset);
+        }
+        inner.advance();
+    }
+
     /// Records handed to the producer whose delivery report has not arrived yet.
     pub fn unresolved(&self) -> usize {
         self.lock().unresolved
@@ -165,6 +181,7 @@ impl AckWindow {
         debug_assert_eq!(inner.unresolved, 0, "reset while deliveries are pending");
         inner.pending.clear();
         inner.failure = None;
+        inner.advance();
         inner.committed
     }
 
@@ -225,6 +242,24 @@ impl Inner {
             self.cluster_runs.record(*source_offset, *target_offset);
             self.dirty = true;
             self.pending.pop_front();
+        }
+        let Some(skip) = self.skip_to else {
+            return;
+        };
+        if self
+            .pending
+            .front()
+            .is_some_and(|slot| slot.source_offset < skip)
+        {
+            return;
+        }
+        self.skip_to = None;
+        if self.committed.is_none_or(|c| c.next_source_offset < skip) {
+            self.committed = Some(Position {
+                next_source_offset: skip,
+                last_target_offset: self.committed.map_or(-1, |c| c.last_target_offset),
+            });
+            self.dirty = true;
         }
     }
 }
@@ -316,6 +351,43 @@ mod tests {
         w.ack(1, 2, 0);
         w.ack(2, 3, 0);
         assert_eq!(w.committed(), pos(3, 3));
+    }
+
+    #[test]
+    fn a_skip_moves_the_position_once_the_records_before_it_are_acknowledged() {
+        let w = AckWindow::new(pos(5, 4));
+        w.push([5, 6]);
+        w.skip_to(100);
+        assert_eq!(w.committed(), pos(5, 4), "5 and 6 are in flight");
+        w.ack(5, 5, 0);
+        assert_eq!(w.committed(), pos(6, 5));
+        w.ack(6, 6, 0);
+        assert_eq!(w.committed(), pos(100, 6), "the skip applies after them");
+        // Records after the skip continue from there.
+        w.push([100]);
+        w.ack(100, 7, 0);
+        assert_eq!(w.committed(), pos(101, 7));
+        assert_eq!(
+            w.take_dirty_with_runs().1,
+            vec![
+                OffsetRun {
+                    source_start: 5,
+                    target_start: 5,
+                    len: 2
+                },
+                OffsetRun {
+                    source_start: 100,
+                    target_start: 7,
+                    len: 1
+                }
+            ]
+        );
+
+        let fresh = AckWindow::new(None);
+        fresh.skip_to(40);
+        assert_eq!(fresh.committed(), pos(40, -1), "nothing was written yet");
+        fresh.skip_to(30);
+        assert_eq!(fresh.committed(), pos(40, -1), "never backwards");
     }
 
     #[test]

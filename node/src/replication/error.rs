@@ -19,13 +19,31 @@ pub enum PartitionError {
     /// it must not reach the target before it.
     #[error("not sent: an earlier record of the partition failed")]
     NotSent,
+    /// The position is no longer in the source's log and `auto.offset.reset` is `none`.
+    #[error(
+        "source position {position} is outside the source's log (log start {low}, end {high}) \
+         and auto.offset.reset is none: not resuming (offsets {position}..{low} were deleted \
+         before they were replicated)"
+    )]
+    OutOfRange { position: i64, low: i64, high: i64 },
+    /// The source's log ends before the position: the partition was truncated or its topic
+    /// deleted and created again. Resuming anywhere could copy records twice or skip some.
+    #[error(
+        "source position {position} is past the end of the source's log ({high}): the source \
+         partition was truncated or recreated; not resuming"
+    )]
+    PastEnd { position: i64, high: i64 },
+    /// The log start and end offsets could not be read after an out-of-range fetch.
+    #[error("cannot read the source's log start and end offsets: {0}")]
+    Watermarks(KafkaError),
 }
 
 impl PartitionError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
-            Self::NoQueue | Self::NotSent => ErrorClass::Retriable,
+            Self::NoQueue | Self::NotSent | Self::Watermarks(_) => ErrorClass::Retriable,
+            Self::OutOfRange { .. } | Self::PastEnd { .. } => ErrorClass::Fatal,
         }
     }
 }

@@ -19,7 +19,9 @@ use strait_coordinator::state::{
 use strait_coordinator::{NodeId, TopicPartition};
 use strait_storage::{OffsetRun, Position, PositionStore};
 
-use crate::kafka::{ClientRole, FlowClientConfigs, ReportingContext, TopicAdmin, TopicConfigEntry};
+use crate::kafka::{
+    ClientRole, FlowClientConfigs, OffsetReset, ReportingContext, TopicAdmin, TopicConfigEntry,
+};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::partition::{
@@ -51,6 +53,9 @@ pub struct ClusterView {
     pub liveness_timeout: Duration,
     /// How often replicated positions are proposed to the cluster.
     pub position_interval: Duration,
+    /// How often the local offset runs are trimmed below the sources' log start offsets
+    /// (`[node] offset_trim_interval_secs`).
+    pub offset_trim_interval: Duration,
 }
 
 /// A partition actor this node runs, under the epoch the cluster gave it.
@@ -75,6 +80,8 @@ pub struct FlowActor {
     budget: Arc<InFlightBudget>,
     positions: PositionStore,
     status: NodeStatus,
+    /// `auto.offset.reset` of the source consumer, applied by the partition actors.
+    offset_reset: OffsetReset,
     /// Partition actors are spread over these threads.
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
@@ -146,6 +153,7 @@ impl FlowActor {
                 source_offsets: source_context.offsets.clone(),
             },
         );
+        let offset_reset = OffsetReset::from_props(&settings.consumer).unwrap_or_default();
         let target_producer = producer.target();
         let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
         Ok(Self {
@@ -159,6 +167,7 @@ impl FlowActor {
             budget,
             positions,
             status,
+            offset_reset,
             arbiters,
             next_arbiter: 0,
             running: BTreeMap::new(),
@@ -181,10 +190,20 @@ impl FlowActor {
             return;
         }
         self.refreshing = true;
+        let flow = self.settings.id.clone();
+        let replicated = self
+            .cluster
+            .raft
+            .state()
+            .partitions()
+            .filter(|(key, info)| key.flow == flow && info.position.is_some())
+            .map(|(_, info)| info.remote_topic.clone())
+            .collect();
         let job = RefreshJob {
             settings: self.settings.clone(),
             source_admin: self.source_admin.clone(),
             target_admin: self.target_admin.clone(),
+            replicated,
         };
         ctx.spawn(job.run().into_actor(self).map(|outcome, actor, ctx| {
             actor.refreshing = false;
@@ -419,6 +438,7 @@ impl FlowActor {
                 node: self.cluster.node_id,
                 lease: self.cluster.liveness_timeout,
             },
+            offset_reset: self.offset_reset,
         };
         let actor = match PartitionActor::new(spec) {
             Ok(actor) => actor,
@@ -587,7 +607,7 @@ impl Actor for FlowActor {
                 .into_actor(self),
         );
         ctx.run_interval(self.cluster.position_interval, Self::propose_positions);
-        ctx.run_interval(crate::offsets::trim::TRIM_INTERVAL, |actor, ctx| {
+        ctx.run_interval(self.cluster.offset_trim_interval, |actor, ctx| {
             let job = crate::offsets::trim::trim_local_runs(
                 actor.settings.id.clone(),
                 actor.consumer.clone(),
@@ -691,6 +711,8 @@ struct RefreshJob {
     settings: Arc<FlowSettings>,
     source_admin: TopicAdmin,
     target_admin: TopicAdmin,
+    /// Remote topics the cluster has replicated into (a position is stored for a partition).
+    replicated: std::collections::HashSet<String>,
 }
 
 struct RefreshOutcome {
@@ -783,8 +805,17 @@ impl RefreshJob {
                     )
                     .await
                     .map_err(|e| format!("cannot create remote topic {}: {e}", selected.remote))?;
-                tracing::info!(%flow, topic = %selected.source.name, remote = %selected.remote,
-                    partitions, configs = configs.len(), "created remote topic");
+                if self.replicated.contains(&selected.remote) {
+                    tracing::warn!(%flow, topic = %selected.source.name,
+                        remote = %selected.remote, partitions,
+                        "remote topic was deleted on the target: created it again; replication \
+                         continues from the stored positions, records replicated before the \
+                         deletion are not copied again");
+                } else {
+                    tracing::info!(%flow, topic = %selected.source.name,
+                        remote = %selected.remote, partitions, configs = configs.len(),
+                        "created remote topic");
+                }
                 return Ok((partitions, None));
             }
             Some(existing) if existing < partitions => {

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use strait_coordinator::{FlowId, TopicPartition};
 use strait_storage::{Position, PositionKey, PositionStore};
 
-use crate::kafka::{ErrorClass, ReportingContext};
+use crate::kafka::{ErrorClass, OffsetReset, ReportingContext};
 use crate::metrics::fetch_error;
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
@@ -31,6 +33,10 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A partition that ran this long without failing gets its backoff reset.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+/// The source's log start and end offsets, as ListOffsets answered.
+type Watermarks = Result<(i64, i64), KafkaError>;
+/// How long reading the source's log start and end offsets may take after an out-of-range fetch.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything a partition actor needs; the flow actor builds it.
 pub struct PartitionSpec {
@@ -52,6 +58,8 @@ pub struct PartitionSpec {
     pub retired: Recipient<Retired>,
     /// Whether this node may still write the partition under `epoch`.
     pub fence: Fence,
+    /// Where to resume when the position is no longer in the source's log (`auto.offset.reset`).
+    pub offset_reset: OffsetReset,
 }
 
 /// The check a partition actor makes before every batch it hands to the producer: this node's
@@ -123,6 +131,9 @@ pub struct PartitionActor {
     backoff: Duration,
     running_since: Instant,
     retiring: bool,
+    /// The last range of source offsets passed over because the source no longer held them (or
+    /// `auto.offset.reset = latest` passed over them); counted in the node's status.
+    last_skip: Option<(i64, i64)>,
     /// `partition{flow, topic, partition, epoch}`: entered by every handler, so whatever is
     /// logged while handling (storage, fencing, errors) carries the partition.
     span: tracing::Span,
@@ -176,6 +187,7 @@ impl PartitionActor {
             backoff: Duration::ZERO,
             running_since: Instant::now(),
             retiring: false,
+            last_skip: None,
             span: tracing::info_span!("partition", flow = %spec.flow, topic = %spec.tp.topic,
                 partition = spec.tp.partition, epoch = spec.epoch),
             spec,
@@ -196,7 +208,13 @@ impl PartitionActor {
         } else {
             self.ack.committed()
         };
-        let offset = position.map_or(Offset::Beginning, |p| Offset::Offset(p.next_source_offset));
+        // Nothing replicated yet: where `auto.offset.reset` says (MirrorMaker 2 does the same for a
+        // partition without a committed offset).
+        let fresh = match self.spec.offset_reset {
+            OffsetReset::Latest => Offset::End,
+            OffsetReset::Earliest | OffsetReset::Error => Offset::Beginning,
+        };
+        let offset = position.map_or(fresh, |p| Offset::Offset(p.next_source_offset));
         self.next_expected = position.map_or(0, |p| p.next_source_offset);
         // Split the queue *before* assigning: librdkafka then never forwards this partition's
         // records to the shared main queue (an app-set forward survives the fetch start), so no
@@ -269,6 +287,82 @@ impl PartitionActor {
         ctx.stop();
     }
 
+    /// The source's log start and end offsets (ListOffsets), read on a blocking thread.
+    fn watermarks(&self) -> impl std::future::Future<Output = Watermarks> {
+        let consumer = self.spec.consumer.clone();
+        let topic = self.spec.tp.topic.clone();
+        let partition = self.spec.tp.partition;
+        async move {
+            tokio::task::spawn_blocking(move || {
+                consumer.fetch_watermarks(&topic, partition, WATERMARK_TIMEOUT)
+            })
+            .await
+            .unwrap_or(Err(KafkaError::Canceled))
+        }
+    }
+
+    /// Resumes after an out-of-range fetch at `position`, the source's log now being
+    /// `low..high`. Only a position below the log start loses records (compaction and
+    /// transaction markers leave gaps inside the log, which are never out of range).
+    fn resume_out_of_range(&mut self, ctx: &mut Context<Self>, position: i64, low: i64, high: i64) {
+        if matches!(self.state, PartitionState::Draining) || self.retiring {
+            return;
+        }
+        if position > high {
+            self.fail(ctx, PartitionError::PastEnd { position, high });
+            return;
+        }
+        if position >= low {
+            tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                partition = self.spec.tp.partition, position, log_start = low, log_end = high,
+                "source fetch was out of range, but the position is in the log: resuming there");
+            self.begin(ctx);
+            return;
+        }
+        let to = match self.spec.offset_reset {
+            OffsetReset::Earliest => low,
+            OffsetReset::Latest => high,
+            OffsetReset::Error => {
+                self.fail(
+                    ctx,
+                    PartitionError::OutOfRange {
+                        position,
+                        low,
+                        high,
+                    },
+                );
+                return;
+            }
+        };
+        self.report_skip(position, to, low, high);
+        self.ack.skip_to(to);
+        self.begin(ctx);
+    }
+
+    /// Counts and reports source offsets `from..to` that will never be replicated: a WARN line,
+    /// `strait_replication_records_skipped_total`, and the partition's status.
+    fn report_skip(&mut self, from: i64, to: i64, low: i64, high: i64) {
+        // A range reported before (e.g. read again after a failed delivery) counts once.
+        let from = self.last_skip.map_or(from, |(_, end)| from.max(end));
+        let Ok(count @ 1..) = u64::try_from(to - from) else {
+            return;
+        };
+        self.last_skip = Some((from, to));
+        self.spec
+            .status
+            .add_skipped(&self.spec.flow, &self.spec.tp, from, to);
+        metrics::counter!("strait_replication_records_skipped_total",
+            "flow" => self.spec.flow.to_string(), "topic" => self.spec.tp.topic.clone(),
+            "partition" => self.spec.tp.partition.to_string())
+        .increment(count);
+        tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+            partition = self.spec.tp.partition, from, to, skipped = count, log_start = low,
+            log_end = high, auto_offset_reset = %self.spec.offset_reset,
+            "source records skipped, never replicated: the source deleted them (retention or \
+             DeleteRecords) before they were copied; resuming at {to}");
+        self.publish();
+    }
+
     fn persist(&mut self) {
         let (position, runs) = self.ack.take_dirty_with_runs();
         if position.is_some() || !runs.is_empty() {
@@ -326,6 +420,9 @@ impl PartitionActor {
                 source_end_offset: None,
                 source_start_offset: None,
                 last_record_timestamp_ms: self.ack.last_acked_timestamp(),
+                // Joined from the node's skip counts by the status registry.
+                records_skipped: 0,
+                last_skip: None,
             },
         );
     }
@@ -405,7 +502,25 @@ impl StreamHandler<SourceBatch> for PartitionActor {
         });
         self.next_expected = next_expected;
         // The error was read after the batch's records.
-        if let Some(error) = batch.error.take() {
+        let error = batch.error.take();
+        // The source answered a fetch at the position with "offset out of range": librdkafka's
+        // `auto.offset.reset` is `error`, so it stopped fetching this partition and told us
+        // (after every record before the position). Stop reading, send this batch, read the log
+        // start and end offsets, and resume as `auto.offset.reset` says.
+        let out_of_range = error
+            .as_ref()
+            .is_some_and(|e| e.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset));
+        let reset = if out_of_range {
+            if let Some(handle) = self.stream.take() {
+                ctx.cancel_future(handle);
+            }
+            let position = self.next_expected;
+            let watermarks = self.watermarks();
+            Some(async move { (position, watermarks.await) })
+        } else {
+            None
+        };
+        if let Some(error) = error.filter(|_| !out_of_range) {
             match fetch_error(&self.spec.flow, &error) {
                 ErrorClass::Retriable => {
                     tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
@@ -419,7 +534,29 @@ impl StreamHandler<SourceBatch> for PartitionActor {
                 }
             }
         }
+        let after = |reset: Option<(i64, Watermarks)>,
+                     actor: &mut Self,
+                     ctx: &mut Context<Self>| match reset {
+            None => {}
+            Some((position, Ok((low, high)))) => {
+                actor.resume_out_of_range(ctx, position, low, high)
+            }
+            Some((position, Err(error))) => {
+                tracing::debug!(
+                    position,
+                    "no log start and end offsets after an out-of-range fetch"
+                );
+                actor.fail(ctx, PartitionError::Watermarks(error))
+            }
+        };
         if batch.records.is_empty() {
+            if let Some(reset) = reset {
+                ctx.wait(
+                    reset
+                        .into_actor(self)
+                        .map(move |r, actor, ctx| after(Some(r), actor, ctx)),
+                );
+            }
             return;
         }
         // A record of this partition failed: nothing after it may reach the target before it.
@@ -436,17 +573,23 @@ impl StreamHandler<SourceBatch> for PartitionActor {
         let delivery = self.delivery.clone();
         let send = async move {
             budget.acquire(lease).await;
-            // A delivery may have failed while this batch waited for room.
+            // A delivery may have failed while this batch waited for room (the restart after
+            // the backoff reads the batch again, and meets an out-of-range position again).
             if delivery.ack().failure().is_some() {
                 budget.release(lease.records, lease.bytes);
-                return;
+                return None;
             }
             delivery.ack().push(batch.records.iter().map(|r| r.offset));
             producer.produce(&topic, partition, batch, read_at, &delivery);
+            // Only once the batch is in the window: a skip applies after its records.
+            match reset {
+                Some(reset) => Some(reset.await),
+                None => None,
+            }
         };
         // `wait` holds back every other event of this actor, the stream included, until the batch
         // is in the producer: this is where a full budget stops reading.
-        ctx.wait(send.into_actor(self));
+        ctx.wait(send.into_actor(self).map(after));
     }
 
     fn finished(&mut self, _ctx: &mut Self::Context) {

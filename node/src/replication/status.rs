@@ -53,6 +53,12 @@ pub struct PartitionStatus {
     pub source_start_offset: Option<i64>,
     /// Source timestamp (ms since the epoch) of the last record the target acknowledged.
     pub last_record_timestamp_ms: Option<i64>,
+    /// Source offsets passed over since this node started running the partition, never
+    /// replicated: deleted from the source before they were read (or passed over by
+    /// `auto.offset.reset = latest`).
+    pub records_skipped: u64,
+    /// The last such range of source offsets (`from..to`).
+    pub last_skip: Option<(i64, i64)>,
 }
 
 impl PartitionStatus {
@@ -100,6 +106,10 @@ struct Inner {
     config: (u64, Option<String>),
     /// Raft peers this node cannot deliver to, by node id.
     unreachable_peers: BTreeMap<u64, UnreachablePeer>,
+    /// Source offsets skipped (never replicated) per partition since this node started, and the
+    /// last skipped range: kept when the partition's actor stops (pause, move), so the count
+    /// covers every run of the partition on this node.
+    skipped: BTreeMap<(FlowId, TopicPartition), (u64, (i64, i64))>,
 }
 
 /// A Raft peer every delivery to has failed since `since_unix_ms`.
@@ -128,6 +138,8 @@ pub struct FlowSnapshot {
     pub in_flight_records: u64,
     pub in_flight_bytes: u64,
     pub backpressure_waits: u64,
+    /// Source offsets skipped (never replicated) by the partitions this node runs.
+    pub records_skipped: u64,
     /// Records not replicated yet, over the partitions whose end offset is known.
     pub remaining: u64,
     /// Partitions whose end offset is not known yet (not in `remaining`).
@@ -151,6 +163,10 @@ impl Inner {
             p.source_end_offset = Some(offsets.high);
             p.source_start_offset = offsets.low;
         }
+        if let Some((count, range)) = self.skipped.get(&(flow.clone(), tp.clone())) {
+            p.records_skipped = *count;
+            p.last_skip = Some(*range);
+        }
         p
     }
 }
@@ -168,6 +184,18 @@ impl NodeStatus {
         self.lock()
             .partitions
             .insert((flow.clone(), tp.clone()), status);
+    }
+
+    /// Counts `from..to` as skipped for the partition (see [`PartitionStatus::records_skipped`]).
+    pub fn add_skipped(&self, flow: &FlowId, tp: &TopicPartition, from: i64, to: i64) {
+        let count = u64::try_from(to - from).unwrap_or(0);
+        let mut inner = self.lock();
+        let entry = inner
+            .skipped
+            .entry((flow.clone(), tp.clone()))
+            .or_insert((0, (from, to)));
+        entry.0 += count;
+        entry.1 = (from, to);
     }
 
     pub fn set_config(&self, version: u64, disagreement: Option<String>) {
@@ -233,6 +261,9 @@ impl NodeStatus {
             }
             snapshot.records += p.records;
             snapshot.bytes += p.bytes;
+            if let Some((count, _)) = inner.skipped.get(&(f.clone(), tp.clone())) {
+                snapshot.records_skipped += count;
+            }
             match inner.with_offsets(f, tp, p).offset_lag() {
                 Some(lag) => snapshot.remaining += lag,
                 None => snapshot.lag_unknown += 1,
@@ -284,6 +315,8 @@ mod tests {
             source_end_offset: end,
             source_start_offset: None,
             last_record_timestamp_ms: ts,
+            records_skipped: 0,
+            last_skip: None,
         }
     }
 

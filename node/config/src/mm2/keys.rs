@@ -10,11 +10,13 @@ pub(crate) const STRAIT_DATA_DIR: &str = "strait.data.dir";
 pub(crate) const STRAIT_LOG_FORMAT: &str = "strait.log.format";
 pub(crate) const STRAIT_PROGRESS_INTERVAL: &str = "strait.progress.interval.seconds";
 pub(crate) const STRAIT_METRICS_LISTEN: &str = "strait.metrics.listen";
+pub(crate) const STRAIT_OFFSET_TRIM_INTERVAL: &str = "strait.offset.trim.interval.seconds";
 pub(crate) const NODE_KEYS: &[&str] = &[
     STRAIT_DATA_DIR,
     STRAIT_LOG_FORMAT,
     STRAIT_PROGRESS_INTERVAL,
     STRAIT_METRICS_LISTEN,
+    STRAIT_OFFSET_TRIM_INTERVAL,
 ];
 
 /// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
@@ -66,6 +68,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     STRAIT_LOG_FORMAT,
     STRAIT_PROGRESS_INTERVAL,
     STRAIT_METRICS_LISTEN,
+    STRAIT_OFFSET_TRIM_INTERVAL,
     STRAIT_CLUSTER_NODE_ID,
     STRAIT_CLUSTER_DATA_DIR,
     STRAIT_CLUSTER_LISTEN,

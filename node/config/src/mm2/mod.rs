@@ -85,7 +85,8 @@ use keys::{
     STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY, STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT,
     STRAIT_CLUSTER_TLS_SERVER_NAME, STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT,
     STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_METRICS_LISTEN,
-    STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL, TARGET_ADMIN_LAYERS, UNKNOWN,
+    STRAIT_OFFSET_TRIM_INTERVAL, STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL,
+    TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
@@ -246,6 +247,7 @@ impl<'f> Reader<'f> {
                 log_format: LogFormat::default(),
                 progress_interval: DEFAULT_PROGRESS_INTERVAL,
                 metrics_listen: None,
+                offset_trim_interval: crate::model::DEFAULT_OFFSET_TRIM_INTERVAL,
             },
             data_dirs: [None, None],
             cluster: MembershipValues::default(),
@@ -438,6 +440,14 @@ impl<'f> Reader<'f> {
                     entry,
                     EXPECT_PROGRESS_SECS,
                     assemble::progress_secs,
+                )?;
+            }
+            STRAIT_OFFSET_TRIM_INTERVAL => {
+                self.node.offset_trim_interval = number(
+                    self.file,
+                    entry,
+                    EXPECT_INTERVAL_SECS,
+                    assemble::interval_secs,
                 )?;
             }
             STRAIT_METRICS_LISTEN => {

@@ -428,12 +428,14 @@ fn strait_keys() {
          strait.data.dir = /var/lib/strait\n\
          strait.log.format = JSON\n\
          strait.progress.interval.seconds = 0\n\
+         strait.offset.trim.interval.seconds = 5\n\
          strait.max.in.flight.bytes = 1024\n\
          A->B.strait.position.flush.interval.ms = 250\n"
     ));
     assert_eq!(s.node.data_dir, Path::new("/var/lib/strait"));
     assert_eq!(s.node.log_format, LogFormat::Json);
     assert_eq!(s.node.progress_interval, Duration::ZERO);
+    assert_eq!(s.node.offset_trim_interval, Duration::from_secs(5));
     assert_eq!(s.flows[0].max_in_flight_bytes, 1024);
     assert_eq!(
         s.flows[0].position_flush_interval,

@@ -8,6 +8,8 @@
 //! log_format = "text"                 # text | json
 //! progress_interval_secs = 5          # 0 = off
 //! metrics_listen = "127.0.0.1:9464"   # IP:PORT of the Prometheus endpoint; default: none
+//! offset_trim_interval_secs = 60      # drop local offset runs below the source's log start;
+//!                                     # default 60, at least 1
 //!
 //! [cluster]                           # this node's place in the Strait cluster (Raft group)
 //! node_id = 1                         # default 1; required with several peers or join
@@ -138,6 +140,7 @@ struct RawNode {
     log_format: Option<String>,
     progress_interval_secs: Option<i64>,
     metrics_listen: Option<String>,
+    offset_trim_interval_secs: Option<i64>,
 }
 
 /// `[cluster]`: this node in the Strait cluster (not a Kafka cluster: those are `[clusters.*]`).
@@ -757,11 +760,19 @@ impl<'f> Assembler<'f> {
                 self.invalid(&["node", "metrics_listen"], &text, EXPECT_METRICS_LISTEN)
             })?),
         };
+        let offset_trim_interval = self
+            .number(
+                &["node", "offset_trim_interval_secs"],
+                raw.offset_trim_interval_secs,
+                assemble::interval_secs,
+            )?
+            .unwrap_or(crate::model::DEFAULT_OFFSET_TRIM_INTERVAL);
         Ok(NodeSettings {
             data_dir,
             log_format,
             progress_interval,
             metrics_listen,
+            offset_trim_interval,
         })
     }
 

@@ -250,6 +250,21 @@ fn flows_named_after_their_clusters() {
 const MINIMAL_LAST_LINE: usize = 10;
 
 #[test]
+fn offset_trim_interval_defaults_to_a_minute_and_is_at_least_a_second() {
+    assert_eq!(
+        load(MINIMAL).node.offset_trim_interval,
+        Duration::from_secs(60)
+    );
+    let s = load(&format!("[node]\noffset_trim_interval_secs = 2\n{MINIMAL}"));
+    assert_eq!(s.node.offset_trim_interval, Duration::from_secs(2));
+    let msg = error(&format!("[node]\noffset_trim_interval_secs = 0\n{MINIMAL}"));
+    assert_mentions(
+        &msg,
+        &[":2:", "node.offset_trim_interval_secs", "at least 1"],
+    );
+}
+
+#[test]
 fn unknown_fields_are_errors_naming_the_key_and_line() {
     let msg = error(&format!("{MINIMAL}replication_factr = 3\n"));
     assert!(
@@ -262,7 +277,7 @@ fn unknown_fields_are_errors_naming_the_key_and_line() {
     assert_eq!(
         error(&format!("{MINIMAL}[node]\ndatadir = \"/x\"\n")),
         "/etc/strait/strait.toml:12: `node.datadir`: unknown key, expected one of `data_dir`, \
-         `log_format`, `progress_interval_secs`, `metrics_listen`"
+         `log_format`, `progress_interval_secs`, `metrics_listen`, `offset_trim_interval_secs`"
     );
     assert!(
         error(&format!("{MINIMAL}[clusters.C]\nbootstrap = \"x\"\n")).starts_with(
