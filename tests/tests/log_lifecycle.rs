@@ -233,7 +233,8 @@ fn metric(addr: SocketAddr, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
 fn keyed(tag: &str, key: usize, version: usize, base_ts: i64) -> Record {
     Record {
         key: Some(format!("{tag}-key-{key}").into_bytes()),
-        value: ((key + version) % 5 != 0).then(|| format!("{tag}-{key}-v{version}").into_bytes()),
+        value: (!(key + version).is_multiple_of(5))
+            .then(|| format!("{tag}-{key}-v{version}").into_bytes()),
         headers: vec![
             ("version".to_owned(), Some(version.to_string().into_bytes())),
             ("null".to_owned(), None),
@@ -271,7 +272,7 @@ fn produce_overwrites(
     let mut sent = Vec::new();
     let mut last: BTreeMap<usize, (usize, Record)> = BTreeMap::new();
     for round in 0..ROUNDS {
-        for key in (0..KEYS).filter(|key| (key * 7 + round) % 3 != 0) {
+        for key in (0..KEYS).filter(|key| !(key * 7 + round).is_multiple_of(3)) {
             let record = keyed(tag, key, round, base_ts);
             producer.send(topic, 0, &record);
             last.insert(key, (sent.len(), record.clone()));
