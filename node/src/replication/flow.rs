@@ -419,6 +419,11 @@ impl FlowActor {
                 node: self.cluster.node_id,
                 lease: self.cluster.liveness_timeout,
             },
+            source_principal: self
+                .settings
+                .consumer
+                .get("sasl.username")
+                .map(|user| Arc::from(format!("User:{user}"))),
         };
         let actor = match PartitionActor::new(spec) {
             Ok(actor) => actor,
