@@ -18,7 +18,8 @@
 //! bounded memory, no loss), `active_active` (A->B and B->A without cycles), `bad_config` (refused
 //! configs and their messages), `cluster` (several nodes as one Raft group: election, assignment,
 //! failover, rejoin, join, whole-cluster restart, refused cluster settings, fencing of a cut-off
-//! node), `fixtures` (self-tests of this library).
+//! node), `security` (SASL_SSL / SASL_PLAINTEXT Kafka clusters with SCRAM-SHA-512, PLAIN and
+//! ACLs), `fixtures` (self-tests of this library).
 
 pub mod admin;
 pub mod broker;
