@@ -88,6 +88,14 @@ pub fn fetch_error(flow: &FlowId, error: &rdkafka::error::KafkaError) -> ErrorCl
     class
 }
 
+/// The source denied reading `topic` (`strait_consumer_authorization_errors_total`, per source
+/// topic: the label an operator needs to fix the ACL, and only topics with such errors get one).
+pub fn authorization_error(flow: &FlowId, topic: &str) {
+    metrics::counter!("strait_consumer_authorization_errors_total",
+        "flow" => flow.to_string(), "topic" => topic.to_owned())
+    .increment(1);
+}
+
 /// A change of the partitions this node runs for `flow` took `took` to settle (every partition
 /// that left stopped, every one that arrived started).
 pub fn rebalance(flow: &FlowId, took: Duration) {
@@ -172,6 +180,11 @@ fn describe() {
         "strait_consumer_fetch_errors_total",
         Unit::Count,
         "Errors reading the source, by flow and class (retriable: librdkafka retries; fatal: the partition backs off)"
+    );
+    describe_counter!(
+        "strait_consumer_authorization_errors_total",
+        Unit::Count,
+        "Reads of a source topic the source cluster refused (TOPIC_AUTHORIZATION_FAILED), by flow and source topic"
     );
     describe_gauge!(
         "strait_replication_offset_lag_records",

@@ -36,9 +36,18 @@ pub fn client_config(bootstrap: &str) -> ClientConfig {
     config
 }
 
-/// Every topic name of the cluster with its partition count.
-pub fn try_topics(bootstrap: &str, timeout: Duration) -> KafkaResult<BTreeMap<String, usize>> {
-    let client: BaseProducer = client_config(bootstrap).create()?;
+/// Like [`try_topics`], from a client with `props` on top of [`client_config`] (e.g. the SASL
+/// settings of a secured listener).
+pub fn try_topics_with(
+    bootstrap: &str,
+    props: &[(&str, &str)],
+    timeout: Duration,
+) -> KafkaResult<BTreeMap<String, usize>> {
+    let mut config = client_config(bootstrap);
+    for (key, value) in props {
+        config.set(*key, *value);
+    }
+    let client: BaseProducer = config.create()?;
     let metadata = client.client().fetch_metadata(None, timeout)?;
     Ok(metadata
         .topics()
@@ -46,6 +55,11 @@ pub fn try_topics(bootstrap: &str, timeout: Duration) -> KafkaResult<BTreeMap<St
         .filter(|t| t.error().is_none())
         .map(|t| (t.name().to_owned(), t.partitions().len()))
         .collect())
+}
+
+/// Every topic name of the cluster with its partition count.
+pub fn try_topics(bootstrap: &str, timeout: Duration) -> KafkaResult<BTreeMap<String, usize>> {
+    try_topics_with(bootstrap, &[], timeout)
 }
 
 /// How many brokers the cluster's Metadata lists, `None` when it does not answer.

@@ -14,6 +14,9 @@ pub struct Config {
     pub flows: Vec<Flow>,
     /// Extra librdkafka properties for every cluster's consumers (TOML only).
     pub consumer_props: Vec<(String, String)>,
+    /// `(alias, key, value)`: client properties of every client of a cluster, written as given:
+    /// librdkafka names in TOML (`[clusters.A.client]`), Java names in mm2.properties (`A.key`).
+    pub client_props: Vec<(String, String, String)>,
     /// The node's gRPC (Raft transport) listen port: a free one, so tests can run side by side.
     pub cluster_port: u16,
     /// This node's place in a Strait cluster (`[cluster]`); the default is a cluster of one.
@@ -118,6 +121,7 @@ impl Config {
             ],
             flows: vec![Flow::new("A", "B", topics)],
             consumer_props: Vec::new(),
+            client_props: Vec::new(),
             cluster_port: crate::broker::free_port(),
             cluster: ClusterSettings::default(),
             metrics_listen: None,
@@ -145,6 +149,20 @@ impl Config {
             }
         }
         pairs
+    }
+
+    /// Adds a client property for every client of cluster `alias` (see [`Config::client_props`]).
+    pub fn client_prop(&mut self, alias: &str, key: &str, value: &str) -> &mut Config {
+        self.client_props
+            .push((alias.to_owned(), key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn client_props_of<'a>(&'a self, alias: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.client_props
+            .iter()
+            .filter(move |(a, _, _)| a == alias)
+            .map(|(_, k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The first flow, to adjust it.
@@ -215,6 +233,13 @@ impl Config {
         for (alias, bootstrap) in &self.clusters {
             let _ = writeln!(out, "\n[clusters.{alias}]");
             let _ = writeln!(out, "bootstrap_servers = {}", quote(bootstrap));
+            let mut client = self.client_props_of(alias).peekable();
+            if client.peek().is_some() {
+                let _ = writeln!(out, "[clusters.{alias}.client]");
+            }
+            for (key, value) in client {
+                let _ = writeln!(out, "{} = {}", quote(key), quote(value));
+            }
             let _ = writeln!(out, "[clusters.{alias}.consumer]");
             let _ = writeln!(out, "\"fetch.wait.max.ms\" = \"10\"");
             for (key, value) in &self.consumer_props {
@@ -268,6 +293,9 @@ impl Config {
         let _ = writeln!(out, "clusters = {}", aliases.join(", "));
         for (alias, bootstrap) in &self.clusters {
             let _ = writeln!(out, "{alias}.bootstrap.servers = {bootstrap}");
+            for (key, value) in self.client_props_of(alias) {
+                let _ = writeln!(out, "{alias}.{key} = {value}");
+            }
         }
         let _ = writeln!(out, "strait.data.dir = {}", self.data_dir.display());
         let _ = writeln!(

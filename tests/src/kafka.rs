@@ -6,6 +6,12 @@
 //! cluster of three has node 1 as broker and controller and nodes 2 and 3 as brokers only, so any
 //! of those two can be stopped while the metadata quorum stays up. Storage is formatted with
 //! Kafka's own `kafka.tools.StorageTool format`, one process per node, in parallel.
+//!
+//! With [`KafkaSpec::sasl`] every broker also listens with SASL_SSL and SASL_PLAINTEXT (mechanisms
+//! SCRAM-SHA-512 and PLAIN), on a certificate of a test CA of the cluster's own, and optionally
+//! runs Kafka's `StandardAuthorizer`. The PLAINTEXT listener stays: brokers talk to each other on
+//! it and the tests' own clients (admin, producers, readers) use it as `User:ANONYMOUS`, a super
+//! user, so every fixture works unchanged; what a test checks goes through the SASL listeners.
 
 use std::fs::{self, File};
 use std::io::Write as _;
@@ -15,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::process::{die_with_test, signal};
+use crate::tls::TestCa;
 use crate::{admin, names};
 
 /// How long a Kafka cluster may take from spawning its brokers to answering Metadata with every
@@ -36,6 +43,38 @@ pub struct KafkaSpec {
     pub port: Option<u16>,
     /// Lines added to (or overriding) every broker's `server.properties`.
     pub server_props: Vec<(String, String)>,
+    /// SASL_SSL and SASL_PLAINTEXT listeners next to the PLAINTEXT one; `None`: PLAINTEXT only.
+    pub sasl: Option<SaslSpec>,
+}
+
+/// The users and the authorizer of a cluster's SASL listeners (see [`KafkaSpec::sasl`]).
+#[derive(Debug, Clone, Default)]
+pub struct SaslSpec {
+    /// `(name, password)` of SCRAM-SHA-512 users, created when the storage is formatted.
+    pub scram_users: Vec<(String, String)>,
+    /// `(name, password)` of PLAIN users (the listeners' JAAS configuration).
+    pub plain_users: Vec<(String, String)>,
+    /// Kafka's `StandardAuthorizer` with these super users (names without `User:`) besides
+    /// `ANONYMOUS` (the PLAINTEXT listener: brokers and test clients); `None`: no authorizer,
+    /// every authenticated user may do everything.
+    pub super_users: Option<Vec<String>>,
+}
+
+impl SaslSpec {
+    /// `name` as a SCRAM-SHA-512 user and as a PLAIN user, with the same password.
+    pub fn user(mut self, name: &str, password: &str) -> SaslSpec {
+        self.scram_users
+            .push((name.to_owned(), password.to_owned()));
+        self.plain_users
+            .push((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Turns the authorizer on, with `super_users` as super users.
+    pub fn authorizer(mut self, super_users: &[&str]) -> SaslSpec {
+        self.super_users = Some(super_users.iter().map(|u| (*u).to_owned()).collect());
+        self
+    }
 }
 
 impl Default for KafkaSpec {
@@ -44,6 +83,7 @@ impl Default for KafkaSpec {
             brokers: 1,
             port: None,
             server_props: Vec::new(),
+            sasl: None,
         }
     }
 }
@@ -62,15 +102,30 @@ impl KafkaSpec {
         self.server_props.push((key.to_owned(), value.to_owned()));
         self
     }
+
+    /// Adds the SASL listeners, users and authorizer of `sasl`.
+    pub fn with_sasl(mut self, sasl: SaslSpec) -> KafkaSpec {
+        self.sasl = Some(sasl);
+        self
+    }
 }
 
 /// A running Apache Kafka cluster. Dropping it kills every broker and removes its data.
 pub struct KafkaCluster {
     nodes: Vec<KafkaNode>,
     bootstrap: String,
+    /// The SASL listeners and the CA that signed the brokers' certificate, when asked for.
+    sasl: Option<SaslListeners>,
     libs: PathBuf,
     /// Data and logs of every node; removed on drop unless kept (see [`KafkaCluster::keep_dir`]).
     dir: Option<tempfile::TempDir>,
+}
+
+/// Bootstrap addresses of the SASL listeners and the CA their certificate chains to.
+struct SaslListeners {
+    ssl_bootstrap: String,
+    plaintext_bootstrap: String,
+    ca: TestCa,
 }
 
 struct KafkaNode {
@@ -143,6 +198,36 @@ impl KafkaCluster {
     /// `host:port` of every broker, comma-separated, for `bootstrap.servers`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// `host:port` of every broker's SASL_SSL listener (SCRAM-SHA-512 and PLAIN, TLS with a
+    /// certificate of [`Self::ca_file`] valid for `127.0.0.1` and `localhost`).
+    pub fn sasl_ssl_bootstrap(&self) -> &str {
+        &self.sasl_listeners().ssl_bootstrap
+    }
+
+    /// `host:port` of every broker's SASL_PLAINTEXT listener (SCRAM-SHA-512 and PLAIN).
+    pub fn sasl_plaintext_bootstrap(&self) -> &str {
+        &self.sasl_listeners().plaintext_bootstrap
+    }
+
+    /// The PEM file of the CA the SASL_SSL listeners' certificate chains to.
+    pub fn ca_file(&self) -> &Path {
+        &self.sasl_listeners().ca.ca_file
+    }
+
+    /// Grants or denies access: see [`acl_command`].
+    pub fn acl(&self, args: &[&str]) {
+        acl_command(&self.bootstrap, args);
+    }
+
+    fn sasl_listeners(&self) -> &SaslListeners {
+        self.sasl.as_ref().unwrap_or_else(|| {
+            panic!(
+                "the Kafka cluster at {} has no SASL listeners (KafkaSpec::with_sasl)",
+                self.bootstrap
+            )
+        })
     }
 
     /// Process ids of the running brokers.
@@ -294,6 +379,30 @@ impl Drop for KafkaCluster {
     }
 }
 
+/// Grants or denies access on the cluster whose PLAINTEXT listener is at `bootstrap` (the tests'
+/// super user `ANONYMOUS`) with Kafka's own `AclCommand`: `args` follow `--bootstrap-server`, e.g.
+/// `["--add", "--allow-principal", "User:strait", "--operation", "All", "--topic", "*"]`.
+/// Returns when the command did (the ACL is in the metadata log; brokers apply it within
+/// moments).
+pub fn acl_command(bootstrap: &str, args: &[&str]) {
+    let mut command = java(&libs_dir());
+    command
+        .args(["-Xmx128m", "org.apache.kafka.tools.AclCommand"])
+        .args(["--bootstrap-server", bootstrap])
+        .args(args)
+        .stdin(Stdio::null());
+    let output = die_with_test(&mut command)
+        .output()
+        .unwrap_or_else(|e| panic!("running AclCommand (is Java installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "AclCommand {args:?} on {bootstrap} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The folder of the Kafka jars: `$KAFKA_LIBS`, else the one `scripts/install-kafka.sh` fills.
 pub fn libs_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KAFKA_LIBS").filter(|d| !d.is_empty()) {
@@ -378,6 +487,14 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
         .collect();
     let cluster_id = cluster_uuid();
     let replication = spec.brokers.min(3);
+    // Per broker: (SASL_SSL port, SASL_PLAINTEXT port), when asked for.
+    let sasl_ports: Vec<(u16, u16)> = match spec.sasl {
+        Some(_) => (0..spec.brokers)
+            .map(|_| (crate::broker::free_port(), crate::broker::free_port()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let ca = spec.sasl.as_ref().map(|_| TestCa::new("kafka"));
     let mut nodes = Vec::new();
     for (index, port) in ports.iter().enumerate() {
         let id = index + 1;
@@ -392,24 +509,31 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
         );
         set("controller.listener.names", "CONTROLLER".into());
         set("inter.broker.listener.name", "PLAINTEXT".into());
+        let mut advertised = format!("PLAINTEXT://127.0.0.1:{port}");
+        let mut protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".to_owned();
+        if let (Some(sasl), Some(&(ssl_port, plain_port)), Some(ca)) =
+            (&spec.sasl, sasl_ports.get(index), &ca)
+        {
+            advertised.push_str(&format!(
+                ",SASL_SSL://127.0.0.1:{ssl_port},SASL_PLAINTEXT://127.0.0.1:{plain_port}"
+            ));
+            protocols.push_str(",SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT");
+            for (key, value) in sasl_props(sasl, ca, id) {
+                set(&key, value);
+            }
+        }
         if id == 1 {
             set("process.roles", "broker,controller".into());
             set(
                 "listeners",
-                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
+                format!("{advertised},CONTROLLER://127.0.0.1:{controller_port}"),
             );
         } else {
             set("process.roles", "broker".into());
-            set("listeners", format!("PLAINTEXT://127.0.0.1:{port}"));
+            set("listeners", advertised.clone());
         }
-        set(
-            "advertised.listeners",
-            format!("PLAINTEXT://127.0.0.1:{port}"),
-        );
-        set(
-            "listener.security.protocol.map",
-            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
-        );
+        set("advertised.listeners", advertised);
+        set("listener.security.protocol.map", protocols);
         set("log.dirs", node_dir.join("data").display().to_string());
         set("offsets.topic.replication.factor", replication.to_string());
         set("offsets.topic.num.partitions", "10".into());
@@ -443,17 +567,81 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
             child: None,
         });
     }
-    format_storage(libs, &cluster_id, &nodes)?;
-    Ok(KafkaCluster {
-        bootstrap: ports
-            .iter()
+    let scram_users = spec
+        .sasl
+        .as_ref()
+        .map_or(&[][..], |s| s.scram_users.as_slice());
+    format_storage(libs, &cluster_id, &nodes, scram_users)?;
+    let list = |ports: &mut dyn Iterator<Item = u16>| {
+        ports
             .map(|p| format!("127.0.0.1:{p}"))
             .collect::<Vec<_>>()
-            .join(","),
+            .join(",")
+    };
+    let sasl = ca.map(|ca| SaslListeners {
+        ssl_bootstrap: list(&mut sasl_ports.iter().map(|p| p.0)),
+        plaintext_bootstrap: list(&mut sasl_ports.iter().map(|p| p.1)),
+        ca,
+    });
+    Ok(KafkaCluster {
+        bootstrap: list(&mut ports.iter().copied()),
+        sasl,
         nodes,
         libs: libs.to_owned(),
         dir: Some(dir),
     })
+}
+
+/// The broker settings of the SASL listeners: mechanisms, users, the certificate (inline PEM,
+/// which Kafka reads with `ssl.keystore.type=PEM` and no password for an unencrypted key) and the
+/// authorizer.
+fn sasl_props(sasl: &SaslSpec, ca: &TestCa, id: usize) -> Vec<(String, String)> {
+    let cert = ca.issue(&format!("broker-{id}"));
+    let read = |path: &Path| {
+        fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            // One property line: Java's Properties.load turns `\n` back into a line break.
+            .replace('\n', "\\n")
+    };
+    let plain_users: String = sasl
+        .plain_users
+        .iter()
+        .map(|(name, password)| format!(" user_{name}=\"{password}\""))
+        .collect();
+    let mut out: Vec<(String, String)> = [
+        ("sasl.enabled.mechanisms", "SCRAM-SHA-512,PLAIN".to_owned()),
+        ("ssl.keystore.type", "PEM".to_owned()),
+        ("ssl.keystore.certificate.chain", read(&cert.cert)),
+        ("ssl.keystore.key", read(&cert.key)),
+        ("ssl.client.auth", "none".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for listener in ["sasl_ssl", "sasl_plaintext"] {
+        out.push((
+            format!("listener.name.{listener}.scram-sha-512.sasl.jaas.config"),
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;".to_owned(),
+        ));
+        out.push((
+            format!("listener.name.{listener}.plain.sasl.jaas.config"),
+            format!(
+                "org.apache.kafka.common.security.plain.PlainLoginModule required{plain_users};"
+            ),
+        ));
+    }
+    if let Some(super_users) = &sasl.super_users {
+        out.push((
+            "authorizer.class.name".to_owned(),
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_owned(),
+        ));
+        let users: Vec<String> = std::iter::once("ANONYMOUS")
+            .chain(super_users.iter().map(String::as_str))
+            .map(|u| format!("User:{u}"))
+            .collect();
+        out.push(("super.users".to_owned(), users.join(";")));
+    }
+    out
 }
 
 /// Later lines win, as in Java's `Properties.load`.
@@ -481,7 +669,13 @@ fn java(libs: &Path) -> Command {
 }
 
 /// `StorageTool format` for every node, in parallel (each is a JVM start, ~2 s).
-fn format_storage(libs: &Path, cluster_id: &str, nodes: &[KafkaNode]) -> Result<(), String> {
+/// `scram_users` become SCRAM-SHA-512 credentials in the cluster's first metadata.
+fn format_storage(
+    libs: &Path,
+    cluster_id: &str,
+    nodes: &[KafkaNode],
+    scram_users: &[(String, String)],
+) -> Result<(), String> {
     let runs: Vec<_> = nodes
         .iter()
         .map(|node| {
@@ -495,7 +689,13 @@ fn format_storage(libs: &Path, cluster_id: &str, nodes: &[KafkaNode]) -> Result<
                     cluster_id,
                     "-c",
                 ])
-                .arg(&node.config)
+                .arg(&node.config);
+            for (name, password) in scram_users {
+                command
+                    .arg("--add-scram")
+                    .arg(format!("SCRAM-SHA-512=[name={name},password={password}]"));
+            }
+            command
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());

@@ -20,7 +20,8 @@
 //! failover, rejoin, join, whole-cluster restart, refused cluster settings, fencing of a cut-off
 //! node), `real_data` (Apache Kafka only: compressed, transactional and `LogAppendTime` sources,
 //! the target's batch codec, oversized records, group offset sync around an active group),
-//! `fixtures` (self-tests of this library).
+//! `security` (SASL_SSL / SASL_PLAINTEXT Kafka clusters with SCRAM-SHA-512, PLAIN and
+//! ACLs), `fixtures` (self-tests of this library).
 
 pub mod admin;
 pub mod broker;

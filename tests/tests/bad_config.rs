@@ -367,6 +367,56 @@ fn bad_client_properties_are_refused_before_anything_starts() {
     );
 }
 
+/// What an mm2.properties may ask for that this build cannot do is refused, with the key, the
+/// line, the reason and the fix: Java truststores (librdkafka reads PEM only), OAUTHBEARER with
+/// OIDC (no libcurl) or with a Java login callback (no token source).
+#[test]
+fn security_settings_that_cannot_work_are_refused() {
+    let dir = temp_dir("strait-badcfg-");
+    let cases: [(&str, &str, &str, &[&str]); 3] = [
+        (
+            "jks.properties",
+            "east.security.protocol = SASL_SSL\n\
+             east.ssl.truststore.location = /etc/kafka/truststore.jks\n\
+             east.ssl.truststore.password = changeit\n",
+            "east.ssl.truststore.location",
+            &[
+                "JKS truststore",
+                "keytool -exportcert",
+                "ssl.truststore.type = PEM",
+            ],
+        ),
+        (
+            "oidc.properties",
+            "east.security.protocol = SASL_SSL\neast.sasl.mechanism = OAUTHBEARER\n\
+             east.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.\
+             OAuthBearerLoginModule required clientId=\"mirror\" clientSecret=\"hush\";\n",
+            "east.sasl.jaas.config",
+            &["without libcurl", "SCRAM-SHA-512"],
+        ),
+        (
+            "callback.properties",
+            "east.security.protocol = SASL_SSL\neast.sasl.mechanism = OAUTHBEARER\n\
+             east.sasl.login.callback.handler.class = com.example.Tokens\n",
+            "east.sasl.mechanism",
+            &["token source", "SCRAM-SHA-512"],
+        ),
+    ];
+    for (name, extra, key, reasons) in cases {
+        let text = properties_config(dir.path(), extra);
+        let path = write(dir.path(), name, &text);
+        let line = line_of(&text, key);
+        let mut must_name = vec![format!("{}:{line}: `{key}`", path.display())];
+        must_name.extend(reasons.iter().map(|r| (*r).to_owned()));
+        let must_name: Vec<&str> = must_name.iter().map(String::as_str).collect();
+        assert_bad(name, &path, &must_name);
+        let out = check_config(&path, &[]);
+        for secret in ["changeit", "hush"] {
+            assert!(!out.stderr.contains(secret), "{name}: {}", out.stderr);
+        }
+    }
+}
+
 #[test]
 fn unreadable_file() {
     let dir = temp_dir("strait-badcfg-");

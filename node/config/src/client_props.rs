@@ -16,9 +16,9 @@
 //! | `compression.{gzip,lz4,zstd}.level` | `compression.level` |
 //! | `ssl.truststore.certificates` | `ssl.ca.pem` |
 //! | `ssl.keystore.certificate.chain` / `ssl.keystore.key` | `ssl.certificate.pem` / `ssl.key.pem` |
-//! | `ssl.truststore.location` with `ssl.truststore.type=PEM` | `ssl.ca.location` (JKS/PKCS12: ignored, convert to PEM) |
+//! | `ssl.truststore.location` with `ssl.truststore.type=PEM` | `ssl.ca.location` (JKS/PKCS12: the file is refused, with the conversion command) |
 //! | `ssl.keystore.location` with `ssl.keystore.type=PEM` | `ssl.certificate.location` + `ssl.key.location` (the same file) |
-//! | `ssl.keystore.location` with `ssl.keystore.type=PKCS12` | `ssl.keystore.location` (+ `ssl.keystore.password`) |
+//! | `ssl.keystore.location` with `ssl.keystore.type=PKCS12` | `ssl.keystore.location` (+ `ssl.keystore.password`); JKS: refused |
 //! | `sasl.jaas.config` with `PlainLoginModule` / `ScramLoginModule` | `sasl.username` + `sasl.password` |
 //! | `sasl.jaas.config` with `Krb5LoginModule` | `sasl.kerberos.keytab` + `sasl.kerberos.principal` |
 //! | `sasl.jaas.config` with `OAuthBearerLoginModule` (`clientId`, `clientSecret`, `scope`) | `sasl.oauthbearer.method=oidc` + `sasl.oauthbearer.client.id`/`.client.secret`/`.scope` |
@@ -126,6 +126,13 @@ pub(crate) fn translate(
                 }
                 Ok(Special::Context) => {}
                 Ok(Special::Ignore(reason)) => ignore(&mut out, reason),
+                Ok(Special::Refuse(reason)) => {
+                    return Err(ConfigError::InvalidKey {
+                        at: Location::at(file, prop.place.clone()),
+                        key: prop.key.clone(),
+                        reason,
+                    })
+                }
                 Err(expected) => {
                     return Err(ConfigError::InvalidValue {
                         at: Location::at(file, prop.place.clone()),
@@ -304,6 +311,9 @@ enum Special {
     /// Read as context by other properties (`ssl.*.type`); nothing of its own to set.
     Context,
     Ignore(String),
+    /// Cannot be honoured, and running without it would connect differently from what the file
+    /// asks (trusting other CAs, presenting no client certificate): the file is refused.
+    Refuse(String),
 }
 
 fn set(pairs: &[(&str, &str)]) -> Special {
@@ -320,6 +330,16 @@ enum StoreType {
     Pem,
     Pkcs12,
     Jks,
+}
+
+impl std::fmt::Display for StoreType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pem => "PEM",
+            Self::Pkcs12 => "PKCS12",
+            Self::Jks => "JKS",
+        })
+    }
 }
 
 /// `ssl.<store>.type` if set, else guessed from the file's extension, else Java's default, JKS.
@@ -349,10 +369,25 @@ fn store_type(
 /// Translations that depend on the value or on other properties. `Err` is what was expected.
 fn special(name: &str, prop: &JavaProp, lookup: &Context<'_>) -> Result<Special, String> {
     let value = prop.value.as_str();
-    let convert_truststore = "librdkafka cannot read JKS or PKCS12 truststores: convert it to PEM \
-        (keytool -exportcert -rfc) and set ssl.truststore.type = PEM";
-    let convert_keystore = "librdkafka cannot read JKS keystores: convert it to PKCS12 \
-        (keytool -importkeystore -deststoretype PKCS12) or PEM";
+    let convert_truststore = |kind: StoreType| {
+        let how = match kind {
+            StoreType::Jks => {
+                format!("keytool -exportcert -rfc -keystore {value} -alias <ca> -file ca.pem")
+            }
+            _ => format!("openssl pkcs12 -in {value} -nokeys -out ca.pem"),
+        };
+        format!(
+            "{kind} truststore {value:?}: librdkafka reads only PEM truststores; convert it \
+             ({how}) and set ssl.truststore.location to the PEM file with ssl.truststore.type = \
+             PEM (or ssl.ca.location in a Strait TOML file)"
+        )
+    };
+    let convert_keystore = format!(
+        "JKS keystore {:?}: librdkafka cannot read JKS; convert it (keytool -importkeystore \
+         -srckeystore <it> -destkeystore client.p12 -deststoretype PKCS12) and set \
+         ssl.keystore.location to it with ssl.keystore.type = PKCS12, or use PEM",
+        lookup.get("ssl.keystore.location").unwrap_or(value)
+    );
     Ok(match name {
         "bootstrap.servers" => Special::Ignore(
             "bootstrap servers are set per cluster (A.bootstrap.servers), not per client type"
@@ -374,8 +409,8 @@ fn special(name: &str, prop: &JavaProp, lookup: &Context<'_>) -> Result<Special,
         "ssl.truststore.location" => {
             match store_type(lookup.get("ssl.truststore.type"), Some(value), name)? {
                 StoreType::Pem => set(&[("ssl.ca.location", value)]),
-                StoreType::Pkcs12 | StoreType::Jks => {
-                    Special::Ignore(convert_truststore.to_owned())
+                kind @ (StoreType::Pkcs12 | StoreType::Jks) => {
+                    Special::Refuse(convert_truststore(kind))
                 }
             }
         }
@@ -389,7 +424,7 @@ fn special(name: &str, prop: &JavaProp, lookup: &Context<'_>) -> Result<Special,
                     ("ssl.key.location", value),
                 ]),
                 StoreType::Pkcs12 => set(&[("ssl.keystore.location", value)]),
-                StoreType::Jks => Special::Ignore(convert_keystore.to_owned()),
+                StoreType::Jks => Special::Refuse(convert_keystore),
             }
         }
         "ssl.keystore.password" => {
@@ -400,7 +435,8 @@ fn special(name: &str, prop: &JavaProp, lookup: &Context<'_>) -> Result<Special,
                     "not used with a PEM keystore: an encrypted key's password is ssl.key.password"
                         .to_owned(),
                 ),
-                StoreType::Jks => Special::Ignore(convert_keystore.to_owned()),
+                // The keystore's own key refuses the file.
+                StoreType::Jks => Special::Ignore(convert_keystore),
             }
         }
         "sasl.jaas.config" => jaas_to_librdkafka(value)?,
@@ -793,25 +829,36 @@ mod tests {
     }
 
     #[test]
-    fn pem_truststore_becomes_ca_location_and_jks_asks_for_conversion() {
+    fn pem_truststore_becomes_ca_location_and_jks_or_pkcs12_are_refused() {
         let t = run(&[
             ("ssl.truststore.location", "/etc/ca.pem"),
             ("ssl.truststore.type", "PEM"),
         ]);
         assert_eq!(props(&t), vec![("ssl.ca.location", "/etc/ca.pem")]);
 
-        let t = run(&[
-            ("ssl.truststore.location", "/etc/truststore.jks"),
-            ("ssl.truststore.password", "changeit"),
-        ]);
-        assert!(t.props.is_empty());
-        let reason = &t
-            .ignored
-            .iter()
-            .find(|i| i.key == "A.ssl.truststore.location")
-            .unwrap()
-            .reason;
-        assert!(reason.contains("convert it to PEM"), "{reason}");
+        for (location, kind, how) in [
+            ("/etc/truststore.jks", "JKS", "keytool -exportcert"),
+            ("/etc/truststore.p12", "PKCS12", "openssl pkcs12"),
+        ] {
+            let err = translate(
+                Path::new("/etc/mm2.properties"),
+                &scope(&[
+                    ("ssl.truststore.location", location),
+                    ("ssl.truststore.password", "changeit"),
+                ]),
+                &[],
+            )
+            .unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("/etc/mm2.properties:1: `A.ssl.truststore.location`: "),
+                "{msg}"
+            );
+            assert!(msg.contains(&format!("{kind} truststore")), "{msg}");
+            assert!(msg.contains(how), "{msg}");
+            assert!(msg.contains("ssl.truststore.type = PEM"), "{msg}");
+            assert!(!msg.contains("changeit"), "{msg}");
+        }
 
         // Type from a lower scope, extension when no type is set.
         let lower = scope(&[("ssl.truststore.type", "PEM")]);
@@ -848,9 +895,14 @@ mod tests {
                 ("ssl.keystore.password", "ksp"),
             ]
         );
-        let t = run(&[("ssl.keystore.location", "/etc/client.jks")]);
-        assert!(t.props.is_empty());
-        assert!(t.ignored[0].reason.contains("PKCS12"));
+        let err = translate(
+            Path::new("f"),
+            &scope(&[("ssl.keystore.location", "/etc/client.jks")]),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("JKS keystore"), "{err}");
+        assert!(err.to_string().contains("PKCS12"), "{err}");
         let err =
             translate(Path::new("f"), &scope(&[("ssl.keystore.type", "BKS")]), &[]).unwrap_err();
         assert!(err.to_string().contains("PEM, PKCS12 or JKS"), "{err}");

@@ -239,23 +239,104 @@ impl FlowClientConfigs {
 pub fn check_client_properties(settings: &Settings) -> Result<(), Box<ConfigError>> {
     for flow in &settings.flows {
         for (client, config) in FlowClientConfigs::new(flow).each() {
-            let Err(error) = config.create_native_config() else {
-                continue;
+            let refused = match config.create_native_config() {
+                Ok(_) => sasl_refusal(config),
+                Err(KafkaError::ClientConfig(_, reason, property, value)) => {
+                    let reason = if reason.contains("not supported in this build") {
+                        format!("{reason}. {NO_OIDC}")
+                    } else {
+                        reason
+                    };
+                    Some((property, value, reason))
+                }
+                Err(other) => Some((String::new(), String::new(), other.to_string())),
             };
-            let (property, value, reason) = match error {
-                KafkaError::ClientConfig(_, reason, property, value) => (property, value, reason),
-                other => (String::new(), String::new(), other.to_string()),
-            };
-            return Err(Box::new(flow.rejected_client_property(
-                &settings.file,
-                client,
-                &property,
-                &value,
-                &reason,
-            )));
+            if let Some((property, value, reason)) = refused {
+                return Err(Box::new(flow.rejected_client_property(
+                    &settings.file,
+                    client,
+                    &property,
+                    &value,
+                    &reason,
+                )));
+            }
         }
     }
     Ok(())
+}
+
+/// Why OAUTHBEARER with OIDC is refused.
+const NO_OIDC: &str = "Strait's librdkafka is built without libcurl, so OAUTHBEARER with OIDC \
+    (sasl.oauthbearer.method = oidc, a token endpoint) is not available: use SCRAM-SHA-512, \
+    PLAIN, GSSAPI or mutual TLS";
+
+/// A SASL mechanism this build cannot authenticate with, as `(property, value, reason)`: one
+/// librdkafka was built without (it would only fail when the client is created), or OAUTHBEARER
+/// without OIDC, which needs a token callback Strait does not have (unless the test-only
+/// unsecured JWTs are turned on). librdkafka's default mechanism, as Java's, is GSSAPI.
+fn sasl_refusal(config: &ClientConfig) -> Option<(String, String, String)> {
+    let protocol = config.get("security.protocol").unwrap_or("plaintext");
+    if !protocol.to_ascii_lowercase().starts_with("sasl_") {
+        return None;
+    }
+    let (property, mechanism) = ["sasl.mechanism", "sasl.mechanisms"]
+        .into_iter()
+        .find_map(|p| config.get(p).map(|m| (p, m)))
+        .unwrap_or(("security.protocol", "GSSAPI"));
+    let (property, value) = (
+        property.to_owned(),
+        config.get(property).unwrap_or_default(),
+    );
+    let upper = mechanism.trim().to_ascii_uppercase();
+    let feature = match upper.as_str() {
+        "GSSAPI" => "sasl_gssapi",
+        "PLAIN" => "sasl_plain",
+        "SCRAM-SHA-256" | "SCRAM-SHA-512" => "sasl_scram",
+        "OAUTHBEARER" => "sasl_oauthbearer",
+        // librdkafka names the unknown mechanism when the client is created.
+        _ => return None,
+    };
+    let features = builtin_features();
+    if !features.split(',').any(|f| f == feature) {
+        let default = if property == "security.protocol" {
+            " (the default when sasl.mechanism is not set, as with Java clients)"
+        } else {
+            ""
+        };
+        return Some((
+            property,
+            value.to_owned(),
+            format!(
+                "SASL mechanism {upper}{default} is not built into Strait's librdkafka \
+                 (builtin.features: {features})"
+            ),
+        ));
+    }
+    let oidc = config
+        .get("sasl.oauthbearer.method")
+        .is_some_and(|m| m.eq_ignore_ascii_case("oidc"));
+    let unsecured = config
+        .get("enable.sasl.oauthbearer.unsecure.jwt")
+        .is_some_and(|v| v == "true");
+    if upper == "OAUTHBEARER" && !oidc && !unsecured {
+        return Some((
+            property,
+            value.to_owned(),
+            format!(
+                "OAUTHBEARER needs a token source, and Strait has no token callback (a Java \
+                 sasl.login.callback.handler.class cannot run in it). {NO_OIDC}"
+            ),
+        ));
+    }
+    None
+}
+
+/// librdkafka's `builtin.features` (`gzip,snappy,ssl,sasl,...`).
+fn builtin_features() -> String {
+    ClientConfig::new()
+        .create_native_config()
+        .and_then(|native| native.get("builtin.features"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -358,6 +439,62 @@ mod tests {
                 path.display()
             )
         );
+    }
+
+    #[test]
+    fn sasl_mechanisms_this_build_cannot_use_are_refused() {
+        let features = builtin_features();
+        for feature in [
+            "sasl_plain",
+            "sasl_scram",
+            "sasl_gssapi",
+            "sasl_oauthbearer",
+        ] {
+            assert!(
+                features.split(',').any(|f| f == feature),
+                "{feature} in {features}"
+            );
+        }
+        let text = format!(
+            "{MM2}A.security.protocol = SASL_SSL\nA.sasl.mechanism = SCRAM-SHA-512\n\
+             A.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule \
+             required username=\"u\" password=\"p\";\n"
+        );
+        let (_dir, _, settings) = load("mm2.properties", &text);
+        check_client_properties(&settings).unwrap();
+        // Kerberos, also as the default mechanism.
+        let (_dir, _, settings) = load(
+            "mm2.properties",
+            &format!("{MM2}A.security.protocol = SASL_PLAINTEXT\n"),
+        );
+        check_client_properties(&settings).unwrap();
+
+        let text = format!(
+            "{MM2}A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n\
+             A.sasl.login.callback.handler.class = com.example.Tokens\n"
+        );
+        let (_dir, path, settings) = load("mm2.properties", &text);
+        let err = check_client_properties(&settings).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:6: `A.sasl.mechanism`", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("token source"), "{err}");
+        assert!(err.contains("SCRAM-SHA-512"), "{err}");
+
+        let text = format!(
+            "{MM2}A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n\
+             A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.\
+             OAuthBearerLoginModule required clientId=\"id\" clientSecret=\"s\";\n"
+        );
+        let (_dir, path, settings) = load("mm2.properties", &text);
+        let err = check_client_properties(&settings).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:7: `A.sasl.jaas.config`", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("without libcurl"), "{err}");
+        assert!(!err.contains("\"s\""), "{err}");
     }
 
     #[test]

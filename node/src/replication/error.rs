@@ -1,6 +1,6 @@
 //! Why a partition stopped replicating, classified so the supervisor knows how long to wait.
 
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use thiserror::Error;
 
 use crate::kafka::{classify, ErrorClass};
@@ -36,6 +36,22 @@ pub enum PartitionError {
     /// The log start and end offsets could not be read after an out-of-range fetch.
     #[error("cannot read the source's log start and end offsets: {0}")]
     Watermarks(KafkaError),
+    /// The source cluster's ACLs do not let Strait's principal read the topic (a fetch answered
+    /// TOPIC_AUTHORIZATION_FAILED). Fatal: only a change of the ACLs helps.
+    #[error(
+        "source topic authorization failed: {principal} may not read topic {topic} (the source \
+         cluster needs to grant READ and DESCRIBE on it; or exclude the topic from the flow)"
+    )]
+    ReadDenied {
+        topic: String,
+        /// `User:<sasl.username>`, or "Strait's principal" when the name is not known.
+        principal: String,
+    },
+}
+
+/// Whether `error` is the source refusing to let this principal read a topic.
+pub fn is_topic_authorization(error: &KafkaError) -> bool {
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::TopicAuthorizationFailed)
 }
 
 impl PartitionError {
@@ -43,7 +59,9 @@ impl PartitionError {
         match self {
             Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
             Self::NoQueue | Self::NotSent | Self::Watermarks(_) => ErrorClass::Retriable,
-            Self::OutOfRange { .. } | Self::PastEnd { .. } => ErrorClass::Fatal,
+            Self::OutOfRange { .. } | Self::PastEnd { .. } | Self::ReadDenied { .. } => {
+                ErrorClass::Fatal
+            }
         }
     }
 }

@@ -439,6 +439,11 @@ impl FlowActor {
                 lease: self.cluster.liveness_timeout,
             },
             offset_reset: self.offset_reset,
+            source_principal: self
+                .settings
+                .consumer
+                .get("sasl.username")
+                .map(|user| Arc::from(format!("User:{user}"))),
         };
         let actor = match PartitionActor::new(spec) {
             Ok(actor) => actor,

@@ -19,10 +19,10 @@ use strait_coordinator::{FlowId, TopicPartition};
 use strait_storage::{Position, PositionKey, PositionStore};
 
 use crate::kafka::{ErrorClass, OffsetReset, ReportingContext};
-use crate::metrics::fetch_error;
+use crate::metrics::{authorization_error, fetch_error};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
-use crate::replication::error::PartitionError;
+use crate::replication::error::{is_topic_authorization, PartitionError};
 use crate::replication::producer::{DeliveryTarget, TargetProducer};
 use crate::replication::source::{self, SourceBatch};
 use crate::replication::status::{NodeStatus, PartitionState, PartitionStatus};
@@ -60,6 +60,9 @@ pub struct PartitionSpec {
     pub fence: Fence,
     /// Where to resume when the position is no longer in the source's log (`auto.offset.reset`).
     pub offset_reset: OffsetReset,
+    /// The principal the source consumer authenticates as (`User:<sasl.username>`), for messages;
+    /// `None` without SASL user name.
+    pub source_principal: Option<Arc<str>>,
 }
 
 /// The check a partition actor makes before every batch it hands to the producer: this node's
@@ -527,6 +530,22 @@ impl StreamHandler<SourceBatch> for PartitionActor {
                         partition = self.spec.tp.partition, %error,
                         "source fetch error (librdkafka retries)");
                     self.last_error = Some(format!("source fetch: {error}"));
+                }
+                ErrorClass::Fatal if is_topic_authorization(&error) => {
+                    let principal = self
+                        .spec
+                        .source_principal
+                        .as_deref()
+                        .unwrap_or("Strait's principal")
+                        .to_owned();
+                    authorization_error(&self.spec.flow, &self.spec.tp.topic);
+                    tracing::error!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                        partition = self.spec.tp.partition, %principal, %error,
+                        "source cluster denies READ on the topic: grant READ (and DESCRIBE) on \
+                         it to the principal, or exclude the topic; the other topics go on");
+                    let topic = self.spec.tp.topic.to_string();
+                    self.fail(ctx, PartitionError::ReadDenied { topic, principal });
+                    return;
                 }
                 ErrorClass::Fatal => {
                     self.fail(ctx, PartitionError::Fetch(error));

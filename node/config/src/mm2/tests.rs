@@ -260,7 +260,7 @@ fn java_client_properties_are_translated_or_listed() {
         "{BASE}\
          A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \\\n\
          \x20   username=\"alice\" password=\"s3cret\";\n\
-         A.ssl.truststore.location = /etc/kafka/truststore.jks\n\
+         A.ssl.truststore.location = /etc/kafka/ca.pem\n\
          A.ssl.truststore.password = changeit\n\
          A.consumer.key.deserializer = org.apache.kafka.common.serialization.ByteArrayDeserializer\n\
          linger.ms = 10\n"
@@ -269,7 +269,7 @@ fn java_client_properties_are_translated_or_listed() {
     assert_eq!(consumer["sasl.username"], "alice");
     assert_eq!(consumer["sasl.password"], "s3cret");
     assert!(!consumer.contains_key("sasl.jaas.config"));
-    assert!(!consumer.contains_key("ssl.ca.location"));
+    assert_eq!(consumer["ssl.ca.location"], "/etc/kafka/ca.pem");
     let reason = |key: &str| {
         s.ignored
             .iter()
@@ -278,18 +278,39 @@ fn java_client_properties_are_translated_or_listed() {
             .reason
             .clone()
     };
-    assert!(reason("A.ssl.truststore.location").contains("convert it to PEM"));
+    assert!(reason("A.ssl.truststore.password").contains("PEM truststores"));
     assert!(reason("A.consumer.key.deserializer").contains("raw bytes"));
     assert!(reason("linger.ms").contains("A.producer.linger.ms"));
-    let truststore = s
+    let password = s
         .ignored
         .iter()
-        .filter(|i| i.key == "A.ssl.truststore.location")
+        .filter(|i| i.key == "A.ssl.truststore.password")
         .count();
     assert_eq!(
-        truststore, 1,
+        password, 1,
         "listed once, though translated for several clients"
     );
+}
+
+#[test]
+fn java_truststores_are_refused_with_the_conversion() {
+    let msg = error(&format!(
+        "{BASE}\
+         A.security.protocol = SASL_SSL\n\
+         A.ssl.truststore.location = /etc/kafka/truststore.jks\n\
+         A.ssl.truststore.password = changeit\n"
+    ));
+    assert_mentions(
+        &msg,
+        &[
+            &format!("{FILE}:"),
+            "`A.ssl.truststore.location`",
+            "JKS truststore",
+            "keytool -exportcert",
+            "ssl.truststore.type = PEM",
+        ],
+    );
+    assert!(!msg.contains("changeit"), "{msg}");
 }
 
 #[test]
