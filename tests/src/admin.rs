@@ -69,6 +69,26 @@ pub fn broker_count(bootstrap: &str, timeout: Duration) -> Option<usize> {
     Some(metadata.brokers().len())
 }
 
+/// How many replicas each partition of `topic` has (by partition), from the cluster's Metadata;
+/// empty when the topic does not exist.
+pub fn replica_counts(bootstrap: &str, topic: &str) -> Vec<usize> {
+    let client: BaseProducer = client_config(bootstrap)
+        .create()
+        .unwrap_or_else(|e| panic!("client for {bootstrap}: {e}"));
+    let metadata = client
+        .client()
+        .fetch_metadata(None, METADATA_TIMEOUT)
+        .unwrap_or_else(|e| panic!("metadata of {bootstrap}: {e}"));
+    let mut counts: Vec<(i32, usize)> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| (p.id(), p.replicas().len())))
+        .collect();
+    counts.sort_unstable();
+    counts.into_iter().map(|(_, n)| n).collect()
+}
+
 /// Every topic name of the cluster.
 pub fn try_topic_names(bootstrap: &str, timeout: Duration) -> KafkaResult<Vec<String>> {
     Ok(try_topics(bootstrap, timeout)?.into_keys().collect())
