@@ -1020,10 +1020,22 @@ impl Stage {
     fn apt_packages(&self) -> BTreeSet<String> {
         self.commands
             .iter()
-            .filter_map(|c| c.strip_prefix("apt-get install"))
-            .flat_map(|args| args.split_whitespace())
-            .filter(|arg| !arg.starts_with('-'))
-            .map(str::to_owned)
+            // `VAR=value apt-get install ...`: the variables are the command's environment.
+            .map(|c| {
+                let mut words = c.split(' ').peekable();
+                while words
+                    .next_if(|w| w.contains('=') && !w.starts_with('-'))
+                    .is_some()
+                {}
+                words.collect::<Vec<_>>().join(" ")
+            })
+            .filter_map(|c| c.strip_prefix("apt-get install").map(str::to_owned))
+            .flat_map(|args| {
+                args.split_whitespace()
+                    .filter(|arg| !arg.starts_with('-'))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 }

@@ -904,6 +904,26 @@ fn a_remote_topic_deleted_under_a_running_flow_is_recreated_and_nothing_after_is
     let base_ts = data::base_timestamp();
     let before = data::produce_generated_range(src, &topic, 3, 0..100, base_ts);
     verify::wait_for_tail(tgt, &remote, &before, Some(&strait));
+    // The cluster knows the topic was replicated into once the positions are in its state
+    // (proposed about once a second): only then is a deletion noticed as one.
+    wait::until(
+        "the replicated positions in the cluster's state",
+        DEADLINE,
+        POLL,
+        || {
+            let status = status_at(&contact(&config))?;
+            let positions: Vec<i64> = status
+                .assignments
+                .iter()
+                .filter(|a| a.topic == topic)
+                .map(|a| a.next_source_offset)
+                .collect();
+            (positions == vec![100; 3])
+                .then_some(())
+                .ok_or_else(|| format!("{positions:?}"))
+        },
+        || strait.log_tail(30),
+    );
 
     delete_topic(tgt, &remote);
     let after = data::produce_generated_range(src, &topic, 3, 100..300, base_ts);
