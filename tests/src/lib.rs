@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod kafka;
+pub mod metrics;
 pub mod mode;
 pub mod names;
 pub mod process;

@@ -198,24 +198,6 @@ fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32
         .unwrap_or_else(|e| panic!("committing for {group}: {e}"));
 }
 
-fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let consumer = consumer(bootstrap, group);
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The checkpoint moved the group to the right place: from `downstream` the target yields the
 /// source record at `upstream` (nothing skipped), and the record before it on the target is the
 /// source record before `upstream` (nothing the group already read comes again).
@@ -570,7 +552,7 @@ fn group_offset_sync_skips_groups_with_active_members() {
         DEADLINE,
         POLL,
         || {
-            let got = committed(tgt, &idle, &s.remote, 2);
+            let got = admin::committed_offsets(tgt, &idle, &s.remote, 2);
             if got == BTreeMap::from([(0, 27), (1, 13)]) {
                 Ok(got)
             } else {
@@ -597,7 +579,7 @@ fn group_offset_sync_skips_groups_with_active_members() {
         },
         || s.strait.log_tail(40),
     );
-    let untouched = committed(tgt, &active, &s.remote, 2);
+    let untouched = admin::committed_offsets(tgt, &active, &s.remote, 2);
     stop.store(true, Ordering::SeqCst);
     poller.join().expect("member thread");
     assert!(
@@ -638,7 +620,7 @@ fn group_offset_sync_skips_groups_with_active_members() {
         },
         || s.strait.log_tail(40),
     );
-    let after = committed(tgt, &idle, &s.remote, 2);
+    let after = admin::committed_offsets(tgt, &idle, &s.remote, 2);
     assert_eq!(after.get(&0), Some(&40), "moved backwards: {after:?}");
 }
 

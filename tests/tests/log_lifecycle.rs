@@ -4,16 +4,13 @@
 //! topics deleted on either side of a running flow.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::executor::block_on;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::{GetNodeStatusResponse, SourceOffset, TranslateOffsetsRequest};
@@ -21,7 +18,7 @@ use strait_tests::cluster::{connect, status_at};
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
 use strait_tests::strait::{strait_bin, temp_dir};
-use strait_tests::{admin, broker, mode, names, verify, wait, Broker, Strait};
+use strait_tests::{admin, broker, metrics, mode, names, verify, wait, Broker, Strait};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(250);
@@ -37,46 +34,10 @@ fn real_kafka_only() -> bool {
 
 /// Every record of `topic`/`partition` from the log start to its end, with its offset.
 fn read_offsets(bootstrap: &str, topic: &str, partition: i32) -> Vec<(i64, Record)> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", names::unique("strait-test-reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("fetch.wait.max.ms", "20")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push((m.offset(), to_record(&m))),
-            Some(Err(KafkaError::PartitionEOF(_))) => return out,
-            Some(Err(_)) | None => {}
-        }
-    }
-    panic!(
-        "no end of {topic}/{partition} on {bootstrap} within 30 s ({} read)",
-        out.len()
-    );
-}
-
-fn to_record<M: Message>(m: &M) -> Record {
-    Record {
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
-        headers: m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        timestamp: m.timestamp().to_millis().unwrap_or(-1),
-    }
+    verify::read_to_eof(bootstrap, topic, partition, |m| {
+        (m.offset(), verify::to_record(m))
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn records(read: &[(i64, Record)]) -> Vec<Record> {
@@ -202,38 +163,14 @@ fn strait_cli(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `GET /metrics`: the value of `name` whose labels include all of `labels`.
-fn metric(addr: SocketAddr, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find(|line| {
-            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
-}
-
 /// Version `version` of `key`: headers, a tombstone now and then, and a timestamp one second per
 /// round apart (the broker rolls a segment when a record's timestamp is `segment.ms` past the
 /// segment's first).
 fn keyed(tag: &str, key: usize, version: usize, base_ts: i64) -> Record {
     Record {
         key: Some(format!("{tag}-key-{key}").into_bytes()),
-        value: ((key + version) % 5 != 0).then(|| format!("{tag}-{key}-v{version}").into_bytes()),
+        value: (!(key + version).is_multiple_of(5))
+            .then(|| format!("{tag}-{key}-v{version}").into_bytes()),
         headers: vec![
             ("version".to_owned(), Some(version.to_string().into_bytes())),
             ("null".to_owned(), None),
@@ -620,7 +557,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
         "the skipped records counter",
         DEADLINE,
         POLL,
-        || match metric(
+        || match metrics::value(
             metrics_addr,
             "strait_replication_records_skipped_total",
             &labels,
@@ -697,7 +634,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
         "the counter after both skips",
         DEADLINE,
         POLL,
-        || match metric(
+        || match metrics::value(
             metrics_addr,
             "strait_replication_records_skipped_total",
             &labels,

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
 use strait_tests::kafka::KafkaSpec;
+use strait_tests::metrics::{sample, scrape};
 use strait_tests::strait::{strait_bin, temp_dir};
 use strait_tests::verify::{self, wait_for_tail};
 use strait_tests::{admin, names, serial, wait, Broker, Strait};
@@ -297,31 +298,14 @@ fn decode_checkpoint(key: &[u8], value: &[u8]) -> (String, i32, i64, i64) {
 }
 
 /// The last checkpoint (upstream, downstream) of each group in `topic` (one partition).
-fn last_checkpoints(bootstrap: &str, topic: &str) -> BTreeMap<String, (i64, i64)> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", names::unique("strait-test-ckpt"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
-    let mut last = BTreeMap::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let (group, _, up, down) =
-                    decode_checkpoint(m.key().unwrap_or_default(), m.payload().unwrap_or_default());
-                last.insert(group, (up, down));
-            }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
-            Some(Err(_)) | None => {}
-        }
-    }
-    last
+fn last_checkpoints(bootstrap: &str, topic: &str) -> Result<BTreeMap<String, (i64, i64)>, String> {
+    let checkpoints = verify::read_to_eof(bootstrap, topic, 0, |m| {
+        let (group, _, up, down) =
+            decode_checkpoint(m.key().unwrap_or_default(), m.payload().unwrap_or_default());
+        (group, (up, down))
+    })?;
+    // Later checkpoints of a group replace earlier ones.
+    Ok(checkpoints.into_iter().collect())
 }
 
 /// A transactional producer on the source commits some transactions and aborts others: the
@@ -430,7 +414,7 @@ fn transactions_replicate_committed_records_and_translate_across_markers() {
         DEADLINE,
         POLL,
         || {
-            let last = last_checkpoints(target.bootstrap(), "A.checkpoints.internal");
+            let last = last_checkpoints(target.bootstrap(), "A.checkpoints.internal")?;
             let wrong: Vec<String> = cases
                 .iter()
                 .filter(|(g, up, down)| last.get(g) != Some(&(*up, *down)))
@@ -485,47 +469,12 @@ fn first_record_from(bootstrap: &str, topic: &str, offset: i64) -> Option<Record
 
 /// A record and its timestamp type (`CreateTime`, `LogAppendTime`).
 fn to_record<M: Message>(m: &M) -> (Record, Timestamp) {
-    let headers = m
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
-    (
-        Record {
-            key: m.key().map(<[u8]>::to_vec),
-            value: m.payload().map(<[u8]>::to_vec),
-            headers,
-            timestamp: m.timestamp().to_millis().unwrap_or(-1),
-        },
-        m.timestamp(),
-    )
+    (verify::to_record(m), m.timestamp())
 }
 
 /// Every record of `topic`/0 with its timestamp type, until the end.
 fn read_with_timestamp_types(bootstrap: &str, topic: &str) -> Vec<(Record, Timestamp)> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", names::unique("strait-test-reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push(to_record(&m)),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return out,
-            Some(Err(_)) | None => {}
-        }
-    }
-    panic!("no end of {topic} within 30 s ({} records read)", out.len())
+    verify::read_to_eof(bootstrap, topic, 0, |m| to_record(m)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A source topic with `message.timestamp.type = LogAppendTime`: its records carry the broker's
@@ -604,29 +553,6 @@ fn log_append_time_topics_keep_the_source_timestamps_as_create_time() {
         .and_then(|e| e.value);
     assert_eq!(effective.as_deref(), Some("CreateTime"));
     strait.assert_running();
-}
-
-/// The committed offsets of `group` on `topic` (partitions `0..partitions`) of a cluster.
-fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// `(state, members)` of `group` as DescribeGroups shows it.
@@ -742,7 +668,7 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
             DEADLINE,
             POLL,
             || {
-                let got = committed(tgt, &idle, &remote, 2);
+                let got = admin::committed_offsets(tgt, &idle, &remote, 2);
                 (got == want).then_some(()).ok_or(format!("{got:?}"))
             },
             || strait.log_tail(40),
@@ -753,7 +679,7 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
     commit_group(src, &idle, &topic, 0, 31);
     wait_idle(BTreeMap::from([(0, 38), (1, 43)]));
     assert_eq!(
-        committed(tgt, &active, &remote, 2),
+        admin::committed_offsets(tgt, &active, &remote, 2),
         BTreeMap::new(),
         "offsets were committed into a group with an active member"
     );
@@ -770,7 +696,7 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
         DEADLINE,
         POLL,
         || {
-            let got = committed(tgt, &active, &remote, 2);
+            let got = admin::committed_offsets(tgt, &active, &remote, 2);
             if got == BTreeMap::from([(0, 27), (1, 13)]) {
                 Ok(got)
             } else {
@@ -802,44 +728,6 @@ fn node_partitions(contact: &str) -> Vec<strait_proto::v1::PartitionStatus> {
             .into_inner()
             .partitions
     })
-}
-
-/// `GET /metrics` of a node: the body.
-fn scrape(addr: std::net::SocketAddr) -> Result<String, String> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default())
-}
-
-/// The value of the sample `name` whose labels include `labels`.
-fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    body.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find(|line| {
-            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
 }
 
 /// A 200 KB record on partition 0 of a topic, to a target broker that accepts at most 64 KiB
