@@ -27,6 +27,7 @@ pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod data;
+pub mod group;
 pub mod kafka;
 pub mod metrics;
 pub mod mode;

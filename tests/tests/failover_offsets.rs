@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -17,7 +15,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use strait_tests::cluster::StraitCluster;
 use strait_tests::config::{Config, Flow};
 use strait_tests::data::{self, ContinuousProducer, Record, TestProducer};
-use strait_tests::strait::temp_dir;
+use strait_tests::group::ActiveMember;
+use strait_tests::strait::{run_cli, run_cli_ok, temp_dir};
 use strait_tests::{admin, names, serial, wait, Broker, Strait};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -376,7 +375,7 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
         .map(|(p, cp)| (*p, (cp.upstream, cp.downstream)))
         .collect();
     let contact = format!("127.0.0.1:{}", s.cluster_port);
-    let out = strait_cli(&[
+    let out = run_cli_ok(&[
         "translate",
         "--flow",
         "A->B",
@@ -389,7 +388,7 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
     ]);
     let translated = translated_offsets(&out);
     assert_eq!(translated, expected, "strait translate --group:\n{out}");
-    let out = strait_cli(&[
+    let out = run_cli_ok(&[
         "translate",
         "--flow",
         "A->B",
@@ -410,7 +409,7 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             ]),
         "strait translate --offset:\n{out}"
     );
-    let out = strait_cli_status(&[
+    let out = run_cli(&[
         "translate",
         "--flow",
         "A->B",
@@ -419,7 +418,10 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
         "--contact",
         &contact,
     ]);
-    assert!(!out.0 && out.1.contains("InvalidArgument"), "{out:?}");
+    assert!(
+        out.code != Some(0) && format!("{}{}", out.stdout, out.stderr).contains("InvalidArgument"),
+        "{out:?}"
+    );
 
     // Heartbeats: key (A, B), value version 0 + a recent timestamp.
     let heartbeats = read_all(tgt, "heartbeats");
@@ -455,29 +457,6 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             "sync {partition}: {upstream} -> {downstream}"
         );
     }
-}
-
-/// Runs `strait ARGS` and returns (success, stdout + stderr).
-fn strait_cli_status(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(strait_tests::strait::strait_bin())
-        .args(args)
-        .output()
-        .expect("strait runs");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// Runs `strait ARGS`, which must succeed, and returns its stdout.
-fn strait_cli(args: &[&str]) -> String {
-    let (ok, out) = strait_cli_status(args);
-    assert!(ok, "strait {args:?} failed:\n{out}");
-    out
 }
 
 /// `partition -> (source offset, target offset)` from `strait translate -o json`.
@@ -517,28 +496,14 @@ fn group_offset_sync_skips_groups_with_active_members() {
     let active = format!("{}-active", s.prefix);
 
     // A member of `active` consumes the remote topic on the target (and commits nothing).
-    let member = consumer(tgt, &active);
-    member.subscribe(&[&s.remote]).expect("subscribe");
-    let stop = Arc::new(AtomicBool::new(false));
-    let assigned = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (stop, assigned) = (stop.clone(), assigned.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let _ = member.poll(Duration::from_millis(100));
-                if member.assignment().is_ok_and(|a| a.count() > 0) {
-                    assigned.store(true, Ordering::SeqCst);
-                }
-            }
-        })
-    };
+    let member = ActiveMember::join(tgt, &active, &s.remote);
     wait::until(
         "the target group member to be assigned",
         DEADLINE,
         POLL,
         || {
-            assigned
-                .load(Ordering::SeqCst)
+            member
+                .is_assigned()
                 .then_some(())
                 .ok_or_else(|| "not yet".to_owned())
         },
@@ -580,8 +545,7 @@ fn group_offset_sync_skips_groups_with_active_members() {
         || s.strait.log_tail(40),
     );
     let untouched = admin::committed_offsets(tgt, &active, &s.remote, 2);
-    stop.store(true, Ordering::SeqCst);
-    poller.join().expect("member thread");
+    member.leave();
     assert!(
         untouched.is_empty(),
         "the active group's offsets were written: {untouched:?}"

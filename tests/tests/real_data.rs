@@ -8,8 +8,6 @@
 //! are ignored on Tansu.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -18,9 +16,10 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
+use strait_tests::group::ActiveMember;
 use strait_tests::kafka::KafkaSpec;
 use strait_tests::metrics::{sample, scrape};
-use strait_tests::strait::{strait_bin, temp_dir};
+use strait_tests::strait::{run_cli_ok, temp_dir};
 use strait_tests::verify::{self, wait_for_tail};
 use strait_tests::{admin, names, serial, wait, Broker, Strait};
 
@@ -266,21 +265,6 @@ fn commit_group(bootstrap: &str, group: &str, topic: &str, partition: i32, offse
         .unwrap_or_else(|e| panic!("committing {offset} for {group}: {e}"));
 }
 
-/// Runs `strait ARGS`, which must succeed; its stdout.
-fn strait_cli(args: &[&str]) -> String {
-    let out = std::process::Command::new(strait_bin())
-        .args(args)
-        .output()
-        .expect("strait runs");
-    assert!(
-        out.status.success(),
-        "strait {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Kafka's Struct encoding of a checkpoint (MM2's layout), read independently of Strait:
 /// `(group, partition, upstream offset, downstream offset)`.
 fn decode_checkpoint(key: &[u8], value: &[u8]) -> (String, i32, i64, i64) {
@@ -380,7 +364,7 @@ fn transactions_replicate_committed_records_and_translate_across_markers() {
         || {
             let mut wrong = Vec::new();
             for (group, offset, expected) in &cases {
-                let out = strait_cli(&[
+                let out = run_cli_ok(&[
                     "translate",
                     "--flow",
                     "A->B",
@@ -622,34 +606,13 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
 
     // A member of `active` consumes the remote topic on the target (committing nothing).
     let active = format!("{prefix}-active");
-    let member: BaseConsumer = admin::client_config(tgt)
-        .set("group.id", &active)
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("member");
-    member.subscribe(&[&remote]).expect("subscribe");
-    let stop = Arc::new(AtomicBool::new(false));
-    let assigned = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (stop, assigned) = (stop.clone(), assigned.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let _ = member.poll(Duration::from_millis(100));
-                if member.assignment().is_ok_and(|a| a.count() > 0) {
-                    assigned.store(true, Ordering::SeqCst);
-                }
-            }
-            // Dropping the consumer closes it: it leaves the group (LeaveGroup).
-            drop(member);
-        })
-    };
+    let member = ActiveMember::join(tgt, &active, &remote);
     wait::until(
         "the target group's member to be assigned",
         DEADLINE,
         POLL,
         || match describe_group(tgt, &active) {
-            Some((state, 1)) if state == "Stable" && assigned.load(Ordering::SeqCst) => Ok(()),
+            Some((state, 1)) if state == "Stable" && member.is_assigned() => Ok(()),
             other => Err(format!("{other:?}")),
         },
         String::new,
@@ -689,8 +652,7 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
     );
 
     // The member leaves: the group is Empty, and the next round syncs it.
-    stop.store(true, Ordering::SeqCst);
-    poller.join().expect("member thread");
+    member.leave();
     let synced = wait::until(
         "the active group's offsets once its member left",
         DEADLINE,
@@ -824,14 +786,14 @@ fn a_record_too_large_for_the_target_stops_only_its_partition() {
         "stopped right before the large record"
     );
     assert!(failed.restarts >= 1);
-    let status = strait_cli(&["status", "--contact", &contact]);
+    let status = run_cli_ok(&["status", "--contact", &contact]);
     assert!(
         status
             .lines()
             .any(|l| l.contains(&format!("{big}-0")) && l.contains("too large")),
         "strait status names the partition and its error:\n{status}"
     );
-    let lag = strait_cli(&["lag", "--topic", &big, "--contact", &contact]);
+    let lag = run_cli_ok(&["lag", "--topic", &big, "--contact", &contact]);
     assert!(
         lag.lines().any(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
