@@ -22,15 +22,9 @@ while [ $# -gt 0 ]; do
 done
 
 # Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
-if [ "${STRAIT_TEST_BROKER:-kafka}" = tansu ]; then
-  TANSU_BIN="$(scripts/install-tansu.sh)"
-  export TANSU_BIN
-else
-  KAFKA_LIBS="$(scripts/install-kafka.sh)"
-  export KAFKA_LIBS
-  # Brokers for measuring: a larger heap than the tests' brokers.
-  export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
-fi
+. scripts/broker-env.sh
+# Kafka brokers for measuring: a larger heap than the tests' brokers.
+export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
 if [ -z "${STRAIT_BIN:-}" ]; then
   echo "building strait ($profile)..." >&2
   cargo build --quiet "${cargo_profile[@]}" --bin strait

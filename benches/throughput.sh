@@ -14,15 +14,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
 if [ "${1:-}" = "--" ]; then shift; fi
 
 # Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
-if [ "${STRAIT_TEST_BROKER:-kafka}" = tansu ]; then
-  TANSU_BIN="$(scripts/install-tansu.sh)"
-  export TANSU_BIN
-else
-  KAFKA_LIBS="$(scripts/install-kafka.sh)"
-  export KAFKA_LIBS
-  # Brokers for measuring: a larger heap than the tests' brokers.
-  export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
-fi
+. scripts/broker-env.sh
+# Kafka brokers for measuring: a larger heap than the tests' brokers.
+export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
 if [ -z "${STRAIT_BIN:-}" ]; then
   echo "building strait (release)..." >&2
   cargo build --quiet --release --bin strait

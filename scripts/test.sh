@@ -9,13 +9,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
 export STRAIT_TEST_BROKER="${STRAIT_TEST_BROKER:-kafka}"
 scripts/install-toolchain.sh
-if [ "$STRAIT_TEST_BROKER" = tansu ]; then
-  TANSU_BIN="$(scripts/install-tansu.sh)"
-  export TANSU_BIN
-else
-  KAFKA_LIBS="$(scripts/install-kafka.sh)"
-  export KAFKA_LIBS
-fi
+. scripts/broker-env.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -17,8 +17,10 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{mode, wait};
 
@@ -324,4 +326,33 @@ pub fn alter_topic_configs(bootstrap: &str, topic: &str, set: &[(&str, &str)], d
     if let Some(failure) = failure {
         panic!("{what}: {failure}");
     }
+}
+
+/// The offsets `group` committed on partitions `0..partitions` of `topic` (partitions without a
+/// committed offset are left out).
+pub fn committed_offsets(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap_or_else(|e| panic!("consumer for {bootstrap}: {e}"));
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    consumer
+        .committed_offsets(tpl, METADATA_TIMEOUT)
+        .unwrap_or_else(|e| panic!("committed offsets of {group} on {bootstrap}: {e}"))
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
 }

@@ -294,6 +294,19 @@ pub fn run_cli(args: &[&str]) -> CheckOutput {
     }
 }
 
+/// Runs `strait <args>` like [`run_cli`]; the command must succeed. Returns its stdout.
+pub fn run_cli_ok(args: &[&str]) -> String {
+    let out = run_cli(args);
+    assert!(
+        out.code == Some(0),
+        "strait {args:?} failed ({:?}):\n{}{}",
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    out.stdout
+}
+
 /// Runs `strait node --config <path>` and waits for it to exit (for configs that must be
 /// refused), at most `deadline`.
 pub fn run_node_to_exit(path: &Path, deadline: Duration) -> CheckOutput {

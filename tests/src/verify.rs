@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::data::Record;
@@ -133,7 +133,8 @@ impl TopicReader {
     }
 }
 
-fn to_record<M: Message>(message: &M) -> Record {
+/// A consumed message as a [`Record`] (key, value, headers, timestamp).
+pub fn to_record<M: Message>(message: &M) -> Record {
     let headers = message
         .headers()
         .map(|headers| {
@@ -149,6 +150,43 @@ fn to_record<M: Message>(message: &M) -> Record {
         headers,
         timestamp: message.timestamp().to_millis().unwrap_or(-1),
     }
+}
+
+/// Reads `topic`/`partition` from its log start to librdkafka's partition EOF (at most 30 s),
+/// each message through `each`. Consumer errors are retried; no EOF within the 30 s is an error
+/// that says how much was read.
+pub fn read_to_eof<T>(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    mut each: impl FnMut(&BorrowedMessage<'_>) -> T,
+) -> Result<Vec<T>, String> {
+    let consumer: BaseConsumer = admin::client_config(bootstrap)
+        .set("group.id", names::unique("strait-test-reader"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "20")
+        .create()
+        .unwrap_or_else(|e| panic!("consumer for {bootstrap}: {e}"));
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Beginning)
+        .expect("valid offset");
+    consumer
+        .assign(&tpl)
+        .unwrap_or_else(|e| panic!("assigning {topic} on {bootstrap}: {e}"));
+    let mut out = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(each(&m)),
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(out),
+            Some(Err(_)) | None => {}
+        }
+    }
+    Err(format!(
+        "no end of {topic}/{partition} on {bootstrap} within 30 s ({} read)",
+        out.len()
+    ))
 }
 
 /// Every record of every partition of `topic` (which must exist), by partition.

@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -17,7 +15,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use strait_tests::cluster::StraitCluster;
 use strait_tests::config::{Config, Flow};
 use strait_tests::data::{self, ContinuousProducer, Record, TestProducer};
-use strait_tests::strait::temp_dir;
+use strait_tests::group::ActiveMember;
+use strait_tests::strait::{run_cli, run_cli_ok, temp_dir};
 use strait_tests::{admin, names, serial, wait, Broker, Strait};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -198,24 +197,6 @@ fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32
         .unwrap_or_else(|e| panic!("committing for {group}: {e}"));
 }
 
-fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let consumer = consumer(bootstrap, group);
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The checkpoint moved the group to the right place: from `downstream` the target yields the
 /// source record at `upstream` (nothing skipped), and the record before it on the target is the
 /// source record before `upstream` (nothing the group already read comes again).
@@ -394,7 +375,7 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
         .map(|(p, cp)| (*p, (cp.upstream, cp.downstream)))
         .collect();
     let contact = format!("127.0.0.1:{}", s.cluster_port);
-    let out = strait_cli(&[
+    let out = run_cli_ok(&[
         "translate",
         "--flow",
         "A->B",
@@ -407,7 +388,7 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
     ]);
     let translated = translated_offsets(&out);
     assert_eq!(translated, expected, "strait translate --group:\n{out}");
-    let out = strait_cli(&[
+    let out = run_cli_ok(&[
         "translate",
         "--flow",
         "A->B",
@@ -428,7 +409,7 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             ]),
         "strait translate --offset:\n{out}"
     );
-    let out = strait_cli_status(&[
+    let out = run_cli(&[
         "translate",
         "--flow",
         "A->B",
@@ -437,7 +418,10 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
         "--contact",
         &contact,
     ]);
-    assert!(!out.0 && out.1.contains("InvalidArgument"), "{out:?}");
+    assert!(
+        out.code != Some(0) && format!("{}{}", out.stdout, out.stderr).contains("InvalidArgument"),
+        "{out:?}"
+    );
 
     // Heartbeats: key (A, B), value version 0 + a recent timestamp.
     let heartbeats = read_all(tgt, "heartbeats");
@@ -473,29 +457,6 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             "sync {partition}: {upstream} -> {downstream}"
         );
     }
-}
-
-/// Runs `strait ARGS` and returns (success, stdout + stderr).
-fn strait_cli_status(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(strait_tests::strait::strait_bin())
-        .args(args)
-        .output()
-        .expect("strait runs");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// Runs `strait ARGS`, which must succeed, and returns its stdout.
-fn strait_cli(args: &[&str]) -> String {
-    let (ok, out) = strait_cli_status(args);
-    assert!(ok, "strait {args:?} failed:\n{out}");
-    out
 }
 
 /// `partition -> (source offset, target offset)` from `strait translate -o json`.
@@ -535,28 +496,14 @@ fn group_offset_sync_skips_groups_with_active_members() {
     let active = format!("{}-active", s.prefix);
 
     // A member of `active` consumes the remote topic on the target (and commits nothing).
-    let member = consumer(tgt, &active);
-    member.subscribe(&[&s.remote]).expect("subscribe");
-    let stop = Arc::new(AtomicBool::new(false));
-    let assigned = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (stop, assigned) = (stop.clone(), assigned.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let _ = member.poll(Duration::from_millis(100));
-                if member.assignment().is_ok_and(|a| a.count() > 0) {
-                    assigned.store(true, Ordering::SeqCst);
-                }
-            }
-        })
-    };
+    let member = ActiveMember::join(tgt, &active, &s.remote);
     wait::until(
         "the target group member to be assigned",
         DEADLINE,
         POLL,
         || {
-            assigned
-                .load(Ordering::SeqCst)
+            member
+                .is_assigned()
                 .then_some(())
                 .ok_or_else(|| "not yet".to_owned())
         },
@@ -570,7 +517,7 @@ fn group_offset_sync_skips_groups_with_active_members() {
         DEADLINE,
         POLL,
         || {
-            let got = committed(tgt, &idle, &s.remote, 2);
+            let got = admin::committed_offsets(tgt, &idle, &s.remote, 2);
             if got == BTreeMap::from([(0, 27), (1, 13)]) {
                 Ok(got)
             } else {
@@ -597,9 +544,8 @@ fn group_offset_sync_skips_groups_with_active_members() {
         },
         || s.strait.log_tail(40),
     );
-    let untouched = committed(tgt, &active, &s.remote, 2);
-    stop.store(true, Ordering::SeqCst);
-    poller.join().expect("member thread");
+    let untouched = admin::committed_offsets(tgt, &active, &s.remote, 2);
+    member.leave();
     assert!(
         untouched.is_empty(),
         "the active group's offsets were written: {untouched:?}"
@@ -638,7 +584,7 @@ fn group_offset_sync_skips_groups_with_active_members() {
         },
         || s.strait.log_tail(40),
     );
-    let after = committed(tgt, &idle, &s.remote, 2);
+    let after = admin::committed_offsets(tgt, &idle, &s.remote, 2);
     assert_eq!(after.get(&0), Some(&40), "moved backwards: {after:?}");
 }
 

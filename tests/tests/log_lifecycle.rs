@@ -4,24 +4,21 @@
 //! topics deleted on either side of a running flow.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::executor::block_on;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::{GetNodeStatusResponse, SourceOffset, TranslateOffsetsRequest};
 use strait_tests::cluster::{connect, status_at};
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
-use strait_tests::strait::{strait_bin, temp_dir};
-use strait_tests::{admin, broker, mode, names, verify, wait, Broker, Strait};
+use strait_tests::strait::{run_cli_ok, temp_dir};
+use strait_tests::{admin, broker, metrics, mode, names, verify, wait, Broker, Strait};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(250);
@@ -37,46 +34,10 @@ fn real_kafka_only() -> bool {
 
 /// Every record of `topic`/`partition` from the log start to its end, with its offset.
 fn read_offsets(bootstrap: &str, topic: &str, partition: i32) -> Vec<(i64, Record)> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", names::unique("strait-test-reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("fetch.wait.max.ms", "20")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push((m.offset(), to_record(&m))),
-            Some(Err(KafkaError::PartitionEOF(_))) => return out,
-            Some(Err(_)) | None => {}
-        }
-    }
-    panic!(
-        "no end of {topic}/{partition} on {bootstrap} within 30 s ({} read)",
-        out.len()
-    );
-}
-
-fn to_record<M: Message>(m: &M) -> Record {
-    Record {
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
-        headers: m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        timestamp: m.timestamp().to_millis().unwrap_or(-1),
-    }
+    verify::read_to_eof(bootstrap, topic, partition, |m| {
+        (m.offset(), verify::to_record(m))
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn records(read: &[(i64, Record)]) -> Vec<Record> {
@@ -185,46 +146,83 @@ fn partition_report(
         })
 }
 
+/// The flow of `topic`'s partition 0 on this node, as the node status reports it once `accept`
+/// takes it (waits for that).
+fn wait_report(
+    config: &Config,
+    strait: &Strait,
+    topic: &str,
+    what: &str,
+    accept: impl Fn(&(i64, u64, i64, i64, String, String)) -> bool,
+) -> (i64, u64, i64, i64, String, String) {
+    wait::until(
+        what,
+        DEADLINE,
+        POLL,
+        || {
+            let status = status_at(&contact(config))?;
+            match partition_report(&status, topic) {
+                Some(r) if accept(&r) => Ok(r),
+                other => Err(format!("{other:?}")),
+            }
+        },
+        || strait.log_tail(30),
+    )
+}
+
+/// Waits until source offset `end` of `topic` (its log end) translates to `target_end`
+/// ("caught_up"): the offset runs reached the cluster state.
+fn wait_translated_to_end(
+    config: &Config,
+    strait: &Strait,
+    topic: &str,
+    end: i64,
+    target_end: i64,
+) {
+    wait::until(
+        "the offset map up to the end",
+        DEADLINE,
+        POLL,
+        || match translate(&contact(config), topic, &[end]).pop() {
+            Some((_, t, m)) if m == "caught_up" && t == target_end => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+        || strait.log_tail(30),
+    );
+}
+
+/// Waits until `strait_replication_records_skipped_total` of `topic`'s partition 0 is `expected`.
+fn wait_skipped_total(addr: SocketAddr, strait: &Strait, topic: &str, what: &str, expected: f64) {
+    let labels = [("flow", FLOW), ("topic", topic), ("partition", "0")];
+    wait::until(
+        what,
+        DEADLINE,
+        POLL,
+        || match metrics::value(addr, "strait_replication_records_skipped_total", &labels) {
+            Some(v) if v == expected => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+        || strait.log_tail(10),
+    );
+}
+
+/// Writes `records` to `topic` partition 0 (from its start), runs a node on `config` until all of
+/// them are on the target, and stops it: the node's position is then the end of `records`.
+fn copy_and_stop(config: &Config, topic: &str, records: &[Record]) {
+    let (src, tgt) = (&config.clusters[0].1, &config.clusters[1].1);
+    data::produce(src, topic, 0, records);
+    let mut strait = Strait::start(&config.toml(), "toml");
+    verify::wait_for_tail(
+        tgt,
+        &format!("A.{topic}"),
+        &[records.to_vec()],
+        Some(&strait),
+    );
+    assert!(strait.terminate().success());
+}
+
 fn contact(config: &Config) -> String {
     format!("127.0.0.1:{}", config.cluster_port)
-}
-
-fn strait_cli(args: &[&str]) -> String {
-    let out = std::process::Command::new(strait_bin())
-        .args(args)
-        .output()
-        .expect("strait runs");
-    assert!(
-        out.status.success(),
-        "strait {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `GET /metrics`: the value of `name` whose labels include all of `labels`.
-fn metric(addr: SocketAddr, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find(|line| {
-            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
 }
 
 /// Version `version` of `key`: headers, a tombstone now and then, and a timestamp one second per
@@ -399,19 +397,8 @@ fn compacted_source_copies_the_surviving_records_with_gaps_in_the_offset_map() {
     let copied = read_offsets(tgt, &remote, 0);
     let copied_end = copied.last().expect("copied").0 + 1;
     // The runs reach the cluster state about once a second.
-    wait::until(
-        "the offset map up to the end",
-        DEADLINE,
-        POLL,
-        || {
-            let end = compacted.last().expect("records").0 + 1;
-            match translate(&contact(&config), &topic, &[end]).pop() {
-                Some((_, t, m)) if m == "caught_up" && t == copied_end => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        },
-        || strait.log_tail(30),
-    );
+    let end = compacted.last().expect("records").0 + 1;
+    wait_translated_to_end(&config, &strait, &topic, end, copied_end);
     assert_translation(&contact(&config), &topic, &compacted, &copied, copied_end);
 }
 
@@ -442,19 +429,8 @@ fn compaction_while_copying_leaves_both_sides_with_the_same_survivors() {
     let target_log = wait_compacted(tgt, &remote, &survivors);
     assert_eq!(records(&source_log), records(&target_log));
     let target_end = target_log.last().expect("records").0 + 1;
-    wait::until(
-        "the offset map up to the end",
-        DEADLINE,
-        POLL,
-        || {
-            let end = source_log.last().expect("records").0 + 1;
-            match translate(&contact(&config), &topic, &[end]).pop() {
-                Some((_, t, m)) if m == "caught_up" && t == target_end => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        },
-        || strait.log_tail(30),
-    );
+    let end = source_log.last().expect("records").0 + 1;
+    wait_translated_to_end(&config, &strait, &topic, end, target_end);
     // Strait copied every version before the broker removed it, one for one into the empty remote
     // topic: the offset map is one run, every offset translates exactly to the same offset (a
     // compacted one to the copy the target compacted too, from which a consumer reads the next
@@ -463,7 +439,6 @@ fn compaction_while_copying_leaves_both_sides_with_the_same_survivors() {
         source_log.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
         target_log.iter().map(|(o, _)| *o).collect::<Vec<_>>()
     );
-    let end = source_log.last().expect("records").0 + 1;
     let translated = translate(&contact(&config), &topic, &(0..=end).collect::<Vec<_>>());
     let expected: Vec<(i64, i64, String)> = (0..=end)
         .map(|o| {
@@ -575,10 +550,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
     config.metrics_listen = Some(metrics_addr);
     let base_ts = data::base_timestamp();
     let generated = data::generate_range(0, 0..400, base_ts);
-    data::produce(src, &topic, 0, &generated[..100]);
-    let mut strait = Strait::start(&config.toml(), "toml");
-    verify::wait_for_tail(tgt, &remote, &[generated[..100].to_vec()], Some(&strait));
-    assert!(strait.terminate().success());
+    copy_and_stop(&config, &topic, &generated[..100]);
 
     data::produce(src, &topic, 0, &generated[100..300]);
     delete_records(src, &topic, 0, 250);
@@ -586,18 +558,12 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
     let mut expected: Vec<Record> = generated[..100].to_vec();
     expected.extend_from_slice(&generated[250..300]);
     verify::wait_for_tail(tgt, &remote, &[expected.clone()], Some(&strait));
-    let reported = wait::until(
+    let reported = wait_report(
+        &config,
+        &strait,
+        &topic,
         "the skip in the node status",
-        DEADLINE,
-        POLL,
-        || {
-            let status = status_at(&contact(&config))?;
-            match partition_report(&status, &topic) {
-                Some(r) if r.0 == 300 && r.1 > 0 => Ok(r),
-                other => Err(format!("{other:?}")),
-            }
-        },
-        || strait.log_tail(30),
+        |r| r.0 == 300 && r.1 > 0,
     );
     assert_eq!(
         reported,
@@ -612,26 +578,14 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
     for field in ["from=100", "to=250", "skipped=150", "log_start=250"] {
         assert!(warned[0].contains(field), "{field} in {}", warned[0]);
     }
-    let labels = [
-        ("flow", FLOW),
-        ("topic", topic.as_str()),
-        ("partition", "0"),
-    ];
-    wait::until(
+    wait_skipped_total(
+        metrics_addr,
+        &strait,
+        &topic,
         "the skipped records counter",
-        DEADLINE,
-        POLL,
-        || match metric(
-            metrics_addr,
-            "strait_replication_records_skipped_total",
-            &labels,
-        ) {
-            Some(150.0) => Ok(()),
-            other => Err(format!("{other:?}")),
-        },
-        || strait.log_tail(10),
+        150.0,
     );
-    let status = strait_cli(&["status", "--contact", &contact(&config)]);
+    let status = run_cli_ok(&["status", "--contact", &contact(&config)]);
     assert!(
         status.contains(&format!(
             "A->B {topic}-0: 150 source records skipped, never replicated (last: offsets 100..250"
@@ -657,7 +611,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
     );
 
     // Paused: the partition stops where it is; records beyond it are deleted meanwhile.
-    strait_cli(&["flows", "pause", FLOW, "--contact", &contact(&config)]);
+    run_cli_ok(&["flows", "pause", FLOW, "--contact", &contact(&config)]);
     wait::until(
         "the partition stopped",
         DEADLINE,
@@ -671,42 +625,25 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
     );
     data::produce(src, &topic, 0, &generated[300..400]);
     delete_records(src, &topic, 0, 330);
-    strait_cli(&["flows", "resume", FLOW, "--contact", &contact(&config)]);
+    run_cli_ok(&["flows", "resume", FLOW, "--contact", &contact(&config)]);
     expected.extend_from_slice(&generated[330..400]);
     let reader = verify::wait_for_tail(tgt, &remote, &[expected.clone()], Some(&strait));
     verify::assert_same_records(&remote, &expected, reader.records(0));
-    wait::until(
-        "both skips counted",
-        DEADLINE,
-        POLL,
-        || {
-            let status = status_at(&contact(&config))?;
-            match partition_report(&status, &topic) {
-                Some(r) if r.1 == 180 => Ok(r),
-                other => Err(format!("{other:?}")),
-            }
-        },
-        || strait.log_tail(30),
-    );
+    wait_report(&config, &strait, &topic, "both skips counted", |r| {
+        r.1 == 180
+    });
     let reported = partition_report(&status_at(&contact(&config)).expect("status"), &topic);
     assert_eq!(
         reported.map(|r| (r.2, r.3)),
         Some((300, 330)),
         "the last skipped range"
     );
-    wait::until(
+    wait_skipped_total(
+        metrics_addr,
+        &strait,
+        &topic,
         "the counter after both skips",
-        DEADLINE,
-        POLL,
-        || match metric(
-            metrics_addr,
-            "strait_replication_records_skipped_total",
-            &labels,
-        ) {
-            Some(180.0) => Ok(()),
-            other => Err(format!("{other:?}")),
-        },
-        || strait.log_tail(10),
+        180.0,
     );
     assert!(strait.terminate().success());
 }
@@ -727,10 +664,7 @@ fn auto_offset_reset_latest_skips_to_the_high_watermark() {
     let config = Config::a_to_b(src, tgt, data_dir.path(), &[&topic]);
     let base_ts = data::base_timestamp();
     let generated = data::generate_range(0, 0..330, base_ts);
-    data::produce(src, &topic, 0, &generated[..100]);
-    let mut strait = Strait::start(&config.toml(), "toml");
-    verify::wait_for_tail(tgt, &remote, &[generated[..100].to_vec()], Some(&strait));
-    assert!(strait.terminate().success());
+    copy_and_stop(&config, &topic, &generated[..100]);
 
     data::produce(src, &topic, 0, &generated[100..300]);
     delete_records(src, &topic, 0, 250);
@@ -740,18 +674,12 @@ fn auto_offset_reset_latest_skips_to_the_high_watermark() {
         config.properties()
     );
     let strait = Strait::start(&properties, "properties");
-    let reported = wait::until(
+    let reported = wait_report(
+        &config,
+        &strait,
+        &topic,
         "the skip to the high watermark",
-        DEADLINE,
-        POLL,
-        || {
-            let status = status_at(&contact(&config))?;
-            match partition_report(&status, &topic) {
-                Some(r) if r.1 > 0 => Ok(r),
-                other => Err(format!("{other:?}")),
-            }
-        },
-        || strait.log_tail(30),
+        |r| r.1 > 0,
     );
     assert_eq!((reported.1, reported.2, reported.3), (200, 100, 300));
     data::produce(src, &topic, 0, &generated[300..330]);
@@ -779,27 +707,14 @@ fn auto_offset_reset_none_stops_the_partition_with_a_clear_error() {
         .consumer_props
         .push(("auto.offset.reset".to_owned(), "error".to_owned()));
     let generated = data::generate_range(0, 0..200, data::base_timestamp());
-    data::produce(src, &topic, 0, &generated[..50]);
-    let mut strait = Strait::start(&config.toml(), "toml");
-    verify::wait_for_tail(tgt, &remote, &[generated[..50].to_vec()], Some(&strait));
-    assert!(strait.terminate().success());
+    copy_and_stop(&config, &topic, &generated[..50]);
 
     data::produce(src, &topic, 0, &generated[50..200]);
     delete_records(src, &topic, 0, 120);
     let strait = Strait::start(&config.toml(), "toml");
-    let reported = wait::until(
-        "the partition backing off",
-        DEADLINE,
-        POLL,
-        || {
-            let status = status_at(&contact(&config))?;
-            match partition_report(&status, &topic) {
-                Some(r) if r.4 == "backing_off" => Ok(r),
-                other => Err(format!("{other:?}")),
-            }
-        },
-        || strait.log_tail(30),
-    );
+    let reported = wait_report(&config, &strait, &topic, "the partition backing off", |r| {
+        r.4 == "backing_off"
+    });
     assert_eq!((reported.0, reported.1), (50, 0), "{reported:?}");
     assert!(
         reported.5.contains("source position 50 is outside the source's log (log start 120, end 200) and auto.offset.reset is none"),

@@ -3,63 +3,19 @@
 //! lag exactly (rising while the target is frozen, back to 0 once caught up) and one latency
 //! sample per acknowledged record.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use strait_tests::config::Config;
 use strait_tests::data;
 use strait_tests::data::TestProducer;
+use strait_tests::metrics::{sample, scrape};
 use strait_tests::strait::temp_dir;
 use strait_tests::verify::wait_for_tail;
 use strait_tests::{admin, broker, names, serial, wait, Broker, Strait};
 
 const PARTITIONS: i32 = 3;
 const PER_PARTITION: u64 = 500;
-/// How long one scrape may take.
-const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// `GET /metrics` over plain HTTP/1.1; the response body, or why there is none.
-fn scrape(addr: SocketAddr) -> Result<String, String> {
-    let mut stream = TcpStream::connect_timeout(&addr, SCRAPE_TIMEOUT)
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(SCRAPE_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(SCRAPE_TIMEOUT)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| format!("send: {e}"))?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| format!("read: {e} (so far: {response:?})"))?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("not 200: {head}"));
-    }
-    Ok(body.to_owned())
-}
-
-/// The value of the sample named `name` whose labels include every one of `labels`.
-fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    body.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find(|line| {
-            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
-}
-
 /// Waits until `records` were acknowledged, both lag gauges of every partition of `topic` are 0,
 /// and both latency histograms counted `records` samples.
 fn wait_caught_up(

@@ -8,18 +8,18 @@
 //! are ignored on Tansu.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
+use strait_tests::group::ActiveMember;
 use strait_tests::kafka::KafkaSpec;
-use strait_tests::strait::{strait_bin, temp_dir};
+use strait_tests::metrics::{sample, scrape};
+use strait_tests::strait::{run_cli_ok, temp_dir};
 use strait_tests::verify::{self, wait_for_tail};
 use strait_tests::{admin, names, serial, wait, Broker, Strait};
 
@@ -265,21 +265,6 @@ fn commit_group(bootstrap: &str, group: &str, topic: &str, partition: i32, offse
         .unwrap_or_else(|e| panic!("committing {offset} for {group}: {e}"));
 }
 
-/// Runs `strait ARGS`, which must succeed; its stdout.
-fn strait_cli(args: &[&str]) -> String {
-    let out = std::process::Command::new(strait_bin())
-        .args(args)
-        .output()
-        .expect("strait runs");
-    assert!(
-        out.status.success(),
-        "strait {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Kafka's Struct encoding of a checkpoint (MM2's layout), read independently of Strait:
 /// `(group, partition, upstream offset, downstream offset)`.
 fn decode_checkpoint(key: &[u8], value: &[u8]) -> (String, i32, i64, i64) {
@@ -297,31 +282,14 @@ fn decode_checkpoint(key: &[u8], value: &[u8]) -> (String, i32, i64, i64) {
 }
 
 /// The last checkpoint (upstream, downstream) of each group in `topic` (one partition).
-fn last_checkpoints(bootstrap: &str, topic: &str) -> BTreeMap<String, (i64, i64)> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", names::unique("strait-test-ckpt"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
-    let mut last = BTreeMap::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let (group, _, up, down) =
-                    decode_checkpoint(m.key().unwrap_or_default(), m.payload().unwrap_or_default());
-                last.insert(group, (up, down));
-            }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
-            Some(Err(_)) | None => {}
-        }
-    }
-    last
+fn last_checkpoints(bootstrap: &str, topic: &str) -> Result<BTreeMap<String, (i64, i64)>, String> {
+    let checkpoints = verify::read_to_eof(bootstrap, topic, 0, |m| {
+        let (group, _, up, down) =
+            decode_checkpoint(m.key().unwrap_or_default(), m.payload().unwrap_or_default());
+        (group, (up, down))
+    })?;
+    // Later checkpoints of a group replace earlier ones.
+    Ok(checkpoints.into_iter().collect())
 }
 
 /// A transactional producer on the source commits some transactions and aborts others: the
@@ -396,7 +364,7 @@ fn transactions_replicate_committed_records_and_translate_across_markers() {
         || {
             let mut wrong = Vec::new();
             for (group, offset, expected) in &cases {
-                let out = strait_cli(&[
+                let out = run_cli_ok(&[
                     "translate",
                     "--flow",
                     "A->B",
@@ -430,7 +398,7 @@ fn transactions_replicate_committed_records_and_translate_across_markers() {
         DEADLINE,
         POLL,
         || {
-            let last = last_checkpoints(target.bootstrap(), "A.checkpoints.internal");
+            let last = last_checkpoints(target.bootstrap(), "A.checkpoints.internal")?;
             let wrong: Vec<String> = cases
                 .iter()
                 .filter(|(g, up, down)| last.get(g) != Some(&(*up, *down)))
@@ -485,47 +453,12 @@ fn first_record_from(bootstrap: &str, topic: &str, offset: i64) -> Option<Record
 
 /// A record and its timestamp type (`CreateTime`, `LogAppendTime`).
 fn to_record<M: Message>(m: &M) -> (Record, Timestamp) {
-    let headers = m
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
-    (
-        Record {
-            key: m.key().map(<[u8]>::to_vec),
-            value: m.payload().map(<[u8]>::to_vec),
-            headers,
-            timestamp: m.timestamp().to_millis().unwrap_or(-1),
-        },
-        m.timestamp(),
-    )
+    (verify::to_record(m), m.timestamp())
 }
 
 /// Every record of `topic`/0 with its timestamp type, until the end.
 fn read_with_timestamp_types(bootstrap: &str, topic: &str) -> Vec<(Record, Timestamp)> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", names::unique("strait-test-reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push(to_record(&m)),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return out,
-            Some(Err(_)) | None => {}
-        }
-    }
-    panic!("no end of {topic} within 30 s ({} records read)", out.len())
+    verify::read_to_eof(bootstrap, topic, 0, |m| to_record(m)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A source topic with `message.timestamp.type = LogAppendTime`: its records carry the broker's
@@ -606,29 +539,6 @@ fn log_append_time_topics_keep_the_source_timestamps_as_create_time() {
     strait.assert_running();
 }
 
-/// The committed offsets of `group` on `topic` (partitions `0..partitions`) of a cluster.
-fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = admin::client_config(bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// `(state, members)` of `group` as DescribeGroups shows it.
 fn describe_group(bootstrap: &str, group: &str) -> Option<(String, usize)> {
     let consumer: BaseConsumer = admin::client_config(bootstrap).create().expect("client");
@@ -696,34 +606,13 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
 
     // A member of `active` consumes the remote topic on the target (committing nothing).
     let active = format!("{prefix}-active");
-    let member: BaseConsumer = admin::client_config(tgt)
-        .set("group.id", &active)
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("member");
-    member.subscribe(&[&remote]).expect("subscribe");
-    let stop = Arc::new(AtomicBool::new(false));
-    let assigned = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (stop, assigned) = (stop.clone(), assigned.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let _ = member.poll(Duration::from_millis(100));
-                if member.assignment().is_ok_and(|a| a.count() > 0) {
-                    assigned.store(true, Ordering::SeqCst);
-                }
-            }
-            // Dropping the consumer closes it: it leaves the group (LeaveGroup).
-            drop(member);
-        })
-    };
+    let member = ActiveMember::join(tgt, &active, &remote);
     wait::until(
         "the target group's member to be assigned",
         DEADLINE,
         POLL,
         || match describe_group(tgt, &active) {
-            Some((state, 1)) if state == "Stable" && assigned.load(Ordering::SeqCst) => Ok(()),
+            Some((state, 1)) if state == "Stable" && member.is_assigned() => Ok(()),
             other => Err(format!("{other:?}")),
         },
         String::new,
@@ -742,7 +631,7 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
             DEADLINE,
             POLL,
             || {
-                let got = committed(tgt, &idle, &remote, 2);
+                let got = admin::committed_offsets(tgt, &idle, &remote, 2);
                 (got == want).then_some(()).ok_or(format!("{got:?}"))
             },
             || strait.log_tail(40),
@@ -753,7 +642,7 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
     commit_group(src, &idle, &topic, 0, 31);
     wait_idle(BTreeMap::from([(0, 38), (1, 43)]));
     assert_eq!(
-        committed(tgt, &active, &remote, 2),
+        admin::committed_offsets(tgt, &active, &remote, 2),
         BTreeMap::new(),
         "offsets were committed into a group with an active member"
     );
@@ -763,14 +652,13 @@ fn group_offset_sync_waits_for_the_active_target_group_to_leave() {
     );
 
     // The member leaves: the group is Empty, and the next round syncs it.
-    stop.store(true, Ordering::SeqCst);
-    poller.join().expect("member thread");
+    member.leave();
     let synced = wait::until(
         "the active group's offsets once its member left",
         DEADLINE,
         POLL,
         || {
-            let got = committed(tgt, &active, &remote, 2);
+            let got = admin::committed_offsets(tgt, &active, &remote, 2);
             if got == BTreeMap::from([(0, 27), (1, 13)]) {
                 Ok(got)
             } else {
@@ -802,44 +690,6 @@ fn node_partitions(contact: &str) -> Vec<strait_proto::v1::PartitionStatus> {
             .into_inner()
             .partitions
     })
-}
-
-/// `GET /metrics` of a node: the body.
-fn scrape(addr: std::net::SocketAddr) -> Result<String, String> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default())
-}
-
-/// The value of the sample `name` whose labels include `labels`.
-fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    body.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find(|line| {
-            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
 }
 
 /// A 200 KB record on partition 0 of a topic, to a target broker that accepts at most 64 KiB
@@ -936,14 +786,14 @@ fn a_record_too_large_for_the_target_stops_only_its_partition() {
         "stopped right before the large record"
     );
     assert!(failed.restarts >= 1);
-    let status = strait_cli(&["status", "--contact", &contact]);
+    let status = run_cli_ok(&["status", "--contact", &contact]);
     assert!(
         status
             .lines()
             .any(|l| l.contains(&format!("{big}-0")) && l.contains("too large")),
         "strait status names the partition and its error:\n{status}"
     );
-    let lag = strait_cli(&["lag", "--topic", &big, "--contact", &contact]);
+    let lag = run_cli_ok(&["lag", "--topic", &big, "--contact", &contact]);
     assert!(
         lag.lines().any(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();

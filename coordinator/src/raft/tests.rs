@@ -366,6 +366,22 @@ async fn a_fourth_node_joins_and_a_node_is_removed() {
 /// voters are in no log entry, only in their bootstrap conf state: a new node replaying the log
 /// from index 1 used to count itself as the only voter, a quorum of its own once the leader
 /// went silent.
+/// Waits for a leader and proposes enough entries through it to force a log compaction
+/// (`snapshot_every` = 50), ending with `topics(4)`. Returns the leader.
+async fn propose_past_a_compaction(cluster: &Cluster) -> NodeId {
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    for round in 0..60 {
+        cluster
+            .handle(leader)
+            .propose(topics(1 + round % 3))
+            .await
+            .unwrap();
+    }
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    leader
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_joining_a_young_cluster_knows_every_voter() {
     let mut cluster = Cluster::new(&[1, 2, 3]);
@@ -390,17 +406,8 @@ async fn a_node_joining_a_young_cluster_knows_every_voter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_lost_its_log_is_removed_and_added_back() {
     let mut cluster = Cluster::new(&[1, 2, 3]);
-    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
-    let leader = cluster.leader().unwrap();
-    // Past one compaction (snapshot_every = 50): the last snapshot has the node registered.
-    for round in 0..60 {
-        cluster
-            .handle(leader)
-            .propose(topics(1 + round % 3))
-            .await
-            .unwrap();
-    }
-    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    // Past one compaction: the last snapshot has the node registered.
+    let leader = propose_past_a_compaction(&cluster).await;
     cluster
         .wait_for("a balanced assignment", |c| {
             c.agreed_state()
@@ -473,17 +480,7 @@ async fn a_node_that_lost_its_log_is_removed_and_added_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_node_loses_leader_contact_and_state_survives_a_full_restart() {
     let mut cluster = Cluster::new(&[1, 2, 3]);
-    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
-    let leader = cluster.leader().unwrap();
-    // Enough entries to force log compaction (snapshot_every = 50).
-    for round in 0..60 {
-        cluster
-            .handle(leader)
-            .propose(topics(1 + round % 3))
-            .await
-            .unwrap();
-    }
-    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    let leader = propose_past_a_compaction(&cluster).await;
 
     let isolated = [1, 2, 3].into_iter().find(|n| *n != leader).unwrap();
     cluster.network.isolate(isolated);

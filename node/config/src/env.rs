@@ -192,8 +192,20 @@ fn insert(tree: &mut Map<String, Value>, path: &[String], value: Value) {
     }
 }
 
+/// An environment of exactly `pairs`, as the loaders take it in place of the process's.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
 
     fn file_tree() -> Map<String, Value> {
@@ -210,15 +222,6 @@ mod tests {
         config::File::from_str(toml, config::FileFormat::Toml)
             .collect()
             .unwrap()
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-        Some(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
     }
 
     fn paths(overrides: &EnvOverrides) -> Vec<String> {

@@ -493,19 +493,32 @@ async fn check_new_founder(
     }
     match find::judge(config.node_id, &answers) {
         Finding::Unknown => Ok(()),
-        Finding::Member { seen, evidence } => Err(ClusterError::LostRaftState {
-            node: config.node_id,
-            cluster: config.cluster_id.clone(),
-            data_dir: data_dir.to_owned(),
-            evidence,
-            answered_by: seen.to_string(),
-        }),
+        Finding::Member { seen, evidence } => {
+            Err(lost_raft_state(config, data_dir, &seen, evidence))
+        }
         Finding::Outsider { seen } => Err(ClusterError::NotAMember {
             node: config.node_id,
             cluster: config.cluster_id.clone(),
             data_dir: data_dir.to_owned(),
             answered_by: seen.to_string(),
         }),
+    }
+}
+
+/// A cluster that answered counts this node as a member (`Finding::Member`): the node lost its
+/// Raft state.
+fn lost_raft_state(
+    config: &ClusterMembership,
+    data_dir: &std::path::Path,
+    seen: &find::Seen,
+    evidence: String,
+) -> ClusterError {
+    ClusterError::LostRaftState {
+        node: config.node_id,
+        cluster: config.cluster_id.clone(),
+        data_dir: data_dir.to_owned(),
+        evidence,
+        answered_by: seen.to_string(),
     }
 }
 
@@ -553,13 +566,9 @@ async fn check_new_joiner(
     }
     let contact_id = seen.node;
     match find::judge(config.node_id, &[Answer::Seen(seen)]) {
-        Finding::Member { seen, evidence } => Err(ClusterError::LostRaftState {
-            node: config.node_id,
-            cluster: config.cluster_id.clone(),
-            data_dir: data_dir.to_owned(),
-            evidence,
-            answered_by: seen.to_string(),
-        }),
+        Finding::Member { seen, evidence } => {
+            Err(lost_raft_state(config, data_dir, &seen, evidence))
+        }
         Finding::Unknown | Finding::Outsider { .. } => Ok(contact_id),
     }
 }

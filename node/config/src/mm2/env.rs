@@ -273,21 +273,13 @@ fn match_alias(wanted: &str, aliases: &[ClusterAlias]) -> Result<ClusterAlias, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::test_env as env;
 
     fn aliases(names: &[&str]) -> Vec<ClusterAlias> {
         names
             .iter()
             .map(|n| ClusterAlias::new(*n).unwrap())
             .collect()
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-        Some(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
     }
 
     #[test]

@@ -5,21 +5,13 @@ use std::time::Duration;
 use strait_coordinator::ReplicationPolicy;
 
 use super::parse;
+use crate::env::test_env as env;
 use crate::model::{ClusterMembership, LogFormat, Peer, Settings};
 
 const FILE: &str = "/etc/strait/strait.toml";
 
 fn no_env() -> Option<HashMap<String, String>> {
     Some(HashMap::new())
-}
-
-fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
 }
 
 fn load_env(text: &str, env: Option<HashMap<String, String>>) -> Settings {
