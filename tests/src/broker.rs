@@ -231,12 +231,16 @@ fn start_shared_pair() -> (String, String) {
                 KafkaCluster::start_all(&[KafkaSpec::default(), KafkaSpec::default()])
             });
             match started {
-                Ok(clusters) => {
+                Ok(mut clusters) => {
                     let _ = tx.send(Ok((
                         clusters[0].bootstrap().to_owned(),
                         clusters[1].bootstrap().to_owned(),
                     )));
-                    // Keep both clusters (and their folders) for the life of the process.
+                    // Keep both clusters for the life of the process; their folders are removed
+                    // when it exits (this thread's drops never run).
+                    for cluster in &mut clusters {
+                        remove_at_exit(cluster.keep_dir());
+                    }
                     let _keep = clusters;
                     loop {
                         std::thread::park();
@@ -252,6 +256,28 @@ fn start_shared_pair() -> (String, String) {
         .ok()
         .and_then(Result::ok)
         .expect("starting the shared Apache Kafka clusters failed (see the panic above)")
+}
+
+/// Removes `dir` when the process exits normally (the test harness ends with `exit`, which runs
+/// `atexit` handlers; the brokers using it die then too, by their death signal).
+fn remove_at_exit(dir: PathBuf) {
+    static DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn remove_all() {
+        if let Ok(dirs) = DIRS.lock() {
+            for dir in dirs.iter() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    DIRS.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(dir);
+    // SAFETY: atexit(3) only stores the function pointer; `remove_all` touches nothing but a
+    // static and the file system.
+    REGISTER.call_once(|| unsafe {
+        libc::atexit(remove_all);
+    });
 }
 
 fn try_start(bin: &Path, cluster_id: &str) -> Result<Broker, String> {

@@ -357,6 +357,20 @@ impl ContinuousProducer {
         self.sent.load(Ordering::SeqCst)
     }
 
+    /// Waits until `more` records were queued after now.
+    pub fn wait_for_more(&self, more: u64) {
+        let goal = self.sent() + more;
+        crate::wait::until_ok(
+            &format!("the test producer to reach {goal} records"),
+            || {
+                (self.sent() >= goal)
+                    .then_some(())
+                    .ok_or_else(|| format!("{} sent", self.sent()))
+            },
+            String::new,
+        );
+    }
+
     /// Stops, waits for every acknowledgement, and returns what was sent, by partition.
     pub fn stop(mut self) -> Vec<Vec<Record>> {
         self.stop.store(true, Ordering::SeqCst);

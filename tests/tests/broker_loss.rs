@@ -7,27 +7,13 @@ use strait_tests::data::{self, ContinuousProducer};
 use strait_tests::kafka::KafkaSpec;
 use strait_tests::strait::temp_dir;
 use strait_tests::verify::{self, wait_for_tail};
-use strait_tests::{admin, names, serial, wait, Broker, Strait};
+use strait_tests::{admin, names, serial, Broker, Strait};
 
 const PARTITIONS: i32 = 3;
 /// Records per second the test producer writes, in total.
 const RATE: u64 = 1500;
 /// The flow's in-flight bound, which also bounds what a partition may re-send after a failure.
 const MAX_IN_FLIGHT: usize = 1000;
-
-/// Waits until the producer queued `more` records after now.
-fn wait_for_produced(producer: &ContinuousProducer, more: u64) {
-    let goal = producer.sent() + more;
-    wait::until_ok(
-        &format!("the test producer to reach {goal} records"),
-        || {
-            (producer.sent() >= goal)
-                .then_some(())
-                .ok_or_else(|| format!("{} sent", producer.sent()))
-        },
-        String::new,
-    );
-}
 
 #[test]
 #[cfg_attr(
@@ -77,9 +63,9 @@ fn a_target_broker_killed_under_load_loses_nothing() {
     // Broker 2 (a broker only: the controller, broker 1, stays) dies mid-stream; the partitions
     // it led move to the others while records keep coming.
     target.kafka().kill_broker(2);
-    wait_for_produced(&producer, RATE * 3);
+    producer.wait_for_more(RATE * 3);
     target.kafka().start_broker(2);
-    wait_for_produced(&producer, RATE);
+    producer.wait_for_more(RATE);
     let sent = producer.stop();
     let total: usize = sent.iter().map(Vec::len).sum();
 

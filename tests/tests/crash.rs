@@ -5,7 +5,7 @@ use strait_tests::config::Config;
 use strait_tests::data::{self, ContinuousProducer, Record};
 use strait_tests::strait::temp_dir;
 use strait_tests::verify::{self, wait_for_tail};
-use strait_tests::{admin, names, serial, wait, Broker, Strait};
+use strait_tests::{admin, names, serial, Broker, Strait};
 
 const PARTITIONS: i32 = 3;
 /// Records per second the test producer writes, in total.
@@ -15,22 +15,6 @@ const RATE: u64 = 3000;
 const KILL9_MAX_IN_FLIGHT: usize = 500;
 /// Scheduling delay allowed for a position store on a loaded 2-core machine.
 const STORE_SLACK_MS: u64 = 300;
-
-/// Waits until the producer queued `more` records after now.
-fn wait_for_produced(producer: &ContinuousProducer, more: u64) {
-    let goal = producer.sent() + more;
-    wait::until_ok(
-        &format!("the test producer to reach {goal} records"),
-        || {
-            if producer.sent() >= goal {
-                Ok(())
-            } else {
-                Err(format!("{} sent", producer.sent()))
-            }
-        },
-        String::new,
-    );
-}
 
 struct Setup {
     source: Broker,
@@ -126,16 +110,16 @@ fn kill9_then_restart_loses_nothing() {
         produced,
         &strait,
     );
-    wait_for_produced(&producer, RATE / 2);
+    producer.wait_for_more(RATE / 2);
     strait.kill9();
     println!(
         "killed strait (-9) after {} records produced (caught up with the first {produced})",
         producer.sent()
     );
     // The source moves on while the node is down.
-    wait_for_produced(&producer, RATE * 2);
+    producer.wait_for_more(RATE * 2);
     let mut strait = Strait::start(&s.config.toml(), "toml");
-    wait_for_produced(&producer, RATE * 3);
+    producer.wait_for_more(RATE * 3);
     let sent = producer.stop();
     println!(
         "produced {} records",
@@ -185,9 +169,9 @@ fn sigterm_then_restart_has_no_duplicates() {
         "strait exit status after SIGTERM: {status}\n{}",
         strait.log_tail(40)
     );
-    wait_for_produced(&producer, RATE);
+    producer.wait_for_more(RATE);
     let mut strait = Strait::start(&s.config.toml(), "toml");
-    wait_for_produced(&producer, RATE * 2);
+    producer.wait_for_more(RATE * 2);
     let sent = producer.stop();
 
     let reader = wait_for_tail(s.target.bootstrap(), &s.remote, &sent, Some(&strait));

@@ -507,6 +507,17 @@ pub struct FlowSettings {
     pub client_origins: ClientOrigins,
 }
 
+/// Whether `text` holds `secret` as a token of its own (not inside a longer word: a one-letter
+/// password is in every sentence, and must not hide librdkafka's reason).
+fn shows_token(text: &str, secret: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(secret).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + secret.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
 impl FlowSettings {
     /// The error for a property of one of this flow's clients that librdkafka rejects (an unknown
     /// name, a bad value): it names the key as the file writes it and where it was set (`file` when
@@ -528,7 +539,7 @@ impl FlowSettings {
         if shown != value && !value.is_empty() {
             // librdkafka quotes the value; drop the whole message if it shows it some other way.
             reason = reason.replace(&format!("\"{value}\""), &format!("\"{shown}\""));
-            if reason.contains(value) {
+            if shows_token(&reason, value) {
                 reason = "librdkafka rejects the value (not shown: a secret)".to_owned();
             }
         }
@@ -551,4 +562,17 @@ pub struct IgnoredKey {
     /// The key's 1-based line; `None` when it has none (a TOML value set from the environment).
     pub line: Option<usize>,
     pub reason: String,
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::shows_token;
+
+    #[test]
+    fn a_secret_is_found_as_a_token_not_inside_words() {
+        assert!(shows_token("bad value hunter2 for x", "hunter2"));
+        assert!(shows_token("value=hunter2", "hunter2"));
+        assert!(!shows_token("not supported in this build", "s"));
+        assert!(shows_token("got s here", "s"));
+    }
 }
