@@ -49,7 +49,8 @@ impl NodeError {
             Self::Cluster(
                 crate::cluster::ClusterError::ForeignDataDir { .. }
                 | crate::cluster::ClusterError::LostRaftState { .. }
-                | crate::cluster::ClusterError::NotAMember { .. },
+                | crate::cluster::ClusterError::NotAMember { .. }
+                | crate::cluster::ClusterError::Removed(_),
             ) => 2,
             Self::Storage(_)
             | Self::Runtime(_)

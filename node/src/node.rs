@@ -18,6 +18,12 @@ use crate::NodeError;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a node looks for a new committed configuration version.
 const CONFIG_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a removed node keeps its Raft task running after its drain, until it has applied its
+/// removal from the voters: until then the others may still need its vote to commit that removal
+/// (a cluster of two voters needs both).
+const REMOVAL_GRACE: Duration = Duration::from_secs(5);
+/// Why a removed node stops (logged like a signal's name).
+const REMOVED: &str = "removed from the cluster";
 
 /// Runs until SIGTERM or SIGINT. Returns after a clean drain. `options` say how the node takes
 /// its place in the cluster (e.g. `--rejoin`).
@@ -66,6 +72,8 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
     };
 
     let raft_stopped = cluster.raft_stopped();
+    let removal = cluster.removal();
+    let config_file = settings.file.clone();
 
     let system = System::new();
     let result = system.block_on(async move {
@@ -84,6 +92,7 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
         }
         let mut signal = std::pin::pin!(shutdown_signal());
         let mut raft_stopped = std::pin::pin!(raft_stopped);
+        let mut removal = std::pin::pin!(removal);
         // No drain: positions cannot reach the cluster any more, and the node must stop writing.
         let fail = |error: crate::cluster::ClusterError| {
             tracing::error!(%error, "exiting");
@@ -99,6 +108,12 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
                 return Ok(());
             }
             error = &mut raft_stopped => return fail(error),
+            // Started on the membership of a node the cluster removed: refuse, with how to rejoin.
+            removal = &mut removal => {
+                let hint = removal.rejoin_hint(view.node_id, &config_file);
+                leave_the_voters(&view.raft, view.node_id).await;
+                return fail(crate::cluster::ClusterError::Removed(hint));
+            }
         };
         status.set_config(adopted.version, adopted.disagreement.clone());
         let start_flows =
@@ -138,20 +153,24 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
 
         let own_text = settings.shared_config();
         let mut config_check = tokio::time::interval(CONFIG_CHECK_INTERVAL);
-        let mut seen_registered = false;
+        let mut refused = None;
         let signal = loop {
             tokio::select! {
                 signal = &mut signal => break signal,
                 error = &mut raft_stopped => return fail(error),
+                // Removed from the cluster (strait leave): drain and exit like on SIGTERM.
+                removal = &mut removal => {
+                    let hint = removal.rejoin_hint(view.node_id, &config_file);
+                    if let crate::cluster::Removal::ToldBy { .. } = removal {
+                        // Removed while it was down: it should not have started; exit as refused.
+                        refused = Some(hint);
+                    } else {
+                        tracing::warn!("{hint}");
+                    }
+                    break REMOVED;
+                }
                 _ = config_check.tick() => {
                     let state = view.raft.state();
-                    // Removed from the cluster (strait leave): drain and exit like on SIGTERM.
-                    let registered = state.node(view.node_id).is_some();
-                    seen_registered |= registered;
-                    if seen_registered && !registered {
-                        tracing::info!("this node was removed from the cluster: leaving");
-                        break "removed from the cluster";
-                    }
                     let Some(committed) = state.flow_config() else { continue };
                     if committed.version == adopted.version {
                         continue;
@@ -190,8 +209,14 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
         // Give the final position proposals a moment to commit.
         tokio::time::sleep(Duration::from_millis(300)).await;
         store.flush()?;
+        if signal == REMOVED {
+            leave_the_voters(&view.raft, view.node_id).await;
+        }
         for arbiter in arbiters.iter().chain([&producer_arbiter]) {
             arbiter.stop();
+        }
+        if let Some(hint) = refused {
+            return fail(crate::cluster::ClusterError::Removed(hint));
         }
         tracing::info!("stopped");
         Ok::<(), NodeError>(())
@@ -202,6 +227,19 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
     // unreachable broker with a 30 s timeout: leave them to the process exit instead.
     std::mem::forget(system);
     result
+}
+
+/// Keeps the Raft task running until this removed node has applied its removal from the voters,
+/// at most [`REMOVAL_GRACE`]: the cluster may need its vote to commit that removal.
+async fn leave_the_voters(raft: &strait_coordinator::raft::RaftHandle, node: u64) {
+    let mut statuses = raft.watch_status();
+    let left = statuses.wait_for(|status| !status.voters.contains(&node));
+    if tokio::time::timeout(REMOVAL_GRACE, left).await.is_err() {
+        tracing::warn!(
+            timeout_s = REMOVAL_GRACE.as_secs(),
+            "leaving without having seen this node's removal from the voters applied"
+        );
+    }
 }
 
 /// Drains every flow, within [`DRAIN_TIMEOUT`].

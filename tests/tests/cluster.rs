@@ -577,6 +577,28 @@ fn a_removed_node_leaves_cleanly() {
     assert_eq!(moved, before.owned_by(leaving), "only its partitions moved");
     target.wait_growth(&cluster, 200, "after the removal");
 
+    // Started again on its old membership, it refuses (its replayed log says it was removed),
+    // with the command to rejoin, and the others are not disturbed.
+    cluster.restart(leaving);
+    let (status, log) = cluster.wait_exit_log(leaving, Duration::from_secs(60));
+    let error = log
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line ({status}):\n{log}"));
+    println!("node {leaving} restarted after its removal: {status}: {error}");
+    assert_eq!(status.code(), Some(2), "a refusal is exit 2:\n{log}");
+    for needle in [
+        format!("node {leaving} was removed from the cluster"),
+        "--rejoin".to_owned(),
+    ] {
+        assert!(
+            error.contains(&needle),
+            "the error names {needle:?}: {error}"
+        );
+    }
+    let still = cluster.wait_settled(&rest, PARTITIONS, SETTLE_DEADLINE);
+    assert!(still.nodes.iter().all(|(id, _, _)| *id != leaving));
+
     stop_and_verify(&s, producers, &cluster, &rest);
 }
 

@@ -71,7 +71,7 @@ impl LeaderDuties {
         let known = state.node(self.id);
         self.seen_registered |= known.is_some();
         let registered = known.is_some_and(|info| info.address == address && info.has_run);
-        let removed = self.seen_registered && known.is_none();
+        let removed = (self.seen_registered && known.is_none()) || state.was_removed(self.id);
         let retry_due = |since: Option<Instant>| since.is_none_or(|t| now - t >= DUTY_RETRY);
         if leader != 0 && !registered && !removed && retry_due(self.registering) {
             self.registering = Some(now);

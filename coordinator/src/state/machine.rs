@@ -29,6 +29,10 @@ pub struct ClusterState {
     pub(super) flow_config: Option<FlowConfig>,
     pub(super) partitions: BTreeMap<PartitionKey, PartitionInfo>,
     pub(super) paused: BTreeSet<FlowId>,
+    /// Nodes removed (`strait leave`, `remove-node`) and not admitted again since: a removed node
+    /// learns it from here, whenever it applies the removal (also from a snapshot or a replay
+    /// after a restart), and its own running registration cannot bring it back.
+    pub(super) removed: BTreeSet<NodeId>,
 }
 
 /// The result of applying one entry's data.
@@ -56,7 +60,21 @@ impl ClusterState {
                 node,
                 address,
                 running,
-            } => self.register_node(*node, address, *running),
+            } => {
+                if *running && self.removed.contains(node) {
+                    // Decided on a view from before the removal, or by the removed node itself.
+                    return ApplyOutcome::Stale(format!(
+                        "node {node} was removed from the cluster: only a join or an operator's \
+                         AddNode registers it again"
+                    ));
+                }
+                let outcome = self.register_node(*node, address, *running);
+                if outcome == ApplyOutcome::Applied {
+                    // An admission (a join, an operator's AddNode): a new member under this id.
+                    self.removed.remove(node);
+                }
+                outcome
+            }
             Command::RemoveNode { node } => self.remove_node(*node),
             Command::SetLiveness { node, alive } => self.set_liveness(*node, *alive),
             Command::SetFlowConfig(config) => self.set_flow_config(config),
@@ -131,6 +149,11 @@ impl ClusterState {
     /// The index of the last entry applied: the version of this state.
     pub fn applied_index(&self) -> u64 {
         self.applied_index
+    }
+
+    /// Whether `node` was removed from the cluster and not admitted again since.
+    pub fn was_removed(&self, node: NodeId) -> bool {
+        self.removed.contains(&node)
     }
 
     /// Registered nodes, by id.
@@ -248,6 +271,10 @@ impl ClusterState {
     }
 
     fn remove_node(&mut self, node: NodeId) -> ApplyOutcome {
+        // Also when it is not registered (a join cut short): the removal is what counts.
+        if node != 0 {
+            self.removed.insert(node);
+        }
         if self.nodes.remove(&node).is_none() {
             return ApplyOutcome::Stale(format!("node {node} is not registered"));
         }
@@ -605,6 +632,52 @@ mod tests {
         };
         assert!(matches!(log.apply(empty), ApplyOutcome::Rejected(_)));
         assert_eq!(log.state.nodes().count(), 1);
+    }
+
+    /// A removal is remembered: the removed node's own registration (proposed from a view before
+    /// the removal, or by the removed node restarted on its old membership) cannot bring it
+    /// back; an admission (a join, an operator's AddNode) can, under the same id.
+    #[test]
+    fn a_removed_node_registers_again_only_when_admitted() {
+        let mut log = Log::new();
+        log.ok(register(1));
+        log.ok(register(2));
+        assert!(!log.state.was_removed(2));
+        log.ok(Command::RemoveNode { node: 2 });
+        assert!(log.state.was_removed(2));
+        assert!(!log.state.was_removed(1));
+
+        let own = log.apply(register(2));
+        assert!(
+            matches!(&own, ApplyOutcome::Stale(reason) if reason.contains("node 2 was removed")),
+            "{own:?}"
+        );
+        assert!(log.state.node(2).is_none());
+        assert!(log.state.was_removed(2));
+
+        // An invalid admission changes nothing, the removal included.
+        let empty = log.apply(Command::RegisterNode {
+            node: 2,
+            address: String::new(),
+            running: false,
+        });
+        assert!(matches!(empty, ApplyOutcome::Rejected(_)), "{empty:?}");
+        assert!(log.state.was_removed(2));
+
+        log.ok(Command::RegisterNode {
+            node: 2,
+            address: "10.0.0.22:7070".to_owned(),
+            running: false,
+        });
+        assert!(!log.state.was_removed(2));
+        assert_eq!(log.state.node(2).unwrap().address, "10.0.0.22:7070");
+        log.ok(register(2));
+        assert!(log.state.node(2).unwrap().has_run);
+
+        // A removal of a node that never registered (a join cut short) is remembered too.
+        let never = log.apply(Command::RemoveNode { node: 7 });
+        assert!(matches!(never, ApplyOutcome::Stale(_)));
+        assert!(log.state.was_removed(7));
     }
 
     #[test]

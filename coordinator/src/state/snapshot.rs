@@ -56,6 +56,7 @@ impl ClusterState {
                 })
                 .collect(),
             paused_flows: self.paused.iter().map(ToString::to_string).collect(),
+            removed_nodes: self.removed.iter().copied().collect(),
         }
         .encode_to_vec()
     }
@@ -128,6 +129,8 @@ impl ClusterState {
             let flow = flow.parse().map_err(|e| invalid(format!("{e}")))?;
             state.paused.insert(flow);
         }
+        // Absent in snapshots written before removals were remembered: none.
+        state.removed = snapshot.removed_nodes.into_iter().collect();
         Ok(state)
     }
 }
@@ -185,6 +188,7 @@ mod tests {
             alive: false,
         });
         log.ok(Command::RemoveNode { node: 1 });
+        assert!(log.state.was_removed(1));
         log.ok(register(3));
         log.ok(Command::SetDraining {
             node: 3,

@@ -50,6 +50,8 @@ pub(crate) struct Seen {
     pub has_run: bool,
     /// Since when the answering node has not received Raft messages from the asking node's id.
     pub heard_ago: Option<Duration>,
+    /// The asking node was removed from the cluster and not admitted again since.
+    pub removed: bool,
 }
 
 impl Seen {
@@ -63,6 +65,7 @@ impl Seen {
             registered_at: Some(response.registered_address).filter(|a| !a.is_empty()),
             has_run: response.has_run,
             heard_ago: response.heard_ms_ago.map(Duration::from_millis),
+            removed: response.removed,
         }
     }
 
@@ -245,6 +248,7 @@ mod tests {
             registered_at: None,
             has_run: false,
             heard_ago: None,
+            removed: false,
         }
     }
 

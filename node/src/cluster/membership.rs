@@ -100,6 +100,10 @@ pub enum ClusterError {
         data_dir: std::path::PathBuf,
         answered_by: String,
     },
+    /// The node was removed from the cluster (`strait leave`, `remove-node`) and started on its
+    /// old membership: the message says how to rejoin.
+    #[error("refusing to run: {0}")]
+    Removed(String),
     /// `--rejoin` could not get the old membership removed.
     #[error("cannot rejoin cluster {cluster:?}: {reason}")]
     Rejoin { cluster: String, reason: String },
@@ -121,9 +125,22 @@ pub struct RunningCluster {
     runtime: Option<tokio::runtime::Runtime>,
     /// Why the Raft task ended, sent if it does while the runtime runs.
     raft_stopped: Option<oneshot::Receiver<ClusterError>>,
+    /// For asking the others whether this node is still a member.
+    membership: ClusterMembership,
+    client_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl RunningCluster {
+    /// Resolves once this node is known to be removed from the cluster (see
+    /// [`removal`](super::removal)): it must then stop.
+    pub fn removal(&self) -> impl Future<Output = super::Removal> + Send + 'static {
+        super::removal::watch(
+            self.raft.clone(),
+            self.membership.clone(),
+            self.client_tls.clone(),
+        )
+    }
+
     /// Resolves if the Raft task ends while the node runs (a fatal error: it could not persist, or
     /// could not read what the others applied), with why. The node must then exit: it would run
     /// fenced, and keep its partitions in the cluster's eyes, for as long as it lives. Never
@@ -411,6 +428,8 @@ pub fn start(
         position_interval: config.position_interval,
         runtime: Some(runtime),
         raft_stopped: Some(raft_stopped),
+        membership: config.clone(),
+        client_tls,
     })
 }
 

@@ -180,6 +180,7 @@ impl RaftTransport for RaftService {
                 .heard
                 .since(find.node_id)
                 .map(|ago| u64::try_from(ago.as_millis()).unwrap_or(u64::MAX)),
+            removed: state.was_removed(find.node_id),
         }))
     }
 

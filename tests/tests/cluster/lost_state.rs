@@ -300,3 +300,77 @@ fn a_node_added_by_an_operator_joins_on_an_empty_data_dir_and_is_refused_once_it
     assert_eq!(out.code, Some(2), "a refusal is exit 2");
     verify::assert_alive(Some(&member));
 }
+
+/// A follower is killed and, while it is down, removed through another member (`strait leave`).
+/// Started again on its old data dir, it never hears of the removal from a leader (it is no
+/// longer a voter): it asks the others, learns it, and refuses (exit 2) with the command to
+/// rejoin, registering nothing; started with `--rejoin`, it joins as a new member and takes its
+/// share back.
+#[test]
+fn a_node_removed_while_down_refuses_to_run_on_its_old_membership() {
+    let _heavy = serial::heavy();
+    let s = setup("cl-rmdown");
+    let mut cluster = StraitCluster::start(3, &s.base);
+    let before = cluster.wait_settled(&[1, 2, 3], PARTITIONS, SETTLE_DEADLINE);
+    let node = [1, 2, 3]
+        .into_iter()
+        .find(|n| *n != before.leader)
+        .expect("a follower");
+    let others: Vec<u64> = [1, 2, 3].into_iter().filter(|n| *n != node).collect();
+
+    cluster.kill9(node);
+    let output = std::process::Command::new(strait_tests::strait::strait_bin())
+        .args(["leave", "--node", &node.to_string(), "--contact"])
+        .arg(cluster.address(before.leader))
+        .output()
+        .expect("running strait leave");
+    assert!(
+        output.status.success(),
+        "strait leave failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let without = cluster.wait_settled(&others, PARTITIONS, SETTLE_DEADLINE);
+    assert!(without.nodes.iter().all(|(id, _, _)| *id != node));
+
+    let started = Instant::now();
+    cluster.restart(node);
+    let (status, log) = cluster.wait_exit_log(node, REFUSE_DEADLINE);
+    let error = log
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line ({status}):\n{log}"));
+    println!(
+        "node {node} removed while down, restarted: {status} after {:.2} s: {error}",
+        secs(started)
+    );
+    assert_eq!(status.code(), Some(2), "a refusal is exit 2:\n{log}");
+    for needle in [
+        format!("node {node} was removed from the cluster"),
+        "says so".to_owned(),
+        "--rejoin".to_owned(),
+    ] {
+        assert!(
+            error.contains(&needle),
+            "the error names {needle:?}: {error}"
+        );
+    }
+    let still = cluster.wait_settled(&others, PARTITIONS, SETTLE_DEADLINE);
+    assert!(
+        still.nodes.iter().all(|(id, _, _)| *id != node),
+        "the removed node registered itself again: {:?}",
+        still.nodes
+    );
+    assert_eq!(still.term, without.term, "it disturbed no election");
+
+    cluster.restart_with(
+        node,
+        &Launch {
+            args: vec!["--rejoin".to_owned()],
+            ..Launch::default()
+        },
+    );
+    let after = cluster.wait_settled(&[1, 2, 3], PARTITIONS, SETTLE_DEADLINE);
+    let counts = after.counts(&[1, 2, 3]);
+    assert!(counts[&node] >= PARTITIONS / 3, "its share: {counts:?}");
+    cluster.assert_running();
+}
