@@ -209,7 +209,8 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
         // Give the final position proposals a moment to commit.
         tokio::time::sleep(Duration::from_millis(300)).await;
         store.flush()?;
-        if signal == REMOVED {
+        // Removed while it was down, it is no voter any more in the cluster's eyes: no grace.
+        if signal == REMOVED && refused.is_none() {
             leave_the_voters(&view.raft, view.node_id).await;
         }
         for arbiter in arbiters.iter().chain([&producer_arbiter]) {
