@@ -103,8 +103,8 @@ fn main() -> ExitCode {
                 .map_err(|e| e.to_string())
             };
             return match runtime.block_on(leave) {
-                Ok(()) => {
-                    println!("node {node} removed from the cluster");
+                Ok(removed) => {
+                    println!("{}", removed.describe(node));
                     ExitCode::SUCCESS
                 }
                 Err(error) => {

@@ -161,8 +161,8 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
                 // Removed from the cluster (strait leave): drain and exit like on SIGTERM.
                 removal = &mut removal => {
                     let hint = removal.rejoin_hint(view.node_id, &config_file);
-                    if let crate::cluster::Removal::ToldBy { .. } = removal {
-                        // Removed while it was down: it should not have started; exit as refused.
+                    if removal.before_this_start() {
+                        // Removed before it started: it should not have started; exit as refused.
                         refused = Some(hint);
                     } else {
                         tracing::warn!("{hint}");
@@ -209,7 +209,7 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
         // Give the final position proposals a moment to commit.
         tokio::time::sleep(Duration::from_millis(300)).await;
         store.flush()?;
-        // Removed while it was down, it is no voter any more in the cluster's eyes: no grace.
+        // Removed before it started, it is no voter any more in the cluster's eyes: no grace.
         if signal == REMOVED && refused.is_none() {
             leave_the_voters(&view.raft, view.node_id).await;
         }

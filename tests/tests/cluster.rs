@@ -563,9 +563,21 @@ fn a_removed_node_leaves_cleanly() {
         "strait leave failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // It says what happened: its partitions, the voters left, what the node does next.
+    let said = String::from_utf8_lossy(&output.stdout);
+    let rest: Vec<u64> = (1..=3).filter(|id| *id != leaving).collect();
+    let held = before.owned_by(leaving).len();
+    let voters = format!("{}, {}", rest[0], rest[1]);
+    for needle in [
+        format!("node {leaving} removed from the cluster: its {held} partition(s) move to node(s) {voters}"),
+        format!("voters now {voters}"),
+        "drains and exits by itself".to_owned(),
+        "--rejoin".to_owned(),
+    ] {
+        assert!(said.contains(&needle), "strait leave says {needle:?}: {said}");
+    }
     let status = cluster.wait_exit(leaving, Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "the removed node's exit status");
-    let rest: Vec<u64> = (1..=3).filter(|id| *id != leaving).collect();
     let after = cluster.wait_settled(&rest, PARTITIONS, SETTLE_DEADLINE);
     println!(
         "node {leaving} removed and exited; {:?} own everything after {:.2} s",

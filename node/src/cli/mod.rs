@@ -641,7 +641,13 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             if as_json {
                 return Ok(json(&response));
             }
-            Ok(format!("node {node} removed\n"))
+            let removed = crate::cluster::Removed {
+                partitions_moved: usize::try_from(response.partitions_moved).unwrap_or(usize::MAX),
+                was_voter: response.was_voter,
+                voters: response.voters,
+                moved_to: response.moved_to,
+            };
+            Ok(format!("{}\n", removed.describe(node)))
         }
         ControlCommand::Translate {
             flow,

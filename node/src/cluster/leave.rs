@@ -32,7 +32,7 @@ pub async fn request_leave(
     node: u64,
     token: Option<&str>,
     tls: Option<&ClientTlsConfig>,
-) -> Result<(), LeaveError> {
+) -> Result<super::Removed, LeaveError> {
     let token = token
         .map(|t| crate::control::bearer(t).ok_or(LeaveError::Token))
         .transpose()?;
@@ -55,13 +55,19 @@ pub async fn request_leave(
     if let Some(token) = token {
         request.metadata_mut().insert("authorization", token);
     }
-    client
+    let response = client
         .leave(request)
         .await
         .map_err(|status| LeaveError::Refused {
             contact: contact.to_owned(),
             code: status.code(),
             message: status.message().to_owned(),
-        })?;
-    Ok(())
+        })?
+        .into_inner();
+    Ok(super::Removed {
+        partitions_moved: usize::try_from(response.partitions_moved).unwrap_or(usize::MAX),
+        was_voter: response.was_voter,
+        voters: response.voters,
+        moved_to: response.moved_to,
+    })
 }

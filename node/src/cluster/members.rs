@@ -94,16 +94,72 @@ fn only_voter_check(voters: &[NodeId], node: NodeId) -> Result<(), MemberConflic
     Ok(())
 }
 
-/// Removes `node`: its partitions go to the others first, then it stops being a voter.
-/// Idempotent. Callers check [`check_removal`] first.
-pub async fn remove_member(raft: &RaftHandle, node: NodeId) -> Result<(), ProposeError> {
-    if raft.state().node(node).is_some() {
+/// What a removal did, for the operator who asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// Partitions the node held (owned or releasing): they move to the others.
+    pub partitions_moved: usize,
+    /// Whether it was a voter until now.
+    pub was_voter: bool,
+    /// The voters after the removal.
+    pub voters: Vec<NodeId>,
+    /// Where its partitions can go: the nodes alive and not draining.
+    pub moved_to: Vec<NodeId>,
+}
+
+impl Removed {
+    /// What the operator reads after `strait leave` / `remove-node`.
+    pub fn describe(&self, node: NodeId) -> String {
+        let ids = |ids: &[NodeId]| {
+            ids.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut text = format!("node {node} removed from the cluster: ");
+        match (self.partitions_moved, self.moved_to.as_slice()) {
+            (0, _) => text.push_str("it held no partition"),
+            (n, []) => text.push_str(&format!(
+                "its {n} partition(s) wait for a live node (none is alive and not draining)"
+            )),
+            (n, to) => text.push_str(&format!("its {n} partition(s) move to node(s) {}", ids(to))),
+        }
+        if self.was_voter {
+            text.push_str(&format!("; voters now {}", ids(&self.voters)));
+        }
+        text.push_str(&format!(
+            ".\nA running node {node} drains and exits by itself; started again on its data dir it \
+             refuses to run. To add it back: `strait node --config FILE --rejoin` on that node."
+        ));
+        text
+    }
+}
+
+/// Removes `node`: its partitions go to the others first (and the state remembers the removal,
+/// which tells the node to stop), then it stops being a voter. Idempotent. Callers check
+/// [`check_removal`] first.
+pub async fn remove_member(raft: &RaftHandle, node: NodeId) -> Result<Removed, ProposeError> {
+    let state = raft.state();
+    let partitions_moved = state.held_by(node);
+    if state.node(node).is_some() || !state.was_removed(node) {
         raft.propose(Command::RemoveNode { node }).await?;
     }
-    if raft.status().voters.contains(&node) {
+    let was_voter = raft.status().voters.contains(&node);
+    if was_voter {
         raft.remove_voter(node).await?;
     }
-    Ok(())
+    Ok(Removed {
+        partitions_moved,
+        was_voter,
+        // The status may not show the applied conf change yet.
+        voters: raft
+            .status()
+            .voters
+            .into_iter()
+            .filter(|v| *v != node)
+            .collect(),
+        moved_to: raft.state().assignable_nodes().collect(),
+    })
 }
 
 /// Whether `node` is registered or a voter.
@@ -146,6 +202,31 @@ mod tests {
         let address = check_new_member(&state, 3, "b:7000").unwrap_err();
         assert_eq!(address.to_string(), "address: b:7000 is node 2's address");
         assert_eq!(Status::from(address).code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn a_removal_says_what_it_did() {
+        let removed = Removed {
+            partitions_moved: 4,
+            was_voter: true,
+            voters: vec![1, 2],
+            moved_to: vec![1, 2],
+        };
+        assert_eq!(
+            removed.describe(3),
+            "node 3 removed from the cluster: its 4 partition(s) move to node(s) 1, 2; voters now \
+             1, 2.\nA running node 3 drains and exits by itself; started again on its data dir it \
+             refuses to run. To add it back: `strait node --config FILE --rejoin` on that node."
+        );
+        let idle = Removed {
+            partitions_moved: 0,
+            was_voter: false,
+            voters: vec![1],
+            moved_to: vec![1],
+        };
+        assert!(idle
+            .describe(2)
+            .starts_with("node 2 removed from the cluster: it held no partition.\n"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod tls;
 mod transport;
 
 pub use leave::{request_leave, LeaveError};
+pub use members::Removed;
 pub(crate) use membership::error_chain;
 pub use membership::{start, ClusterError, RunningCluster, StartOptions};
 pub use removal::Removal;

@@ -24,13 +24,21 @@ const ASK_AFTER: Duration = Duration::from_secs(5);
 /// How a node learned that it is no longer a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removal {
-    /// Its own applied state says so.
-    Applied,
+    /// Its own applied state says so. `took_part`: a leader and a quorum confirmed this node's
+    /// state since it started (it ran as a member, and was removed while running: an operator's
+    /// `leave`); without, it replayed a removal from before this start.
+    Applied { took_part: bool },
     /// A running member answered that it was removed (while this node was down, or cut off).
     ToldBy { address: String, node: NodeId },
 }
 
 impl Removal {
+    /// Whether this start should not have happened: the node was removed before it (it replayed
+    /// the removal, or a member told it). An operator's `leave` of a running node is not.
+    pub fn before_this_start(&self) -> bool {
+        !matches!(self, Self::Applied { took_part: true })
+    }
+
     /// What the operator does next: the removal stands until a join admits the node again.
     pub fn rejoin_hint(&self, node: NodeId, config_file: &std::path::Path) -> String {
         format!(
@@ -46,7 +54,7 @@ impl Removal {
 impl fmt::Display for Removal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Applied => write!(f, "its own copy of the cluster state says so"),
+            Self::Applied { .. } => write!(f, "its own copy of the cluster state says so"),
             Self::ToldBy { address, node } => {
                 write!(f, "node {node} at {address} says so")
             }
@@ -96,7 +104,9 @@ pub async fn watch(
         }
     };
     tokio::select! {
-        () = applied => Removal::Applied,
+        () = applied => Removal::Applied {
+            took_part: raft.status().synced_at.is_some(),
+        },
         removal = asked => removal,
     }
 }

@@ -123,10 +123,15 @@ impl RaftTransport for RaftService {
             )));
         }
         super::members::check_removal(&self.raft, leave.node_id)?;
-        super::members::remove_member(&self.raft, leave.node_id)
+        let removed = super::members::remove_member(&self.raft, leave.node_id)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(Response::new(LeaveResponse {}))
+        Ok(Response::new(LeaveResponse {
+            partitions_moved: u32::try_from(removed.partitions_moved).unwrap_or(u32::MAX),
+            was_voter: removed.was_voter,
+            voters: removed.voters,
+            moved_to: removed.moved_to,
+        }))
     }
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {

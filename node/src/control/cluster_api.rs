@@ -120,10 +120,15 @@ impl Cluster for ClusterApi {
             self.control.known_node("node_id", node)?;
         }
         members::check_removal(&self.control.raft, node)?;
-        members::remove_member(&self.control.raft, node)
+        let removed = members::remove_member(&self.control.raft, node)
             .await
             .map_err(unavailable)?;
-        Ok(Response::new(RemoveNodeResponse {}))
+        Ok(Response::new(RemoveNodeResponse {
+            partitions_moved: u32::try_from(removed.partitions_moved).unwrap_or(u32::MAX),
+            was_voter: removed.was_voter,
+            voters: removed.voters,
+            moved_to: removed.moved_to,
+        }))
     }
 
     async fn drain_node(

@@ -698,10 +698,15 @@ fn nodes_added_and_removed_and_no_leader_is_unavailable() {
         }),
     );
     assert_eq!(got, Code::AlreadyExists, "{message}");
-    ok(
+    let removed = ok(
         &rt,
         "RemoveNode",
         api.cluster.remove_node(RemoveNodeRequest { node_id: 4 }),
+    );
+    // It never ran: a voter without partitions; the others stay the voters.
+    assert_eq!(
+        (removed.partitions_moved, removed.was_voter, removed.voters),
+        (0, true, vec![1, 2, 3])
     );
     let c = ok(
         &rt,
