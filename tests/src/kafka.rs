@@ -653,7 +653,8 @@ fn write_props(path: &Path, props: &[(String, String)]) -> Result<(), String> {
     Ok(())
 }
 
-fn java(libs: &Path) -> Command {
+/// A `java` command with the Kafka jars of `libs` on its class path and the tests' JVM options.
+pub(crate) fn java(libs: &Path) -> Command {
     let mut command = Command::new(std::env::var_os("JAVA").unwrap_or_else(|| "java".into()));
     let opts =
         std::env::var("STRAIT_KAFKA_JVM_OPTS").unwrap_or_else(|_| DEFAULT_JVM_OPTS.to_owned());

@@ -31,6 +31,7 @@ pub mod data;
 pub mod group;
 pub mod kafka;
 pub mod metrics;
+pub mod mm2;
 pub mod mode;
 pub mod names;
 pub mod process;

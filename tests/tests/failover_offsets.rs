@@ -17,7 +17,7 @@ use strait_tests::config::{Config, Flow};
 use strait_tests::data::{self, ContinuousProducer, Record, TestProducer};
 use strait_tests::group::ActiveMember;
 use strait_tests::strait::{run_cli, run_cli_ok, temp_dir};
-use strait_tests::{admin, names, serial, wait, Broker, Strait};
+use strait_tests::{admin, mm2, names, serial, wait, Broker, Strait};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
@@ -388,6 +388,37 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
     ]);
     let translated = translated_offsets(&out);
     assert_eq!(translated, expected, "strait translate --group:\n{out}");
+
+    // MirrorMaker 2's own classes read what Strait wrote: its translation equals Strait's for
+    // several groups, and it decodes every record of the internal topics.
+    if strait_tests::mode::is_real_kafka() {
+        let others = [
+            (format!("{}-g2", s.prefix), vec![(0, 10), (1, 40)]),
+            (format!("{}-g3", s.prefix), vec![(0, 50)]),
+        ];
+        for (other, offsets) in &others {
+            consume_and_commit(src, other, &s.topic, offsets);
+        }
+        let mut groups = vec![(group.clone(), vec![(0, 5), (1, 50)])];
+        groups.extend(others);
+        for (group, committed) in &groups {
+            wait::until(
+                &format!("checkpoints of {group} at {committed:?}"),
+                DEADLINE,
+                POLL,
+                || {
+                    let last = last_checkpoints(tgt, checkpoints_topic, group);
+                    let at: Vec<(i32, i64)> = last.iter().map(|(p, c)| (*p, c.upstream)).collect();
+                    (at == *committed)
+                        .then_some(())
+                        .ok_or_else(|| format!("{at:?}"))
+                },
+                || s.strait.log_tail(40),
+            );
+            mm2_translates_like_strait(tgt, &contact, &s.remote, group);
+        }
+        mm2_decodes_the_internal_topics(src, tgt, &s.topic, &s.remote, &groups);
+    }
     let out = run_cli_ok(&[
         "translate",
         "--flow",
@@ -457,6 +488,144 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             "sync {partition}: {upstream} -> {downstream}"
         );
     }
+}
+
+/// MirrorMaker 2's `RemoteClusterUtils.translateOffsets` and `MirrorClient.remoteConsumerOffsets`
+/// give `group` exactly the target offsets `strait translate` gives (via the node at `contact`).
+fn mm2_translates_like_strait(target: &str, contact: &str, remote: &str, group: &str) {
+    let out = run_cli_ok(&[
+        "translate",
+        "--flow",
+        "A->B",
+        "--group",
+        group,
+        "-o",
+        "json",
+        "--contact",
+        contact,
+    ]);
+    // Exact, or caught up (a group at the end of a partition).
+    let value: serde_json::Value = serde_json::from_str(&out).expect("JSON from strait translate");
+    let strait: BTreeMap<i32, i64> = value["offsets"]
+        .as_array()
+        .expect("an offsets array")
+        .iter()
+        .map(|o| {
+            assert!(o["exact"].as_bool().unwrap_or(false), "{o}");
+            (
+                o["partition"].as_i64().unwrap() as i32,
+                o["target_offset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let facts = mm2::probe(&["translate", target, "A", group]);
+    for kind in ["translated", "remote"] {
+        let mm2: BTreeMap<i32, i64> = mm2::of_kind(&facts, kind)
+            .into_iter()
+            .map(|f| {
+                assert_eq!(f[0], remote, "{kind}: {f:?}");
+                (f[1].parse().unwrap(), f[2].parse().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            mm2, strait,
+            "{group}: MM2's {kind} offsets against strait translate:\n{out}"
+        );
+    }
+    println!("{group}: MM2 translates to {strait:?}, as strait translate does");
+}
+
+/// Every record of the checkpoints, heartbeats and offset-syncs topics decodes with MM2's classes,
+/// and what they decode for this test's groups and topic is what Strait meant: the groups'
+/// committed offsets at their place on the target, syncs that map a source offset to its copy.
+fn mm2_decodes_the_internal_topics(
+    source: &str,
+    target: &str,
+    topic: &str,
+    remote: &str,
+    groups: &[(String, Vec<(i32, i64)>)],
+) {
+    // Foreign records the remote topic held before the replicated ones, per partition.
+    let foreign = |p: i32| if p == 0 { 7 } else { 3 };
+    // Other tests write to these topics too: MM2 decodes at least what was there before (and the
+    // probe fails on any record it cannot decode).
+    let before = read_all(target, "A.checkpoints.internal").len();
+    let checkpoints = mm2::probe(&["decode", target, "A.checkpoints.internal", "checkpoint"]);
+    let total = checkpoints.len();
+    assert!(
+        total >= before,
+        "MM2 decoded {total} of {before} checkpoints"
+    );
+    for (group, committed) in groups {
+        let last: BTreeMap<i32, (i64, i64, String)> = mm2::of_kind(&checkpoints, "checkpoint")
+            .into_iter()
+            .filter(|f| f[0] == *group)
+            .map(|f| {
+                assert_eq!(f[1], remote, "{f:?}");
+                let (p, up, down) = (
+                    f[2].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                );
+                (p, (up, down, f.get(5).cloned().unwrap_or_default()))
+            })
+            .collect(); // In the topic's order: the last one per partition stays.
+        for (p, offset) in committed {
+            let (up, down, metadata) = &last[p];
+            assert_eq!(up, offset, "{group} p{p}: MM2 decoded upstream {up}");
+            assert_eq!(
+                *down - *up,
+                foreign(*p),
+                "{group} p{p}: downstream {down} for {up}"
+            );
+            assert_eq!(metadata, "", "{group} p{p}");
+        }
+    }
+    let before = read_all(target, "heartbeats").len();
+    let heartbeats = mm2::probe(&["decode", target, "heartbeats", "heartbeat"]);
+    let decoded = heartbeats.len();
+    assert!(
+        decoded >= before,
+        "MM2 decoded {decoded} of {before} heartbeats"
+    );
+    assert!(
+        mm2::of_kind(&heartbeats, "heartbeat")
+            .iter()
+            .any(|f| f[0] == "A" && f[1] == "B"),
+        "a heartbeat A -> B"
+    );
+    let before = read_all(source, "mm2-offset-syncs.B.internal").len();
+    let syncs = mm2::probe(&[
+        "decode",
+        source,
+        "mm2-offset-syncs.B.internal",
+        "offset-sync",
+    ]);
+    let decoded = syncs.len();
+    assert!(
+        decoded >= before,
+        "MM2 decoded {decoded} of {before} offset syncs"
+    );
+    let ours: Vec<Vec<String>> = mm2::of_kind(&syncs, "offset-sync")
+        .into_iter()
+        .filter(|f| f[0] == topic)
+        .collect();
+    assert!(!ours.is_empty(), "offset syncs of {topic}");
+    for f in &ours {
+        let (p, up, down): (i32, i64, i64) = (
+            f[1].parse().unwrap(),
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+        );
+        assert_eq!(down - up, foreign(p), "sync {f:?}");
+    }
+    println!(
+        "MM2 decoded {total} checkpoints, {} heartbeats, {} offset syncs ({} of {topic}); \
+         all decoded",
+        heartbeats.len(),
+        syncs.len(),
+        ours.len()
+    );
 }
 
 /// `partition -> (source offset, target offset)` from `strait translate -o json`.
@@ -718,6 +887,10 @@ fn translation_survives_killing_the_partition_owner() {
         },
         || cluster.describe(),
     );
+    // MirrorMaker 2's translation of the checkpoints written across the loss is Strait's.
+    if strait_tests::mode::is_real_kafka() {
+        mm2_translates_like_strait(tgt, &cluster.address(live[0]), &remote, &group);
+    }
 }
 
 /// A->B and B->A: each flow writes `heartbeats` on its target, and the other flow replicates it
@@ -766,6 +939,29 @@ fn heartbeats_are_replicated_as_reachability() {
     assert!(!topics.contains_key("A.B.heartbeats"), "{topics:?}");
     let topics = admin::topics(b.bootstrap());
     assert!(!topics.contains_key("B.A.heartbeats"), "{topics:?}");
+
+    // MirrorMaker 2's MirrorClient sees each cluster upstream of the other, one hop away, from
+    // these topics, and decodes every heartbeat on both.
+    if strait_tests::mode::is_real_kafka() {
+        for (cluster, upstream) in [(b.bootstrap(), "A"), (a.bootstrap(), "B")] {
+            let facts = mm2::probe(&["upstream", cluster]);
+            for want in [
+                vec!["upstream", upstream, "1"],
+                vec!["heartbeat-topic", "heartbeats"],
+            ] {
+                assert!(
+                    facts.iter().any(|f| *f == want),
+                    "MirrorClient on {upstream}'s peer sees {want:?}: {facts:?}"
+                );
+            }
+            let remote = format!("{upstream}.heartbeats");
+            for topic in ["heartbeats", remote.as_str()] {
+                let decoded = mm2::probe(&["decode", cluster, topic, "heartbeat"]);
+                assert!(!decoded.is_empty(), "heartbeats in {topic}");
+            }
+            println!("MirrorClient on {upstream}'s peer: {facts:?}");
+        }
+    }
 }
 
 /// The `(source, target)` aliases of the heartbeats in `heartbeats` on `bootstrap` (none when the
