@@ -483,8 +483,9 @@ impl Deadline {
         let limit = self.timeout + extra;
         match tokio::time::timeout(limit, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
+            // The node answered the first call: a transport failure now is a broken connection.
             Ok(Err(status)) => Err(match transport_failure(&status) {
-                Some(failure) => failure.describe(&self.contact),
+                Some(_) => broken(&self.contact, &status),
                 None => failed(status),
             }),
             Err(_) => Err(Failure::NoAnswer(limit).describe(&self.contact)),
@@ -549,10 +550,11 @@ async fn open(
     let cluster = match tokio::time::timeout(timeout, probe).await {
         Ok(Ok(response)) => response.into_inner(),
         Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
-            return Err(Refusal::Next(Failure::NotStrait(format!(
-                "no strait.v1.Cluster service: {}",
-                status.message()
-            ))))
+            let mut detail = "no strait.v1.Cluster service".to_owned();
+            if !status.message().is_empty() {
+                detail = format!("{detail}: {}", status.message());
+            }
+            return Err(Refusal::Next(Failure::NotStrait(detail)));
         }
         Ok(Err(status)) => {
             return Err(match transport_failure(&status) {
@@ -1209,9 +1211,18 @@ async fn watch(connection: &Connection, as_json: bool) -> Result<String, String>
 /// Why a stream broke, for the reconnection line.
 fn describe_stream_error(contact: &str, status: tonic::Status) -> String {
     match transport_failure(&status) {
-        Some(failure) => failure.describe(contact),
+        Some(_) => broken(contact, &status),
         None => format!("{contact}: {}", failed(status)),
     }
+}
+
+/// A connection to a node that had answered broke (it stopped, or froze past the keep-alive).
+fn broken(contact: &str, status: &tonic::Status) -> String {
+    format!(
+        "the connection to {contact} broke: {} (the node may have stopped; try again, or another \
+         node with --contact a,b,c)",
+        status.message()
+    )
 }
 
 /// A configuration file's format (by its extension, as the node reads it) and text (a
