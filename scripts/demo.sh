@@ -90,6 +90,12 @@ done
 
 echo "demo running: A=127.0.0.1:19092 (topic orders) -> B=127.0.0.1:19093 (topic A.orders), $nodes nodes"
 echo "logs in $demo/; Ctrl-C to stop"
+contacts=""
+for i in $(seq 1 "$nodes"); do contacts="$contacts${contacts:+,}127.0.0.1:$((7070 + i))"; done
+echo "control it from another shell (the binary is $bin/strait; scripts/install-cli.sh puts it on PATH):"
+echo "  export STRAIT_CONTACT=$contacts"
+echo "  alias strait=$bin/strait    # or: scripts/install-cli.sh"
+echo "  strait status"
 logs=()
 for i in $(seq 1 "$nodes"); do logs+=("$demo/node$i.log"); done
 tail -q -n +1 -F "${logs[@]}" "$demo/loadgen.log" 2>/dev/null \

@@ -55,6 +55,9 @@ enum Command {
     Control(strait_node::cli::ControlCommand),
 }
 
+/// What `leave` may wait beyond `--timeout`: the member commits the removal through Raft.
+const LEAVE_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// jemalloc for every allocation of the process: Rust's, and librdkafka's too (the unprefixed
 /// `malloc`/`free` symbols replace glibc's in this binary). The data path allocates on the actor
 /// threads and frees on librdkafka's and the producer's threads (fetched messages, produced
@@ -84,23 +87,38 @@ fn main() -> ExitCode {
             };
         }
         Command::Leave { node, cluster_id } => {
-            let contact = cli.connection.contact.clone();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
             let token = cli.connection.token.clone();
+            // Each contact in turn until one answers; a member's refusal is the answer.
             let leave = async {
+                let contacts = cli.connection.contacts()?;
                 let tls = cli.connection.client_tls()?;
-                strait_node::cluster::request_leave(
-                    &contact,
-                    &cluster_id,
-                    node,
-                    token.as_deref(),
-                    tls.as_ref(),
-                )
-                .await
-                .map_err(|e| e.to_string())
+                let limit = cli.connection.timeout + LEAVE_ALLOWANCE;
+                let mut failures = Vec::new();
+                for contact in &contacts {
+                    let asked = strait_node::cluster::request_leave(
+                        contact,
+                        &cluster_id,
+                        node,
+                        token.as_deref(),
+                        tls.as_ref(),
+                    );
+                    match tokio::time::timeout(limit, asked).await {
+                        Ok(Ok(())) => return Ok(()),
+                        Ok(Err(e @ strait_node::cluster::LeaveError::Refused { .. })) => {
+                            return Err(e.to_string())
+                        }
+                        Ok(Err(e)) => failures.push(e.to_string()),
+                        Err(_) => failures.push(format!(
+                            "no answer from {contact} within {limit:?} (the node may be frozen \
+                             or overloaded)"
+                        )),
+                    }
+                }
+                Err(failures.join("\n  "))
             };
             return match runtime.block_on(leave) {
                 Ok(removed) => {

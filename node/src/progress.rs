@@ -1,6 +1,8 @@
 //! The progress line: every `progress_interval`, one log line per flow with what was replicated,
 //! the rate, what is in flight, the records remaining (source end offsets minus positions) with an
-//! estimated time to catch up, and any error.
+//! estimated time to catch up, and any error. Partitions this node owns and does not read (flow
+//! paused, quorum lost) count as `paused` / `no_quorum`, their records remaining included (end
+//! offsets listed from the source), and the estimate says why nothing catches up.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,13 +23,22 @@ pub async fn report(node: u64, status: NodeStatus, interval: Duration) {
             let (before, then) = last.get(&flow).copied().unwrap_or((0, now - interval));
             let rate = (s.records.saturating_sub(before)) as f64 / (now - then).as_secs_f64();
             last.insert(flow.clone(), (s.records, now));
-            let eta = eta_secs(s.remaining, rate, s.lag_unknown);
+            // Partitions owned and not read do not catch up, whatever the rate.
+            let eta = if s.paused > 0 {
+                "paused".to_owned()
+            } else if s.no_quorum > 0 {
+                "no quorum".to_owned()
+            } else {
+                eta_secs(s.remaining, rate, s.lag_unknown)
+            };
             tracing::info!(
                 node,
                 %flow,
                 partitions = s.partitions,
                 running = s.running,
                 backing_off = s.backing_off,
+                paused = s.paused,
+                no_quorum = s.no_quorum,
                 replicated = s.records,
                 replicated_mb = format!("{:.1}", s.bytes as f64 / 1e6),
                 rate_per_s = rate.round() as u64,

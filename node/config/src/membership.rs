@@ -255,6 +255,7 @@ pub(crate) struct MembershipValues {
 pub(crate) struct MembershipKeys {
     pub node_id: &'static str,
     pub advertise: &'static str,
+    pub listen: &'static str,
     pub cluster_id: &'static str,
     pub tls_cert: &'static str,
     pub tls_key: &'static str,
@@ -455,16 +456,36 @@ pub(crate) fn membership(
     let advertise = match own_address {
         Some(address) => address,
         None => {
-            if let (Some(join), true) = (&values.join, listen.ip().is_unspecified()) {
-                return Err(ConfigError::MissingKey {
-                    at: Location::at(file, join.place.clone()),
-                    key: keys.advertise.to_owned(),
-                    hint: format!(
-                        "{} is set, so the cluster must be told how to reach this node, and the \
-                         listen address {listen} is not one it can use",
-                        place(join)
-                    ),
-                });
+            // A joining node is reached at the address it registers. Without `advertise` that is
+            // its listen address, which must then be set, and not a wildcard: the default
+            // (127.0.0.1:7070) would register an address nobody meant, and the node would
+            // stay dead in the cluster's eyes with no error.
+            if let Some(join) = &values.join {
+                let why = if values.listen.is_none() {
+                    format!(
+                        "neither it nor `{}` is set (the default listen address {listen} is only \
+                         for a single node)",
+                        keys.listen
+                    )
+                } else if listen.ip().is_unspecified() {
+                    format!("the listen address {listen} is a wildcard, not one it can use")
+                } else {
+                    String::new()
+                };
+                if !why.is_empty() {
+                    return Err(ConfigError::MissingKey {
+                        at: Location::at(file, join.place.clone()),
+                        key: keys.advertise.to_owned(),
+                        hint: format!(
+                            "{} is set, so the cluster must be told how to reach this node \
+                             (HOST:PORT), and {why}; set `{}`, or `{}` to the address other \
+                             nodes reach",
+                            place(join),
+                            keys.advertise,
+                            keys.listen
+                        ),
+                    });
+                }
             }
             listen.to_string()
         }
@@ -660,6 +681,7 @@ mod tests {
         let keys = MembershipKeys {
             node_id: "node_id",
             advertise: "advertise",
+            listen: "listen",
             cluster_id: "cluster_id",
             tls_cert: "tls.cert",
             tls_key: "tls.key",

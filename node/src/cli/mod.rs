@@ -5,6 +5,7 @@ mod table;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
+use std::time::Duration;
 use strait_proto::v1::cluster_client::ClusterClient;
 use strait_proto::v1::config_client::ConfigClient;
 use strait_proto::v1::flows_client::FlowsClient;
@@ -21,14 +22,30 @@ use table::render;
 /// Where and how to reach the cluster; shared by every control command.
 #[derive(Args, Debug, Clone)]
 pub struct Connection {
-    /// Any node's cluster address (`host:port`).
+    /// Nodes to ask, `host:port` separated by commas, tried in turn: the first that answers is
+    /// used. Default: a single node on its default cluster port. The demo's nodes are at
+    /// 127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073.
     #[arg(
         long,
         global = true,
         env = "STRAIT_CONTACT",
-        default_value = "127.0.0.1:7070"
+        default_value = DEFAULT_CONTACT,
+        value_name = "HOST:PORT[,HOST:PORT...]"
     )]
     pub contact: String,
+    /// How long to wait for a node to answer (connect, then each call): `5s`, `1500ms`, `1m`, or
+    /// seconds. Calls that wait by design get their waiting on top (`status`'s one-second sample,
+    /// a drain's `--wait`, a change's commit through Raft); `watch` applies it to connecting and
+    /// to its first event.
+    #[arg(
+        long,
+        global = true,
+        env = "STRAIT_TIMEOUT",
+        default_value = "5s",
+        value_parser = parse_timeout,
+        value_name = "DURATION"
+    )]
+    pub timeout: Duration,
     /// The control API's bearer token, when the cluster requires one (`cluster.control_token`).
     #[arg(
         long,
@@ -62,6 +79,91 @@ pub struct Connection {
     /// `table` for people, `json` for scripts (the API's response, field names as in the protos).
     #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+}
+
+/// The contact when none is given: a single node on the default cluster port.
+pub const DEFAULT_CONTACT: &str = "127.0.0.1:7070";
+/// Where `scripts/demo.sh` runs its three nodes (said when nothing listens at a contact).
+const DEMO_CONTACTS: &str = "127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073";
+
+/// `--timeout`: `5s`, `1500ms`, `2m`, or a number of seconds.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a duration such as 5s, 1500ms or 1m"))?;
+    let secs = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (use ms, s or m)")),
+    };
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return Err(format!("{text:?}: must be more than 0 and at most 1 hour"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A contact must be `HOST:PORT` (an IPv6 address in brackets), with a port.
+fn check_contact(contact: &str) -> Result<(), String> {
+    if contact.contains("://") {
+        return Err(format!(
+            "--contact {contact}: give HOST:PORT without a scheme, e.g. 127.0.0.1:7071"
+        ));
+    }
+    let (host, port) = match contact.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => {
+                return Err(format!(
+                    "--contact {contact}: unclosed [ of an IPv6 address"
+                ))
+            }
+        },
+        None => match contact.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err(format!(
+                    "--contact {contact}: an IPv6 address goes in brackets, e.g. [{contact}]:7071"
+                ))
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (contact, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!(
+            "--contact {contact}: missing host, e.g. 127.0.0.1{contact}"
+        ));
+    }
+    match port {
+        None => Err(format!(
+            "--contact {contact}: missing port, e.g. {contact}:7071"
+        )),
+        Some("") => Err(format!(
+            "--contact {contact:?}: missing port after the colon, e.g. {contact}7071"
+        )),
+        Some(port) => match port.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(()),
+            _ => Err(format!(
+                "--contact {contact}: {port:?} is not a port (1 to 65535)"
+            )),
+        },
+    }
+}
+
+/// A `Duration` as people write it: `5s`, `1.5s`, `250ms`.
+fn human(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +203,10 @@ pub enum ControlCommand {
     /// Move every partition off a node, and wait until it holds none.
     Drain {
         node: u64,
-        /// Seconds to wait (default 60, at most 600); the drain stays in force after it.
-        #[arg(long)]
-        timeout: Option<u32>,
+        /// Seconds to wait for the node to hold no partition (default 60, at most 600); the drain
+        /// stays in force after it.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u32>,
     },
     /// Give a drained node partitions again.
     Undrain { node: u64 },
@@ -208,6 +311,27 @@ struct Clients {
 }
 
 impl Connection {
+    /// `--contact`'s nodes, each checked to be `HOST:PORT`.
+    pub fn contacts(&self) -> Result<Vec<String>, String> {
+        let contacts: Vec<String> = self
+            .contact
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if contacts.is_empty() {
+            return Err(format!(
+                "--contact is empty: give HOST:PORT, e.g. {DEFAULT_CONTACT}, or several \
+                 separated by commas"
+            ));
+        }
+        for contact in &contacts {
+            check_contact(contact)?;
+        }
+        Ok(contacts)
+    }
+
     /// The TLS to connect with: none without `--tls-ca`; a client certificate with `--tls-cert`.
     pub fn client_tls(&self) -> Result<Option<tonic::transport::ClientTlsConfig>, String> {
         let read = |flag: &str, path: &std::path::Path| {
@@ -238,24 +362,230 @@ impl Connection {
     }
 }
 
-async fn connect(connection: &Connection) -> Result<Clients, String> {
+/// Why a contact could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// The connection was refused: nothing listens there.
+    Refused,
+    /// Connecting failed otherwise (no route, name not resolved, TLS refused...).
+    Unreachable(String),
+    /// Connected, but no answer came within the deadline.
+    NoAnswer(Duration),
+    /// Something answered that does not speak `strait.v1`.
+    NotStrait(String),
+    /// The connection broke during the call.
+    Lost(String),
+}
+
+impl Failure {
+    /// What to tell the user, with what to do about it.
+    fn describe(&self, contact: &str) -> String {
+        match self {
+            Self::Refused => format!(
+                "nothing listens on {contact}; is the node running? the demo's nodes are at \
+                 {DEMO_CONTACTS} (--contact or STRAIT_CONTACT take several, comma-separated)"
+            ),
+            Self::Unreachable(reason) => format!("cannot reach {contact}: {reason}"),
+            Self::NoAnswer(limit) => format!(
+                "no answer from {contact} within {} (the node may be frozen or overloaded); try \
+                 another node with --contact a,b,c or raise --timeout",
+                human(*limit)
+            ),
+            Self::NotStrait(detail) => format!(
+                "{contact} answered but is not a Strait node ({detail}); give a node's cluster \
+                 port (`[cluster] listen`)"
+            ),
+            Self::Lost(reason) => format!(
+                "{contact} closed the connection without a gRPC answer (not a Strait node, or \
+                 one stopping): {reason}"
+            ),
+        }
+    }
+}
+
+/// A failed connection attempt, from the errors tonic wraps.
+fn connect_failure(error: &tonic::transport::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return Failure::Refused;
+            }
+        }
+        source = e.source();
+    }
+    Failure::Unreachable(crate::cluster::error_chain(error))
+}
+
+/// A failed call that never reached a Strait service: the connection broke, or what answered does
+/// not speak gRPC (an HTTP/1 server, a Kafka broker). `None` for a status a server sent, which is
+/// the answer to show.
+fn transport_failure(status: &tonic::Status) -> Option<Failure> {
+    // Statuses decoded from a server's answer carry no source; tonic's own (transport, h2
+    // protocol, decoding) do.
+    let source = std::error::Error::source(status)?;
+    let mut chain = status.message().to_owned();
+    let mut next = Some(source);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !chain.contains(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        next = e.source();
+    }
+    let lower = chain.to_lowercase();
+    let broke = [
+        "connection reset",
+        "broken pipe",
+        "connection closed",
+        "unexpected eof",
+    ]
+    .iter()
+    .any(|s| lower.contains(s));
+    if broke && !lower.contains("protocol") && !lower.contains("frame") {
+        Some(Failure::Lost(chain))
+    } else {
+        Some(Failure::NotStrait(chain))
+    }
+}
+
+/// The status's code and message, as the error to print.
+fn failed(status: tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+/// Waiting a node's work adds to `--timeout`: its own proposal timeout for a change committed
+/// through Raft, and the time it gives other nodes for their status (lag).
+const COMMIT_ALLOWANCE: Duration = Duration::from_secs(5);
+const FAN_OUT_ALLOWANCE: Duration = Duration::from_secs(3);
+/// A membership change commits two entries (registration or removal, and the voter change).
+const MEMBERSHIP_ALLOWANCE: Duration = Duration::from_secs(15);
+/// `translate --group` reads the group's offsets from the source cluster (10 s at most).
+const GROUP_ALLOWANCE: Duration = Duration::from_secs(10);
+/// A drain's default wait, as the node applies it (`DrainNode.timeout_seconds` 0).
+const DRAIN_WAIT_DEFAULT: u32 = 60;
+
+/// Calls on the contact in use, each within `--timeout` (plus what the call waits by design).
+#[derive(Clone)]
+struct Deadline {
+    contact: String,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// The response of a call, or what to print: the node's status, or why it did not answer.
+    async fn within<T>(
+        &self,
+        extra: Duration,
+        call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, String> {
+        let limit = self.timeout + extra;
+        match tokio::time::timeout(limit, call).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            // The node answered the first call: a transport failure now is a broken connection.
+            Ok(Err(status)) => Err(match transport_failure(&status) {
+                Some(_) => broken(&self.contact, &status),
+                None => failed(status),
+            }),
+            Err(_) => Err(Failure::NoAnswer(limit).describe(&self.contact)),
+        }
+    }
+
+    /// A read: answered from the node's state at once.
+    async fn read<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, String> {
+        self.within(Duration::ZERO, call).await
+    }
+
+    /// A change: answered once committed through Raft.
+    async fn change<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, String> {
+        self.within(COMMIT_ALLOWANCE, call).await
+    }
+}
+
+/// The node in use: its clients, the deadline of calls to it, and its first answer.
+struct Session {
+    clients: Clients,
+    deadline: Deadline,
+    cluster: GetClusterResponse,
+}
+
+/// The clients of one contact, once it answered `GetCluster` within the deadline (a frozen node
+/// or a port that is not Strait's is found out here, before any change is sent).
+async fn open(
+    connection: &Connection,
+    contact: &str,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+    token: &Token,
+) -> Result<Session, Refusal> {
+    let timeout = connection.timeout;
+    let endpoint = crate::cluster::tls::endpoint(contact, tls)
+        .map_err(|e| Refusal::Next(Failure::Unreachable(crate::cluster::error_chain(&e))))?
+        .connect_timeout(timeout)
+        // A node that stops answering (frozen, or gone without closing the connection) fails
+        // the calls under way, and `watch` reconnects.
+        .http2_keep_alive_interval(KEEP_ALIVE)
+        .keep_alive_timeout(timeout)
+        .keep_alive_while_idle(true);
+    let channel = match tokio::time::timeout(timeout, endpoint.connect()).await {
+        Ok(Ok(channel)) => channel,
+        Ok(Err(e)) => return Err(Refusal::Next(connect_failure(&e))),
+        Err(_) => return Err(Refusal::Next(Failure::NoAnswer(timeout))),
+    };
+    let mut clients = Clients {
+        cluster: ClusterClient::with_interceptor(channel.clone(), token.clone()),
+        config: ConfigClient::with_interceptor(channel.clone(), token.clone()),
+        flows: FlowsClient::with_interceptor(channel.clone(), token.clone()),
+        partitions: PartitionsClient::with_interceptor(channel.clone(), token.clone()),
+        offsets: OffsetsClient::with_interceptor(channel.clone(), token.clone()),
+        status: StatusClient::with_interceptor(channel, token.clone()),
+    };
+    let probe = clients.cluster.get_cluster(GetClusterRequest {});
+    let cluster = match tokio::time::timeout(timeout, probe).await {
+        Ok(Ok(response)) => response.into_inner(),
+        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+            let mut detail = "no strait.v1.Cluster service".to_owned();
+            if !status.message().is_empty() {
+                detail = format!("{detail}: {}", status.message());
+            }
+            return Err(Refusal::Next(Failure::NotStrait(detail)));
+        }
+        Ok(Err(status)) => {
+            return Err(match transport_failure(&status) {
+                Some(failure) => Refusal::Next(failure),
+                // A Strait node's refusal (a missing token...): the answer every node would give.
+                None => Refusal::Final(failed(status)),
+            });
+        }
+        Err(_) => return Err(Refusal::Next(Failure::NoAnswer(timeout))),
+    };
+    Ok(Session {
+        clients,
+        deadline: Deadline {
+            contact: contact.to_owned(),
+            timeout,
+        },
+        cluster,
+    })
+}
+
+/// Why a contact is not used: try the next one, or stop with this answer.
+enum Refusal {
+    Next(Failure),
+    Final(String),
+}
+
+/// The first of `--contact`'s nodes that answers `GetCluster`, tried in turn from `first` (and
+/// around), or every contact's failure.
+async fn connect(connection: &Connection, first: usize) -> Result<(Session, usize), String> {
+    let contacts = connection.contacts()?;
     let tls = connection.client_tls()?;
-    let endpoint = crate::cluster::tls::endpoint(&connection.contact, tls.as_ref())
-        .map_err(|e| {
-            format!(
-                "--contact {:?}: {}",
-                connection.contact,
-                crate::cluster::error_chain(&e)
-            )
-        })?
-        .connect_timeout(std::time::Duration::from_secs(5));
-    let channel = endpoint.connect().await.map_err(|e| {
-        format!(
-            "cannot reach {}: {}",
-            connection.contact,
-            crate::cluster::error_chain(&e)
-        )
-    })?;
     let token = Token(
         connection
             .token
@@ -264,26 +594,35 @@ async fn connect(connection: &Connection) -> Result<Clients, String> {
             .transpose()
             .map_err(|_| "--token: not a valid header value".to_owned())?,
     );
-    Ok(Clients {
-        cluster: ClusterClient::with_interceptor(channel.clone(), token.clone()),
-        config: ConfigClient::with_interceptor(channel.clone(), token.clone()),
-        flows: FlowsClient::with_interceptor(channel.clone(), token.clone()),
-        partitions: PartitionsClient::with_interceptor(channel.clone(), token.clone()),
-        offsets: OffsetsClient::with_interceptor(channel.clone(), token.clone()),
-        status: StatusClient::with_interceptor(channel, token),
-    })
+    let mut failures = Vec::new();
+    for i in (0..contacts.len()).map(|i| (first + i) % contacts.len()) {
+        let contact = &contacts[i];
+        match open(connection, contact, tls.as_ref(), &token).await {
+            Ok(session) => return Ok((session, i)),
+            Err(Refusal::Final(answer)) => return Err(answer),
+            Err(Refusal::Next(failure)) => failures.push((contact.as_str(), failure)),
+        }
+    }
+    Err(all_failed(&failures))
 }
 
-fn failed(status: tonic::Status) -> String {
-    format!("{:?}: {}", status.code(), status.message())
+/// Why no contact could be used: the one failure, or a line per contact.
+fn all_failed(failures: &[(&str, Failure)]) -> String {
+    match failures {
+        [(contact, failure)] => failure.describe(contact),
+        _ => {
+            let mut out = format!("none of the {} contacts answered:", failures.len());
+            for (contact, failure) in failures {
+                out.push_str("\n  ");
+                out.push_str(&failure.describe(contact));
+            }
+            out
+        }
+    }
 }
 
-/// The response of a call, or its status as the error to print.
-async fn answer<T>(
-    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<T, String> {
-    call.await.map(tonic::Response::into_inner).map_err(failed)
-}
+/// How often an idle connection is checked with an HTTP/2 ping.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("API responses serialize") + "\n"
@@ -315,17 +654,35 @@ fn owner(n: u64) -> String {
 
 /// Runs one control command and returns what to print.
 pub async fn run(connection: Connection, command: ControlCommand) -> Result<String, String> {
-    let mut c = connect(&connection).await?;
     let as_json = connection.output == Output::Json;
+    if let ControlCommand::Watch = command {
+        return watch(&connection, as_json).await;
+    }
+    let (session, _) = connect(&connection, 0).await?;
+    let Session {
+        clients: mut c,
+        deadline: d,
+        cluster: probed,
+    } = session;
     match command {
         ControlCommand::Status => {
-            let cluster = answer(c.cluster.get_cluster(GetClusterRequest {})).await?;
-            let flows = answer(c.flows.list_flows(ListFlowsRequest {})).await?;
-            let first = answer(c.partitions.get_lag(GetLagRequest::default())).await?;
+            let cluster = probed;
+            let flows = d.read(c.flows.list_flows(ListFlowsRequest {})).await?;
+            let first = d
+                .within(
+                    FAN_OUT_ALLOWANCE,
+                    c.partitions.get_lag(GetLagRequest::default()),
+                )
+                .await?;
             // The catch-up rate: how far the positions moved in a second.
             let window = std::time::Duration::from_secs(1);
             tokio::time::sleep(window).await;
-            let lag = answer(c.partitions.get_lag(GetLagRequest::default())).await?;
+            let lag = d
+                .within(
+                    FAN_OUT_ALLOWANCE,
+                    c.partitions.get_lag(GetLagRequest::default()),
+                )
+                .await?;
             if as_json {
                 #[derive(Serialize)]
                 struct StatusOut {
@@ -348,8 +705,11 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 cluster.config_version,
                 cluster.answered_by
             );
+            out.push_str(&quorum_line(&cluster));
             out.push_str(&nodes_table(&cluster.nodes));
-            let node = answer(c.status.get_node_status(GetNodeStatusRequest {})).await?;
+            let node = d
+                .read(c.status.get_node_status(GetNodeStatusRequest {}))
+                .await?;
             out.push_str(&node_problems(&node));
             out.push('\n');
             let rows: Vec<Vec<String>> = flows
@@ -373,22 +733,33 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                         })
                         .sum();
                     let unknown = lags.iter().filter(|p| p.offset_lag < 0).count();
-                    let eta = crate::progress::eta_secs(
-                        behind as u64,
-                        moved.max(0) as f64 / window.as_secs_f64(),
-                        unknown,
-                    );
+                    let no_quorum = !cluster.quorum || lags.iter().any(|p| p.state == "no_quorum");
+                    // A paused flow, or one whose owners lost the quorum, does not catch up.
+                    let eta = if f.paused {
+                        "paused".to_owned()
+                    } else if no_quorum {
+                        "no quorum".to_owned()
+                    } else {
+                        crate::progress::eta_secs(
+                            behind as u64,
+                            moved.max(0) as f64 / window.as_secs_f64(),
+                            unknown,
+                        )
+                    };
                     vec![
                         f.name.clone(),
-                        if f.paused { "paused" } else { "running" }.to_owned(),
+                        if f.paused {
+                            "paused"
+                        } else if no_quorum {
+                            "no quorum"
+                        } else {
+                            "running"
+                        }
+                        .to_owned(),
                         f.topic_count.to_string(),
                         f.partition_count.to_string(),
                         f.unowned_partitions.to_string(),
-                        if known == 0 && !lags.is_empty() {
-                            "-".to_owned()
-                        } else {
-                            behind.to_string()
-                        },
+                        records_behind(behind, known, unknown),
                         millis(worst),
                         eta,
                     ]
@@ -411,22 +782,22 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             Ok(out)
         }
         ControlCommand::Nodes => {
-            let cluster = answer(c.cluster.get_cluster(GetClusterRequest {})).await?;
+            let cluster = probed;
             if as_json {
                 return Ok(json(&cluster));
             }
-            Ok(nodes_table(&cluster.nodes))
+            Ok(quorum_line(&cluster) + &nodes_table(&cluster.nodes))
         }
         ControlCommand::Flows { action } => match action.unwrap_or(FlowAction::List) {
             FlowAction::List => {
-                let flows = answer(c.flows.list_flows(ListFlowsRequest {})).await?;
+                let flows = d.read(c.flows.list_flows(ListFlowsRequest {})).await?;
                 if as_json {
                     return Ok(json(&flows));
                 }
                 Ok(flows_table(&flows.flows))
             }
             FlowAction::Get { flow } => {
-                let response = answer(c.flows.get_flow(GetFlowRequest { flow })).await?;
+                let response = d.read(c.flows.get_flow(GetFlowRequest { flow })).await?;
                 if as_json {
                     return Ok(json(&response));
                 }
@@ -448,19 +819,21 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 Ok(out)
             }
             FlowAction::Pause { flow } => {
-                let response =
-                    answer(c.flows.pause_flow(PauseFlowRequest { flow: flow.clone() })).await?;
+                let response = d
+                    .change(c.flows.pause_flow(PauseFlowRequest { flow: flow.clone() }))
+                    .await?;
                 if as_json {
                     return Ok(json(&response));
                 }
                 Ok(format!("flow {flow} paused\n"))
             }
             FlowAction::Resume { flow } => {
-                let response = answer(
-                    c.flows
-                        .resume_flow(ResumeFlowRequest { flow: flow.clone() }),
-                )
-                .await?;
+                let response = d
+                    .change(
+                        c.flows
+                            .resume_flow(ResumeFlowRequest { flow: flow.clone() }),
+                    )
+                    .await?;
                 if as_json {
                     return Ok(json(&response));
                 }
@@ -468,17 +841,21 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             }
         },
         ControlCommand::Assignments { flow, topic, node } => {
+            if node == Some(0) {
+                return Err("--node 0: node ids start at 1 (no node is 0)".to_owned());
+            }
             let mut all = Vec::new();
             let mut page_token = String::new();
             loop {
-                let page = answer(c.partitions.list_assignments(ListAssignmentsRequest {
-                    flow: flow.clone().unwrap_or_default(),
-                    topic: topic.clone().unwrap_or_default(),
-                    node_id: node.unwrap_or(0),
-                    page_size: 1000,
-                    page_token,
-                }))
-                .await?;
+                let page = d
+                    .read(c.partitions.list_assignments(ListAssignmentsRequest {
+                        flow: flow.clone().unwrap_or_default(),
+                        topic: topic.clone().unwrap_or_default(),
+                        node_id: node,
+                        page_size: 1000,
+                        page_token,
+                    }))
+                    .await?;
                 all.extend(page.assignments);
                 if page.next_page_token.is_empty() {
                     break;
@@ -521,11 +898,15 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             ))
         }
         ControlCommand::Lag { flow, topic } => {
-            let lag = answer(c.partitions.get_lag(GetLagRequest {
-                flow: flow.unwrap_or_default(),
-                topic: topic.unwrap_or_default(),
-            }))
-            .await?;
+            let lag = d
+                .within(
+                    FAN_OUT_ALLOWANCE,
+                    c.partitions.get_lag(GetLagRequest {
+                        flow: flow.unwrap_or_default(),
+                        topic: topic.unwrap_or_default(),
+                    }),
+                )
+                .await?;
             if as_json {
                 return Ok(json(&lag));
             }
@@ -572,12 +953,17 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             out.push_str(&skipped_lines(&lag.partitions));
             Ok(out)
         }
-        ControlCommand::Drain { node, timeout } => {
-            let response = answer(c.cluster.drain_node(DrainNodeRequest {
-                node_id: node,
-                timeout_seconds: timeout.unwrap_or(0),
-            }))
-            .await?;
+        ControlCommand::Drain { node, wait } => {
+            let wait = wait.unwrap_or(DRAIN_WAIT_DEFAULT);
+            let response = d
+                .within(
+                    COMMIT_ALLOWANCE + Duration::from_secs(wait.into()),
+                    c.cluster.drain_node(DrainNodeRequest {
+                        node_id: node,
+                        timeout_seconds: wait,
+                    }),
+                )
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -595,8 +981,9 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             }
         }
         ControlCommand::Undrain { node } => {
-            let response =
-                answer(c.cluster.undrain_node(UndrainNodeRequest { node_id: node })).await?;
+            let response = d
+                .change(c.cluster.undrain_node(UndrainNodeRequest { node_id: node }))
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -608,13 +995,14 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             partition,
             node,
         } => {
-            let response = answer(c.partitions.move_partition(MovePartitionRequest {
-                flow,
-                topic,
-                partition,
-                node_id: node,
-            }))
-            .await?;
+            let response = d
+                .change(c.partitions.move_partition(MovePartitionRequest {
+                    flow,
+                    topic,
+                    partition,
+                    node_id: node,
+                }))
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -625,19 +1013,27 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             ))
         }
         ControlCommand::AddNode { node, address } => {
-            let response = answer(c.cluster.add_node(AddNodeRequest {
-                node_id: node,
-                address,
-            }))
-            .await?;
+            let response = d
+                .within(
+                    MEMBERSHIP_ALLOWANCE,
+                    c.cluster.add_node(AddNodeRequest {
+                        node_id: node,
+                        address,
+                    }),
+                )
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
             Ok(nodes_table(&response.nodes))
         }
         ControlCommand::RemoveNode { node } => {
-            let response =
-                answer(c.cluster.remove_node(RemoveNodeRequest { node_id: node })).await?;
+            let response = d
+                .within(
+                    MEMBERSHIP_ALLOWANCE,
+                    c.cluster.remove_node(RemoveNodeRequest { node_id: node }),
+                )
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -658,12 +1054,16 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 .iter()
                 .map(|o| parse_source_offset(o))
                 .collect::<Result<Vec<_>, _>>()?;
-            let response = answer(c.offsets.translate_offsets(TranslateOffsetsRequest {
-                flow,
-                group: group.unwrap_or_default(),
-                offsets,
-            }))
-            .await?;
+            let response = d
+                .within(
+                    GROUP_ALLOWANCE,
+                    c.offsets.translate_offsets(TranslateOffsetsRequest {
+                        flow,
+                        group: group.unwrap_or_default(),
+                        offsets,
+                    }),
+                )
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -696,7 +1096,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
         ControlCommand::Config {
             action: ConfigAction::Show,
         } => {
-            let response = answer(c.config.get_config(GetConfigRequest {})).await?;
+            let response = d.read(c.config.get_config(GetConfigRequest {})).await?;
             if as_json {
                 return Ok(json(&response));
             }
@@ -715,34 +1115,120 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                 },
         } => {
             let (format, content) = read_config(&file)?;
-            let response = answer(c.config.apply_config(ApplyConfigRequest {
-                content,
-                format: format.to_owned(),
-                expected_version: expected_version.unwrap_or(0),
-                dry_run,
-            }))
-            .await?;
+            let response = d
+                .change(c.config.apply_config(ApplyConfigRequest {
+                    content,
+                    format: format.to_owned(),
+                    expected_version: expected_version.unwrap_or(0),
+                    dry_run,
+                }))
+                .await?;
             if as_json {
                 return Ok(json(&response));
             }
             Ok(applied_config(&response))
         }
-        ControlCommand::Watch => {
-            let mut stream = answer(c.status.watch_status(WatchStatusRequest {})).await?;
-            use std::io::Write;
-            let mut stdout = std::io::stdout();
-            while let Some(event) = stream.message().await.map_err(failed)? {
-                let line = if as_json {
-                    serde_json::to_string(&event).expect("events serialize")
-                } else {
-                    describe_event(&event)
+        ControlCommand::Watch => unreachable!("handled above"),
+    }
+}
+
+/// Backoff between reconnection rounds of `watch`.
+const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(250);
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// `watch`: prints events as they come, until interrupted. When its node stops answering (or its
+/// stream breaks), one line on stderr says so and it reconnects, to the next contact first and
+/// around (the same one once it is back), with backoff; the new stream starts with a snapshot.
+/// `--timeout` bounds connecting and the first event, not the stream.
+async fn watch(connection: &Connection, as_json: bool) -> Result<String, String> {
+    use std::io::Write;
+    let contacts = connection.contacts()?;
+    let mut next = 0;
+    let mut backoff = WATCH_BACKOFF_MIN;
+    // Whether a stream ran before: the first failure to connect is the command's error.
+    let mut lost: Option<String> = None;
+    loop {
+        let attempt = async {
+            let (session, at) = connect(connection, next).await?;
+            let Session {
+                clients: mut c,
+                deadline: d,
+                ..
+            } = session;
+            let mut stream = d.read(c.status.watch_status(WatchStatusRequest {})).await?;
+            let first = match tokio::time::timeout(d.timeout, stream.message()).await {
+                Ok(Ok(Some(event))) => event,
+                Ok(Ok(None)) => return Err(format!("{}: the stream ended at once", d.contact)),
+                Ok(Err(status)) => return Err(describe_stream_error(&d.contact, status)),
+                Err(_) => return Err(Failure::NoAnswer(d.timeout).describe(&d.contact)),
+            };
+            Ok((stream, first, d.contact, at))
+        };
+        match attempt.await {
+            Ok((mut stream, first, contact, at)) => {
+                if lost.take().is_some() {
+                    eprintln!("watch: reconnected to {contact}");
+                }
+                backoff = WATCH_BACKOFF_MIN;
+                let mut stdout = std::io::stdout();
+                let mut event = Some(first);
+                let ended = loop {
+                    if let Some(event) = event.take() {
+                        let line = if as_json {
+                            serde_json::to_string(&event).expect("events serialize")
+                        } else {
+                            describe_event(&event)
+                        };
+                        if writeln!(stdout, "{line}")
+                            .and_then(|()| stdout.flush())
+                            .is_err()
+                        {
+                            // Nobody reads any more (a closed pipe).
+                            return Ok(String::new());
+                        }
+                    }
+                    match stream.message().await {
+                        Ok(Some(e)) => event = Some(e),
+                        Ok(None) => break format!("{contact} ended the stream"),
+                        Err(status) => break describe_stream_error(&contact, status),
+                    }
                 };
-                let _ = writeln!(stdout, "{line}");
-                let _ = stdout.flush();
+                // The next contact first: the one that failed may be gone for a while.
+                next = at + 1;
+                eprintln!(
+                    "watch: lost {contact} ({ended}); reconnecting{}",
+                    if contacts.len() > 1 {
+                        format!(" (trying {})", contacts.join(","))
+                    } else {
+                        String::new()
+                    }
+                );
+                lost = Some(ended);
             }
-            Ok(String::new())
+            Err(error) if lost.is_none() => return Err(error),
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(WATCH_BACKOFF_MAX);
+            }
         }
     }
+}
+
+/// Why a stream broke, for the reconnection line.
+fn describe_stream_error(contact: &str, status: tonic::Status) -> String {
+    match transport_failure(&status) {
+        Some(_) => broken(contact, &status),
+        None => format!("{contact}: {}", failed(status)),
+    }
+}
+
+/// A connection to a node that had answered broke (it stopped, or froze past the keep-alive).
+fn broken(contact: &str, status: &tonic::Status) -> String {
+    format!(
+        "the connection to {contact} broke: {} (the node may have stopped; try again, or another \
+         node with --contact a,b,c)",
+        status.message()
+    )
 }
 
 /// A configuration file's format (by its extension, as the node reads it) and text (a
@@ -882,6 +1368,35 @@ fn node_problems(node: &GetNodeStatusResponse) -> String {
     out
 }
 
+/// "no quorum: ..." when the answering node's state is not confirmed current: the liveness and
+/// the leader it shows are as of the last confirmation. Empty with a quorum.
+fn quorum_line(cluster: &GetClusterResponse) -> String {
+    if cluster.quorum {
+        return String::new();
+    }
+    if cluster.confirmed_ms_ago < 0 {
+        return format!(
+            "no quorum: no leader has confirmed node {}'s state since it started; the liveness \
+             shown may be stale\n",
+            cluster.answered_by
+        );
+    }
+    format!(
+        "no quorum: leader last heard {}s ago; the liveness shown is as of then\n",
+        cluster.confirmed_ms_ago / 1000
+    )
+}
+
+/// A flow's records behind: the sum when every partition's lag is known, a lower bound when
+/// some are not, `unknown` when none is (never 0 for lags nobody knows).
+fn records_behind(behind: i64, known: usize, unknown: usize) -> String {
+    match (known, unknown) {
+        (_, 0) => behind.to_string(),
+        (0, _) => "unknown".to_owned(),
+        _ => format!("at least {behind}"),
+    }
+}
+
 fn nodes_table(nodes: &[ClusterNode]) -> String {
     let rows: Vec<Vec<String>> = nodes
         .iter()
@@ -890,7 +1405,16 @@ fn nodes_table(nodes: &[ClusterNode]) -> String {
                 n.node_id.to_string(),
                 n.address.clone(),
                 n.role.clone(),
-                if n.alive { "alive" } else { "dead" }.to_owned(),
+                if !n.heard {
+                    // Registered (add-node, a join) and not started yet: the leader presumes
+                    // it alive for one liveness timeout, but nobody has heard from it.
+                    "registered"
+                } else if n.alive {
+                    "alive"
+                } else {
+                    "dead"
+                }
+                .to_owned(),
                 if n.draining { "yes" } else { "no" }.to_owned(),
                 n.partitions.to_string(),
             ]
@@ -1025,6 +1549,106 @@ mod tests {
             ..Default::default()
         });
         assert!(unchanged.starts_with("unchanged:"), "{unchanged}");
+    }
+
+    fn connection(contact: &str) -> Connection {
+        Connection {
+            contact: contact.to_owned(),
+            timeout: Duration::from_secs(5),
+            token: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            output: Output::Table,
+        }
+    }
+
+    #[test]
+    fn contacts_are_a_list_of_host_port() {
+        assert_eq!(
+            connection(" 127.0.0.1:7071, node-2:7072 ,[::1]:7073")
+                .contacts()
+                .unwrap(),
+            vec!["127.0.0.1:7071", "node-2:7072", "[::1]:7073"]
+        );
+        let error = |c: &str| connection(c).contacts().unwrap_err();
+        assert_eq!(
+            error("127.0.0.1"),
+            "--contact 127.0.0.1: missing port, e.g. 127.0.0.1:7071"
+        );
+        assert!(error("a:7071,b").starts_with("--contact b: missing port"));
+        assert!(error("127.0.0.1:").contains("missing port"));
+        assert!(error("a:0").contains("not a port"));
+        assert!(error("a:99999").contains("not a port"));
+        assert!(error("http://a:7071").contains("without a scheme"));
+        assert!(error("::1:7071").contains("in brackets"));
+        assert!(error(" , ").starts_with("--contact is empty"));
+    }
+
+    #[test]
+    fn timeouts_parse_with_units() {
+        assert_eq!(parse_timeout("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_timeout("7").unwrap(), Duration::from_secs(7));
+        assert_eq!(
+            parse_timeout("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_timeout("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "0s", "5h", "x", "-1"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+        assert_eq!(human(Duration::from_secs(5)), "5s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn a_servers_status_is_its_answer_not_a_transport_failure() {
+        assert_eq!(
+            transport_failure(&tonic::Status::unauthenticated("missing control token")),
+            None
+        );
+        assert_eq!(
+            Failure::NoAnswer(Duration::from_secs(5)).describe("127.0.0.1:7071"),
+            "no answer from 127.0.0.1:7071 within 5s (the node may be frozen or overloaded); \
+             try another node with --contact a,b,c or raise --timeout"
+        );
+    }
+
+    #[test]
+    fn unknown_lag_is_never_shown_as_zero() {
+        assert_eq!(records_behind(0, 0, 3), "unknown");
+        assert_eq!(records_behind(40, 2, 1), "at least 40");
+        assert_eq!(records_behind(40, 3, 0), "40");
+        let mut cluster = GetClusterResponse {
+            answered_by: 2,
+            quorum: false,
+            confirmed_ms_ago: 12_400,
+            ..Default::default()
+        };
+        assert_eq!(
+            quorum_line(&cluster),
+            "no quorum: leader last heard 12s ago; the liveness shown is as of then\n"
+        );
+        cluster.confirmed_ms_ago = -1;
+        assert!(quorum_line(&cluster).contains("since it started"));
+        cluster.quorum = true;
+        assert_eq!(quorum_line(&cluster), "");
+    }
+
+    #[test]
+    fn a_node_never_heard_from_is_registered_not_alive() {
+        let node = |heard, alive| ClusterNode {
+            node_id: 4,
+            address: "127.0.0.1:7074".to_owned(),
+            alive,
+            heard,
+            role: "voter".to_owned(),
+            ..Default::default()
+        };
+        assert!(nodes_table(&[node(false, true)]).contains("voter  registered"));
+        assert!(nodes_table(&[node(true, true)]).contains("voter  alive"));
+        assert!(nodes_table(&[node(true, false)]).contains("voter  dead"));
     }
 
     #[test]

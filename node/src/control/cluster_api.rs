@@ -34,6 +34,7 @@ impl ClusterApi {
                 address: info.address.clone(),
                 alive: info.alive,
                 draining: info.draining,
+                heard: info.has_run,
                 role: if *id == raft.leader {
                     "leader"
                 } else if raft.voters.contains(id) {
@@ -75,7 +76,12 @@ impl Cluster for ClusterApi {
     ) -> Result<Response<GetClusterResponse>, Status> {
         let raft = self.control.raft.status();
         let state = self.control.raft.state();
+        let liveness_timeout = self.control.own.cluster.liveness_timeout;
         Ok(Response::new(GetClusterResponse {
+            quorum: raft.has_quorum_contact(liveness_timeout),
+            confirmed_ms_ago: raft
+                .synced_at
+                .map_or(-1, |t| t.elapsed().as_millis() as i64),
             cluster_id: self.control.cluster_id.clone(),
             answered_by: self.control.node_id,
             leader_id: raft.leader,

@@ -105,16 +105,22 @@ impl Partitions for PartitionsApi {
         } else {
             Some(parse_page_token(&r.page_token)?)
         };
-        if r.node_id != 0 {
-            self.control.known_node("node_id", r.node_id)?;
-        }
+        // Unset matches every node; a set 0 names no node (ids start at 1), never "every node".
+        let node = match r.node_id {
+            None => None,
+            Some(node) => {
+                let node = request::node_id("node_id", node)?;
+                self.control.known_node("node_id", node)?;
+                Some(node)
+            }
+        };
         let state = self.control.raft.state();
         let mut matching = state
             .partitions()
             .filter(|(key, _)| after.as_ref().is_none_or(|after| *key > after))
             .filter(|(key, _)| flow.as_ref().is_none_or(|f| key.flow == *f))
             .filter(|(key, _)| topic.as_ref().is_none_or(|t| key.tp.topic == *t))
-            .filter(|(_, info)| r.node_id == 0 || info.owner.is_some_and(|o| o.node == r.node_id));
+            .filter(|(_, info)| node.is_none_or(|n| info.owner.is_some_and(|o| o.node == n)));
         let page: Vec<_> = matching.by_ref().take(page_size).collect();
         let next_page_token = match (page.last(), matching.next()) {
             (Some((last, _)), Some(_)) => page_token(last),

@@ -53,6 +53,7 @@ pub fn node_status(control: &Control) -> GetNodeStatusResponse {
             address: info.address.clone(),
             alive: info.alive,
             draining: info.draining,
+            heard: info.has_run,
         })
         .collect();
     let assignments = state

@@ -26,11 +26,28 @@ pub struct PartitionOffsets {
 #[derive(Debug, Default)]
 pub struct SourceOffsets {
     partitions: Mutex<HashMap<(String, i32), PartitionOffsets>>,
+    /// End offsets listed (ListOffsets) for partitions the consumer does not fetch: their
+    /// statistics stop where the fetches stopped.
+    listed: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl SourceOffsets {
     pub fn get(&self, topic: &str, partition: i32) -> Option<PartitionOffsets> {
         self.lock().get(&(topic.to_owned(), partition)).copied()
+    }
+
+    /// The listed end offset of a partition not fetched, if one was listed in the last round.
+    pub fn listed(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.listed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(topic.to_owned(), partition))
+            .copied()
+    }
+
+    /// Replaces the listed end offsets with one round's (partitions no longer listed drop out).
+    pub fn set_listed(&self, listed: HashMap<(String, i32), i64>) {
+        *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = listed;
     }
 
     /// Takes what one statistics event says; partitions without a known high watermark (not

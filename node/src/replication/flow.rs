@@ -42,6 +42,11 @@ const DRAIN_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
 /// A release not committed within this time is proposed again.
 const RELEASE_RETRY: Duration = Duration::from_secs(1);
+/// How often the end offsets of owned partitions the consumer does not fetch (paused, no quorum,
+/// backing off) are listed, so that their lag keeps up with the source.
+const LIST_ENDS_INTERVAL: Duration = Duration::from_secs(2);
+/// How long one such listing may take.
+const LIST_ENDS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The cluster as a flow actor sees it.
 #[derive(Clone)]
@@ -106,6 +111,12 @@ pub struct FlowActor {
     /// Since when the partitions this node runs differ from its assignment (a rebalance under
     /// way), for `strait_cluster_rebalance_duration_seconds`.
     rebalancing_since: Option<Instant>,
+    /// The consumer's view of the source offsets, and the end offsets listed for the partitions
+    /// it does not fetch.
+    source_offsets: Arc<crate::kafka::SourceOffsets>,
+    /// A listing of end offsets is under way (one at a time); the last one listed any.
+    listing_ends: bool,
+    listed_any: bool,
 }
 
 impl FlowActor {
@@ -153,6 +164,7 @@ impl FlowActor {
                 source_offsets: source_context.offsets.clone(),
             },
         );
+        let source_offsets = source_context.offsets.clone();
         let offset_reset = OffsetReset::from_props(&settings.consumer).unwrap_or_default();
         let target_producer = producer.target();
         let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
@@ -181,6 +193,9 @@ impl FlowActor {
             final_runs: HashMap::new(),
             refreshed_once: false,
             rebalancing_since: None,
+            source_offsets,
+            listing_ends: false,
+            listed_any: false,
         })
     }
 
@@ -289,6 +304,7 @@ impl FlowActor {
             tracing::info!(%flow, paused, "flow {}", if paused { "paused" } else { "resumed" });
             self.paused = paused;
         }
+        self.report_held(&state, paused, fenced);
         // Paused: stop reading and keep the partitions; the positions stay where they are.
         let desired: BTreeMap<TopicPartition, (u64, String, Option<Position>)> = if fenced || paused
         {
@@ -355,6 +371,102 @@ impl FlowActor {
         if !fenced {
             self.release_stopped(ctx, &state);
         }
+    }
+
+    /// Reports the partitions this node owns and does not read (the flow paused, or the quorum
+    /// lost: as of the last state this node has), with their positions, so that their lag is
+    /// reported instead of vanishing with their actors.
+    fn report_held(&self, state: &ClusterState, paused: bool, fenced: bool) {
+        use crate::replication::status::{Held, PartitionState};
+        let flow = &self.settings.id;
+        if !paused && !fenced {
+            self.status.set_held(flow, BTreeMap::new());
+            return;
+        }
+        let held_state = if fenced {
+            PartitionState::NoQuorum
+        } else {
+            PartitionState::Paused
+        };
+        let held = state
+            .partitions()
+            .filter(|(key, info)| {
+                key.flow == *flow && info.owner.is_some_and(|o| o.node == self.cluster.node_id)
+            })
+            .map(|(key, info)| {
+                (
+                    key.tp.clone(),
+                    Held {
+                        state: held_state.clone(),
+                        remote_topic: info.remote_topic.clone(),
+                        next_source_offset: info.position.map(|p| p.next_source_offset),
+                    },
+                )
+            })
+            .collect();
+        self.status.set_held(flow, held);
+    }
+
+    /// Lists the end offsets of the partitions this node owns and the consumer does not fetch
+    /// (ListOffsets for the latest offset, one request per leader), on a blocking thread.
+    fn list_unfetched_ends(&mut self, ctx: &mut Context<Self>) {
+        if self.listing_ends {
+            return;
+        }
+        let partitions = self.status.not_fetched(&self.settings.id);
+        if partitions.is_empty() {
+            if self.listed_any {
+                self.source_offsets.set_listed(HashMap::new());
+                self.listed_any = false;
+            }
+            return;
+        }
+        let mut list = rdkafka::TopicPartitionList::new();
+        for tp in &partitions {
+            // Offset::End as the timestamp asks for the latest offset.
+            if let Err(error) =
+                list.add_partition_offset(&tp.topic, tp.partition, rdkafka::Offset::End)
+            {
+                tracing::debug!(partition = %tp, %error, "end offset not listed");
+            }
+        }
+        self.listing_ends = true;
+        let consumer = self.consumer.clone();
+        let flow = self.settings.id.clone();
+        ctx.spawn(
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    use rdkafka::consumer::Consumer;
+                    consumer.offsets_for_times(list, LIST_ENDS_TIMEOUT)
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(move |listed, actor, _| {
+                actor.listing_ends = false;
+                let listed = match listed {
+                    Ok(Ok(listed)) => listed,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%flow, %error, "end offsets of unfetched partitions not listed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let ends: HashMap<(String, i32), i64> = listed
+                    .elements()
+                    .iter()
+                    .filter(|e| e.error().is_ok())
+                    .filter_map(|e| match e.offset() {
+                        rdkafka::Offset::Offset(end) if end >= 0 => {
+                            Some(((e.topic().to_owned(), e.partition()), end))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                actor.listed_any = !ends.is_empty();
+                actor.source_offsets.set_listed(ends);
+            }),
+        );
     }
 
     /// Tells the cluster about every partition that moved away from this node and that this node no
@@ -606,6 +718,7 @@ impl Actor for FlowActor {
             .into_actor(self),
         );
         ctx.run_interval(RECONCILE_INTERVAL, Self::reconcile);
+        ctx.run_interval(LIST_ENDS_INTERVAL, Self::list_unfetched_ends);
         // Heartbeats, offset syncs, checkpoints, group offset sync (acts while this node leads).
         ctx.spawn(
             crate::offsets::emitter::run(self.settings.clone(), self.cluster.raft.clone())
@@ -664,6 +777,8 @@ impl Handler<Shutdown> for FlowActor {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
         self.draining = true;
+        // A flow that stops (its configuration changed) reports nothing as held.
+        self.status.set_held(&self.settings.id, BTreeMap::new());
         for (_, run) in std::mem::take(&mut self.running) {
             run.addr.do_send(Retire);
         }

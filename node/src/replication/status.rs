@@ -20,6 +20,10 @@ pub enum PartitionState {
     BackingOff { until: SystemTime },
     /// Stopped reading for a clean shutdown.
     Draining,
+    /// Owned, not read: its flow is paused (no actor runs it; see [`Held`]).
+    Paused,
+    /// Owned as far as this node knows, not read: it lost contact with a leader and a quorum.
+    NoQuorum,
 }
 
 impl std::fmt::Display for PartitionState {
@@ -28,6 +32,8 @@ impl std::fmt::Display for PartitionState {
             Self::Running => "running",
             Self::BackingOff { .. } => "backing_off",
             Self::Draining => "draining",
+            Self::Paused => "paused",
+            Self::NoQuorum => "no_quorum",
         })
     }
 }
@@ -86,6 +92,17 @@ impl PartitionStatus {
     }
 }
 
+/// A partition this node owns and does not read (its flow is paused, or the node lost the
+/// quorum): reported with its position and the source's end offset (listed, see
+/// [`SourceOffsets::set_listed`](crate::kafka::SourceOffsets::set_listed)), so its lag keeps
+/// growing with the source instead of reading 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub state: PartitionState,
+    pub remote_topic: String,
+    pub next_source_offset: Option<i64>,
+}
+
 /// Per-flow shared handles status reads live.
 #[derive(Clone)]
 pub struct FlowHandles {
@@ -99,6 +116,8 @@ pub struct FlowHandles {
 #[derive(Default)]
 struct Inner {
     partitions: BTreeMap<(FlowId, TopicPartition), PartitionStatus>,
+    /// Owned and not read, by flow (see [`Held`]); an actor's own entry takes precedence.
+    held: BTreeMap<FlowId, BTreeMap<TopicPartition, Held>>,
     flows: BTreeMap<FlowId, FlowHandles>,
     /// Topic-level problems (e.g. a remote topic that cannot be created), by flow and topic.
     topic_errors: BTreeMap<(FlowId, String), String>,
@@ -133,6 +152,10 @@ pub struct FlowSnapshot {
     pub partitions: usize,
     pub running: usize,
     pub backing_off: usize,
+    /// Partitions owned and not read (see [`Held`]), because the flow is paused or because this
+    /// node lost the quorum; their lag counts in `remaining`.
+    pub paused: usize,
+    pub no_quorum: usize,
     pub records: u64,
     pub bytes: u64,
     pub in_flight_records: u64,
@@ -148,6 +171,31 @@ pub struct FlowSnapshot {
 }
 
 impl Inner {
+    /// Every partition's entry: the actors' own, then the held ones no actor reports.
+    fn entries(&self) -> BTreeMap<(FlowId, TopicPartition), PartitionStatus> {
+        let mut out = self.partitions.clone();
+        for (flow, held) in &self.held {
+            for (tp, h) in held {
+                out.entry((flow.clone(), tp.clone()))
+                    .or_insert_with(|| PartitionStatus {
+                        remote_topic: h.remote_topic.clone(),
+                        state: h.state.clone(),
+                        next_source_offset: h.next_source_offset,
+                        last_error: None,
+                        restarts: 0,
+                        records: 0,
+                        bytes: 0,
+                        source_end_offset: None,
+                        source_start_offset: None,
+                        last_record_timestamp_ms: None,
+                        records_skipped: 0,
+                        last_skip: None,
+                    });
+            }
+        }
+        out
+    }
+
     fn with_offsets(
         &self,
         flow: &FlowId,
@@ -162,6 +210,17 @@ impl Inner {
         {
             p.source_end_offset = Some(offsets.high);
             p.source_start_offset = offsets.low;
+        }
+        // A partition not being fetched: the statistics' high watermark stopped with the fetches;
+        // the flow lists its end offset instead.
+        if !matches!(p.state, PartitionState::Running | PartitionState::Draining) {
+            if let Some(high) = self
+                .flows
+                .get(flow)
+                .and_then(|h| h.source_offsets.listed(&tp.topic, tp.partition))
+            {
+                p.source_end_offset = Some(high);
+            }
         }
         if let Some((count, range)) = self.skipped.get(&(flow.clone(), tp.clone())) {
             p.records_skipped = *count;
@@ -219,6 +278,39 @@ impl NodeStatus {
         self.lock().unreachable_peers.clone()
     }
 
+    /// The partitions of `flow` this node owns and does not read now (replaces the last set).
+    pub fn set_held(&self, flow: &FlowId, held: BTreeMap<TopicPartition, Held>) {
+        let mut inner = self.lock();
+        if held.is_empty() {
+            inner.held.remove(flow);
+        } else {
+            inner.held.insert(flow.clone(), held);
+        }
+    }
+
+    /// The partitions of `flow` whose source end offset the statistics do not keep current:
+    /// held ones and ones backing off (not fetched while they wait).
+    pub fn not_fetched(&self, flow: &FlowId) -> Vec<TopicPartition> {
+        let inner = self.lock();
+        let mut out: Vec<TopicPartition> = inner
+            .held
+            .get(flow)
+            .map(|held| held.keys().cloned().collect())
+            .unwrap_or_default();
+        out.extend(
+            inner
+                .partitions
+                .iter()
+                .filter(|((f, _), p)| {
+                    f == flow && matches!(p.state, PartitionState::BackingOff { .. })
+                })
+                .map(|((_, tp), _)| tp.clone()),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn remove_partition(&self, flow: &FlowId, tp: &TopicPartition) {
         self.lock().partitions.remove(&(flow.clone(), tp.clone()));
     }
@@ -236,9 +328,12 @@ impl NodeStatus {
     pub fn partitions(&self) -> Vec<((FlowId, TopicPartition), PartitionStatus)> {
         let inner = self.lock();
         inner
-            .partitions
-            .iter()
-            .map(|(k, v)| (k.clone(), inner.with_offsets(&k.0, &k.1, v)))
+            .entries()
+            .into_iter()
+            .map(|(k, v)| {
+                let p = inner.with_offsets(&k.0, &k.1, &v);
+                (k, p)
+            })
             .collect()
     }
 
@@ -249,15 +344,19 @@ impl NodeStatus {
     pub fn flow(&self, flow: &FlowId) -> FlowSnapshot {
         let inner = self.lock();
         let mut snapshot = FlowSnapshot::default();
-        for ((f, tp), p) in &inner.partitions {
+        for ((f, tp), p) in &inner.entries() {
             if f != flow {
                 continue;
             }
-            snapshot.partitions += 1;
             match p.state {
                 PartitionState::Running => snapshot.running += 1,
                 PartitionState::BackingOff { .. } => snapshot.backing_off += 1,
                 PartitionState::Draining => {}
+                PartitionState::Paused => snapshot.paused += 1,
+                PartitionState::NoQuorum => snapshot.no_quorum += 1,
+            }
+            if !matches!(p.state, PartitionState::Paused | PartitionState::NoQuorum) {
+                snapshot.partitions += 1;
             }
             snapshot.records += p.records;
             snapshot.bytes += p.bytes;
@@ -302,6 +401,7 @@ impl NodeStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::SourceOffsets;
 
     fn partition(next: Option<i64>, end: Option<i64>, ts: Option<i64>) -> PartitionStatus {
         PartitionStatus {
@@ -318,6 +418,64 @@ mod tests {
             records_skipped: 0,
             last_skip: None,
         }
+    }
+
+    #[test]
+    fn held_partitions_report_the_listed_end_not_zero() {
+        let status = NodeStatus::default();
+        let flow: FlowId = "A->B".parse().unwrap();
+        let offsets = Arc::new(SourceOffsets::default());
+        status.register_flow(
+            &flow,
+            FlowHandles {
+                budget: Arc::new(InFlightBudget::new(10, 10)),
+                source_health: Arc::default(),
+                target_health: Arc::default(),
+                source_offsets: offsets.clone(),
+            },
+        );
+        let tp = |p| TopicPartition::new("t".to_owned(), p);
+        // Partition 0 was caught up at 100 when the flow paused; the source grew to 160 since.
+        status.set_held(
+            &flow,
+            [0, 1]
+                .into_iter()
+                .map(|p| {
+                    (
+                        tp(p),
+                        Held {
+                            state: PartitionState::Paused,
+                            remote_topic: "A.t".to_owned(),
+                            next_source_offset: Some(100),
+                        },
+                    )
+                })
+                .collect(),
+        );
+        offsets.set_listed([(("t".to_owned(), 0), 160)].into_iter().collect());
+        let partitions = status.partitions();
+        assert_eq!(partitions.len(), 2);
+        assert_eq!(partitions[0].1.state, PartitionState::Paused);
+        assert_eq!(partitions[0].1.offset_lag(), Some(60));
+        // Not listed (yet): unknown, never 0.
+        assert_eq!(partitions[1].1.offset_lag(), None);
+        let snapshot = status.flow(&flow);
+        assert_eq!(
+            (
+                snapshot.partitions,
+                snapshot.paused,
+                snapshot.remaining,
+                snapshot.lag_unknown
+            ),
+            (0, 2, 60, 1)
+        );
+        assert_eq!(status.not_fetched(&flow), vec![tp(0), tp(1)]);
+        // An actor running the partition again reports itself; the held entry goes.
+        status.update_partition(&flow, &tp(0), partition(Some(160), None, None));
+        status.set_held(&flow, BTreeMap::new());
+        assert_eq!(status.partitions().len(), 1);
+        assert_eq!(status.partitions()[0].1.state, PartitionState::Running);
+        assert!(status.not_fetched(&flow).is_empty());
     }
 
     #[test]

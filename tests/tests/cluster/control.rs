@@ -194,7 +194,7 @@ fn control_api_drives_a_three_node_cluster() {
             &rt,
             &mut api,
             ListAssignmentsRequest {
-                node_id: node,
+                node_id: Some(node),
                 ..Default::default()
             },
             100,
@@ -338,7 +338,7 @@ fn control_api_drives_a_three_node_cluster() {
         &rt,
         &mut api,
         ListAssignmentsRequest {
-            node_id: drained_node,
+            node_id: Some(drained_node),
             ..Default::default()
         },
         100,
@@ -493,6 +493,18 @@ fn control_api_drives_a_three_node_cluster() {
             ),
             Code::InvalidArgument,
             "page_size:",
+        ),
+        (
+            "ListAssignments of node 0 (no node has it: not a way to say \"every node\")",
+            code(
+                &rt,
+                api.partitions.list_assignments(ListAssignmentsRequest {
+                    node_id: Some(0),
+                    ..Default::default()
+                }),
+            ),
+            Code::InvalidArgument,
+            "node_id:",
         ),
         (
             "ListAssignments with a forged page token",

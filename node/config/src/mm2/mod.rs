@@ -93,6 +93,7 @@ use keys::{
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: STRAIT_CLUSTER_NODE_ID,
     advertise: STRAIT_CLUSTER_ADVERTISE,
+    listen: STRAIT_CLUSTER_LISTEN,
     cluster_id: STRAIT_CLUSTER_ID,
     tls_cert: STRAIT_CLUSTER_TLS_CERT,
     tls_key: STRAIT_CLUSTER_TLS_KEY,

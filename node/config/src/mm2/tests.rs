@@ -855,6 +855,16 @@ fn cluster_values_must_fit_together() {
             &[":6:", "`strait.cluster.advertise` is required"],
         ),
         (
+            // Neither advertise nor listen: the default listen address would be registered.
+            "strait.cluster.node.id = 2\n\
+             strait.cluster.join = a:7070",
+            &[
+                ":6:",
+                "`strait.cluster.advertise` is required",
+                "neither it nor `strait.cluster.listen` is set",
+            ],
+        ),
+        (
             "strait.cluster.node.id = 2\n\
              strait.cluster.advertise = a:7070\n\
              strait.cluster.join = a:7070",

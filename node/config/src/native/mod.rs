@@ -113,6 +113,7 @@ use origins::Origins;
 const MEMBERSHIP_KEYS: MembershipKeys = MembershipKeys {
     node_id: "cluster.node_id",
     advertise: "cluster.advertise",
+    listen: "cluster.listen",
     cluster_id: "cluster.cluster_id",
     tls_cert: "cluster.tls.cert",
     tls_key: "cluster.tls.key",

@@ -797,7 +797,16 @@ fn cluster_values_must_fit_together() {
             "node_id = 2\njoin = \"a:7070\"\nlisten = \"0.0.0.0:7070\"",
             &[
                 "`cluster.advertise` is required",
-                "the listen address 0.0.0.0:7070 is not one it can use",
+                "the listen address 0.0.0.0:7070 is a wildcard, not one it can use",
+            ],
+        ),
+        (
+            // Neither advertise nor listen: the default listen address would be registered,
+            // and the node would stay dead in the cluster with no error.
+            "node_id = 2\njoin = \"a:7070\"",
+            &[
+                "`cluster.advertise` is required",
+                "neither it nor `cluster.listen` is set",
             ],
         ),
         (
