@@ -107,7 +107,7 @@ fn main() -> ExitCode {
                         tls.as_ref(),
                     );
                     match tokio::time::timeout(limit, asked).await {
-                        Ok(Ok(())) => return Ok(()),
+                        Ok(Ok(removed)) => return Ok(removed),
                         Ok(Err(e @ strait_node::cluster::LeaveError::Refused { .. })) => {
                             return Err(e.to_string())
                         }
