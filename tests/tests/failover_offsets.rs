@@ -186,11 +186,27 @@ fn last_checkpoints(bootstrap: &str, topic: &str, group: &str) -> BTreeMap<i32, 
 /// Commits `offsets` (partition → next offset to read) for `group` on `topic`, after reading
 /// the records before them as the group's consumer would.
 fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    commit_with_metadata(bootstrap, group, topic, offsets, "");
+}
+
+/// As [`consume_and_commit`], each offset with `metadata` (none when empty).
+fn commit_with_metadata(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    offsets: &[(i32, i64)],
+    metadata: &str,
+) {
     let consumer = consumer(bootstrap, group);
     let mut tpl = TopicPartitionList::new();
     for (partition, offset) in offsets {
         tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
             .expect("offset");
+        if !metadata.is_empty() {
+            tpl.find_partition(topic, *partition)
+                .expect("just added")
+                .set_metadata(metadata);
+        }
     }
     consumer
         .commit(&tpl, CommitMode::Sync)
@@ -396,8 +412,14 @@ fn checkpoints_resume_a_group_exactly_on_the_target() {
             (format!("{}-g2", s.prefix), vec![(0, 10), (1, 40)]),
             (format!("{}-g3", s.prefix), vec![(0, 50)]),
         ];
+        // g2 commits with metadata: MM2 carries it into the checkpoints.
         for (other, offsets) in &others {
-            consume_and_commit(src, other, &s.topic, offsets);
+            let metadata = if other.ends_with("-g2") {
+                "app=g2;v=7"
+            } else {
+                ""
+            };
+            commit_with_metadata(src, other, &s.topic, offsets, metadata);
         }
         let mut groups = vec![(group.clone(), vec![(0, 5), (1, 50)])];
         groups.extend(others);
@@ -578,7 +600,12 @@ fn mm2_decodes_the_internal_topics(
                 foreign(*p),
                 "{group} p{p}: downstream {down} for {up}"
             );
-            assert_eq!(metadata, "", "{group} p{p}");
+            let want = if group.ends_with("-g2") {
+                "app=g2;v=7"
+            } else {
+                ""
+            };
+            assert_eq!(metadata, want, "{group} p{p}: the source commit's metadata");
         }
     }
     let before = read_all(target, "heartbeats").len();

@@ -33,7 +33,7 @@ use strait_coordinator::{ClusterAlias, TopicPartition};
 use thiserror::Error;
 
 use crate::kafka::{admin_config, ClientRole, ReportingContext, TopicAdmin, TopicConfigEntry};
-use crate::offsets::groups::GroupClient;
+use crate::offsets::groups::{CommittedOffset, GroupClient};
 use crate::offsets::translate::{flow_partitions, translate_offsets, TranslationMethod};
 
 /// How long one admin, group or produce request may take.
@@ -310,7 +310,7 @@ impl Emitter {
             source_groups.retain(&names);
             let mut committed = Vec::new();
             for name in names {
-                let offsets = source_groups.committed(&name, &partitions)?;
+                let offsets = source_groups.committed_with_metadata(&name, &partitions)?;
                 // MM2 only considers groups with commits on replicated topics.
                 if !offsets.is_empty() {
                     committed.push((name, offsets));
@@ -322,7 +322,16 @@ impl Emitter {
         let topic = checkpoints_topic(flow.source.as_str());
         let mut written = 0;
         let mut to_sync = Vec::new();
-        for (group, offsets) in listed {
+        for (group, committed) in listed {
+            let offsets: Vec<(TopicPartition, i64)> = committed
+                .iter()
+                .map(|(tp, offset, _)| (tp.clone(), *offset))
+                .collect();
+            // MM2 carries the source commit's metadata into the checkpoint and the synced group.
+            let metadata: HashMap<&TopicPartition, &str> = committed
+                .iter()
+                .map(|(tp, _, metadata)| (tp, metadata.as_str()))
+                .collect();
             let mut translated = Vec::new();
             for answer in translate_offsets(&state, &flow, &offsets) {
                 let (Some(remote), Some(downstream)) = (answer.remote_topic, answer.target_offset)
@@ -337,9 +346,15 @@ impl Emitter {
                     upstream: answer.source_offset,
                     downstream,
                 };
+                let metadata = metadata
+                    .get(&answer.source)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_owned();
                 translated.push((
                     TopicPartition::new(remote.clone(), answer.source.partition),
                     downstream,
+                    metadata.clone(),
                 ));
                 let key = (group.clone(), answer.source.clone());
                 if !self.settings.mm2.emit_checkpoints_enabled
@@ -353,7 +368,7 @@ impl Emitter {
                     partition: answer.source.partition,
                     upstream_offset: next.upstream,
                     downstream_offset: next.downstream,
-                    metadata: String::new(),
+                    metadata,
                 };
                 send(
                     &self.clients().target_producer,
@@ -388,7 +403,7 @@ impl Emitter {
     /// there, only offsets ahead of what the group has.
     async fn sync_groups(
         &self,
-        groups: Vec<(String, Vec<(TopicPartition, i64)>)>,
+        groups: Vec<(String, Vec<CommittedOffset>)>,
     ) -> Result<(), EmitError> {
         let target_groups = self.clients().target_groups.clone();
         let flow = self.settings.id.clone();
@@ -404,14 +419,14 @@ impl Emitter {
                     }
                 }
                 let remote: Vec<TopicPartition> =
-                    offsets.iter().map(|(tp, _)| tp.clone()).collect();
+                    offsets.iter().map(|(tp, _, _)| tp.clone()).collect();
                 let current: HashMap<TopicPartition, i64> = target_groups
                     .committed(&group, &remote)?
                     .into_iter()
                     .collect();
-                let forward: Vec<(TopicPartition, i64)> = offsets
+                let forward: Vec<CommittedOffset> = offsets
                     .into_iter()
-                    .filter(|(tp, offset)| current.get(tp).is_none_or(|c| offset > c))
+                    .filter(|(tp, offset, _)| current.get(tp).is_none_or(|c| offset > c))
                     .collect();
                 if forward.is_empty() {
                     continue;

@@ -16,6 +16,9 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use strait_config::ClientProps;
 use strait_coordinator::TopicPartition;
 
+/// A group's committed offset of one partition with the commit's metadata string ("" when none).
+pub type CommittedOffset = (TopicPartition, i64, String);
+
 /// A consumer group as ListGroups/DescribeGroups shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSummary {
@@ -103,6 +106,20 @@ impl GroupClient {
         group: &str,
         partitions: &[TopicPartition],
     ) -> Result<Vec<(TopicPartition, i64)>, KafkaError> {
+        Ok(self
+            .committed_with_metadata(group, partitions)?
+            .into_iter()
+            .map(|(tp, offset, _)| (tp, offset))
+            .collect())
+    }
+
+    /// As [`committed`](Self::committed), with each commit's metadata string ("" when none): MM2
+    /// carries it into the checkpoint and the synced target group.
+    pub fn committed_with_metadata(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<CommittedOffset>, KafkaError> {
         if partitions.is_empty() {
             return Ok(Vec::new());
         }
@@ -118,9 +135,11 @@ impl GroupClient {
             .iter()
             .filter(|e| e.error().is_ok())
             .filter_map(|e| match e.offset() {
-                Offset::Offset(offset) if offset >= 0 => {
-                    Some((TopicPartition::new(e.topic(), e.partition()), offset))
-                }
+                Offset::Offset(offset) if offset >= 0 => Some((
+                    TopicPartition::new(e.topic(), e.partition()),
+                    offset,
+                    e.metadata().to_owned(),
+                )),
                 _ => None,
             })
             .collect())
@@ -128,10 +147,16 @@ impl GroupClient {
 
     /// Commits `offsets` for `group` without joining it (blocking). The broker refuses it while
     /// the group has active members.
-    pub fn commit(&self, group: &str, offsets: &[(TopicPartition, i64)]) -> Result<(), KafkaError> {
+    /// Each offset with its metadata string (as the source group committed it).
+    pub fn commit(&self, group: &str, offsets: &[CommittedOffset]) -> Result<(), KafkaError> {
         let mut tpl = TopicPartitionList::new();
-        for (tp, offset) in offsets {
+        for (tp, offset, metadata) in offsets {
             tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))?;
+            if !metadata.is_empty() {
+                if let Some(mut element) = tpl.find_partition(&tp.topic, tp.partition) {
+                    element.set_metadata(metadata.as_str());
+                }
+            }
         }
         self.for_group(group)?.commit(&tpl, CommitMode::Sync)
     }
