@@ -1392,5 +1392,7 @@ fn refuses_an_unreachable_join_contact() {
 
 #[path = "cluster/control.rs"]
 mod control;
+#[path = "cluster/handover.rs"]
+mod handover;
 #[path = "cluster/lost_state.rs"]
 mod lost_state;
