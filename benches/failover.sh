@@ -23,8 +23,9 @@ done
 
 # Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
 . scripts/broker-env.sh
-# Kafka brokers for measuring: a larger heap than the tests' brokers.
-export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
+# Kafka brokers for measuring: a larger heap than the tests' brokers (-Xms at most the 128 MiB
+# the storage formatter runs with: a larger initial heap than its -Xmx stops the JVM).
+export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms128m -Xmx1g -XX:+UseSerialGC}"
 if [ -z "${STRAIT_BIN:-}" ]; then
   echo "building strait ($profile)..." >&2
   cargo build --quiet "${cargo_profile[@]}" --bin strait

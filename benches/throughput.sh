@@ -16,7 +16,7 @@ if [ "${1:-}" = "--" ]; then shift; fi
 # Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
 . scripts/broker-env.sh
 # Kafka brokers for measuring: a larger heap than the tests' brokers.
-export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms512m -Xmx1g -XX:+UseSerialGC}"
+export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms128m -Xmx1g -XX:+UseSerialGC}"
 if [ -z "${STRAIT_BIN:-}" ]; then
   echo "building strait (release)..." >&2
   cargo build --quiet --release --bin strait

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use strait_proto::v1::status_client::StatusClient;
@@ -137,6 +138,38 @@ impl Cluster {
         process.kill9();
         save_log(&logs, node.id, node.starts, &process);
         Ok(())
+    }
+
+    /// SIGTERM to a running node, then waits (at most `deadline`) for it to exit; returns its
+    /// exit status and its log.
+    pub fn terminate(
+        &mut self,
+        id: u64,
+        deadline: Duration,
+    ) -> Result<(ExitStatus, String), String> {
+        let logs = self.logs.clone();
+        let node = self.node_mut(id)?;
+        let mut process = node
+            .process
+            .take()
+            .ok_or_else(|| format!("node {id} is not running"))?;
+        process.send_signal(libc::SIGTERM);
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = process.try_exit() {
+                break status;
+            }
+            if started.elapsed() > deadline {
+                process.kill9();
+                save_log(&logs, node.id, node.starts, &process);
+                return Err(format!(
+                    "node {id} did not exit within {deadline:?} of SIGTERM"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        save_log(&logs, node.id, node.starts, &process);
+        Ok((status, process.log()))
     }
 
     /// Nodes whose process has exited on its own (a crash), with the end of their log.

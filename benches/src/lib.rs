@@ -1,6 +1,6 @@
 //! Strait's benchmark harness. The binaries live in `src/bin/`: `strait-loadgen` (a steady load
 //! for the demo), `strait-failover` (partition takeover time after `kill -9` of a node in a
-//! 3-node cluster), `strait-throughput` (throughput, CPU, memory and latency against a raw copy)
+//! 3-node cluster), `strait-rolling` (per-partition stalls during rolling restarts), `strait-throughput` (throughput, CPU, memory and latency against a raw copy)
 //! and `strait-rawcopy` (that raw copy). This library holds what the benchmarks share, on top of
 //! the integration-test fixtures (`strait-tests`: brokers, `strait` processes, config files, test
 //! records):
@@ -11,6 +11,7 @@
 //!   count produced so far readable at any time;
 //! - [`procfs`]: CPU time and memory of a process, and the machine's CPU time, from `/proc`;
 //! - [`scrape`]: a node's Prometheus endpoint;
+//! - [`steady`]: waiting for the remote topic and for a complete, agreed, balanced cluster;
 //! - [`watch`]: a consumer of the target topic that notes when a record produced after a given
 //!   moment first arrives on each partition, and counts replays and gaps.
 
@@ -18,4 +19,5 @@ pub mod cluster;
 pub mod load;
 pub mod procfs;
 pub mod scrape;
+pub mod steady;
 pub mod watch;

@@ -34,6 +34,11 @@ pub struct PartitionSeen {
     /// The armed threshold, and when the first record at or above it arrived.
     pub threshold: Option<u64>,
     pub arrived: Option<Instant>,
+    /// When the last new record (above every sequence number read before) arrived.
+    pub last_new: Option<Instant>,
+    /// The longest time between two consecutive new records' arrivals since
+    /// [`Watcher::reset_gaps`]: how long the partition stalled (replays do not count as progress).
+    pub max_gap: Duration,
 }
 
 #[derive(Default)]
@@ -131,6 +136,14 @@ impl Watcher {
         }
     }
 
+    /// Starts measuring [`PartitionSeen::max_gap`] afresh on every partition (the gap running
+    /// now counts from the last new record).
+    pub fn reset_gaps(&self) {
+        for seen in &mut self.lock().partitions {
+            seen.max_gap = Duration::ZERO;
+        }
+    }
+
     /// The state of every partition.
     pub fn snapshot(&self) -> Vec<PartitionSeen> {
         self.lock().partitions.clone()
@@ -203,6 +216,10 @@ fn run(consumer: BaseConsumer, shared: &Mutex<Shared>, stop: &AtomicBool, base_t
                     seen.missing.push(expected..seq);
                 }
                 seen.max_seq = Some(seq);
+                if let Some(last) = seen.last_new {
+                    seen.max_gap = seen.max_gap.max(now.duration_since(last));
+                }
+                seen.last_new = Some(now);
             }
         }
         if seen.arrived.is_none() && seen.threshold.is_some_and(|t| seq >= t) {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod control;
 mod error;
+pub mod handover;
 pub mod kafka;
 pub mod metrics;
 pub mod node;

@@ -1,7 +1,8 @@
 //! Runs a node: opens the store, joins (or bootstraps) the Raft cluster, starts the actor system
 //! and one flow actor per enabled flow (and the heartbeats of the pairs of clusters without one),
-//! reports progress, and on SIGTERM/SIGINT drains (stop
-//! reading, flush, store positions) and exits. A node without cluster settings is a cluster of one.
+//! reports progress, and on SIGTERM/SIGINT hands its partitions to the other nodes (see
+//! [`crate::handover`]), drains what is left (stop reading, flush, store positions) and exits. A
+//! node without cluster settings is a cluster of one.
 
 use std::time::Duration;
 
@@ -201,6 +202,36 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
                 }
             }
         };
+        // A planned stop: the other nodes take the partitions over (each released at its final
+        // position) while this one still runs. A node removed from the cluster has nothing to
+        // hand over; a second signal cuts the handover short.
+        if signal != REMOVED {
+            let handover = crate::handover::hand_over(
+                &view.raft,
+                view.node_id,
+                view.liveness_timeout,
+                settings.node.shutdown_handover_timeout,
+            );
+            tokio::select! {
+                outcome = handover => match outcome {
+                    crate::handover::HandoverOutcome::HandedOver { partitions } => {
+                        tracing::info!(signal, partitions, "partitions handed over")
+                    }
+                    crate::handover::HandoverOutcome::Skipped { reason, held } => {
+                        tracing::info!(signal, reason, held, "no handover: draining what is held")
+                    }
+                    crate::handover::HandoverOutcome::TimedOut { held } => {
+                        tracing::warn!(signal, held,
+                            timeout_s = settings.node.shutdown_handover_timeout.as_secs(),
+                            "handover timed out: draining what is still held")
+                    }
+                },
+                again = shutdown_signal() => {
+                    tracing::warn!(signal = again, "second signal: handover cut short");
+                }
+                error = &mut raft_stopped => return fail(error),
+            }
+        }
         tracing::info!(signal, "draining");
         for pair in pairs.drain(..) {
             pair.abort();

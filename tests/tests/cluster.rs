@@ -5,7 +5,8 @@
 //! a configured peer that is not started is logged unreachable (and joins when it starts); bad
 //! cluster settings (a join under a member's id among them) are refused; a node cut off from the others stops writing until
 //! contact returns; and a member finds its relative data dir from another working directory,
-//! refuses to start on an empty one, and rejoins with `--rejoin` (`cluster/lost_state.rs`). One test (ignored: a known bug) shows a node resumed after a long pause
+//! refuses to start on an empty one, and rejoins with `--rejoin` (`cluster/lost_state.rs`); a
+//! SIGTERMed node hands its partitions over before it exits (`cluster/handover.rs`). One test (ignored: a known bug) shows a node resumed after a long pause
 //! writing to the partitions it lost.
 //!
 //! Each heavy test runs two Tansu brokers, 3 or 4 nodes and a producer at 1500 records/s over 9
@@ -1426,5 +1427,7 @@ fn refuses_an_unreachable_join_contact() {
 
 #[path = "cluster/control.rs"]
 mod control;
+#[path = "cluster/handover.rs"]
+mod handover;
 #[path = "cluster/lost_state.rs"]
 mod lost_state;

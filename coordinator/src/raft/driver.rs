@@ -227,6 +227,22 @@ impl Driver {
                 node,
                 reply,
             } => self.propose_conf_change(change, node, reply),
+            Input::Stop { reply } => {
+                self.duties.stop();
+                let command = Command::SetStopping {
+                    node: self.options.id,
+                    stopping: true,
+                };
+                if let Err(error) = self.propose(command, Some(reply)) {
+                    tracing::debug!(%error, "stopping mark not proposed");
+                }
+            }
+            Input::TransferLeader { to } => {
+                if self.raw.raft.state == StateRole::Leader && to != self.options.id {
+                    tracing::info!(to, "handing the Raft leadership over");
+                    self.raw.transfer_leader(to);
+                }
+            }
             Input::Unreachable { to } => self.raw.report_unreachable(to),
             Input::SnapshotStatus { to, status } => {
                 // After a failure the leader probes the follower again and sends a new snapshot.

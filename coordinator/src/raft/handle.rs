@@ -74,6 +74,13 @@ pub(crate) enum Input {
         node: NodeId,
         reply: oneshot::Sender<Result<(), ProposeError>>,
     },
+    /// This node stops: mark it `stopping` in the cluster (and keep it so), see
+    /// [`RaftHandle::begin_stop`].
+    Stop {
+        reply: oneshot::Sender<Result<ApplyOutcome, ProposeError>>,
+    },
+    /// Hand the leadership to `to` (if this node leads and `to` is a voter).
+    TransferLeader { to: NodeId },
     /// The transport could not deliver messages to `to` (see `DeliveryReports`).
     Unreachable { to: NodeId },
     /// What became of a snapshot sent to `to`.
@@ -102,6 +109,21 @@ impl RaftHandle {
     /// until it is committed and applied here.
     pub async fn propose(&self, command: Command) -> Result<ApplyOutcome, ProposeError> {
         self.ask(|reply| Input::Propose { command, reply }).await
+    }
+
+    /// This node stops for a restart (SIGTERM): proposes `SetStopping` for it, so that the leader
+    /// hands its partitions to the others while it still runs, and keeps the mark (it no longer
+    /// registers itself to clear it). Its next process clears it by registering. Answered once
+    /// applied, like [`propose`](Self::propose).
+    pub async fn begin_stop(&self) -> Result<ApplyOutcome, ProposeError> {
+        self.ask(|reply| Input::Stop { reply }).await
+    }
+
+    /// Asks the Raft task to hand the leadership to `to` (raft-rs `transfer_leader`: the leader
+    /// waits until `to` has its log, then tells it to campaign at once). Without effect unless this
+    /// node leads; watch [`status`](Self::status) for the outcome.
+    pub fn transfer_leader(&self, to: NodeId) {
+        let _ = self.inbox.try_send(Input::TransferLeader { to });
     }
 
     /// Adds `node` as a voter (the leader must be reachable).

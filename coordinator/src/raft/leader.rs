@@ -27,6 +27,10 @@ pub(crate) struct LeaderDuties {
     /// Whether this node has seen itself registered: once it has, its absence means it was
     /// removed, and it must not register again.
     seen_registered: bool,
+    /// This process is stopping (see [`Self::stop`]): the cluster's `stopping` mark on this node
+    /// is its own. Otherwise a mark found in the state is a previous process's, and this one
+    /// registers again to clear it.
+    stopping: bool,
 }
 
 impl LeaderDuties {
@@ -40,7 +44,13 @@ impl LeaderDuties {
             in_flight: None,
             registering: None,
             seen_registered: false,
+            stopping: false,
         }
+    }
+
+    /// This process stops: from now on the `stopping` mark on this node in the state is wanted.
+    pub(crate) fn stop(&mut self) {
+        self.stopping = true;
     }
 
     pub(crate) fn heard_from(&mut self, node: NodeId) {
@@ -67,10 +77,14 @@ impl LeaderDuties {
         let mut commands = Vec::new();
 
         // Every node makes sure it is registered with its current address, as having run (unless
-        // it was removed). A join or an operator's AddNode registered it without that.
+        // it was removed). A join or an operator's AddNode registered it without that. A
+        // `stopping` mark left by this node's previous process (a restart after SIGTERM) is
+        // cleared the same way: registering as running clears it.
         let known = state.node(self.id);
         self.seen_registered |= known.is_some();
-        let registered = known.is_some_and(|info| info.address == address && info.has_run);
+        let registered = known.is_some_and(|info| {
+            info.address == address && info.has_run && (self.stopping || !info.stopping)
+        });
         let removed = (self.seen_registered && known.is_none()) || state.was_removed(self.id);
         let retry_due = |since: Option<Instant>| since.is_none_or(|t| now - t >= DUTY_RETRY);
         if leader != 0 && !registered && !removed && retry_due(self.registering) {

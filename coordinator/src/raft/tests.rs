@@ -11,7 +11,7 @@ use strait_storage::Store;
 use tokio::task::JoinHandle;
 
 use super::*;
-use crate::state::{ClusterState, Command, TopicInfo};
+use crate::state::{ApplyOutcome, ClusterState, Command, TopicInfo};
 use crate::NodeId;
 
 /// Routes messages between in-process nodes; a cut link drops them, like a network, and reports the
@@ -608,4 +608,66 @@ async fn an_unreadable_snapshot_stops_the_raft_task() {
         before,
         "nothing applied past the unreadable snapshot"
     );
+}
+
+/// A planned stop of the leader: `begin_stop` marks it stopping, the leader's own plan moves its
+/// partitions to the others (each waiting for its release) while it still runs, and it keeps the
+/// mark; it hands the leadership over; restarted, it clears the mark by registering and takes its
+/// share again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_leader_hands_over_and_takes_its_share_back_after_a_restart() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    cluster.wait_for("a leader", |c| c.leader().is_some()).await;
+    let leader = cluster.leader().unwrap();
+    cluster.handle(leader).propose(topics(4)).await.unwrap();
+    cluster
+        .wait_for("the first assignment", |c| {
+            c.agreed_state().is_some_and(|s| balanced(&s, &[1, 2, 3]))
+        })
+        .await;
+
+    let outcome = cluster.handle(leader).begin_stop().await.unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied);
+    let others: Vec<NodeId> = [1, 2, 3].into_iter().filter(|n| *n != leader).collect();
+    cluster
+        .wait_for("its partitions to move to the others", |c| {
+            c.agreed_state().is_some_and(|s| balanced(&s, &others))
+        })
+        .await;
+    let state = cluster.handle(leader).state();
+    let info = state.node(leader).unwrap();
+    assert!(info.alive && info.stopping, "{info:?}");
+    // Nobody released anything here (no flows run): the moved partitions wait for it.
+    assert_eq!(state.held_by(leader), 4);
+    assert_eq!(state.owned_by(leader), []);
+    // Its own registration duty must not clear the mark while this process runs.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        cluster
+            .handle(leader)
+            .state()
+            .node(leader)
+            .unwrap()
+            .stopping
+    );
+
+    cluster.handle(leader).transfer_leader(others[0]);
+    cluster
+        .wait_for("the leadership handed over", |c| {
+            c.leader() == Some(others[0])
+        })
+        .await;
+
+    cluster.kill(leader).await;
+    cluster.start(leader, None);
+    cluster
+        .wait_for(
+            "the restarted node to clear its mark and take its share",
+            |c| {
+                c.agreed_state().is_some_and(|s| {
+                    s.node(leader).is_some_and(|i| !i.stopping) && balanced(&s, &[1, 2, 3])
+                })
+            },
+        )
+        .await;
 }

@@ -217,6 +217,68 @@ mod tests {
         );
     }
 
+    /// A stopping node (SIGTERM) is planned like a draining one: its partitions move to the others,
+    /// evenly, and it gets none; once it runs again (registers) it gets its share back, taken from
+    /// the most loaded nodes only.
+    #[test]
+    fn a_stopping_node_hands_over_and_gets_its_share_back_after_a_restart() {
+        for seed in 0..300 {
+            let mut rng = Rng::new(seed);
+            let mut log = three_balanced_nodes(&mut rng);
+            let stopping = rng.range(1, 3);
+            let its: BTreeSet<PartitionKey> = log
+                .state
+                .owned_by(stopping)
+                .into_iter()
+                .map(|(key, _, _)| key)
+                .collect();
+            log.ok(Command::SetStopping {
+                node: stopping,
+                stopping: true,
+            });
+            let plan = apply_plan(&mut log);
+            let moved: BTreeSet<PartitionKey> = plan.iter().map(|m| m.key.clone()).collect();
+            assert_eq!(moved, its, "seed {seed}: only its partitions move");
+            assert!(plan.iter().all(|m| m.node != stopping), "seed {seed}");
+            // Still alive: every one of them waits for its release.
+            for key in &its {
+                let info = log.state.partition(key).unwrap();
+                assert_eq!(info.releasing, Some(stopping), "seed {seed}: {key}");
+            }
+            let others: Vec<usize> = counts(&log.state)
+                .into_iter()
+                .filter(|(node, _)| *node != stopping)
+                .map(|(_, n)| n)
+                .collect();
+            assert!(
+                others.iter().max().unwrap() - others.iter().min().unwrap() <= 1,
+                "seed {seed}: {others:?}"
+            );
+            assert!(plan_assignment(&log.state).is_empty(), "seed {seed}");
+
+            // It restarts: its registration clears the mark, and it takes a third again.
+            log.ok(register(stopping));
+            let total = log.state.partitions().count();
+            let plan = apply_plan(&mut log);
+            assert!(plan.iter().all(|m| m.node == stopping), "seed {seed}");
+            assert_eq!(plan.len(), total / 3, "seed {seed}");
+            assert_complete_and_balanced(&log.state, &format!("seed {seed}"));
+        }
+    }
+
+    /// Every node stopping at once (a whole cluster shut down): nobody to hand to, nothing moves.
+    #[test]
+    fn nothing_moves_when_every_node_stops() {
+        let mut log = three_balanced_nodes(&mut Rng::new(7));
+        for node in 1..=3 {
+            log.ok(Command::SetStopping {
+                node,
+                stopping: true,
+            });
+        }
+        assert!(plan_assignment(&log.state).is_empty());
+    }
+
     fn key_of(log: &Log, node: NodeId) -> PartitionKey {
         log.state.owned_by(node).remove(0).0
     }

@@ -48,6 +48,9 @@ pub enum Command {
     },
     /// An operator drains `node` (it gets no partitions) or undoes the drain.
     SetDraining { node: NodeId, draining: bool },
+    /// `node` stops (a planned stop, proposed by the node itself): it is given no partitions until
+    /// it registers as running again (its restart), or `stopping` is false.
+    SetStopping { node: NodeId, stopping: bool },
     /// An operator pauses `flow` (its owners stop reading, keeping partitions and positions) or
     /// resumes it.
     SetFlowPaused { flow: FlowId, paused: bool },
@@ -215,6 +218,10 @@ impl Command {
                 flow: flow.to_string(),
                 paused: *paused,
             }),
+            Self::SetStopping { node, stopping } => Kind::SetStopping(proto::SetStopping {
+                node_id: *node,
+                stopping: *stopping,
+            }),
         }
     }
 
@@ -301,6 +308,10 @@ impl Command {
                 flow: m.flow.parse()?,
                 paused: m.paused,
             },
+            Kind::SetStopping(m) => Self::SetStopping {
+                node: m.node_id,
+                stopping: m.stopping,
+            },
         })
     }
 }
@@ -378,6 +389,10 @@ mod tests {
             Command::SetFlowPaused {
                 flow: flow(),
                 paused: true,
+            },
+            Command::SetStopping {
+                node: 3,
+                stopping: true,
             },
         ]
     }

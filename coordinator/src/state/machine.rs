@@ -88,6 +88,7 @@ impl ClusterState {
                 runs,
             } => self.release(*node, key, *position, runs),
             Command::SetDraining { node, draining } => self.set_draining(*node, *draining),
+            Command::SetStopping { node, stopping } => self.set_stopping(*node, *stopping),
             Command::SetFlowPaused { flow, paused } => {
                 if *paused {
                     self.paused.insert(flow.clone());
@@ -178,11 +179,12 @@ impl ClusterState {
             .map(|(node, _)| *node)
     }
 
-    /// Ids of the nodes partitions may be given to: alive and not draining, ascending.
+    /// Ids of the nodes partitions may be given to: alive, neither draining nor stopping,
+    /// ascending.
     pub fn assignable_nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.nodes
             .iter()
-            .filter(|(_, info)| info.alive && !info.draining)
+            .filter(|(_, info)| info.assignable())
             .map(|(node, _)| *node)
     }
 
@@ -260,12 +262,16 @@ impl ClusterState {
             .and_modify(|info| {
                 address.clone_into(&mut info.address);
                 info.has_run |= running;
+                // Running again after a planned stop: it takes its share again. (An operator's
+                // drain stays.)
+                info.stopping &= !running;
             })
             .or_insert_with(|| NodeInfo {
                 address: address.to_owned(),
                 alive: true,
                 draining: false,
                 has_run: running,
+                stopping: false,
             });
         ApplyOutcome::Applied
     }
@@ -313,6 +319,16 @@ impl ClusterState {
         match self.nodes.get_mut(&node) {
             Some(info) => {
                 info.draining = draining;
+                ApplyOutcome::Applied
+            }
+            None => ApplyOutcome::Stale(format!("node {node} is not registered")),
+        }
+    }
+
+    fn set_stopping(&mut self, node: NodeId, stopping: bool) -> ApplyOutcome {
+        match self.nodes.get_mut(&node) {
+            Some(info) => {
+                info.stopping = stopping;
                 ApplyOutcome::Applied
             }
             None => ApplyOutcome::Stale(format!("node {node} is not registered")),
@@ -383,10 +399,7 @@ impl ClusterState {
                 key: mv.key.clone(),
                 reason,
             };
-            let alive = self
-                .nodes
-                .get(&mv.node)
-                .map(|info| info.alive && !info.draining);
+            let alive = self.nodes.get(&mv.node).map(NodeInfo::assignable);
             let Some(info) = self.partitions.get_mut(&mv.key) else {
                 skipped.push(skip(SkipReason::UnknownPartition));
                 continue;
@@ -572,6 +585,87 @@ mod tests {
         log
     }
 
+    /// A planned stop lasts until the node runs again; an operator's drain outlives restarts.
+    #[test]
+    fn a_restart_clears_stopping_but_not_an_operators_drain() {
+        let mut log = two_nodes_three_partitions();
+        log.ok(Command::SetStopping {
+            node: 1,
+            stopping: true,
+        });
+        log.ok(Command::SetDraining {
+            node: 2,
+            draining: true,
+        });
+        assert!(log.state.node(1).unwrap().stopping);
+        assert!(!log.state.node(1).unwrap().assignable());
+        assert_eq!(log.state.assignable_nodes().count(), 0);
+
+        // A registration on its behalf (a join, AddNode) is no restart: the mark stays.
+        log.ok(Command::RegisterNode {
+            node: 1,
+            address: "10.0.0.1:7070".to_owned(),
+            running: false,
+        });
+        assert!(log.state.node(1).unwrap().stopping);
+        // Both processes restart and announce themselves as running.
+        log.ok(register(1));
+        log.ok(register(2));
+        let (one, two) = (log.state.node(1).unwrap(), log.state.node(2).unwrap());
+        assert!(!one.stopping && one.assignable(), "{one:?}");
+        assert!(two.draining && !two.assignable(), "{two:?}");
+        assert_eq!(log.state.assignable_nodes().collect::<Vec<_>>(), [1]);
+
+        // Undone explicitly too; an unknown node is stale.
+        log.ok(Command::SetStopping {
+            node: 1,
+            stopping: true,
+        });
+        log.ok(Command::SetStopping {
+            node: 1,
+            stopping: false,
+        });
+        assert!(!log.state.node(1).unwrap().stopping);
+        assert!(matches!(
+            log.apply(Command::SetStopping {
+                node: 9,
+                stopping: true
+            }),
+            ApplyOutcome::Stale(_)
+        ));
+    }
+
+    /// A partition moved away from a stopping node (alive) waits for its release; a manual move to
+    /// a stopping node is skipped like one to a draining node.
+    #[test]
+    fn a_stopping_owner_must_release_and_gets_no_moves() {
+        let mut log = two_nodes_three_partitions();
+        let orders0 = key("A->B", "orders", 0);
+        log.ok(assign(vec![mv(orders0.clone(), 1, 0)]));
+        log.ok(Command::SetStopping {
+            node: 1,
+            stopping: true,
+        });
+        log.ok(assign(vec![mv(orders0.clone(), 2, 1)]));
+        assert_eq!(log.state.partition(&orders0).unwrap().releasing, Some(1));
+        assert_eq!(log.state.held_by(1), 1);
+        log.ok(Command::Release {
+            node: 1,
+            key: orders0.clone(),
+            position: Some(Position {
+                next_source_offset: 42,
+                last_target_offset: 41,
+            }),
+            runs: vec![],
+        });
+        let info = log.state.partition(&orders0).unwrap();
+        assert_eq!(info.releasing, None);
+        assert_eq!(info.position.unwrap().next_source_offset, 42);
+        assert_eq!(log.state.held_by(1), 0);
+        let outcome = log.apply(assign(vec![mv(orders0.clone(), 1, 2)]));
+        assert_eq!(skip_reasons(outcome), [SkipReason::DeadNode { node: 1 }]);
+    }
+
     #[test]
     fn register_is_idempotent_and_keeps_liveness() {
         let mut log = Log::new();
@@ -583,6 +677,7 @@ mod tests {
                 alive: true,
                 draining: false,
                 has_run: true,
+                stopping: false,
             })
         );
         log.ok(Command::SetLiveness {
@@ -1119,6 +1214,10 @@ mod tests {
         };
         let node = rng.range(0, 5);
         match rng.below(8) {
+            0 if rng.chance(20) => Command::SetStopping {
+                node,
+                stopping: rng.chance(70),
+            },
             0 => register(node),
             1 => Command::RemoveNode { node },
             2 => Command::SetLiveness {

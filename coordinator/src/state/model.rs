@@ -18,6 +18,19 @@ pub struct NodeInfo {
     /// The node announced itself while running, since it was registered: it has Raft state (or
     /// lost it). `false` for a node a join or an operator registered that has not run yet.
     pub has_run: bool,
+    /// Set by the node itself when it stops (SIGTERM): like `draining`, it is given no partitions
+    /// and the ones it holds move away while it still runs, so that they are handed over (each
+    /// released at its final position) instead of waiting for the node to be declared dead.
+    /// Unlike `draining`, it does not outlive the process: the node's next `RegisterNode` as
+    /// running clears it.
+    pub stopping: bool,
+}
+
+impl NodeInfo {
+    /// Partitions may be given to it: alive, and neither draining nor stopping.
+    pub fn assignable(&self) -> bool {
+        self.alive && !self.draining && !self.stopping
+    }
 }
 
 /// The cluster's one configuration, as the last accepted `SetFlowConfig` carried it.

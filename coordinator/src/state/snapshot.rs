@@ -22,6 +22,7 @@ impl ClusterState {
                     alive: info.alive,
                     draining: info.draining,
                     has_run: info.has_run,
+                    stopping: info.stopping,
                 })
                 .collect(),
             flow_config: self.flow_config.as_ref().map(|config| proto::FlowConfig {
@@ -84,6 +85,7 @@ impl ClusterState {
                 alive: node.alive,
                 draining: node.draining,
                 has_run: node.has_run,
+                stopping: node.stopping,
             };
             if state.nodes.insert(node.node_id, info).is_some() {
                 return Err(invalid(format!("node {} is listed twice", node.node_id)));

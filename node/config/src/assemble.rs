@@ -24,6 +24,8 @@ pub(crate) const EXPECT_REPLICATION_FACTOR: &str =
 pub(crate) const EXPECT_INTERVAL_SECS: &str = "a whole number of seconds, at least 1";
 pub(crate) const EXPECT_PROGRESS_SECS: &str =
     "a whole number of seconds (0 turns progress lines off)";
+pub(crate) const EXPECT_HANDOVER_SECS: &str =
+    "a whole number of seconds from 0 to 600 (0: no handover, drain at once)";
 pub(crate) const EXPECT_COUNT: &str = "a whole number, at least 1";
 pub(crate) const EXPECT_MILLIS: &str = "a whole number of milliseconds, at least 1";
 pub(crate) const EXPECT_LOG_FORMAT: &str = "text or json";
@@ -146,6 +148,15 @@ pub(crate) fn progress_secs(n: i64) -> Result<Duration, &'static str> {
     u64::try_from(n)
         .map(Duration::from_secs)
         .map_err(|_| EXPECT_PROGRESS_SECS)
+}
+
+/// 0 to 600 seconds: how long a stopping node hands its partitions over.
+pub(crate) fn handover_secs(n: i64) -> Result<Duration, &'static str> {
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n <= 600)
+        .map(Duration::from_secs)
+        .ok_or(EXPECT_HANDOVER_SECS)
 }
 
 /// At least 1 ms.

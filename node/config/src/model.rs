@@ -77,6 +77,8 @@ pub const DEFAULT_DATA_DIR: &str = "strait-data";
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Default [`NodeSettings::offset_trim_interval`].
 pub const DEFAULT_OFFSET_TRIM_INTERVAL: Duration = Duration::from_secs(60);
+/// Default [`NodeSettings::shutdown_handover_timeout`].
+pub const DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`FlowSettings::refresh_topics_interval`]. MirrorMaker 2's is 600 s: new topics were
 /// noticed ten minutes late, one of its most common complaints.
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
@@ -260,6 +262,10 @@ pub struct NodeSettings {
     /// How often the node drops the locally stored offset runs below each source partition's log
     /// start offset (one ListOffsets per partition it runs). Default 60 s, at least 1 s.
     pub offset_trim_interval: Duration,
+    /// On SIGTERM/SIGINT, how long the node waits for the cluster to take its partitions over
+    /// (each released at its final position) before it drains what it still holds and exits.
+    /// Zero: no handover, drain at once. Default 10 s, at most 600 s.
+    pub shutdown_handover_timeout: Duration,
 }
 
 impl NodeSettings {
@@ -286,6 +292,7 @@ impl Default for NodeSettings {
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
             metrics_listen: None,
             offset_trim_interval: DEFAULT_OFFSET_TRIM_INTERVAL,
+            shutdown_handover_timeout: DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
         }
     }
 }

@@ -151,13 +151,15 @@ impl Partitions for PartitionsApi {
             )));
         };
         let target = state.node(node).expect("checked above");
-        if !target.alive || target.draining {
+        if !target.assignable() {
             return Err(Status::failed_precondition(format!(
                 "node_id: node {node} is {}",
-                if target.alive {
+                if !target.alive {
+                    "not alive"
+                } else if target.draining {
                     "draining"
                 } else {
-                    "not alive"
+                    "stopping"
                 }
             )));
         }

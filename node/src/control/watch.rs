@@ -151,6 +151,11 @@ pub fn diff(old: &ClusterState, new: &ClusterState) -> Vec<Event> {
                     };
                     events.push(node(*id, change, &info.address));
                 }
+                if before.stopping != info.stopping {
+                    // A planned stop (SIGTERM) hands its partitions over; its restart ends it.
+                    let change = if info.stopping { "stopping" } else { "running" };
+                    events.push(node(*id, change, &info.address));
+                }
             }
         }
     }

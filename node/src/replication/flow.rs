@@ -719,6 +719,13 @@ impl Actor for FlowActor {
         );
         ctx.run_interval(RECONCILE_INTERVAL, Self::reconcile);
         ctx.run_interval(LIST_ENDS_INTERVAL, Self::list_unfetched_ends);
+        // And at once when the cluster state changes: a handover waits for the old owner to
+        // notice the move and for the new one to notice the release.
+        let changes = self.cluster.raft.watch_state();
+        ctx.add_stream(futures::stream::unfold(changes, |mut changes| async move {
+            changes.changed().await.ok()?;
+            Some((StateChanged, changes))
+        }));
         // Heartbeats, offset syncs, checkpoints, group offset sync (acts while this node leads).
         ctx.spawn(
             crate::offsets::emitter::run(self.settings.clone(), self.cluster.raft.clone())
@@ -762,6 +769,19 @@ impl Handler<Retired> for FlowActor {
         }
         // It may belong here again (e.g. contact restored): start it at once.
         self.reconcile(ctx);
+    }
+}
+
+/// The cluster state changed (applied entries).
+struct StateChanged;
+
+impl StreamHandler<StateChanged> for FlowActor {
+    fn handle(&mut self, _: StateChanged, ctx: &mut Self::Context) {
+        self.reconcile(ctx);
+    }
+
+    fn finished(&mut self, _ctx: &mut Self::Context) {
+        // The Raft task is gone (the node stops): the interval reconciles until then.
     }
 }
 

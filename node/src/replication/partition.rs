@@ -37,6 +37,9 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 type Watermarks = Result<(i64, i64), KafkaError>;
 /// How long reading the source's log start and end offsets may take after an out-of-range fetch.
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a retiring partition looks whether its last in-flight record is resolved: its next
+/// owner waits for that (the release), so not only at the next position flush.
+const RETIRE_CHECK: Duration = Duration::from_millis(10);
 
 /// Everything a partition actor needs; the flow actor builds it.
 pub struct PartitionSpec {
@@ -640,6 +643,11 @@ impl Handler<Retire> for PartitionActor {
         self.retiring = true;
         self.state = PartitionState::Draining;
         self.publish();
+        ctx.run_interval(RETIRE_CHECK, |actor, ctx| {
+            if actor.ack.unresolved() == 0 {
+                ctx.stop();
+            }
+        });
     }
 }
 

@@ -249,6 +249,7 @@ impl<'f> Reader<'f> {
                 progress_interval: DEFAULT_PROGRESS_INTERVAL,
                 metrics_listen: None,
                 offset_trim_interval: crate::model::DEFAULT_OFFSET_TRIM_INTERVAL,
+                shutdown_handover_timeout: crate::model::DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
             },
             data_dirs: [None, None],
             cluster: MembershipValues::default(),

@@ -10,6 +10,8 @@
 //! metrics_listen = "127.0.0.1:9464"   # IP:PORT of the Prometheus endpoint; default: none
 //! offset_trim_interval_secs = 60      # drop local offset runs below the source's log start;
 //!                                     # default 60, at least 1
+//! shutdown_handover_timeout_secs = 10 # on SIGTERM, hand the partitions to the other nodes for at
+//!                                     # most this long, then drain; default 10, 0 to 600 (0: off)
 //!
 //! [cluster]                           # this node's place in the Strait cluster (Raft group)
 //! node_id = 1                         # default 1; required with several peers or join
@@ -142,6 +144,7 @@ struct RawNode {
     progress_interval_secs: Option<i64>,
     metrics_listen: Option<String>,
     offset_trim_interval_secs: Option<i64>,
+    shutdown_handover_timeout_secs: Option<i64>,
 }
 
 /// `[cluster]`: this node in the Strait cluster (not a Kafka cluster: those are `[clusters.*]`).
@@ -768,12 +771,20 @@ impl<'f> Assembler<'f> {
                 assemble::interval_secs,
             )?
             .unwrap_or(crate::model::DEFAULT_OFFSET_TRIM_INTERVAL);
+        let shutdown_handover_timeout = self
+            .number(
+                &["node", "shutdown_handover_timeout_secs"],
+                raw.shutdown_handover_timeout_secs,
+                assemble::handover_secs,
+            )?
+            .unwrap_or(crate::model::DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT);
         Ok(NodeSettings {
             data_dir,
             log_format,
             progress_interval,
             metrics_listen,
             offset_trim_interval,
+            shutdown_handover_timeout,
         })
     }
 

@@ -242,6 +242,29 @@ fn flows_named_after_their_clusters() {
 const MINIMAL_LAST_LINE: usize = 10;
 
 #[test]
+fn shutdown_handover_timeout_defaults_to_ten_seconds_and_is_at_most_ten_minutes() {
+    assert_eq!(
+        load(MINIMAL).node.shutdown_handover_timeout,
+        Duration::from_secs(10)
+    );
+    for (value, secs) in [(0, 0), (3, 3), (600, 600)] {
+        let s = load(&format!(
+            "[node]\nshutdown_handover_timeout_secs = {value}\n{MINIMAL}"
+        ));
+        assert_eq!(s.node.shutdown_handover_timeout, Duration::from_secs(secs));
+    }
+    for value in ["-1", "601", "\"ten\""] {
+        let msg = error(&format!(
+            "[node]\nshutdown_handover_timeout_secs = {value}\n{MINIMAL}"
+        ));
+        assert!(
+            msg.contains(":2:") && msg.contains("node.shutdown_handover_timeout_secs"),
+            "{value}: {msg}"
+        );
+    }
+}
+
+#[test]
 fn offset_trim_interval_defaults_to_a_minute_and_is_at_least_a_second() {
     assert_eq!(
         load(MINIMAL).node.offset_trim_interval,
@@ -269,7 +292,8 @@ fn unknown_fields_are_errors_naming_the_key_and_line() {
     assert_eq!(
         error(&format!("{MINIMAL}[node]\ndatadir = \"/x\"\n")),
         "/etc/strait/strait.toml:12: `node.datadir`: unknown key, expected one of `data_dir`, \
-         `log_format`, `progress_interval_secs`, `metrics_listen`, `offset_trim_interval_secs`"
+         `log_format`, `progress_interval_secs`, `metrics_listen`, `offset_trim_interval_secs`, \
+         `shutdown_handover_timeout_secs`"
     );
     assert!(
         error(&format!("{MINIMAL}[clusters.C]\nbootstrap = \"x\"\n")).starts_with(
