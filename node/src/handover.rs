@@ -9,8 +9,8 @@
 //! The mark is not an operator's drain: the node's next process clears it by registering.
 //!
 //! Bounded: `[node] shutdown_handover_timeout_secs`; skipped at once when there is nobody to hand
-//! to (a cluster of one, every other node dead, draining or stopping too) or no quorum to commit
-//! the proposals, and given up as soon as either becomes true on the way.
+//! to (a cluster of one, every other node dead, draining or stopping too), after at most a second
+//! without a quorum contact (none to commit the proposals), and given up as soon as either becomes true on the way.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,9 @@ use strait_coordinator::NodeId;
 const LEADERSHIP_TRANSFER_WAIT: Duration = Duration::from_secs(2);
 /// How often the conditions are looked at again when the state does not change.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a node without a recent quorum contact at the signal waits for one before it skips
+/// the handover: a stall of a second (a loaded machine, a slow disk) is not a lost quorum.
+const QUORUM_WAIT: Duration = Duration::from_secs(1);
 
 /// How the handover ended; logged by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +70,12 @@ pub async fn hand_over(
     if takers(&state, node) == 0 {
         return skip("no other live node takes partitions", held);
     }
-    if !raft.status().has_quorum_contact(lease) {
-        return skip("no contact with a quorum of the cluster", held);
+    let quorum_wait = tokio::time::Instant::now() + QUORUM_WAIT.min(timeout);
+    while !raft.status().has_quorum_contact(lease) {
+        if tokio::time::Instant::now() >= quorum_wait {
+            return skip("no contact with a quorum of the cluster", held);
+        }
+        tokio::time::sleep(POLL).await;
     }
     let started = Instant::now();
     // Until the mark commits, the quorum may go (the others just died): no waiting for the
