@@ -6,6 +6,9 @@
 //! actors; the gauges and the counters kept elsewhere (the flows' budgets, the partition actors'
 //! restarts and lag, the Raft status) are sampled here every [`SAMPLE_INTERVAL`].
 //!
+//! Every counter has a series from the first sample after its flow starts (zero until its first
+//! event; [`declare_flow`]), so an alert on an error counter sees 0, not "no data".
+//!
 //! Cardinality: every series is per node and per flow; records and bytes are also per remote
 //! topic; only the two lag gauges are per partition (what an operator needs to find the one stuck
 //! partition, and one series per partition a node owns). Histograms are per flow. Error labels are
@@ -94,6 +97,33 @@ pub fn authorization_error(flow: &FlowId, topic: &str) {
     metrics::counter!("strait_consumer_authorization_errors_total",
         "flow" => flow.to_string(), "topic" => topic.to_owned())
     .increment(1);
+}
+
+/// Zero-valued series of the counters an event creates, for a flow this node now runs, so that a
+/// dashboard or an alert (`increase(...[5m]) > 0`) sees 0 rather than no data until the first
+/// error. The per-topic and per-partition counters get a series with those labels empty (which
+/// Prometheus reads as absent: `sum by (flow)` counts it).
+fn declare_flow(flow: &FlowId) {
+    let flow = flow.to_string();
+    for class in [ErrorClass::Retriable, ErrorClass::Fatal] {
+        metrics::counter!("strait_consumer_fetch_errors_total",
+            "flow" => flow.clone(), "class" => class_label(class))
+        .increment(0);
+    }
+    metrics::counter!("strait_consumer_authorization_errors_total",
+        "flow" => flow.clone(), "topic" => "")
+    .increment(0);
+    metrics::counter!("strait_replication_records_skipped_total",
+        "flow" => flow.clone(), "topic" => "", "partition" => "")
+    .increment(0);
+    for name in [
+        "strait_producer_replaced_total",
+        "strait_replication_partition_restarts_total",
+        "strait_checkpoint_records_total",
+        "strait_cluster_rebalances_total",
+    ] {
+        metrics::counter!(name, "flow" => flow.clone()).increment(0);
+    }
 }
 
 /// A change of the partitions this node runs for `flow` took `took` to settle (every partition
@@ -280,6 +310,9 @@ impl Sampler {
         metrics::gauge!("strait_raft_is_leader").set(if leader { 1.0 } else { 0.0 });
 
         let flows: BTreeSet<FlowId> = status.flow_ids().into_iter().collect();
+        for new in flows.difference(&self.flows) {
+            declare_flow(new);
+        }
         for gone in self.flows.difference(&flows) {
             let label = [("flow", gone.to_string())];
             metrics::gauge!("strait_replication_in_flight_records", &label).set(0.0);

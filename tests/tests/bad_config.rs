@@ -731,3 +731,71 @@ fn wait_logged(node: &Strait, needle: &str) {
         || node.log_tail(40),
     );
 }
+
+/// A misspelt key is refused with the key it was meant to be, in both formats, by `check-config`
+/// and `node` alike: before, `A->B.enabeld = true` was reported as "no flow is enabled" (no line,
+/// no key), and `replcation.factor` or a misspelt client property of an `mm2.properties` passed
+/// with an "ignored" note. A Java client name in a TOML client table names librdkafka's.
+#[test]
+fn misspelt_keys_are_refused_with_the_key_they_were_meant_to_be() {
+    let dir = temp_dir("strait-badcfg-");
+    let clusters = "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:19092\n\
+                    B.bootstrap.servers = 127.0.0.1:19093\n";
+    let cases = [
+        (
+            "enabled.properties",
+            format!("{clusters}A->B.enabeld = true\n"),
+            "4: `A->B.enabeld`: unknown key: did you mean `A->B.enabled`?",
+        ),
+        (
+            "factor.properties",
+            format!("{clusters}A->B.enabled = true\nreplcation.factor = 1\n"),
+            "5: `replcation.factor`: unknown key: did you mean `replication.factor`?",
+        ),
+        (
+            "client.properties",
+            format!(
+                "{clusters}A->B.enabled = true\nA.consumer.fetch.min.bytes = 1\n\
+                 A.producer.lingr.ms=5\n"
+            ),
+            "6: `A.producer.lingr.ms`: unknown client property: did you mean \
+             `A.producer.linger.ms`?",
+        ),
+        (
+            "fetch.properties",
+            format!("{clusters}A->B.enabled = true\nA.consumer.fetch.min.bytess = 1\n"),
+            "5: `A.consumer.fetch.min.bytess`: unknown client property: did you mean \
+             `A.consumer.fetch.min.bytes`?",
+        ),
+    ];
+    let toml = "[clusters.A]\nbootstrap_servers = \"127.0.0.1:19092\"\n[clusters.B]\n\
+                bootstrap_servers = \"127.0.0.1:19093\"\n\n[flows.a_to_b]\nsource = \"A\"\n\
+                target = \"B\"\n";
+    let toml_cases = [
+        (
+            "factor.toml",
+            format!("{toml}replication_factr = 3\n"),
+            "9: `flows.a_to_b.replication_factr`: unknown key: did you mean \
+             `flows.a_to_b.replication_factor`?",
+        ),
+        (
+            "linger.toml",
+            format!("{toml}[flows.a_to_b.producer]\n\"lingerer.ms\" = 5\n"),
+            "10: `flows.a_to_b.producer.\"lingerer.ms\"` = \"5\": No such configuration \
+             property: \"lingerer.ms\" (librdkafka, for the target producer of flow A->B): did \
+             you mean `flows.a_to_b.producer.\"linger.ms\"`?",
+        ),
+        (
+            "java-name.toml",
+            format!("{toml}[flows.a_to_b.producer]\n\"max.request.size\" = 1048576\n"),
+            "10: `flows.a_to_b.producer.\"max.request.size\"` = \"1048576\": No such \
+             configuration property: \"max.request.size\" (librdkafka, for the target producer \
+             of flow A->B): `max.request.size` is the Java client's name: librdkafka's is \
+             `message.max.bytes`",
+        ),
+    ];
+    for (name, text, expected) in cases.into_iter().chain(toml_cases) {
+        let path = write(dir.path(), name, &text);
+        assert_refused_exactly(&path, &format!("error: {}:{expected}\n", path.display()));
+    }
+}

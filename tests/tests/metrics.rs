@@ -292,3 +292,92 @@ fn lag_is_exact_while_the_target_is_frozen_and_returns_to_zero() {
     // Positions are proposed every second: the applied index catches up between proposals.
     wait_flow_value(addr, &strait, "strait_raft_apply_lag_entries", &[], 0.0);
 }
+
+/// A fresh node serves every counter family of its flow at 0 before any event, and the sampled
+/// gauges, so that dashboards and alerts see 0, not "no data": before, the error, skipped,
+/// authorization and restart counters (and the others an event creates) had no series until
+/// their first event. No broker is needed: the node's clients point at closed ports.
+#[test]
+fn a_fresh_node_serves_every_family_at_zero() {
+    let data_dir = temp_dir("strait-data-");
+    let metrics_port = broker::free_port();
+    let config = format!(
+        "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:{a}\nB.bootstrap.servers = \
+         127.0.0.1:{b}\nA->B.enabled = true\nstrait.data.dir = {data}\n\
+         strait.cluster.listen = 127.0.0.1:{cluster}\nstrait.metrics.listen = 127.0.0.1:{metrics_port}\n",
+        a = broker::free_port(),
+        b = broker::free_port(),
+        data = data_dir.path().display(),
+        cluster = broker::free_port(),
+    );
+    let mut strait = Strait::start(&config, "properties");
+    let addr: SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
+    let flow = [("flow", "A->B")];
+    let zero_per_flow: &[(&str, &[(&str, &str)])] = &[
+        (
+            "strait_consumer_fetch_errors_total",
+            &[("flow", "A->B"), ("class", "retriable")],
+        ),
+        (
+            "strait_consumer_fetch_errors_total",
+            &[("flow", "A->B"), ("class", "fatal")],
+        ),
+        ("strait_consumer_authorization_errors_total", &flow),
+        ("strait_replication_records_skipped_total", &flow),
+        ("strait_replication_partition_restarts_total", &flow),
+        ("strait_producer_replaced_total", &flow),
+        ("strait_checkpoint_records_total", &flow),
+        ("strait_replication_backpressure_waits_total", &flow),
+        ("strait_replication_in_flight_records", &flow),
+        ("strait_replication_in_flight_bytes", &flow),
+        ("strait_replication_partitions_failing", &flow),
+        ("strait_producer_errors_total", &[("class", "retriable")]),
+        ("strait_producer_errors_total", &[("class", "fatal")]),
+    ];
+    let present: &[(&str, &[(&str, &str)])] = &[
+        ("strait_cluster_rebalances_total", &flow),
+        ("strait_replication_partitions_owned", &flow),
+        ("strait_raft_term", &[]),
+        ("strait_raft_commit_index", &[]),
+        ("strait_raft_applied_index", &[]),
+        ("strait_raft_apply_lag_entries", &[]),
+        ("strait_raft_is_leader", &[]),
+    ];
+    let body = wait::until_ok(
+        "every family served by the fresh node",
+        || {
+            assert!(
+                !strait.has_exited(),
+                "the node exited:\n{}",
+                strait.log_tail(40)
+            );
+            let body = scrape(addr)?;
+            let missing: Vec<&str> = zero_per_flow
+                .iter()
+                .chain(present)
+                .filter(|(name, labels)| sample(&body, name, labels).is_none())
+                .map(|(name, _)| *name)
+                .collect();
+            match missing.is_empty() {
+                true => Ok(body),
+                false => Err(format!("missing: {missing:?}")),
+            }
+        },
+        || strait.log_tail(20),
+    );
+    for (name, labels) in zero_per_flow {
+        assert_eq!(
+            sample(&body, name, labels),
+            Some(0.0),
+            "{name} {labels:?}:\n{body}"
+        );
+    }
+    // Described (HELP and TYPE) too.
+    for (name, _) in zero_per_flow.iter().chain(present) {
+        assert!(
+            body.contains(&format!("# TYPE {name} ")),
+            "{name} has no TYPE:\n{body}"
+        );
+    }
+    assert!(strait.terminate().success());
+}

@@ -85,7 +85,7 @@ pub fn spawn(
         ..Default::default()
     };
     config.validate()?;
-    let raw = RawNode::new(&config, log.clone(), &raft_logger(options.id))?;
+    let raw = RawNode::new(&config, log.clone(), &raft_logger())?;
     let (inbox_tx, inbox) = mpsc::channel(4096);
     transport.attach(DeliveryReports {
         inbox: inbox_tx.downgrade(),

@@ -3,7 +3,10 @@
 //! MirrorMaker 2 configures Java clients; Strait uses librdkafka. Most property names mean the same
 //! in both and pass through unchanged. The rest are translated or reported in
 //! [`Settings::ignored`](crate::Settings::ignored) with the reason; nothing is dropped silently.
-//! The native TOML format takes librdkafka names directly and does not go through this module.
+//! librdkafka names are taken as they are, so a property librdkafka has and Java clients lack is
+//! written under its librdkafka name. The native TOML format takes librdkafka names directly and
+//! does not go through this module; a Java name there is refused by librdkafka, and the error
+//! names librdkafka's ([`librdkafka_hint`]).
 //!
 //! | Java property | librdkafka |
 //! |---|---|
@@ -24,7 +27,7 @@
 //! | `sasl.jaas.config` with `OAuthBearerLoginModule` (`clientId`, `clientSecret`, `scope`) | `sasl.oauthbearer.method=oidc` + `sasl.oauthbearer.client.id`/`.client.secret`/`.scope` |
 //! | `bootstrap.servers` in a client-type scope | ignored: set per cluster (`A.bootstrap.servers`) |
 //! | (de)serializers, interceptors, partitioners, metrics reporters, assignment strategies, JSSE/JAAS tuning, `max.poll.records`, `buffer.memory`, `max.block.ms`, ... | ignored, with the reason |
-//! | anything else | ignored as unknown |
+//! | anything else | refused as unknown, with the known name one or two edits away ("did you mean") |
 //!
 //! When `ssl.truststore.type` / `ssl.keystore.type` are not set, the file extension decides
 //! (`.pem`/`.crt`/`.cer` → PEM, `.p12`/`.pfx` → PKCS12), else Java's default, JKS. The type may be
@@ -38,6 +41,7 @@ use std::path::Path;
 
 use crate::error::{ConfigError, Location, Place};
 use crate::model::{ClientProps, IgnoredKey, PropertyOrigin, PropertyOrigins};
+use crate::suggest;
 
 /// A Java client property as read from the file, or a librdkafka property a `STRAIT__*` variable
 /// sets.
@@ -112,12 +116,15 @@ pub(crate) fn translate(
             Rule::Same => set(&mut out, name, &prop.value),
             Rule::Rename(to) => set(&mut out, to, &prop.value),
             Rule::Ignore(reason) => ignore(&mut out, reason.to_owned()),
-            Rule::Unknown => ignore(
-                &mut out,
-                "unknown client property: librdkafka has no property of this name and Strait has \
-                 no translation for it"
-                    .to_owned(),
-            ),
+            // The readers refuse unknown names as they read them (`unknown_client_property`).
+            Rule::Unknown => {
+                return Err(ConfigError::InvalidKey {
+                    at: Location::at(file, prop.place.clone()),
+                    key: prop.key.clone(),
+                    reason: unknown_client_property(&prop.key, name)
+                        .unwrap_or_else(|| UNKNOWN_CLIENT_PROPERTY.to_owned()),
+                })
+            }
             Rule::Special => match special(name, prop, &lookup) {
                 Ok(Special::Set(pairs)) => {
                     for (to, value) in pairs {
@@ -150,6 +157,86 @@ pub(crate) fn translate(
 /// Whether `name` is a client property (Java or librdkafka), as opposed to an MM2 setting.
 pub(crate) fn is_client_property(name: &str) -> bool {
     !matches!(rule(name), Rule::Unknown)
+}
+
+/// Why a client property cannot be taken when `name` is neither a Java client property Strait
+/// knows (translated, or ignored with a reason) nor a librdkafka property; `None` when it is one.
+/// `key` is the whole key as written, ending in `name` (`A.consumer.fetch.min.bytess`): the closest
+/// known name one or two edits away is suggested as it would be written there, with librdkafka's
+/// name when Strait renames it.
+pub(crate) fn unknown_client_property(key: &str, name: &str) -> Option<String> {
+    if !matches!(rule(name), Rule::Unknown) {
+        return None;
+    }
+    let known = JAVA_RULES
+        .iter()
+        .map(|(known, _)| *known)
+        .chain(LIBRDKAFKA_PROPERTIES.iter().copied());
+    let Some(suggestion) = suggest::closest(name, known) else {
+        return Some(UNKNOWN_CLIENT_PROPERTY.to_owned());
+    };
+    let head = key.strip_suffix(name).unwrap_or_default();
+    let renamed = match rule(suggestion) {
+        Rule::Rename(to) => format!(" (librdkafka's `{to}`)"),
+        _ => String::new(),
+    };
+    Some(format!(
+        "unknown client property: did you mean `{head}{suggestion}`{renamed}?"
+    ))
+}
+
+/// Why a client property with a name nobody knows is refused.
+const UNKNOWN_CLIENT_PROPERTY: &str = "unknown client property: neither a Java client property \
+    Strait translates nor a librdkafka property (librdkafka's own names are taken as they are)";
+
+/// What to write instead of `name`, a property librdkafka does not know, where names are
+/// librdkafka's (a TOML client table, a `STRAIT__*` variable): librdkafka's name when `name` is
+/// a Java client's, or why it has none; else the librdkafka property one or two edits away.
+pub(crate) fn librdkafka_hint(name: &str) -> Option<LibrdkafkaHint> {
+    let text = |text: String| Some(LibrdkafkaHint::Text(text));
+    match rule(name) {
+        Rule::Rename(to) => text(format!(
+            "`{name}` is the Java client's name: librdkafka's is `{to}`"
+        )),
+        Rule::Ignore(reason) => text(format!("`{name}` is a Java client property: {reason}")),
+        Rule::Special => match name {
+            "sasl.jaas.config" => text(
+                "`sasl.jaas.config` is the Java client's JAAS line (Strait translates it in \
+                 mm2.properties only): librdkafka takes `sasl.username` and `sasl.password` \
+                 (PLAIN, SCRAM), `sasl.kerberos.keytab` and `sasl.kerberos.principal` (GSSAPI), \
+                 or `sasl.oauthbearer.*`"
+                    .to_owned(),
+            ),
+            "ssl.truststore.location" | "ssl.truststore.certificates" => text(format!(
+                "`{name}` is the Java client's name: librdkafka reads the CA certificates from \
+                 `ssl.ca.location` (a PEM file) or `ssl.ca.pem`"
+            )),
+            "ssl.truststore.password" => text(
+                "`ssl.truststore.password` is the Java client's: librdkafka reads PEM CA files, \
+                 which have no password"
+                    .to_owned(),
+            ),
+            "ssl.truststore.type" | "ssl.keystore.type" => text(format!(
+                "`{name}` is the Java client's: librdkafka has no store type (`ssl.ca.location`, \
+                 `ssl.certificate.location` and `ssl.key.location` are PEM files, \
+                 `ssl.keystore.location` a PKCS#12 file)"
+            )),
+            _ => None,
+        },
+        Rule::Unknown => {
+            suggest::closest(name, LIBRDKAFKA_PROPERTIES.iter().copied()).map(LibrdkafkaHint::Typo)
+        }
+        Rule::Same => None,
+    }
+}
+
+/// See [`librdkafka_hint`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LibrdkafkaHint {
+    /// A librdkafka property one or two edits away.
+    Typo(&'static str),
+    /// What to write instead.
+    Text(String),
 }
 
 /// Whether a value must not be shown (in `check-config` output or error messages).
@@ -198,11 +285,16 @@ const JSSE: &str =
     "Java TLS (JSSE) setting with no librdkafka equivalent: OpenSSL's defaults apply";
 const JAVA_SASL: &str = "Java SASL class or login tuning with no librdkafka equivalent";
 const NO_EQUIVALENT: &str = "Java client setting with no librdkafka equivalent";
+const SHARE_GROUPS: &str =
+    "share group setting: Strait reads assigned partitions, not share groups";
 
 /// Java names whose translation is not "same name, same value". Sorted.
 const JAVA_RULES: &[(&str, Rule)] = &[
     ("auto.include.jmx.reporter", Rule::Ignore(JAVA_METRICS)),
     ("auto.offset.reset", Rule::Special),
+    ("bootstrap.controllers", Rule::Ignore(
+        "admin connection to KRaft controllers: Strait's admin clients talk to brokers",
+    )),
     ("bootstrap.servers", Rule::Special),
     ("buffer.memory", Rule::Ignore(
         "no librdkafka equivalent: Strait sizes the producer queue from strait.max.in.flight.bytes",
@@ -210,11 +302,16 @@ const JAVA_RULES: &[(&str, Rule)] = &[
     ("compression.gzip.level", Rule::Rename("compression.level")),
     ("compression.lz4.level", Rule::Rename("compression.level")),
     ("compression.zstd.level", Rule::Rename("compression.level")),
+    ("config.providers", Rule::Ignore(
+        "Java config providers cannot run in Strait: write the values, or set them from \
+         STRAIT__* variables",
+    )),
     ("default.api.timeout.ms", Rule::Ignore(NO_EQUIVALENT)),
     ("exclude.internal.topics", Rule::Ignore("Strait never replicates internal topics")),
     ("fetch.max.wait.ms", Rule::Rename("fetch.wait.max.ms")),
     ("interceptor.classes", Rule::Ignore("Java interceptor classes cannot run in Strait")),
     ("internal.leave.group.on.close", Rule::Ignore(NO_EQUIVALENT)),
+    ("internal.throw.on.fetch.stable.offset.unsupported", Rule::Ignore(NO_EQUIVALENT)),
     ("key.deserializer", Rule::Ignore(SERDE)),
     ("key.serializer", Rule::Ignore(SERDE)),
     ("max.block.ms", Rule::Ignore(NO_EQUIVALENT)),
@@ -239,6 +336,8 @@ const JAVA_RULES: &[(&str, Rule)] = &[
     ("sasl.kerberos.ticket.renew.window.factor", Rule::Ignore(JAVA_SASL)),
     ("security.providers", Rule::Ignore(JSSE)),
     ("send.buffer.bytes", Rule::Rename("socket.send.buffer.bytes")),
+    ("share.acknowledgement.mode", Rule::Ignore(SHARE_GROUPS)),
+    ("share.acquire.mode", Rule::Ignore(SHARE_GROUPS)),
     ("socket.connection.setup.timeout.max.ms", Rule::Ignore(NO_EQUIVALENT)),
     ("ssl.cipher.suites", Rule::Ignore(
         "Java cipher suite names differ from OpenSSL's: set ssl.cipher.suites with OpenSSL names \
@@ -261,6 +360,7 @@ const JAVA_RULES: &[(&str, Rule)] = &[
     ("ssl.truststore.location", Rule::Special),
     ("ssl.truststore.password", Rule::Special),
     ("ssl.truststore.type", Rule::Special),
+    ("transaction.two.phase.commit.enable", Rule::Ignore(NO_EQUIVALENT)),
     ("value.deserializer", Rule::Ignore(SERDE)),
     ("value.serializer", Rule::Ignore(SERDE)),
 ];
@@ -691,6 +791,56 @@ mod tests {
             .collect()
     }
 
+    /// `ConsumerConfig`, `ProducerConfig` and `AdminClientConfig` `configDef().names()` of Kafka
+    /// 4.3.1's clients (the jars the tests run), as printed by a small Java program.
+    const JAVA_CLIENT_PROPERTIES_4_3: &str = "\
+        acks allow.auto.create.topics auto.commit.interval.ms auto.offset.reset batch.size \
+        bootstrap.controllers bootstrap.servers buffer.memory check.crcs client.dns.lookup client.id \
+        client.rack compression.gzip.level compression.lz4.level compression.type \
+        compression.zstd.level config.providers connections.max.idle.ms default.api.timeout.ms \
+        delivery.timeout.ms enable.auto.commit enable.idempotence enable.metrics.push \
+        exclude.internal.topics fetch.max.bytes fetch.max.wait.ms fetch.min.bytes group.id \
+        group.instance.id group.protocol group.remote.assignor heartbeat.interval.ms \
+        interceptor.classes internal.throw.on.fetch.stable.offset.unsupported isolation.level \
+        key.deserializer key.serializer linger.ms max.block.ms max.in.flight.requests.per.connection \
+        max.partition.fetch.bytes max.poll.interval.ms max.poll.records max.request.size \
+        metadata.max.age.ms metadata.max.idle.ms metadata.recovery.rebootstrap.trigger.ms \
+        metadata.recovery.strategy metric.reporters metrics.num.samples metrics.recording.level \
+        metrics.sample.window.ms partition.assignment.strategy \
+        partitioner.adaptive.partitioning.enable partitioner.availability.timeout.ms \
+        partitioner.class partitioner.ignore.keys receive.buffer.bytes reconnect.backoff.max.ms \
+        reconnect.backoff.ms request.timeout.ms retries retry.backoff.max.ms retry.backoff.ms \
+        sasl.client.callback.handler.class sasl.jaas.config sasl.kerberos.kinit.cmd \
+        sasl.kerberos.min.time.before.relogin sasl.kerberos.service.name \
+        sasl.kerberos.ticket.renew.jitter sasl.kerberos.ticket.renew.window.factor \
+        sasl.login.callback.handler.class sasl.login.class sasl.login.connect.timeout.ms \
+        sasl.login.read.timeout.ms sasl.login.refresh.buffer.seconds \
+        sasl.login.refresh.min.period.seconds sasl.login.refresh.window.factor \
+        sasl.login.refresh.window.jitter sasl.login.retry.backoff.max.ms sasl.login.retry.backoff.ms \
+        sasl.mechanism sasl.oauthbearer.assertion.algorithm sasl.oauthbearer.assertion.claim.aud \
+        sasl.oauthbearer.assertion.claim.exp.seconds sasl.oauthbearer.assertion.claim.iss \
+        sasl.oauthbearer.assertion.claim.jti.include sasl.oauthbearer.assertion.claim.nbf.seconds \
+        sasl.oauthbearer.assertion.claim.sub sasl.oauthbearer.assertion.file \
+        sasl.oauthbearer.assertion.private.key.file \
+        sasl.oauthbearer.assertion.private.key.passphrase sasl.oauthbearer.assertion.template.file \
+        sasl.oauthbearer.client.credentials.client.id \
+        sasl.oauthbearer.client.credentials.client.secret sasl.oauthbearer.clock.skew.seconds \
+        sasl.oauthbearer.expected.audience sasl.oauthbearer.expected.issuer \
+        sasl.oauthbearer.header.urlencode sasl.oauthbearer.jwks.endpoint.refresh.ms \
+        sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms \
+        sasl.oauthbearer.jwks.endpoint.retry.backoff.ms sasl.oauthbearer.jwks.endpoint.url \
+        sasl.oauthbearer.jwt.retriever.class sasl.oauthbearer.jwt.validator.class \
+        sasl.oauthbearer.scope sasl.oauthbearer.scope.claim.name sasl.oauthbearer.sub.claim.name \
+        sasl.oauthbearer.token.endpoint.url security.protocol security.providers send.buffer.bytes \
+        session.timeout.ms share.acknowledgement.mode share.acquire.mode \
+        socket.connection.setup.timeout.max.ms socket.connection.setup.timeout.ms ssl.cipher.suites \
+        ssl.enabled.protocols ssl.endpoint.identification.algorithm ssl.engine.factory.class \
+        ssl.key.password ssl.keymanager.algorithm ssl.keystore.certificate.chain ssl.keystore.key \
+        ssl.keystore.location ssl.keystore.password ssl.keystore.type ssl.protocol ssl.provider \
+        ssl.secure.random.implementation ssl.trustmanager.algorithm ssl.truststore.certificates \
+        ssl.truststore.location ssl.truststore.password ssl.truststore.type transaction.timeout.ms \
+        transaction.two.phase.commit.enable transactional.id value.deserializer value.serializer";
+
     #[test]
     fn tables_are_sorted_for_binary_search() {
         assert!(LIBRDKAFKA_PROPERTIES.windows(2).all(|w| w[0] < w[1]));
@@ -737,7 +887,6 @@ mod tests {
             ("interceptor.classes", "com.example.Audit"),
             ("max.poll.records", "500"),
             ("sasl.login.refresh.window.factor", "0.8"),
-            ("no.such.property", "1"),
         ]);
         assert!(t.props.is_empty());
         let reasons: BTreeMap<&str, &str> = t
@@ -749,9 +898,105 @@ mod tests {
         assert!(reasons["A.interceptor.classes"].contains("interceptor"));
         assert!(reasons["A.max.poll.records"].contains("no librdkafka equivalent"));
         assert!(reasons["A.sasl.login.refresh.window.factor"].contains("SASL"));
-        assert!(reasons["A.no.such.property"].contains("unknown client property"));
         let deserializer = t.ignored.iter().find(|i| i.key == "A.key.deserializer");
         assert_eq!(deserializer.unwrap().line, Some(1));
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_closest_known_one() {
+        let refused = |key: &str, name: &str| unknown_client_property(key, name);
+        assert_eq!(
+            refused("A.consumer.fetch.min.bytess", "fetch.min.bytess").as_deref(),
+            Some("unknown client property: did you mean `A.consumer.fetch.min.bytes`?")
+        );
+        assert_eq!(
+            refused("A->B.producer.lingr.ms", "lingr.ms").as_deref(),
+            Some("unknown client property: did you mean `A->B.producer.linger.ms`?")
+        );
+        // A Java name Strait renames: librdkafka's is named too.
+        assert_eq!(
+            refused("producer.max.request.sise", "max.request.sise").as_deref(),
+            Some(
+                "unknown client property: did you mean `producer.max.request.size` \
+                 (librdkafka's `message.max.bytes`)?"
+            )
+        );
+        assert_eq!(
+            refused("A.no.such.property", "no.such.property").as_deref(),
+            Some(
+                "unknown client property: neither a Java client property Strait translates nor \
+                 a librdkafka property (librdkafka's own names are taken as they are)"
+            )
+        );
+        // Known: Java (translated or ignored with a reason) or librdkafka names.
+        for name in [
+            "fetch.min.bytes",
+            "max.request.size",
+            "max.poll.records",
+            "sasl.jaas.config",
+            "queue.buffering.max.messages",
+            "sasl.login.refresh.window.factor",
+        ] {
+            assert_eq!(refused(name, name), None, "{name}");
+        }
+        let err = translate(
+            Path::new("/etc/mm2.properties"),
+            &scope(&[("no.such.property", "1")]),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/etc/mm2.properties:1: `A.no.such.property`: unknown client property: neither a \
+             Java client property Strait translates nor a librdkafka property (librdkafka's own \
+             names are taken as they are)"
+        );
+    }
+
+    /// Every client property of Kafka 4.3.1's Java consumer, producer and admin client (their
+    /// `ConfigDef` names) is translated, passed through or ignored with a reason: an
+    /// `mm2.properties` written for MirrorMaker 2 is never refused for naming one.
+    #[test]
+    fn every_java_client_property_of_kafka_4_3_is_known() {
+        let unknown: Vec<&str> = JAVA_CLIENT_PROPERTIES_4_3
+            .split_whitespace()
+            .filter(|name| matches!(rule(name), Rule::Unknown))
+            .collect();
+        assert_eq!(unknown, Vec::<&str>::new());
+    }
+
+    /// What a TOML client table is told when librdkafka does not know a name.
+    #[test]
+    fn librdkafka_hints() {
+        assert_eq!(
+            librdkafka_hint("lingerer.ms"),
+            Some(LibrdkafkaHint::Typo("linger.ms"))
+        );
+        assert_eq!(
+            librdkafka_hint("max.request.size"),
+            Some(LibrdkafkaHint::Text(
+                "`max.request.size` is the Java client's name: librdkafka's is \
+                 `message.max.bytes`"
+                    .to_owned()
+            ))
+        );
+        assert_eq!(
+            librdkafka_hint("max.poll.records"),
+            Some(LibrdkafkaHint::Text(
+                "`max.poll.records` is a Java client property: Java client setting with no \
+                 librdkafka equivalent"
+                    .to_owned()
+            ))
+        );
+        let Some(LibrdkafkaHint::Text(jaas)) = librdkafka_hint("sasl.jaas.config") else {
+            panic!("no hint for sasl.jaas.config");
+        };
+        assert!(
+            jaas.contains("`sasl.username` and `sasl.password`"),
+            "{jaas}"
+        );
+        assert_eq!(librdkafka_hint("no.such.thing.at.all"), None);
+        assert_eq!(librdkafka_hint("linger.ms"), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod model;
 mod native;
 mod properties;
 mod shared;
+mod suggest;
 
 pub use diff::{Change, Item, SettingChange, SharedChange};
 pub use error::{ConfigError, Location, Place};

@@ -12,7 +12,7 @@ use std::time::Duration;
 use regex::Regex;
 use strait_coordinator::{ClusterAlias, FlowId, ReplicationPolicy, TopicFilter};
 
-use crate::client_props::shown_value;
+use crate::client_props::{librdkafka_hint, shown_value, LibrdkafkaHint};
 use crate::error::{ConfigError, Location};
 
 /// librdkafka client properties (`name -> value`), already translated from Java client names where
@@ -551,14 +551,30 @@ impl FlowSettings {
                 reason = "librdkafka rejects the value (not shown: a secret)".to_owned();
             }
         }
+        let mut reason = format!(
+            "{reason} (librdkafka, for the {client} of flow {})",
+            self.id
+        );
+        // librdkafka knows `sasl.jaas.config` only to refuse it ("not supported").
+        if reason.starts_with("No such configuration property") || property == "sasl.jaas.config" {
+            match librdkafka_hint(property) {
+                // The key as written, with the name corrected (`clusters.A.producer."linger.ms"`).
+                Some(LibrdkafkaHint::Typo(known)) => {
+                    let suggestion = match key.rfind(property) {
+                        Some(at) => format!("{}{known}{}", &key[..at], &key[at + property.len()..]),
+                        None => known.to_owned(),
+                    };
+                    reason.push_str(&format!(": did you mean `{suggestion}`?"));
+                }
+                Some(LibrdkafkaHint::Text(text)) => reason.push_str(&format!(": {text}")),
+                None => {}
+            }
+        }
         ConfigError::ClientProperty {
             at,
             key,
             value: shown,
-            reason: format!(
-                "{reason} (librdkafka, for the {client} of flow {})",
-                self.id
-            ),
+            reason,
         }
     }
 }

@@ -333,7 +333,7 @@ pub fn start(
         config.liveness_timeout,
     ));
     if let Some(listener) = health_listener {
-        let address = config.health_listen;
+        let address = listener.local_addr().ok().or(config.health_listen);
         let health_service = health_service.clone();
         runtime.spawn(async move {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -345,7 +345,9 @@ pub fn start(
                 tracing::error!(%error, "health server stopped");
             }
         });
-        tracing::info!(listen = ?address, "plaintext health service listening");
+        if let Some(address) = address {
+            tracing::info!(listen = %address, "plaintext health service listening");
+        }
     }
     runtime.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);

@@ -11,12 +11,15 @@ pub(crate) const STRAIT_LOG_FORMAT: &str = "strait.log.format";
 pub(crate) const STRAIT_PROGRESS_INTERVAL: &str = "strait.progress.interval.seconds";
 pub(crate) const STRAIT_METRICS_LISTEN: &str = "strait.metrics.listen";
 pub(crate) const STRAIT_OFFSET_TRIM_INTERVAL: &str = "strait.offset.trim.interval.seconds";
+pub(crate) const STRAIT_SHUTDOWN_HANDOVER_TIMEOUT: &str =
+    "strait.shutdown.handover.timeout.seconds";
 pub(crate) const NODE_KEYS: &[&str] = &[
     STRAIT_DATA_DIR,
     STRAIT_LOG_FORMAT,
     STRAIT_PROGRESS_INTERVAL,
     STRAIT_METRICS_LISTEN,
     STRAIT_OFFSET_TRIM_INTERVAL,
+    STRAIT_SHUTDOWN_HANDOVER_TIMEOUT,
 ];
 
 /// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
@@ -69,6 +72,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     STRAIT_PROGRESS_INTERVAL,
     STRAIT_METRICS_LISTEN,
     STRAIT_OFFSET_TRIM_INTERVAL,
+    STRAIT_SHUTDOWN_HANDOVER_TIMEOUT,
     STRAIT_CLUSTER_NODE_ID,
     STRAIT_CLUSTER_DATA_DIR,
     STRAIT_CLUSTER_LISTEN,
@@ -135,23 +139,31 @@ pub(crate) const PAIR_HEARTBEAT_KEYS: &[&str] = &[
 const NOT_IMPLEMENTED_KEYS: &[&str] = &[
     "add.source.alias.to.metrics",
     "admin.timeout.ms",
+    "config.action.reload",
     "config.property.filter.class",
+    "config.providers",
     "connector.class",
+    "connector.plugin.version",
     "consumer.poll.timeout.ms",
     "dedicated.mode.enable.internal.rest",
     "forwarding.admin.class",
     "group.filter.class",
     "header.converter",
+    "heartbeats.replication.enabled",
     "key.converter",
+    "metric.names.formats",
     "name",
     "offset.flush.interval.ms",
     "offset.flush.timeout.ms",
+    "predicates",
     "replication.policy.internal.topic.separator.enabled",
     "scheduled.rebalance.max.delay.ms",
     "sync.topic.configs.interval.seconds",
     "tasks.max",
+    "tasks.max.enforce",
     "topic.filter.class",
     "transaction.boundary",
+    "transforms",
     "use.incremental.alter.configs",
     "value.converter",
 ];
@@ -161,6 +173,7 @@ const NOT_IMPLEMENTED_KEYS: &[&str] = &[
 const NOT_IMPLEMENTED_PREFIXES: &[&str] = &[
     "admin.override.",
     "checkpoints.topic.",
+    "config.providers.",
     "config.storage.",
     "consumer.override.",
     "emit.checkpoints.",
@@ -173,12 +186,14 @@ const NOT_IMPLEMENTED_PREFIXES: &[&str] = &[
     "key.converter.",
     "offset-syncs.",
     "offset.storage.",
+    "predicates.",
     "refresh.groups.",
     "source.cluster.",
     "status.storage.",
     "sync.group.offsets.",
     "sync.topic.acls.",
     "target.cluster.",
+    "transforms.",
     "value.converter.",
 ];
 
@@ -190,6 +205,40 @@ pub(crate) fn is_not_implemented(key: &str) -> bool {
             .iter()
             .any(|prefix| key.starts_with(prefix))
 }
+
+/// The per-flow setting `key` misspells, when it is under a prefix of settings Strait does not act
+/// on (`emit.heartbeats.enbled`) without being one MirrorMaker 2 knows.
+pub(crate) fn misspelt_flow_key(key: &str) -> Option<&'static str> {
+    if FLOW_KEYS.contains(&key) || NOT_IMPLEMENTED_KEYS.contains(&key) {
+        return None;
+    }
+    crate::suggest::closest(key, FLOW_KEYS.iter().copied())
+}
+
+/// Every key known without a prefix at file level (for "did you mean").
+pub(crate) fn file_level_keys() -> impl Iterator<Item = &'static str> + Clone {
+    ["clusters", "bootstrap.servers", "security.protocol"]
+        .into_iter()
+        .chain(FLOW_KEYS.iter().copied())
+        .chain(NODE_KEYS.iter().copied())
+        .chain(CLUSTER_KEYS.iter().copied())
+        .chain(NOT_IMPLEMENTED_KEYS.iter().copied())
+}
+
+/// Every key known after a flow's `A->B.` (for "did you mean").
+pub(crate) fn flow_level_keys() -> impl Iterator<Item = &'static str> + Clone {
+    std::iter::once("enabled")
+        .chain(FLOW_KEYS.iter().copied())
+        .chain(NOT_IMPLEMENTED_KEYS.iter().copied())
+}
+
+/// The client-type scopes of file-level and per-flow keys (`consumer.`, `source.admin.`...).
+pub(crate) fn client_scope_prefixes() -> Vec<&'static str> {
+    CLIENT_SCOPES.iter().map(|(prefix, _)| *prefix).collect()
+}
+
+/// The client-type scopes of a cluster's keys (`A.consumer.*`...).
+pub(crate) const CLUSTER_CLIENT_PREFIXES: &[&str] = &["consumer.", "producer.", "admin."];
 
 /// Client-type scopes of file-level and per-flow keys, and which of a flow's clients each reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

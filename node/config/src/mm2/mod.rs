@@ -36,9 +36,12 @@
 //!   `source.consumer.*` (source consumer), `producer.*`, `target.producer.*` and Kafka
 //!   Connect's connector override `producer.override.*` (target producer, in that order),
 //!   `admin.*` (both admins), `source.admin.*`, `target.admin.*`.
-//! - MirrorMaker 2 settings Strait does not act on yet (heartbeats, checkpoints, group offset sync,
-//!   ACL sync, internal topic settings, converters, `tasks.max`...) and unknown keys: recorded in
-//!   [`Settings::ignored`] with the line and the reason, never dropped silently.
+//! - MirrorMaker 2 settings Strait does not act on yet (ACL sync, internal topic settings,
+//!   converters, `tasks.max`...) and unknown keys: recorded in [`Settings::ignored`] with the line
+//!   and the reason, never dropped silently. An unknown key one or two edits away from a known one
+//!   (`A->B.enabeld`, `replcation.factor`, `A->B.consumr.x`) is refused with the known key ("did
+//!   you mean"), and so is a client property neither Java clients nor librdkafka know
+//!   ([`unknown_client_property`]), as a TOML file's is.
 //!
 //! Client properties are Java names, translated to librdkafka by [`crate::client_props`]. A flow's
 //! source consumer gets, later winning: file-level `security.protocol`/`ssl.*`/`sasl.*`, `A.<p>`,
@@ -65,7 +68,8 @@ use crate::assemble::{
     EXPECT_REPLICATION_FACTOR, EXPECT_SEPARATOR,
 };
 use crate::client_props::{
-    is_client_property, overlay, shown_value, translate, JavaProp, JavaProps,
+    is_client_property, overlay, shown_value, translate, unknown_client_property, JavaProp,
+    JavaProps,
 };
 use crate::error::{ConfigError, Location, Place};
 use crate::membership::{self, MembershipKeys, MembershipValues};
@@ -74,19 +78,21 @@ use crate::model::{
     PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
 };
 use crate::properties;
+use crate::suggest;
 use env::ClientTable;
 use keys::{
-    client_scope, is_cluster_wide_client_key, is_not_implemented, ClientScope, CLUSTER_KEYS,
-    CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PAIR_HEARTBEAT_KEYS, PRODUCER_LAYERS,
-    SOURCE_ADMIN_LAYERS, STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN,
-    STRAIT_CLUSTER_DATA_DIR, STRAIT_CLUSTER_HEALTH_LISTEN, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN,
-    STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID,
-    STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_CLUSTER_TLS_CA,
-    STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY, STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT,
-    STRAIT_CLUSTER_TLS_SERVER_NAME, STRAIT_DATA_DIR, STRAIT_KEYS, STRAIT_LOG_FORMAT,
-    STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS, STRAIT_METRICS_LISTEN,
-    STRAIT_OFFSET_TRIM_INTERVAL, STRAIT_POSITION_FLUSH_INTERVAL, STRAIT_PROGRESS_INTERVAL,
-    TARGET_ADMIN_LAYERS, UNKNOWN,
+    client_scope, client_scope_prefixes, file_level_keys, flow_level_keys,
+    is_cluster_wide_client_key, is_not_implemented, misspelt_flow_key, ClientScope,
+    CLUSTER_CLIENT_PREFIXES, CLUSTER_KEYS, CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED,
+    PAIR_HEARTBEAT_KEYS, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS, STRAIT_CLUSTER_ADVERTISE,
+    STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR, STRAIT_CLUSTER_HEALTH_LISTEN,
+    STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT,
+    STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
+    STRAIT_CLUSTER_TLS_CA, STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY,
+    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT, STRAIT_CLUSTER_TLS_SERVER_NAME, STRAIT_DATA_DIR,
+    STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS,
+    STRAIT_METRICS_LISTEN, STRAIT_OFFSET_TRIM_INTERVAL, STRAIT_POSITION_FLUSH_INTERVAL,
+    STRAIT_PROGRESS_INTERVAL, STRAIT_SHUTDOWN_HANDOVER_TIMEOUT, TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
@@ -398,8 +404,12 @@ impl<'f> Reader<'f> {
                 "flows are enabled one by one: set e.g. A->B.enabled = true",
             );
         } else if is_not_implemented(key) {
+            if let Some(known) = misspelt_flow_key(key) {
+                return Err(misspelt(self.file, entry, known));
+            }
             self.ignore(entry, NOT_IMPLEMENTED);
         } else if let Some((scope, name)) = client_scope(key) {
+            check_client_name(self.file, entry, name, None)?;
             let prop = entry.java_prop();
             self.top
                 .clients
@@ -409,6 +419,7 @@ impl<'f> Reader<'f> {
         } else if key == "bootstrap.servers" {
             self.fallback_bootstrap = Some(entry.sourced(entry.value.clone()));
         } else if is_cluster_wide_client_key(key) {
+            check_client_name(self.file, entry, key, None)?;
             self.common.insert(key.to_owned(), entry.java_prop());
         } else if is_client_property(key) {
             let a = &self.aliases[0];
@@ -424,6 +435,12 @@ impl<'f> Reader<'f> {
                 format!("cluster {alias} is not in {}", self.known_clusters()),
             );
         } else {
+            let suggestion = suggest::closest(key, file_level_keys())
+                .map(str::to_owned)
+                .or_else(|| suggest::prefix_typo(key, &client_scope_prefixes()));
+            if let Some(suggestion) = suggestion {
+                return Err(misspelt(self.file, entry, &suggestion));
+            }
             self.ignore(entry, UNKNOWN);
         }
         Ok(())
@@ -450,6 +467,14 @@ impl<'f> Reader<'f> {
                     entry,
                     EXPECT_INTERVAL_SECS,
                     assemble::interval_secs,
+                )?;
+            }
+            STRAIT_SHUTDOWN_HANDOVER_TIMEOUT => {
+                self.node.shutdown_handover_timeout = number(
+                    self.file,
+                    entry,
+                    crate::assemble::EXPECT_HANDOVER_SECS,
+                    assemble::handover_secs,
                 )?;
             }
             STRAIT_METRICS_LISTEN => {
@@ -588,6 +613,13 @@ impl<'f> Reader<'f> {
             }
             _ => {}
         }
+        let name = client_type.map_or(rest, |(_, name)| name);
+        let scope_typo = match client_type {
+            None => suggest::prefix_typo(rest, CLUSTER_CLIENT_PREFIXES),
+            Some(_) => None,
+        };
+        let scope_typo = scope_typo.map(|typo| format!("{alias}.{typo}"));
+        check_client_name(self.file, entry, name, scope_typo)?;
         let keys = self.clusters.entry(alias).or_default();
         let (layer, name) = match client_type {
             Some(("consumer.", name)) => (&mut keys.consumer, name),
@@ -607,6 +639,9 @@ impl<'f> Reader<'f> {
         id: &FlowId,
         entries: Vec<FlowEntry>,
     ) -> Result<(Option<Scope>, Scope), ConfigError> {
+        for FlowEntry { rest, entry } in &entries {
+            self.check_flow_key(rest, entry)?;
+        }
         let enabled = match entries.iter().find(|e| e.rest == "enabled") {
             Some(e) => parse_bool(self.file, &e.entry)?,
             None => false,
@@ -675,6 +710,37 @@ impl<'f> Reader<'f> {
             }
         }
         Ok((Some(scope), Scope::default()))
+    }
+
+    /// Refuses a flow's key (`rest`, after `A->B.`) that is a misspelt known key, or a client
+    /// property nobody knows; any other unknown key is listed as ignored later.
+    fn check_flow_key(&self, rest: &str, entry: &Entry) -> Result<(), ConfigError> {
+        let prefix = entry.key.strip_suffix(rest).unwrap_or_default();
+        if is_not_implemented(rest) {
+            return match misspelt_flow_key(rest) {
+                Some(known) => Err(misspelt(self.file, entry, &format!("{prefix}{known}"))),
+                None => Ok(()),
+            };
+        }
+        if let Some((_, name)) = client_scope(rest) {
+            return check_client_name(self.file, entry, name, None);
+        }
+        let known = rest == "enabled"
+            || FLOW_KEYS.contains(&rest)
+            || NODE_KEYS.contains(&rest)
+            || CLUSTER_KEYS.contains(&rest)
+            || rest.starts_with("strait.")
+            || is_client_property(rest);
+        if known {
+            return Ok(());
+        }
+        let suggestion = suggest::closest(rest, flow_level_keys())
+            .map(str::to_owned)
+            .or_else(|| suggest::prefix_typo(rest, &client_scope_prefixes()));
+        match suggestion {
+            Some(suggestion) => Err(misspelt(self.file, entry, &format!("{prefix}{suggestion}"))),
+            None => Ok(()),
+        }
     }
 
     /// Resolves the deprecated aliases of one scope: the new name wins when both are set.
@@ -1127,11 +1193,58 @@ pub(crate) fn parse_log_format(value: &str) -> Option<LogFormat> {
 }
 
 fn unknown_strait_key(file: &Path, entry: &Entry) -> ConfigError {
+    // `strait.x`, or a flow's `A->B.strait.x`.
+    let key = entry.key.as_str();
+    let start = match key.starts_with("strait.") {
+        true => 0,
+        false => key.find(".strait.").map_or(0, |dot| dot + 1),
+    };
+    let (prefix, name) = key.split_at(start);
+    let reason = match suggest::closest(name, STRAIT_KEYS.iter().copied()) {
+        Some(known) => format!("unknown Strait setting: did you mean `{prefix}{known}`?"),
+        None => format!("unknown Strait setting (known: {})", STRAIT_KEYS.join(", ")),
+    };
     ConfigError::InvalidKey {
         at: entry.at(file),
         key: entry.key.clone(),
-        reason: format!("unknown Strait setting (known: {})", STRAIT_KEYS.join(", ")),
+        reason,
     }
+}
+
+/// A key one or two edits away from `suggestion`, a known one: refused, not ignored, so that a
+/// typo does not silently leave a setting at its default.
+fn misspelt(file: &Path, entry: &Entry, suggestion: &str) -> ConfigError {
+    ConfigError::InvalidKey {
+        at: entry.at(file),
+        key: entry.key.clone(),
+        reason: format!("unknown key{}", suggest::did_you_mean(Some(suggestion))),
+    }
+}
+
+/// Refuses a client property (`name`, the end of the entry's key) that is neither a Java client
+/// property Strait knows nor a librdkafka one, as a TOML file's is refused; `scope_typo` is the
+/// key with a misspelt client type corrected (`A.consumr.x` → `A.consumer.x`), suggested first.
+fn check_client_name(
+    file: &Path,
+    entry: &Entry,
+    name: &str,
+    scope_typo: Option<String>,
+) -> Result<(), ConfigError> {
+    let Some(reason) = unknown_client_property(&entry.key, name) else {
+        return Ok(());
+    };
+    let reason = match scope_typo {
+        Some(typo) => format!(
+            "unknown client property{}",
+            suggest::did_you_mean(Some(&typo))
+        ),
+        None => reason,
+    };
+    Err(ConfigError::InvalidKey {
+        at: entry.at(file),
+        key: entry.key.clone(),
+        reason,
+    })
 }
 
 #[cfg(test)]

@@ -450,6 +450,7 @@ fn strait_keys() {
          strait.log.format = JSON\n\
          strait.progress.interval.seconds = 0\n\
          strait.offset.trim.interval.seconds = 5\n\
+         strait.shutdown.handover.timeout.seconds = 20\n\
          strait.max.in.flight.bytes = 1024\n\
          A->B.strait.position.flush.interval.ms = 250\n"
     ));
@@ -457,6 +458,7 @@ fn strait_keys() {
     assert_eq!(s.node.log_format, LogFormat::Json);
     assert_eq!(s.node.progress_interval, Duration::ZERO);
     assert_eq!(s.node.offset_trim_interval, Duration::from_secs(5));
+    assert_eq!(s.node.shutdown_handover_timeout, Duration::from_secs(20));
     assert_eq!(s.flows[0].max_in_flight_bytes, 1024);
     assert_eq!(
         s.flows[0].position_flush_interval,
@@ -1258,3 +1260,189 @@ fn producer_override_is_the_last_layer_of_the_target_producer() {
         s.ignored
     );
 }
+
+/// A key one or two edits away from a known one is refused with the key it was meant to be, and
+/// the line: before, `A->B.enabeld = true` was reported as "no flow is enabled", and
+/// `replcation.factor` and misspelt client properties passed with an "ignored" note.
+#[test]
+fn misspelt_keys_are_refused_with_the_key_they_were_meant_to_be() {
+    let clusters = "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\n";
+    assert_eq!(
+        error(&format!("{clusters}A->B.enabeld = true\n")),
+        format!("{FILE}:4: `A->B.enabeld`: unknown key: did you mean `A->B.enabled`?")
+    );
+    let cases = [
+        (
+            "replcation.factor = 1",
+            "`replcation.factor`: unknown key: did you mean `replication.factor`?",
+        ),
+        (
+            "A->B.topcs = orders",
+            "`A->B.topcs`: unknown key: did you mean `A->B.topics`?",
+        ),
+        (
+            "B->A.emit.heartbeats.enbled = false",
+            "`B->A.emit.heartbeats.enbled`: unknown key: did you mean \
+             `B->A.emit.heartbeats.enabled`?",
+        ),
+        (
+            "A->B.consumr.fetch.min.bytes = 1",
+            "`A->B.consumr.fetch.min.bytes`: unknown key: did you mean \
+             `A->B.consumer.fetch.min.bytes`?",
+        ),
+        (
+            "strait.max.inflight.records = 3",
+            "`strait.max.inflight.records`: unknown Strait setting: did you mean \
+             `strait.max.in.flight.records`?",
+        ),
+        (
+            "A->B.strait.max.in.flight.record = 3",
+            "`A->B.strait.max.in.flight.record`: unknown Strait setting: did you mean \
+             `A->B.strait.max.in.flight.records`?",
+        ),
+        (
+            "A.consumer.fetch.min.bytess = 1",
+            "`A.consumer.fetch.min.bytess`: unknown client property: did you mean \
+             `A.consumer.fetch.min.bytes`?",
+        ),
+        (
+            "A.producer.lingr.ms=5",
+            "`A.producer.lingr.ms`: unknown client property: did you mean \
+             `A.producer.linger.ms`?",
+        ),
+        (
+            "A.bootstrap.server = a:9092",
+            "`A.bootstrap.server`: unknown client property: did you mean \
+             `A.bootstrap.servers`?",
+        ),
+        (
+            "A.consumr.fetch.min.bytes = 1",
+            "`A.consumr.fetch.min.bytes`: unknown client property: did you mean \
+             `A.consumer.fetch.min.bytes`?",
+        ),
+        (
+            "consumer.isolaton.level = read_committed",
+            "`consumer.isolaton.level`: unknown client property: did you mean \
+             `consumer.isolation.level`?",
+        ),
+        (
+            "sasl.mechansim = PLAIN",
+            "`sasl.mechansim`: unknown client property: did you mean `sasl.mechanism`?",
+        ),
+        (
+            "A->B.target.producer.max.request.sise = 1",
+            "`A->B.target.producer.max.request.sise`: unknown client property: did you mean \
+             `A->B.target.producer.max.request.size` (librdkafka's `message.max.bytes`)?",
+        ),
+        (
+            "B->A.target.admin.request.timout.ms = 1",
+            "`B->A.target.admin.request.timout.ms`: unknown client property: did you mean \
+             `B->A.target.admin.request.timeout.ms`?",
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(
+            error(&format!("{BASE}{line}\n")),
+            format!("{FILE}:5: {expected}"),
+            "{line}"
+        );
+    }
+}
+
+/// Unknown client properties are refused wherever they are set, as in a TOML file, even with no
+/// known name close to them; MirrorMaker 2 settings Strait does not act on, and unknown keys far
+/// from every known one, are still listed as ignored.
+#[test]
+fn unknown_client_properties_are_refused_and_far_unknown_keys_listed() {
+    for line in [
+        "A.consumer.no.such.property = 1",
+        "A.no.such.property = 1",
+        "producer.no.such.property = 1",
+        "A->B.source.admin.no.such.property = 1",
+        "ssl.no.such.property = 1",
+    ] {
+        let key = line.split(' ').next().unwrap();
+        assert_eq!(
+            error(&format!("{BASE}{line}\n")),
+            format!(
+                "{FILE}:5: `{key}`: unknown client property: neither a Java client property \
+                 Strait translates nor a librdkafka property (librdkafka's own names are taken \
+                 as they are)"
+            ),
+        );
+    }
+    // librdkafka's own names are taken, also those Java clients lack.
+    let s = load(&format!(
+        "{BASE}A.consumer.queued.max.messages.kbytes = 1024\nB.producer.queue.buffering.max.ms = 5\n"
+    ));
+    assert_eq!(s.flows[0].consumer["queued.max.messages.kbytes"], "1024");
+    assert_eq!(s.flows[0].producer["queue.buffering.max.ms"], "5");
+
+    let s = load(&format!(
+        "{BASE}transforms = x\nconfig.providers = file\nA->B.whatever.else = 1\n"
+    ));
+    let ignored: Vec<(&str, &str)> = s
+        .ignored
+        .iter()
+        .map(|i| (i.key.as_str(), i.reason.as_str()))
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            (
+                "transforms",
+                "MirrorMaker 2 setting, not implemented in Strait yet"
+            ),
+            (
+                "config.providers",
+                "MirrorMaker 2 setting, not implemented in Strait yet"
+            ),
+            ("A->B.whatever.else", "unknown key"),
+        ]
+    );
+}
+
+/// Every setting of Kafka 4.3.1's MirrorMaker 2 connectors (`MirrorSourceConfig`,
+/// `MirrorCheckpointConfig`, `MirrorHeartbeatConfig`) is read or listed as not implemented, never
+/// refused as a typo nor reported as unknown, at file level and for a flow.
+#[test]
+fn every_mm2_connector_setting_of_kafka_4_3_is_known() {
+    for name in MM2_CONNECTOR_SETTINGS_4_3.split_whitespace() {
+        for key in [name.to_owned(), format!("A->B.{name}")] {
+            let text = format!("{BASE}{key} = 1\n");
+            let s = match parse(Path::new(FILE), &text, Some(HashMap::new())) {
+                Ok(s) => s,
+                // Read, and the value `1` is not valid for it: a known key.
+                Err(e) if !e.to_string().contains("did you mean") => continue,
+                Err(e) => panic!("{key}: {e}"),
+            };
+            assert!(
+                s.ignored.iter().all(|i| i.reason != "unknown key"),
+                "{key}: {:?}",
+                s.ignored
+            );
+        }
+    }
+}
+
+/// The `ConfigDef` names of Kafka 4.3.1's `MirrorSourceConfig`, `MirrorCheckpointConfig` and
+/// `MirrorHeartbeatConfig` that are not client properties, as printed by a small Java program.
+const MM2_CONNECTOR_SETTINGS_4_3: &str = "\
+    admin.timeout.ms checkpoints.topic.replication.factor config.action.reload \
+    config.properties.exclude config.property.filter.class connector.class \
+    connector.plugin.version consumer.poll.timeout.ms emit.checkpoints.enabled \
+    emit.checkpoints.interval.seconds emit.heartbeats.enabled emit.heartbeats.interval.seconds \
+    emit.offset-syncs.enabled enabled errors.log.enable errors.log.include.messages \
+    errors.retry.delay.max.ms errors.retry.timeout errors.tolerance forwarding.admin.class \
+    group.filter.class groups groups.exclude header.converter header.converter.plugin.version \
+    heartbeats.replication.enabled heartbeats.topic.replication.factor key.converter \
+    key.converter.plugin.version metric.names.formats name offset-syncs.topic.location \
+    offset-syncs.topic.replication.factor offset.lag.max predicates refresh.groups.enabled \
+    refresh.groups.interval.seconds refresh.topics.enabled refresh.topics.interval.seconds \
+    replication.factor replication.policy.class \
+    replication.policy.internal.topic.separator.enabled replication.policy.separator \
+    source.cluster.alias sync.group.offsets.enabled sync.group.offsets.interval.seconds \
+    sync.topic.acls.enabled sync.topic.acls.interval.seconds sync.topic.configs.enabled \
+    sync.topic.configs.interval.seconds target.cluster.alias tasks.max tasks.max.enforce \
+    topic.filter.class topics topics.exclude transforms value.converter \
+    value.converter.plugin.version";

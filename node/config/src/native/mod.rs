@@ -106,6 +106,7 @@ use crate::model::{
     ClientOrigins, ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings,
     PropertyOrigin, PropertyOrigins, Settings, DEFAULT_PROGRESS_INTERVAL,
 };
+use crate::suggest;
 
 mod origins;
 
@@ -502,12 +503,23 @@ impl<'f> Assembler<'f> {
                     cause,
                 };
             };
+            // serde lists the fields it expected: ", expected one of `a`, `b`" (or "`a` or `b`").
+            let expected = rest.split('`').skip(1).step_by(2);
+            let suggestion = suggest::closest(field, expected).map(|known| {
+                let mut corrected: Vec<&str> = path.iter().map(String::as_str).collect();
+                corrected.push(known);
+                dotted(&corrected)
+            });
             path.push(field.to_owned());
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let reason = match suggestion {
+                Some(suggestion) => format!("unknown key: did you mean `{suggestion}`?"),
+                None => format!("unknown key{rest}"),
+            };
             return ConfigError::InvalidKey {
                 at: self.at(&path),
                 key: dotted(&path),
-                reason: format!("unknown key{rest}"),
+                reason,
             };
         }
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
