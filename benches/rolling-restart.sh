@@ -10,27 +10,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
-profile=debug
-cargo_profile=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --release) profile=release; cargo_profile=(--release); shift ;;
-    --) shift; break ;;
-    *) break ;;
-  esac
-done
-
-# Apache Kafka brokers (scripts/install-kafka.sh); STRAIT_TEST_BROKER=tansu measures on Tansu.
-. scripts/broker-env.sh
-# Kafka brokers for measuring: a larger heap than the tests' brokers (-Xms at most the 128 MiB
-# the storage formatter runs with: a larger initial heap than its -Xmx stops the JVM).
-export STRAIT_KAFKA_JVM_OPTS="${STRAIT_KAFKA_JVM_OPTS:--Xms128m -Xmx1g -XX:+UseSerialGC}"
-if [ -z "${STRAIT_BIN:-}" ]; then
-  echo "building strait ($profile)..." >&2
-  cargo build --quiet "${cargo_profile[@]}" --bin strait
-  export STRAIT_BIN="$CARGO_TARGET_DIR/$profile/strait"
-fi
-echo "building strait-rolling ($profile)..." >&2
-cargo build --quiet "${cargo_profile[@]}" -p strait-bench --bin strait-rolling
-exec "$CARGO_TARGET_DIR/$profile/strait-rolling" "$@"
+. benches/run-bench.sh
+run_bench strait-rolling "$@"

@@ -302,6 +302,38 @@ fn stop_and_verify(
 }
 
 /// Partitions whose owner or epoch differ between two views.
+/// Waits for `node` to exit by itself within `deadline`: its exit status, its `error: ` line and
+/// its whole log (panics when it printed no error line).
+fn exit_error(
+    cluster: &mut StraitCluster,
+    node: u64,
+    deadline: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    let (status, log) = cluster.wait_exit_log(node, deadline);
+    let error = log
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("node {node}: no error line ({status}):\n{log}"))
+        .to_owned();
+    (status, error, log)
+}
+
+/// `strait leave --node NODE --contact` the node `contact`'s address: what it printed (panics
+/// unless it succeeded).
+fn strait_leave(cluster: &StraitCluster, node: u64, contact: u64) -> String {
+    let output = std::process::Command::new(strait_tests::strait::strait_bin())
+        .args(["leave", "--node", &node.to_string(), "--contact"])
+        .arg(cluster.address(contact))
+        .output()
+        .expect("running strait leave");
+    assert!(
+        output.status.success(),
+        "strait leave failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 fn moved(before: &Settled, after: &Settled) -> Vec<PartitionId> {
     before
         .assignment
@@ -554,18 +586,8 @@ fn a_removed_node_leaves_cleanly() {
     let leaving = (1..=3).find(|id| *id != before.leader).expect("a follower");
     let contact = (1..=3).find(|id| *id != leaving).expect("another member");
     let started = Instant::now();
-    let output = std::process::Command::new(strait_tests::strait::strait_bin())
-        .args(["leave", "--node", &leaving.to_string(), "--contact"])
-        .arg(cluster.address(contact))
-        .output()
-        .expect("running strait leave");
-    assert!(
-        output.status.success(),
-        "strait leave failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     // It says what happened: its partitions, the voters left, what the node does next.
-    let said = String::from_utf8_lossy(&output.stdout);
+    let said = strait_leave(&cluster, leaving, contact);
     let rest: Vec<u64> = (1..=3).filter(|id| *id != leaving).collect();
     let held = before.owned_by(leaving).len();
     let voters = format!("{}, {}", rest[0], rest[1]);
@@ -593,11 +615,7 @@ fn a_removed_node_leaves_cleanly() {
     // Started again on its old membership, it refuses (its replayed log says it was removed),
     // with the command to rejoin, and the others are not disturbed.
     cluster.restart(leaving);
-    let (status, log) = cluster.wait_exit_log(leaving, Duration::from_secs(60));
-    let error = log
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line ({status}):\n{log}"));
+    let (status, error, log) = exit_error(&mut cluster, leaving, Duration::from_secs(60));
     println!("node {leaving} restarted after its removal: {status}: {error}");
     assert_eq!(status.code(), Some(2), "a refusal is exit 2:\n{log}");
     for needle in [
@@ -753,15 +771,19 @@ fn cut_off_node_stops_writing_until_contact_returns() {
             LIVENESS_TIMEOUT + Duration::from_secs(10),
             Duration::from_millis(50),
             || {
+                // Partitions it holds without a quorum stay listed (with their lag) as
+                // `no_quorum`, reading nothing.
                 let status = cluster.status(isolated)?;
-                if status.partitions.is_empty() {
+                let reading: Vec<&str> = status
+                    .partitions
+                    .iter()
+                    .map(|p| p.state.as_str())
+                    .filter(|state| *state != "no_quorum")
+                    .collect();
+                if reading.is_empty() {
                     Ok(frozen_at.elapsed())
                 } else {
-                    Err(format!(
-                        "{} partitions, role {}",
-                        status.partitions.len(),
-                        status.raft_role
-                    ))
+                    Err(format!("partitions {reading:?}, role {}", status.raft_role))
                 }
             },
             || cluster.describe(),

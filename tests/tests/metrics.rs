@@ -313,11 +313,9 @@ fn a_fresh_node_serves_every_family_at_zero() {
     let mut strait = Strait::start(&config, "properties");
     let addr: SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
     let flow = [("flow", "A->B")];
+    // The retriable error counters may count the refused connections to the closed ports: they
+    // must be there, at any value.
     let zero_per_flow: &[(&str, &[(&str, &str)])] = &[
-        (
-            "strait_consumer_fetch_errors_total",
-            &[("flow", "A->B"), ("class", "retriable")],
-        ),
         (
             "strait_consumer_fetch_errors_total",
             &[("flow", "A->B"), ("class", "fatal")],
@@ -331,10 +329,14 @@ fn a_fresh_node_serves_every_family_at_zero() {
         ("strait_replication_in_flight_records", &flow),
         ("strait_replication_in_flight_bytes", &flow),
         ("strait_replication_partitions_failing", &flow),
-        ("strait_producer_errors_total", &[("class", "retriable")]),
         ("strait_producer_errors_total", &[("class", "fatal")]),
     ];
     let present: &[(&str, &[(&str, &str)])] = &[
+        (
+            "strait_consumer_fetch_errors_total",
+            &[("flow", "A->B"), ("class", "retriable")],
+        ),
+        ("strait_producer_errors_total", &[("class", "retriable")]),
         ("strait_cluster_rebalances_total", &flow),
         ("strait_replication_partitions_owned", &flow),
         ("strait_raft_term", &[]),

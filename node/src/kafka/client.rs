@@ -508,7 +508,8 @@ mod tests {
             err.to_string(),
             format!(
                 "{}:8: `flows.A->B.producer.\"lingerer.ms\"` = \"5\": No such configuration \
-                 property: \"lingerer.ms\" (librdkafka, for the target producer of flow A->B)",
+                 property: \"lingerer.ms\" (librdkafka, for the target producer of flow A->B): \
+                 did you mean `flows.A->B.producer.\"linger.ms\"`?",
                 path.display()
             )
         );

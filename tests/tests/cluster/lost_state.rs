@@ -125,11 +125,7 @@ fn a_member_with_an_empty_data_dir_refuses_then_rejoins_with_the_flag() {
     cluster.config_mut(node).data_dir = empty.path().to_owned();
     let started = Instant::now();
     cluster.restart(node);
-    let (status, log) = cluster.wait_exit_log(node, REFUSE_DEADLINE);
-    let error = log
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line ({status}):\n{log}"));
+    let (status, error, log) = exit_error(&mut cluster, node, REFUSE_DEADLINE);
     println!(
         "node {node} on an empty data dir: {status} after {:.2} s: {error}",
         secs(started)
@@ -319,26 +315,13 @@ fn a_node_removed_while_down_refuses_to_run_on_its_old_membership() {
     let others: Vec<u64> = [1, 2, 3].into_iter().filter(|n| *n != node).collect();
 
     cluster.kill9(node);
-    let output = std::process::Command::new(strait_tests::strait::strait_bin())
-        .args(["leave", "--node", &node.to_string(), "--contact"])
-        .arg(cluster.address(before.leader))
-        .output()
-        .expect("running strait leave");
-    assert!(
-        output.status.success(),
-        "strait leave failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    strait_leave(&cluster, node, before.leader);
     let without = cluster.wait_settled(&others, PARTITIONS, SETTLE_DEADLINE);
     assert!(without.nodes.iter().all(|(id, _, _)| *id != node));
 
     let started = Instant::now();
     cluster.restart(node);
-    let (status, log) = cluster.wait_exit_log(node, REFUSE_DEADLINE);
-    let error = log
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line ({status}):\n{log}"));
+    let (status, error, log) = exit_error(&mut cluster, node, REFUSE_DEADLINE);
     println!(
         "node {node} removed while down, restarted: {status} after {:.2} s: {error}",
         secs(started)
