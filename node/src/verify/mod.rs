@@ -12,7 +12,7 @@
 pub mod compare;
 mod reader;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,8 @@ pub enum VerifyError {
     NotReplicated,
     #[error("the verification task failed: {0}")]
     Task(String),
+    #[error("cancelled (the caller went away)")]
+    Cancelled,
 }
 
 impl VerifyError {
@@ -85,7 +87,7 @@ impl VerifyError {
         match self {
             Self::Client { .. } | Self::Task(_) => false,
             Self::Offsets { .. } | Self::Fetch { .. } | Self::Stalled { .. } => true,
-            Self::NotReplicated => true,
+            Self::NotReplicated | Self::Cancelled => true,
         }
     }
 }
@@ -147,6 +149,8 @@ pub struct Progress {
     pub records_checked: AtomicU64,
     pub offsets_total: AtomicU64,
     pub offsets_done: AtomicU64,
+    /// Set when the caller went away: the readers stop at their next step.
+    pub cancelled: AtomicBool,
 }
 
 /// What is verified of one partition, from the cluster state.
@@ -199,6 +203,11 @@ pub struct PartitionReport {
 }
 
 impl PartitionReport {
+    /// A report with nothing verified yet (set `error` to say why).
+    pub fn failed(plan: PartitionPlan) -> Self {
+        Self::new(plan)
+    }
+
     fn new(plan: PartitionPlan) -> Self {
         Self {
             plan,
@@ -347,6 +356,9 @@ fn run(
             pending.0 += 1;
             pending.1 += bytes as u64;
             if pending.0 >= STEP {
+                if progress.cancelled.load(Ordering::Relaxed) {
+                    return Err(VerifyError::Cancelled);
+                }
                 throttle.take(pending.0, pending.1);
                 progress
                     .records_checked
