@@ -209,7 +209,7 @@ fn progress_line(progress: &HashMap<u64, VerifyProgress>, elapsed: Duration) {
     } else {
         "ETA -".to_owned()
     };
-    let percent = if total > 0 { done * 100 / total } else { 0 };
+    let percent = (done * 100).checked_div(total).unwrap_or(0);
     let mut err = std::io::stderr();
     let _ = write!(
         err,

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use strait_config::FlowSettings;
 use strait_coordinator::state::{ClusterState, PartitionKey};
@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use compare::{compare, RunMap};
 pub use compare::{Counts, Field, Mismatch, MismatchKind};
-use reader::{consumer, PartitionReader, REQUEST_TIMEOUT};
+use reader::{consumer, PartitionReader, Reader, REQUEST_TIMEOUT};
 
 /// Which cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,7 +384,7 @@ fn run(
 
 /// The first source offset whose timestamp is at or after `ms`, `None` past the end.
 fn offset_for_time(
-    consumer: &BaseConsumer,
+    consumer: &Reader,
     tp: &TopicPartition,
     ms: i64,
 ) -> Result<Option<i64>, VerifyError> {

@@ -2,9 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::compare::{Digest, RecordStream};
@@ -16,8 +18,30 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// ListOffsets and metadata requests.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The readers' client context: the end of a partition is how a reader stops, not an error to
+/// log (librdkafka reports it as one).
+pub struct Quiet {
+    side: Side,
+}
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
+            tracing::warn!(side = %self.side, %error, reason, "verification reader error");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+pub type Reader = BaseConsumer<Quiet>;
+
 /// A consumer for one side, with the settings verification needs over the flow's own.
-pub fn consumer(side: Side, mut config: ClientConfig) -> Result<BaseConsumer, VerifyError> {
+pub fn consumer(side: Side, mut config: ClientConfig) -> Result<Reader, VerifyError> {
     config
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -32,13 +56,13 @@ pub fn consumer(side: Side, mut config: ClientConfig) -> Result<BaseConsumer, Ve
         config.set("group.id", "strait.verify");
     }
     config
-        .create()
+        .create_with_context(Quiet { side })
         .map_err(|source| VerifyError::Client { side, source })
 }
 
 /// The records of one partition from `start` up to (not including) `end`, or its end.
 pub struct PartitionReader {
-    consumer: BaseConsumer,
+    consumer: Reader,
     side: Side,
     end: i64,
     /// The offset after the last record returned.
@@ -49,7 +73,7 @@ pub struct PartitionReader {
 impl PartitionReader {
     pub fn open(
         side: Side,
-        consumer: BaseConsumer,
+        consumer: Reader,
         topic: &str,
         partition: i32,
         start: i64,
