@@ -163,6 +163,7 @@ fn an_identical_copy_verifies_clean() {
     }
     assert_eq!(count(&report, "source_records"), 900);
     let table = run_cli_ok(&["--contact", &contact(&config), "verify", "--flow", FLOW]);
+    println!("{table}");
     assert!(
         table.contains("VERIFIED: 900 source records in 3 partitions, 0 mismatches"),
         "{table}"
@@ -355,6 +356,7 @@ fn altered_removed_and_duplicated_records_are_found_with_their_offsets() {
     assert!(clean["first_mismatch"].is_null(), "{clean:#}");
     // The table names the first mismatch of each partition.
     let out = run_cli(&["--contact", &contact(&config), "verify", "--flow", FLOW]);
+    println!("{}", out.stdout);
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout
@@ -462,4 +464,87 @@ fn a_record_written_to_the_target_between_copies_is_found() {
         "{v:#}"
     );
     assert_eq!((count(v, "target_start"), count(v, "target_end")), (0, 61));
+}
+
+/// The high watermark of `topic`/`partition`.
+fn high_watermark(bootstrap: &str, topic: &str, partition: i32) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = admin::client_config(bootstrap)
+        .set("group.id", "verify-bench")
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .map(|(_, high)| high)
+        .unwrap_or(-1)
+}
+
+/// The speed measurement of benches/README.md ("Verify"): 1,000,000 records of 100 B (no key,
+/// no headers) in 4 partitions, preloaded; one node copies the backlog (timed), then `strait
+/// verify` compares it (timed). Run it alone with a release node:
+/// `STRAIT_BIN=<target>/release/strait cargo test -p strait-tests --test verify -- --ignored
+/// verify_speed --nocapture`.
+#[test]
+#[ignore = "a measurement (benches/README.md), not a check"]
+fn verify_speed() {
+    let _heavy = serial::heavy();
+    let (source, target) = Broker::pair();
+    let (src, tgt) = (source.bootstrap(), target.bootstrap());
+    let topic = names::unique("vbench");
+    let remote = format!("A.{topic}");
+    const PARTITIONS: i32 = 4;
+    const PER_PARTITION: i64 = 250_000;
+    admin::create_topic(src, &topic, PARTITIONS as usize);
+    let producer =
+        TestProducer::with_props(src, &[("linger.ms", "20"), ("compression.type", "none")]);
+    let base_ts = data::base_timestamp();
+    for p in 0..PARTITIONS {
+        for seq in 0..PER_PARTITION {
+            let mut value = format!("{p}-{seq}-").into_bytes();
+            value.resize(100, b'x');
+            let record = Record {
+                key: None,
+                value: Some(value),
+                headers: Vec::new(),
+                timestamp: base_ts + seq,
+            };
+            producer.send(&topic, p, &record);
+        }
+    }
+    producer.flush();
+    let data_dir = temp_dir("strait-data-");
+    let started = std::time::Instant::now();
+    let (config, strait) = start(src, tgt, &topic, data_dir.path());
+    wait::until(
+        "the backlog copied",
+        Duration::from_secs(600),
+        POLL,
+        || {
+            let highs: Vec<i64> = (0..PARTITIONS)
+                .map(|p| high_watermark(tgt, &remote, p))
+                .collect();
+            if highs.iter().all(|h| *h == PER_PARTITION) {
+                Ok(())
+            } else {
+                Err(format!("{highs:?}"))
+            }
+        },
+        || strait.log_tail(20),
+    );
+    let copy_secs = started.elapsed().as_secs_f64();
+    let total = PER_PARTITION * PARTITIONS as i64;
+    println!(
+        "replication: {total} records copied in {copy_secs:.1} s ({:.0} records/s, node start included)",
+        total as f64 / copy_secs
+    );
+    verify_through(&contact(&config), &topic, &[PER_PARTITION; 4], &strait);
+    let started = std::time::Instant::now();
+    let (code, report) = verify_json(&contact(&config), &topic);
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(count(&report, "source_records"), total);
+    println!(
+        "verify: {total} records compared in {secs:.1} s ({:.0} records/s)",
+        total as f64 / secs
+    );
 }
