@@ -12,6 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
+use strait_tests::cluster::StraitCluster;
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
 use strait_tests::strait::{run_cli, run_cli_ok, temp_dir};
@@ -464,6 +465,56 @@ fn a_record_written_to_the_target_between_copies_is_found() {
         "{v:#}"
     );
     assert_eq!((count(v, "target_start"), count(v, "target_end")), (0, 61));
+}
+
+/// Two nodes: the node asked verifies its own partitions and the other node's (fan-out through
+/// `local_only` calls); every partition is reported once, by its owner, and all match.
+#[test]
+fn each_node_verifies_the_partitions_it_owns() {
+    let _heavy = serial::heavy();
+    let (source, target) = Broker::pair();
+    let (src, tgt) = (source.bootstrap(), target.bootstrap());
+    let topic = names::unique("vnodes");
+    admin::create_topic(src, &topic, 4);
+    let data_dir = temp_dir("strait-data-");
+    let base = Config::a_to_b(src, tgt, data_dir.path(), &[&topic]);
+    let cluster = StraitCluster::start(2, &base);
+    let sent = data::produce_generated_range(src, &topic, 4, 0..200, data::base_timestamp());
+    verify::wait_for_tail(tgt, &format!("A.{topic}"), &sent, Some(cluster.process(1)));
+    let contact = cluster.address(1);
+    let (code, report) = wait::until(
+        "partitions verified by both nodes",
+        DEADLINE,
+        POLL,
+        || {
+            let (code, report) = verify_json(&contact, &topic);
+            let nodes: std::collections::BTreeSet<i64> = report["partitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p["node_id"].as_i64().unwrap_or(0))
+                .collect();
+            if count(&report, "source_records") == 800 && nodes.len() == 2 {
+                Ok((code, report))
+            } else {
+                Err(format!(
+                    "{} records by nodes {nodes:?}, exit {code:?}",
+                    count(&report, "source_records")
+                ))
+            }
+        },
+        || cluster.describe(),
+    );
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["partitions"].as_array().map(Vec::len), Some(4));
+    for p in 0..4 {
+        let v = partition(&report, p);
+        assert_eq!(
+            (count(v, "matched"), count(v, "mismatches")),
+            (200, 0),
+            "{v:#}"
+        );
+    }
 }
 
 /// The high watermark of `topic`/`partition`.
