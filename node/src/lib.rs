@@ -18,5 +18,6 @@ mod progress;
 pub mod replication;
 pub mod shared_config;
 pub mod telemetry;
+pub mod verify;
 
 pub use error::NodeError;

@@ -70,6 +70,22 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Control(strait_node::cli::ControlCommand::Verify(args)) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            return match runtime.block_on(strait_node::cli::verify::run(&cli.connection, args)) {
+                Ok((out, code)) => {
+                    print!("{out}");
+                    ExitCode::from(code)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(strait_node::cli::verify::EXIT_INCOMPLETE)
+                }
+            };
+        }
         Command::Control(command) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

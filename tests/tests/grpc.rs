@@ -83,6 +83,7 @@ async fn reflection_lists_the_services_and_health_is_serving() {
     for expected in [
         "strait.v1.Status",
         "strait.v1.Config",
+        "strait.v1.Verify",
         "strait.raft.v1.RaftTransport",
         "grpc.health.v1.Health",
     ] {

@@ -2,6 +2,7 @@
 //! tables by default and the API's responses as JSON with `--output json`.
 
 mod table;
+pub mod verify;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::partitions_client::PartitionsClient;
 use strait_proto::v1::status_client::StatusClient;
 use strait_proto::v1::status_event::Event;
+use strait_proto::v1::verify_client::VerifyClient;
 use strait_proto::v1::*;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -243,6 +245,11 @@ pub enum ControlCommand {
     },
     /// Print status changes as they happen (until interrupted).
     Watch,
+    /// Prove the copy: compare a flow's source and target record for record (key, value,
+    /// headers, timestamp) through the offset map, each partition on the node that owns it. Exit
+    /// code 0: verified; 1: mismatches (the first per partition is shown with both offsets); 2:
+    /// some partition could not be verified.
+    Verify(verify::VerifyArgs),
     /// Show the cluster's configuration (its clusters and flows), or apply a new one.
     Config {
         #[command(subcommand)]
@@ -308,6 +315,7 @@ struct Clients {
     partitions: PartitionsClient<Intercepted>,
     offsets: OffsetsClient<Intercepted>,
     status: StatusClient<Intercepted>,
+    verify: VerifyClient<Intercepted>,
 }
 
 impl Connection {
@@ -544,7 +552,8 @@ async fn open(
         flows: FlowsClient::with_interceptor(channel.clone(), token.clone()),
         partitions: PartitionsClient::with_interceptor(channel.clone(), token.clone()),
         offsets: OffsetsClient::with_interceptor(channel.clone(), token.clone()),
-        status: StatusClient::with_interceptor(channel, token.clone()),
+        status: StatusClient::with_interceptor(channel.clone(), token.clone()),
+        verify: VerifyClient::with_interceptor(channel, token.clone()),
     };
     let probe = clients.cluster.get_cluster(GetClusterRequest {});
     let cluster = match tokio::time::timeout(timeout, probe).await {
@@ -1129,6 +1138,13 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
             Ok(applied_config(&response))
         }
         ControlCommand::Watch => unreachable!("handled above"),
+        ControlCommand::Verify(args) => {
+            // Normally run through `verify::run` (its exit code tells mismatches apart).
+            match verify::run(&connection, args).await? {
+                (out, 0) => Ok(out),
+                (out, _) => Err(out),
+            }
+        }
     }
 }
 

@@ -29,10 +29,11 @@ use strait_proto::v1::flows_server::FlowsServer;
 use strait_proto::v1::offsets_server::OffsetsServer;
 use strait_proto::v1::partitions_server::PartitionsServer;
 use strait_proto::v1::status_server::StatusServer;
+use strait_proto::v1::verify_server::VerifyServer;
 
 use crate::control::{
     bearer, BearerAuth, ClusterApi, ConfigApi, Control, FlowsApi, OffsetsApi, PartitionsApi,
-    StatusApi,
+    StatusApi, VerifyApi,
 };
 
 /// How long a joining node keeps asking its contact before giving up.
@@ -386,9 +387,12 @@ pub fn start(
                 auth.clone(),
             ))
             .add_service(OffsetsServer::with_interceptor(
-                OffsetsApi { control },
-                auth,
+                OffsetsApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
             ))
+            .add_service(VerifyServer::with_interceptor(VerifyApi { control }, auth))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -116,7 +116,7 @@ impl Control {
     }
 
     /// A lazily connected channel to the node at `address`, shared by later calls.
-    fn peer_channel(&self, node: NodeId, address: &str) -> Result<Channel, Status> {
+    pub(super) fn peer_channel(&self, node: NodeId, address: &str) -> Result<Channel, Status> {
         let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(channel) = peers.get(address) {
             return Ok(channel.clone());

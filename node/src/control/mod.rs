@@ -15,6 +15,7 @@ mod offsets_api;
 mod partitions_api;
 mod request;
 mod status_api;
+mod verify_api;
 mod watch;
 
 pub use auth::{bearer, BearerAuth, TokenRefusal};
@@ -25,3 +26,4 @@ pub use flows_api::FlowsApi;
 pub use offsets_api::OffsetsApi;
 pub use partitions_api::PartitionsApi;
 pub use status_api::StatusApi;
+pub use verify_api::VerifyApi;
