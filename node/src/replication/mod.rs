@@ -5,6 +5,7 @@ pub mod ack;
 pub mod budget;
 pub mod error;
 pub mod flow;
+pub mod ownership;
 pub mod partition;
 pub mod producer;
 pub mod source;
