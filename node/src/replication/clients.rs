@@ -139,3 +139,20 @@ pub async fn list_end_offsets(
             .collect(),
     )
 }
+
+/// Serves the consumer's main queue for good. Every partition is read from its own split queue;
+/// the main queue only carries events and errors, but it must be served.
+pub async fn serve_main_queue(flow: FlowId, consumer: Arc<SourceConsumer>) {
+    use rdkafka::message::Message;
+    loop {
+        match consumer.recv().await {
+            Ok(message) => tracing::error!(%flow, topic = message.topic(),
+                partition = message.partition(), offset = message.offset(),
+                "record arrived on the shared queue instead of its partition's"),
+            Err(error) => {
+                crate::metrics::fetch_error(&flow, &error);
+                tracing::warn!(%flow, %error, "source consumer error");
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ use strait_coordinator::state::{ClusterState, Command, TopicInfo};
 use strait_coordinator::FlowId;
 
 use crate::kafka::{TopicAdmin, TopicConfigEntry};
+use crate::replication::status::NodeStatus;
 use crate::replication::topic_configs;
 use crate::replication::topics::{select_topics, SelectedTopic};
 
@@ -26,11 +27,26 @@ pub struct RefreshOutcome {
     /// Source topics whose remote topic is ready, with the partition count both sides have.
     ready: Vec<TopicInfo>,
     /// Per topic: an error to show, or `None` to clear an earlier one.
-    pub topic_errors: Vec<(String, Option<String>)>,
-    pub listing_error: Option<String>,
+    topic_errors: Vec<(String, Option<String>)>,
+    listing_error: Option<String>,
 }
 
 impl RefreshOutcome {
+    /// Shows the errors of this pass in the node's status (and clears the earlier ones it no
+    /// longer has); `false` when the topics could not even be listed.
+    pub fn report(&self, status: &NodeStatus, flow: &FlowId) -> bool {
+        if let Some(error) = &self.listing_error {
+            tracing::warn!(%flow, %error, "topic refresh failed, retrying at the next interval");
+            status.set_topic_error(flow, "*", Some(error.clone()));
+            return false;
+        }
+        status.set_topic_error(flow, "*", None);
+        for (topic, error) in &self.topic_errors {
+            status.set_topic_error(flow, topic, error.clone());
+        }
+        true
+    }
+
     /// The `SetTopics` to propose, if the discovered topics differ from what the cluster has. A
     /// topic whose remote could not be prepared this time keeps what the cluster has: a transient
     /// admin error must not stop its replication.

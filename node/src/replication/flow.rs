@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use rdkafka::message::Message;
 use strait_config::FlowSettings;
 use strait_coordinator::raft::{RaftHandle, RaftRole};
 use strait_coordinator::state::{ApplyOutcome, Command};
@@ -18,7 +17,7 @@ use strait_coordinator::{NodeId, TopicPartition};
 use strait_storage::{Position, PositionStore};
 
 use crate::replication::ack::AckWindow;
-use crate::replication::clients::{list_end_offsets, FlowClients};
+use crate::replication::clients::{list_end_offsets, serve_main_queue, FlowClients};
 use crate::replication::discovery::RefreshJob;
 use crate::replication::ownership::{Effect, FlowView, Ownership, RetiredPartition};
 use crate::replication::partition::{
@@ -126,14 +125,8 @@ impl FlowActor {
         ctx.spawn(job.run().into_actor(self).map(|outcome, actor, ctx| {
             actor.refreshing = false;
             let flow = actor.settings.id.clone();
-            if let Some(error) = outcome.listing_error {
-                tracing::warn!(%flow, %error, "topic refresh failed, retrying at the next interval");
-                actor.status.set_topic_error(&flow, "*", Some(error));
+            if !outcome.report(&actor.status, &flow) {
                 return;
-            }
-            actor.status.set_topic_error(&flow, "*", None);
-            for (topic, error) in &outcome.topic_errors {
-                actor.status.set_topic_error(&flow, topic, error.clone());
             }
             if let Some(command) = outcome.publication(&actor.cluster.raft.state(), &flow) {
                 actor.propose(ctx, command, move |error| {
@@ -338,25 +331,9 @@ impl Actor for FlowActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         tracing::info!(flow = %self.settings.id, "flow started");
-        // Every partition is read from its own split queue; the main queue only carries events
-        // and errors, but it must be served.
-        let consumer = self.clients.consumer.clone();
-        let flow = self.settings.id.clone();
         ctx.spawn(
-            async move {
-                loop {
-                    match consumer.recv().await {
-                        Ok(message) => tracing::error!(%flow, topic = message.topic(),
-                            partition = message.partition(), offset = message.offset(),
-                            "record arrived on the shared queue instead of its partition's"),
-                        Err(error) => {
-                            crate::metrics::fetch_error(&flow, &error);
-                            tracing::warn!(%flow, %error, "source consumer error");
-                        }
-                    }
-                }
-            }
-            .into_actor(self),
+            serve_main_queue(self.settings.id.clone(), self.clients.consumer.clone())
+                .into_actor(self),
         );
         ctx.run_interval(RECONCILE_INTERVAL, Self::reconcile);
         ctx.run_interval(LIST_ENDS_INTERVAL, Self::list_unfetched_ends);
