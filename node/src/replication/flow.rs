@@ -19,7 +19,7 @@ use strait_storage::{Position, PositionStore};
 use crate::replication::ack::AckWindow;
 use crate::replication::clients::{list_end_offsets, serve_main_queue, FlowClients};
 use crate::replication::discovery::RefreshJob;
-use crate::replication::ownership::{Effect, FlowView, Ownership, RetiredPartition};
+use crate::replication::ownership::{Effect, FlowView, Lease, Ownership, RetiredPartition};
 use crate::replication::partition::{
     Fence, PartitionActor, PartitionSpec, PersistNow, Retire, Retired, StopReading,
 };
@@ -142,19 +142,19 @@ impl FlowActor {
         if self.ownership.draining() {
             return;
         }
-        let fenced = !self
-            .cluster
-            .raft
-            .status()
-            .has_quorum_contact(self.cluster.liveness_timeout);
+        let status = self.cluster.raft.status();
+        let lease = Lease {
+            fenced: !status.has_quorum_contact(self.cluster.liveness_timeout),
+            leader: status.leader,
+        };
         let state = self.cluster.raft.state();
         let view = FlowView::of(&state, &self.settings.id);
         self.status
-            .set_held(&self.settings.id, self.ownership.held(&view, fenced));
+            .set_held(&self.settings.id, self.ownership.held(&view, lease.fenced));
         let actors = &self.actors;
         let effects = self
             .ownership
-            .reconcile(&view, fenced, Instant::now(), |tp| {
+            .reconcile(&view, lease, Instant::now(), |tp| {
                 actors.get(tp).is_some_and(|a| a.addr.connected())
             });
         self.apply(ctx, effects);

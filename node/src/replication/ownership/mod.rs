@@ -53,6 +53,15 @@ impl<'a> FlowView<'a> {
     }
 }
 
+/// Whether this node may act on its state: it holds a read-index lease (a quorum confirmed its
+/// state within one liveness timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub fenced: bool,
+    /// The leader this node knows of (0: none), for the log.
+    pub leader: NodeId,
+}
+
 /// What the flow actor does for the core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -156,14 +165,13 @@ impl Ownership {
         )
     }
 
-    /// Compares what runs with what the cluster gives this node and says what to do. `fenced`: this
-    /// node has no lease (no recent quorum contact). `alive` tells whether a retiring partition's
+    /// Compares what runs with what the cluster gives this node and says what to do. `alive` tells whether a retiring partition's
     /// actor still exists: one that ended without retiring is gone all the same, and its partition
     /// restarts from the stored position.
     pub fn reconcile(
         &mut self,
         view: &FlowView<'_>,
-        fenced: bool,
+        lease: Lease,
         now: Instant,
         alive: impl Fn(&TopicPartition) -> bool,
     ) -> Vec<Effect> {
@@ -172,12 +180,14 @@ impl Ownership {
             return effects;
         }
         let flow = &self.flow;
+        let Lease { fenced, leader } = lease;
         if fenced != self.fenced {
             if fenced {
-                tracing::warn!(%flow, "no contact with a cluster leader: stopping every partition");
+                tracing::warn!(%flow, leader,
+                    "no contact with a cluster leader: stopping every partition");
                 effects.push(Effect::PurgeQueued);
             } else {
-                tracing::info!(%flow, "in contact with the cluster leader");
+                tracing::info!(%flow, leader, "in contact with the cluster leader");
             }
             self.fenced = fenced;
         }

@@ -106,11 +106,12 @@ impl Fixture {
 
     fn reconcile_raw(&mut self, fenced: bool) -> Vec<Effect> {
         let alive = self.alive.clone();
-        let effects = self
-            .core
-            .reconcile(&self.cluster.view(), fenced, self.now, |tp| {
-                alive.contains(tp)
-            });
+        let effects = self.core.reconcile(
+            &self.cluster.view(),
+            Lease { fenced, leader: 3 },
+            self.now,
+            |tp| alive.contains(tp),
+        );
         for effect in &effects {
             if let Effect::Start { tp, .. } = effect {
                 assert!(self.alive.insert(tp.clone()), "{tp} started twice");
@@ -606,7 +607,10 @@ fn random_sequences_keep_the_handover_invariants() {
                 _ => {
                     now += Duration::from_millis(rng.below(1500));
                     let alive: BTreeSet<TopicPartition> = actors.keys().cloned().collect();
-                    effects = core.reconcile(&cluster.view(), fenced, now, |tp| alive.contains(tp));
+                    effects =
+                        core.reconcile(&cluster.view(), Lease { fenced, leader: 3 }, now, |tp| {
+                            alive.contains(tp)
+                        });
                 }
             }
             // OWNERSHIP_TRACE_SEED=<seed> prints that sequence, to follow a failure.
