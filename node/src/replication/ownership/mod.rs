@@ -4,7 +4,8 @@
 //!
 //! Every partition this node has anything to do with is in one [`Slot`]: running under an epoch,
 //! retiring (its actor stops reading and waits for its in-flight records), or stopped (its actor is
-//! gone; its final position and offset runs wait for the release the cluster asks for). The rules
+//! gone; its final position and offset runs wait, while the partition is this node's or the cluster
+//! waits for its release, for that release or for the next actor to report them). The rules
 //! (docs/cluster.md, "Handover without loss", "Fencing"):
 //! - run exactly the partitions the cluster gives this node whose previous owner released them,
 //!   under their current epoch; none while cut off from the leader (fenced) or paused;
