@@ -416,10 +416,17 @@ impl ClusterState {
                 Some(false) => skipped.push(skip(SkipReason::DeadNode { node: mv.node })),
                 Some(true) => {
                     // Moving away from a live owner: it must release before the new one writes.
-                    let previous = info.owner.map(|o| o.node).filter(|previous| {
-                        *previous != mv.node && self.nodes.get(previous).is_some_and(|n| n.alive)
-                    });
-                    info.releasing = previous;
+                    // A release still pending stays the one to wait for: the owner in between
+                    // never started (it waited for that release), and the node that may still
+                    // write is the one releasing. Moved back to it, it orders its own restart.
+                    let live = |node: &NodeId| self.nodes.get(node).is_some_and(|n| n.alive);
+                    info.releasing = match info.releasing.filter(|r| live(r)) {
+                        Some(pending) => (pending != mv.node).then_some(pending),
+                        None => info
+                            .owner
+                            .map(|o| o.node)
+                            .filter(|previous| *previous != mv.node && live(previous)),
+                    };
                     info.epoch += 1;
                     info.owner = Some(Owner {
                         node: mv.node,
@@ -773,6 +780,54 @@ mod tests {
         let never = log.apply(Command::RemoveNode { node: 7 });
         assert!(matches!(never, ApplyOutcome::Stale(_)));
         assert!(log.state.was_removed(7));
+    }
+
+    /// A -> B while A's release is pending, then B -> C: C waits for A (the node that may still
+    /// write), not for B (which never started); B's release changes nothing. Moved back to A while
+    /// its release is pending, nobody waits (A orders its own restart).
+    #[test]
+    fn a_second_move_keeps_the_pending_release() {
+        let mut log = Log::new();
+        for node in 1..=3 {
+            log.ok(register(node));
+        }
+        log.ok(topics("A->B", &[("orders", 1)]));
+        let k = key("A->B", "orders", 0);
+        log.ok(assign(vec![mv(k.clone(), 1, 0)]));
+        log.ok(assign(vec![mv(k.clone(), 2, 1)]));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, Some(1));
+        log.ok(assign(vec![mv(k.clone(), 3, 2)]));
+        assert_eq!(
+            log.state.partition(&k).unwrap().releasing,
+            Some(1),
+            "still waiting for node 1"
+        );
+        let empty = Command::Release {
+            node: 2,
+            key: k.clone(),
+            position: None,
+            runs: vec![],
+        };
+        assert!(matches!(log.apply(empty), ApplyOutcome::Stale(_)));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, Some(1));
+        let last = Position {
+            next_source_offset: 7,
+            last_target_offset: 6,
+        };
+        log.ok(Command::Release {
+            node: 1,
+            key: k.clone(),
+            position: Some(last),
+            runs: vec![],
+        });
+        assert_eq!(log.state.partition(&k).unwrap().releasing, None);
+        assert_eq!(log.state.partition(&k).unwrap().position, Some(last));
+
+        // Back to the releasing node itself: nobody to wait for.
+        log.ok(assign(vec![mv(k.clone(), 1, 3)]));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, Some(3));
+        log.ok(assign(vec![mv(k.clone(), 3, 4)]));
+        assert_eq!(log.state.partition(&k).unwrap().releasing, None);
     }
 
     #[test]
