@@ -356,3 +356,38 @@ pub fn committed_offsets(
         })
         .collect()
 }
+
+/// DeleteRecords: the log start of `topic`/`partition` becomes `before`.
+pub fn delete_records(bootstrap: &str, topic: &str, partition: i32, before: i64) {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(before))
+        .expect("offset");
+    let result = block_on(admin(bootstrap).delete_records(&tpl, &admin_options()))
+        .unwrap_or_else(|e| panic!("DeleteRecords {topic}/{partition} before {before}: {e}"));
+    for element in result.elements() {
+        if let Err(e) = element.error() {
+            panic!("DeleteRecords {topic}/{partition} before {before}: {e}");
+        }
+    }
+}
+
+/// Deletes `topic` and waits until the cluster at `bootstrap` no longer lists it.
+pub fn delete_topic(bootstrap: &str, topic: &str) {
+    let results = block_on(admin(bootstrap).delete_topics(&[topic], &admin_options()))
+        .unwrap_or_else(|e| panic!("deleting {topic} on {bootstrap}: {e}"));
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("deleting {name} on {bootstrap}: {code}");
+        }
+    }
+    wait::until(
+        &format!("{topic} gone from {bootstrap}"),
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || match partition_count(bootstrap, topic) {
+            None => Ok(()),
+            Some(n) => Err(format!("{n} partitions")),
+        },
+        String::new,
+    );
+}

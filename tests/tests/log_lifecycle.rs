@@ -7,11 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures::executor::block_on;
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::{GetNodeStatusResponse, SourceOffset, TranslateOffsetsRequest};
 use strait_tests::cluster::{connect, status_at};
@@ -42,50 +38,6 @@ fn read_offsets(bootstrap: &str, topic: &str, partition: i32) -> Vec<(i64, Recor
 
 fn records(read: &[(i64, Record)]) -> Vec<Record> {
     read.iter().map(|(_, r)| r.clone()).collect()
-}
-
-fn admin_client(bootstrap: &str) -> AdminClient<DefaultClientContext> {
-    admin::client_config(bootstrap)
-        .create()
-        .expect("admin client")
-}
-
-fn admin_options() -> AdminOptions {
-    AdminOptions::new().request_timeout(Some(Duration::from_secs(30)))
-}
-
-/// DeleteRecords: the log start of `topic`/`partition` becomes `before`.
-fn delete_records(bootstrap: &str, topic: &str, partition: i32, before: i64) {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(before))
-        .expect("offset");
-    let result = block_on(admin_client(bootstrap).delete_records(&tpl, &admin_options()))
-        .unwrap_or_else(|e| panic!("DeleteRecords {topic}/{partition} before {before}: {e}"));
-    for element in result.elements() {
-        if let Err(e) = element.error() {
-            panic!("DeleteRecords {topic}/{partition} before {before}: {e}");
-        }
-    }
-}
-
-fn delete_topic(bootstrap: &str, topic: &str) {
-    let results = block_on(admin_client(bootstrap).delete_topics(&[topic], &admin_options()))
-        .unwrap_or_else(|e| panic!("deleting {topic} on {bootstrap}: {e}"));
-    for result in results {
-        if let Err((name, code)) = result {
-            panic!("deleting {name} on {bootstrap}: {code}");
-        }
-    }
-    wait::until(
-        &format!("{topic} gone from {bootstrap}"),
-        DEADLINE,
-        POLL,
-        || match admin::partition_count(bootstrap, topic) {
-            None => Ok(()),
-            Some(n) => Err(format!("{n} partitions")),
-        },
-        String::new,
-    );
 }
 
 /// Translates `offsets` of `topic` partition 0 through the control API: `(source, target,
@@ -482,7 +434,7 @@ fn delete_records_trims_the_offset_runs_below_the_log_start() {
     all.extend(second.iter().cloned());
     verify::wait_for_tail(tgt, &remote, &[all], Some(&strait));
 
-    delete_records(src, &topic, 0, 150);
+    admin::delete_records(src, &topic, 0, 150);
     wait::until(
         "the runs below the log start trimmed",
         DEADLINE,
@@ -553,7 +505,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
     copy_and_stop(&config, &topic, &generated[..100]);
 
     data::produce(src, &topic, 0, &generated[100..300]);
-    delete_records(src, &topic, 0, 250);
+    admin::delete_records(src, &topic, 0, 250);
     let mut strait = Strait::start(&config.toml(), "toml");
     let mut expected: Vec<Record> = generated[..100].to_vec();
     expected.extend_from_slice(&generated[250..300]);
@@ -627,7 +579,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
         || strait.log_tail(10),
     );
     data::produce(src, &topic, 0, &generated[300..400]);
-    delete_records(src, &topic, 0, 330);
+    admin::delete_records(src, &topic, 0, 330);
     run_cli_ok(&["flows", "resume", FLOW, "--contact", &contact(&config)]);
     expected.extend_from_slice(&generated[330..400]);
     let reader = verify::wait_for_tail(tgt, &remote, &[expected.clone()], Some(&strait));
@@ -670,7 +622,7 @@ fn auto_offset_reset_latest_skips_to_the_high_watermark() {
     copy_and_stop(&config, &topic, &generated[..100]);
 
     data::produce(src, &topic, 0, &generated[100..300]);
-    delete_records(src, &topic, 0, 250);
+    admin::delete_records(src, &topic, 0, 250);
     // The same node, now on an mm2.properties as a MirrorMaker 2 user writes it.
     let properties = format!(
         "{}A.consumer.auto.offset.reset = latest\n",
@@ -713,7 +665,7 @@ fn auto_offset_reset_none_stops_the_partition_with_a_clear_error() {
     copy_and_stop(&config, &topic, &generated[..50]);
 
     data::produce(src, &topic, 0, &generated[50..200]);
-    delete_records(src, &topic, 0, 120);
+    admin::delete_records(src, &topic, 0, 120);
     let strait = Strait::start(&config.toml(), "toml");
     let reported = wait_report(&config, &strait, &topic, "the partition backing off", |r| {
         r.4 == "backing_off"
@@ -759,7 +711,7 @@ fn a_source_topic_deleted_under_a_running_flow_is_released() {
     let doomed_sent = data::produce_generated_range(src, &doomed, 2, 0..100, base_ts);
     verify::wait_for_tail(tgt, &format!("A.{doomed}"), &doomed_sent, Some(&strait));
 
-    delete_topic(src, &doomed);
+    admin::delete_topic(src, &doomed);
     wait::until(
         "the deleted topic's partitions gone from the assignment and the node",
         DEADLINE,
@@ -843,7 +795,7 @@ fn a_remote_topic_deleted_under_a_running_flow_is_recreated_and_nothing_after_is
         || strait.log_tail(30),
     );
 
-    delete_topic(tgt, &remote);
+    admin::delete_topic(tgt, &remote);
     let after = data::produce_generated_range(src, &topic, 3, 100..300, base_ts);
     let reader = verify::wait_for_tail(tgt, &remote, &after, Some(&strait));
     assert_eq!(admin::partition_count(tgt, &remote), Some(3));

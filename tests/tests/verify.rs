@@ -10,7 +10,6 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use strait_tests::cluster::StraitCluster;
 use strait_tests::config::Config;
@@ -275,21 +274,6 @@ fn ensure_topic(bootstrap: &str, topic: &str, partitions: usize) {
     );
 }
 
-fn delete_topic(bootstrap: &str, topic: &str) {
-    block_on(admin_client(bootstrap).delete_topics(&[topic], &admin_options()))
-        .unwrap_or_else(|e| panic!("deleting {topic}: {e}"));
-    wait::until(
-        &format!("{topic} gone from {bootstrap}"),
-        DEADLINE,
-        POLL,
-        || match admin::partition_count(bootstrap, topic) {
-            None => Ok(()),
-            Some(n) => Err(format!("{n} partitions")),
-        },
-        String::new,
-    );
-}
-
 /// Strait copies 6 partitions; with the flow paused, the remote topic is replaced by a copy the
 /// test writes itself at the same offsets (Strait's runs map source n to target n), altered in
 /// one way per partition. Verify finds each, with both offsets, and exits 1.
@@ -309,7 +293,7 @@ fn altered_removed_and_duplicated_records_are_found_with_their_offsets() {
     assert_eq!(code, Some(0));
     run_cli_ok(&["--contact", &contact(&config), "flows", "pause", FLOW]);
 
-    delete_topic(tgt, &remote);
+    admin::delete_topic(tgt, &remote);
     ensure_topic(tgt, &remote, 6);
     let mut copy: Vec<Vec<Record>> = sent.clone();
     copy[0][10].value = Some(b"changed".to_vec());
@@ -368,20 +352,6 @@ fn altered_removed_and_duplicated_records_are_found_with_their_offsets() {
     assert!(out.stdout.contains("MISMATCH"), "{}", out.stdout);
 }
 
-/// DeleteRecords: the log start of `topic`/`partition` becomes `before`.
-fn delete_records(bootstrap: &str, topic: &str, partition: i32, before: i64) {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(before))
-        .expect("offset");
-    let result = block_on(admin_client(bootstrap).delete_records(&tpl, &admin_options()))
-        .unwrap_or_else(|e| panic!("DeleteRecords {topic}/{partition} before {before}: {e}"));
-    for element in result.elements() {
-        if let Err(e) = element.error() {
-            panic!("DeleteRecords {topic}/{partition} before {before}: {e}");
-        }
-    }
-}
-
 /// Records deleted from the source after the copy (retention, DeleteRecords) are not a
 /// mismatch: verify starts at the source's log start. Records deleted from the target are.
 #[test]
@@ -401,7 +371,7 @@ fn records_gone_from_the_source_are_no_mismatch_records_gone_from_the_target_are
     verify::wait_for_tail(tgt, &remote, &sent, Some(&strait));
     verify_through(&contact(&config), &topic, &[100], &strait);
 
-    delete_records(src, &topic, 0, 60);
+    admin::delete_records(src, &topic, 0, 60);
     let (code, report) = verify_json(&contact(&config), &topic);
     assert_eq!(code, Some(0), "{report:#}");
     let v = partition(&report, 0);
@@ -418,7 +388,7 @@ fn records_gone_from_the_source_are_no_mismatch_records_gone_from_the_target_are
         "{v:#}"
     );
 
-    delete_records(tgt, &remote, 0, 80);
+    admin::delete_records(tgt, &remote, 0, 80);
     let (code, report) = verify_json(&contact(&config), &topic);
     assert_eq!(code, Some(1), "{report:#}");
     let v = partition(&report, 0);
