@@ -6,6 +6,9 @@
 #   benches/throughput.sh                                   # every case, 60 s target pause
 #   benches/throughput.sh -- --sizes 1024 --partitions 24   # arguments after -- go to strait-throughput
 #   benches/throughput.sh -- --pause-only --pause-secs 60
+#   benches/throughput.sh -- --mm2                         # Strait, MirrorMaker 2 (dedicated mode) and
+#                                                           # the raw copy on the same backlog, 3 rounds
+#   benches/throughput.sh -- --mm2 --rounds 1 --sizes 100 --records-100 500000
 #   STRAIT_BIN=/path/to/strait benches/throughput.sh        # measure that binary (not built)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,6 +9,8 @@
 //!   data dir) and their `strait.v1.Status` over gRPC;
 //! - [`load`]: a steady producer whose records carry a per-partition sequence number, with the
 //!   count produced so far readable at any time;
+//! - [`mm2`]: MirrorMaker 2 in dedicated mode as a child process, and the mm2.properties the
+//!   MirrorMaker 2 comparison gives both it and Strait;
 //! - [`procfs`]: CPU time and memory of a process, and the machine's CPU time, from `/proc`;
 //! - [`scrape`]: a node's Prometheus endpoint;
 //! - [`steady`]: waiting for the remote topic and for a complete, agreed, balanced cluster;
@@ -17,6 +19,7 @@
 
 pub mod cluster;
 pub mod load;
+pub mod mm2;
 pub mod procfs;
 pub mod scrape;
 pub mod steady;

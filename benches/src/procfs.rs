@@ -65,6 +65,13 @@ pub fn machine_cpu() -> Option<(Duration, Duration)> {
     ))
 }
 
+/// The load averages over 1, 5 and 15 minutes, as `/proc/loadavg` shows them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 /// Cores of the machine.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -10,8 +10,13 @@
 //! minus the record's producer timestamp) of the raw copy and of one node. The paused-target mode
 //! freezes the target broker for a while under load and reports a node's RSS.
 //!
-//! Every process (brokers, nodes, raw copies) is a child killed by PID when its run ends, and by
-//! the kernel (PR_SET_PDEATHSIG) if this process dies.
+//! `--mm2` runs the MirrorMaker 2 comparison instead: per case a backlog preloaded once, then
+//! `--rounds` rounds, each copying it with one Strait node, MirrorMaker 2 in dedicated mode (both
+//! on the same mm2.properties) and the raw copy, each to a fresh target broker, timed on the
+//! target's high watermarks from the first record landed to the last (start-up excluded alike).
+//!
+//! Every process (brokers, nodes, raw copies, MirrorMaker 2) is a child killed by PID when its run
+//! ends, and by the kernel (PR_SET_PDEATHSIG) if this process dies.
 
 use std::io::BufRead as _;
 use std::net::SocketAddr;
@@ -25,7 +30,8 @@ use clap::Parser;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use strait_bench::{procfs, scrape};
+use strait_bench::mm2::Mm2;
+use strait_bench::{mm2, procfs, scrape};
 use strait_config::{DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS};
 use strait_tests::broker::free_port;
 use strait_tests::config::{ClusterSettings, Config};
@@ -72,6 +78,14 @@ struct Args {
     /// The raw copy binary.
     #[arg(long, env = "RAWCOPY_BIN")]
     rawcopy_bin: PathBuf,
+    /// The MirrorMaker 2 comparison instead: Strait (1 node) and MirrorMaker 2 (dedicated mode)
+    /// on the same mm2.properties, and the raw copy, each copying the preloaded backlog; the
+    /// latency and paused-target modes are not run.
+    #[arg(long)]
+    mm2: bool,
+    /// Rounds of the MirrorMaker 2 comparison (each: Strait, MM2, raw copy for every case).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// The source consumers' `fetch.wait.max.ms`, Strait's and the raw copy's: Tansu does not wake a
@@ -151,6 +165,8 @@ enum Copier {
         metrics: Vec<SocketAddr>,
         _data: Vec<TempDir>,
     },
+    /// MirrorMaker 2 in dedicated mode (the MM2 comparison only: counted on the target).
+    Mm2(Mm2),
 }
 
 impl Copier {
@@ -230,10 +246,21 @@ impl Copier {
         }
     }
 
+    /// One Strait node on an mm2.properties (the MM2 comparison: counted on the target, no
+    /// metrics endpoint).
+    fn strait_properties(properties: &str, data: TempDir) -> Copier {
+        Copier::Strait {
+            nodes: vec![Strait::start(properties, "properties")],
+            metrics: Vec::new(),
+            _data: vec![data],
+        }
+    }
+
     fn pids(&self) -> Vec<u32> {
         match self {
             Copier::Raw { child, .. } => vec![child.id()],
             Copier::Strait { nodes, .. } => nodes.iter().map(Strait::pid).collect(),
+            Copier::Mm2(mm2) => vec![mm2.pid()],
         }
     }
 
@@ -258,13 +285,14 @@ impl Copier {
                 }
                 Ok(total)
             }
+            Copier::Mm2(_) => Err("MirrorMaker 2 is counted on the target".to_owned()),
         }
     }
 
     /// The in-flight bytes of every node (Strait only).
     fn in_flight_bytes(&self) -> u64 {
         match self {
-            Copier::Raw { .. } => 0,
+            Copier::Raw { .. } | Copier::Mm2(_) => 0,
             Copier::Strait { metrics, .. } => metrics
                 .iter()
                 .filter_map(|addr| scrape::scrape(*addr).ok())
@@ -291,12 +319,16 @@ impl Copier {
                 }
                 Ok(())
             }
+            Copier::Mm2(mm2) => mm2
+                .alive()
+                .map_err(|e| format!("{e}:\n{}", mm2.log_tail(40))),
         }
     }
 
     fn log_tail(&self) -> String {
         match self {
             Copier::Raw { .. } => String::new(),
+            Copier::Mm2(mm2) => format!("--- MirrorMaker 2:\n{}", mm2.log_tail(40)),
             Copier::Strait { nodes, .. } => nodes
                 .iter()
                 .map(|n| format!("--- node {}:\n{}", n.pid(), n.log_tail(20)))
@@ -879,11 +911,354 @@ fn paused_target(args: &Args, source: &Broker) -> Result<(), String> {
     Ok(())
 }
 
+// ---- The MirrorMaker 2 comparison (`--mm2`) ----
+
+/// The copiers of the MM2 comparison, in the order each round runs them.
+#[derive(Clone, Copy, PartialEq)]
+enum Contender {
+    Strait,
+    Mm2,
+    Raw,
+}
+
+impl Contender {
+    const ALL: [Contender; 3] = [Contender::Strait, Contender::Mm2, Contender::Raw];
+
+    fn name(self) -> &'static str {
+        match self {
+            Contender::Strait => "strait 1 node",
+            Contender::Mm2 => "mirrormaker 2",
+            Contender::Raw => "raw copy",
+        }
+    }
+}
+
+/// One copy of a backlog, timed on the target: from the first sample where a record of it had
+/// landed on the target until the sample where all had (JVM and node start-up excluded alike).
+#[derive(Clone, Copy, Default)]
+struct Backlog {
+    /// Process start until the first record landed.
+    start_s: f64,
+    /// First record landed until caught up.
+    copy_s: f64,
+    records_per_s: f64,
+    mb_per_s: f64,
+    /// CPU seconds of the copier during the copy, and from its start to caught up.
+    cpu_copy_s: f64,
+    cpu_total_s: f64,
+    cpu_s_per_gb: f64,
+    /// Cores the whole machine used during the copy.
+    machine_cores: f64,
+    peak_rss_mib: f64,
+}
+
+/// The records on `topic` of the target (sum of the high watermarks), `None` while the topic
+/// or one of its partitions is not there.
+fn landed(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Option<u64> {
+    let mut sum = 0;
+    for partition in 0..partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(2))
+            .ok()?;
+        sum += high.max(0) as u64;
+    }
+    Some(sum)
+}
+
+/// Starts `contender` on a fresh target broker and times its copy of the backlog of `case`
+/// preloaded on `topic`.
+fn copy_backlog(
+    args: &Args,
+    source: &Broker,
+    topic: &str,
+    case: Case,
+    contender: Contender,
+) -> Result<Backlog, String> {
+    let target = Broker::start("target");
+    let remote = match contender {
+        Contender::Raw => format!("raw.{topic}"),
+        Contender::Strait | Contender::Mm2 => format!("A.{topic}"),
+    };
+    let data = temp_dir("strait-bench-data-");
+    let properties = mm2::properties(
+        source.bootstrap(),
+        target.bootstrap(),
+        topic,
+        procfs::cores(),
+        data.path(),
+        free_port(),
+    );
+    let consumer: BaseConsumer = admin::client_config(target.bootstrap())
+        .create()
+        .map_err(|e| format!("a consumer of the target: {e}"))?;
+    let started = Instant::now();
+    let mut copier = match contender {
+        Contender::Strait => Copier::strait_properties(&properties, data),
+        Contender::Mm2 => Copier::Mm2(Mm2::start(&properties)?),
+        Contender::Raw => Copier::raw(
+            args,
+            source.bootstrap(),
+            target.bootstrap(),
+            topic,
+            case.partitions,
+        ),
+    };
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let pids = copier.pids();
+    // (at, records landed, copier CPU, machine busy, machine total) of the first sample with
+    // records on the target.
+    let mut first: Option<(Instant, u64, Duration, Duration, Duration)> = None;
+    let mut topic_seen = false;
+    loop {
+        copier.alive()?;
+        if !topic_seen {
+            topic_seen = admin::try_topics(target.bootstrap(), Duration::from_secs(5))
+                .is_ok_and(|t| t.get(&remote).copied() == Some(case.partitions as usize));
+        }
+        let count = if topic_seen {
+            landed(&consumer, &remote, case.partitions)
+        } else {
+            None
+        };
+        let at = Instant::now();
+        let cpu = cpu_sum(&pids);
+        let (busy, total) = procfs::machine_cpu().unwrap_or_default();
+        if let Some(records) = count.filter(|n| *n > 0) {
+            if first.is_none() {
+                first = Some((at, records, cpu, busy, total));
+            }
+            if records >= case.records {
+                let (t0, r0, cpu0, busy0, total0) = first.expect("set above");
+                let copy_s = (at - t0).as_secs_f64();
+                if copy_s <= 0.0 || records <= r0 {
+                    return Err(format!(
+                        "{} copied {} records within one {SAMPLE:?} sample: use more records",
+                        contender.name(),
+                        case.records
+                    ));
+                }
+                let copied = (records - r0) as f64;
+                let bytes = copied * case.size as f64;
+                let cpu_copy_s = (cpu - cpu0).as_secs_f64();
+                let machine_share =
+                    (busy - busy0).as_secs_f64() / (total - total0).as_secs_f64().max(1e-9);
+                return Ok(Backlog {
+                    start_s: (t0 - started).as_secs_f64(),
+                    copy_s,
+                    records_per_s: copied / copy_s,
+                    mb_per_s: bytes / copy_s / 1e6,
+                    cpu_copy_s,
+                    cpu_total_s: cpu.as_secs_f64(),
+                    cpu_s_per_gb: cpu_copy_s / (bytes / 1e9),
+                    machine_cores: machine_share * procfs::cores() as f64,
+                    peak_rss_mib: pids
+                        .iter()
+                        .filter_map(|pid| procfs::peak_rss_kib(*pid))
+                        .map(mib)
+                        .sum(),
+                });
+            }
+        }
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "{}: {count:?} of {} records on {remote} after {timeout:?}\n{}",
+                contender.name(),
+                case.records,
+                copier.log_tail()
+            ));
+        }
+        std::thread::sleep(SAMPLE);
+    }
+}
+
+/// Median, min and max of `values` (not empty).
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    (median, sorted[0], sorted[n - 1])
+}
+
+/// `median (min–max)` with `decimals`; the median alone for one round.
+fn show(values: &[f64], decimals: usize) -> String {
+    let (median, min, max) = spread(values);
+    if values.len() == 1 {
+        format!("{median:.decimals$}")
+    } else {
+        format!("{median:.decimals$} ({min:.decimals$}–{max:.decimals$})")
+    }
+}
+
+/// The runs of one case: per contender, one [`Backlog`] per round.
+struct Versus {
+    case: Case,
+    runs: Vec<(Contender, Vec<Backlog>)>,
+}
+
+impl Versus {
+    fn of(&self, contender: Contender) -> &[Backlog] {
+        self.runs
+            .iter()
+            .find(|(c, _)| *c == contender)
+            .map_or(&[], |(_, runs)| runs.as_slice())
+    }
+
+    fn median(&self, contender: Contender, figure: fn(&Backlog) -> f64) -> f64 {
+        let values: Vec<f64> = self.of(contender).iter().map(figure).collect();
+        spread(&values).0
+    }
+}
+
+fn versus_mm2(args: &Args, source: &Broker) -> Result<(), String> {
+    let load_at_start = procfs::load_average();
+    let mut cases = Vec::new();
+    for &size in &args.sizes {
+        for &partitions in &args.partitions {
+            let records = if size >= 1000 {
+                args.records_1k
+            } else {
+                args.records_100
+            };
+            let case = Case {
+                size,
+                partitions,
+                records,
+            };
+            let topic = names::unique(&format!("mm2-{}b-{}p", case.size, case.partitions));
+            preload(source.bootstrap(), &topic, case);
+            cases.push((
+                topic,
+                Versus {
+                    case,
+                    runs: Contender::ALL.iter().map(|c| (*c, Vec::new())).collect(),
+                },
+            ));
+        }
+    }
+    for round in 1..=args.rounds {
+        for (topic, versus) in &mut cases {
+            for (contender, runs) in &mut versus.runs {
+                let run = copy_backlog(args, source, topic, versus.case, *contender)?;
+                eprintln!(
+                    "  round {round}, {}, {}: start {:.1} s, copy {:.2} s, {:.0} records/s, {:.1} MB/s, \
+                     {:.1} CPU s ({:.1} s/GB), peak RSS {:.0} MiB; machine {:.2} cores busy, load {}",
+                    versus.case,
+                    contender.name(),
+                    run.start_s,
+                    run.copy_s,
+                    run.records_per_s,
+                    run.mb_per_s,
+                    run.cpu_copy_s,
+                    run.cpu_s_per_gb,
+                    run.peak_rss_mib,
+                    run.machine_cores,
+                    procfs::load_average()
+                );
+                runs.push(run);
+            }
+        }
+    }
+    let results: Vec<Versus> = cases.into_iter().map(|(_, v)| v).collect();
+    print_versus(args, &results, &load_at_start);
+    Ok(())
+}
+
+fn print_versus(args: &Args, results: &[Versus], load_at_start: &str) {
+    println!();
+    println!(
+        "Strait against MirrorMaker 2 (dedicated mode, same mm2.properties) and the raw copy: {} \
+         round(s), median (min–max); machine: {} cores shared by both brokers, the copier and this \
+         harness; load average (1/5/15 min) {load_at_start} at the start, {} at the end",
+        args.rounds,
+        procfs::cores(),
+        procfs::load_average()
+    );
+    println!(
+        "start s: process start to the first record on the target; copy s: from then to the last \
+         (records/s, MB/s, CPU s and CPU s/GB over that window); CPU s from start: the process's \
+         whole CPU time until caught up"
+    );
+    println!();
+    println!(
+        "| case | copier | records | start s | copy s | records/s | MB/s | CPU s | CPU s from start | CPU s/GB | peak RSS MiB | machine cores busy |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in results {
+        for (contender, runs) in &r.runs {
+            let col = |figure: fn(&Backlog) -> f64, decimals: usize| {
+                show(&runs.iter().map(figure).collect::<Vec<_>>(), decimals)
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.case,
+                contender.name(),
+                r.case.records,
+                col(|b| b.start_s, 1),
+                col(|b| b.copy_s, 2),
+                col(|b| b.records_per_s, 0),
+                col(|b| b.mb_per_s, 1),
+                col(|b| b.cpu_copy_s, 1),
+                col(|b| b.cpu_total_s, 1),
+                col(|b| b.cpu_s_per_gb, 1),
+                col(|b| b.peak_rss_mib, 0),
+                col(|b| b.machine_cores, 2),
+            );
+        }
+    }
+    println!();
+    println!(
+        "| case | strait/MM2 throughput | strait/MM2 CPU per GB | strait/MM2 peak RSS | raw/MM2 throughput |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let ratio = |r: &Versus, a: Contender, figure: fn(&Backlog) -> f64| {
+        r.median(a, figure) / r.median(Contender::Mm2, figure)
+    };
+    for r in results {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            r.case,
+            ratio(r, Contender::Strait, |b| b.records_per_s),
+            ratio(r, Contender::Strait, |b| b.cpu_s_per_gb),
+            ratio(r, Contender::Strait, |b| b.peak_rss_mib),
+            ratio(r, Contender::Raw, |b| b.records_per_s),
+        );
+    }
+    println!();
+    let all = |f: &dyn Fn(&Versus) -> bool| results.iter().all(f);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "goal throughput >= 2 x MM2: {}",
+        verdict(all(
+            &|r| ratio(r, Contender::Strait, |b| b.records_per_s) >= 2.0
+        ))
+    );
+    println!(
+        "goal CPU per GB <= 0.5 x MM2: {}",
+        verdict(all(
+            &|r| ratio(r, Contender::Strait, |b| b.cpu_s_per_gb) <= 0.5
+        ))
+    );
+    println!(
+        "goal peak RSS <= 0.25 x MM2: {}",
+        verdict(all(
+            &|r| ratio(r, Contender::Strait, |b| b.peak_rss_mib) <= 0.25
+        ))
+    );
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let source = Broker::start("source");
     let mut results = Vec::new();
     let mut run = || -> Result<(), String> {
+        if args.mm2 {
+            return versus_mm2(&args, &source);
+        }
         if !args.pause_only {
             for &size in &args.sizes {
                 for &partitions in &args.partitions {
