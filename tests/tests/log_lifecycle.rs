@@ -569,7 +569,7 @@ fn records_deleted_below_the_position_are_skipped_and_reported() {
         DEADLINE,
         POLL,
         || {
-            // It stays listed, as paused (with its lag), once its actor is gone.
+            // A paused partition stays listed (with its lag), as `paused`.
             let status = status_at(&contact(&config))?;
             match partition_report(&status, &topic) {
                 Some(r) if r.4 != "paused" => Err(format!("still running: {r:?}")),
