@@ -137,6 +137,12 @@ pub struct PartitionActor {
     backoff: Duration,
     running_since: Instant,
     retiring: bool,
+    /// It retired and said so ([`Retired`]). Its supervisor restarts a stopped actor while an
+    /// address of it is still held (the flow drops its own when it handles `Retired`): such a
+    /// restart stays idle until then, and says nothing twice (a second `Retired` could be taken
+    /// for the retirement of a new actor of the same partition), touching no assignment or
+    /// position.
+    retired: bool,
     /// The last range of source offsets passed over because the source no longer held them (or
     /// `auto.offset.reset = latest` passed over them); counted in the node's status.
     last_skip: Option<(i64, i64)>,
@@ -193,6 +199,7 @@ impl PartitionActor {
             backoff: Duration::ZERO,
             running_since: Instant::now(),
             retiring: false,
+            retired: false,
             last_skip: None,
             span: tracing::info_span!("partition", flow = %spec.flow, topic = %spec.tp.topic,
                 partition = spec.tp.partition, epoch = spec.epoch),
@@ -438,6 +445,10 @@ impl Actor for PartitionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if self.retired {
+            // Idle until the flow drops its address (then actix stops it for good).
+            return;
+        }
         let _span = self.span.clone().entered();
         ctx.set_mailbox_capacity(16);
         ctx.run_interval(self.spec.flush_interval, Self::tick);
@@ -449,6 +460,9 @@ impl Actor for PartitionActor {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         self.stream = None;
         self.unassign();
@@ -465,12 +479,16 @@ impl Actor for PartitionActor {
                 position: self.ack.committed(),
                 runs: self.ack.take_cluster_runs(),
             });
+            self.retired = true;
         }
     }
 }
 
 impl Supervised for PartitionActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
             partition = self.spec.tp.partition, backoff_ms = self.backoff.as_millis() as u64,
             "restarting partition");
