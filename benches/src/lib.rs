@@ -24,3 +24,14 @@ pub mod procfs;
 pub mod scrape;
 pub mod steady;
 pub mod watch;
+
+/// "release build" or "debug build": which `strait` binary `$STRAIT_BIN` names (the benchmark
+/// scripts build one of the two profiles).
+pub fn strait_build() -> String {
+    let strait_bin = std::path::PathBuf::from(std::env::var_os("STRAIT_BIN").unwrap_or_default());
+    if strait_bin.components().any(|c| c.as_os_str() == "release") {
+        "release build".to_owned()
+    } else {
+        "debug build".to_owned()
+    }
+}

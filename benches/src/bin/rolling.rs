@@ -15,7 +15,7 @@
 //! the goal check, and the records produced, lost and replayed.
 
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -310,12 +310,7 @@ fn machine(build: &str, args: &Args) -> String {
 }
 
 fn run(args: &Args, work: &Path, report: &mut Report) -> Result<(), String> {
-    let strait_bin = PathBuf::from(std::env::var_os("STRAIT_BIN").unwrap_or_default());
-    report.build = if strait_bin.components().any(|c| c.as_os_str() == "release") {
-        "release build".to_owned()
-    } else {
-        "debug build".to_owned()
-    };
+    report.build = strait_bench::strait_build();
     eprintln!("starting the brokers...");
     // Declared first, dropped last: the nodes go before the brokers.
     let source = Broker::start("source");

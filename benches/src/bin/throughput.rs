@@ -102,6 +102,26 @@ struct Case {
     records: u64,
 }
 
+/// The cases `--sizes` × `--partitions` ask for, each with its record count.
+fn all_cases(args: &Args) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for &size in &args.sizes {
+        for &partitions in &args.partitions {
+            let records = if size >= 1000 {
+                args.records_1k
+            } else {
+                args.records_100
+            };
+            cases.push(Case {
+                size,
+                partitions,
+                records,
+            });
+        }
+    }
+    cases
+}
+
 impl std::fmt::Display for Case {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let size = if self.size >= 1024 {
@@ -1117,28 +1137,16 @@ impl Versus {
 fn versus_mm2(args: &Args, source: &Broker) -> Result<(), String> {
     let load_at_start = procfs::load_average();
     let mut cases = Vec::new();
-    for &size in &args.sizes {
-        for &partitions in &args.partitions {
-            let records = if size >= 1000 {
-                args.records_1k
-            } else {
-                args.records_100
-            };
-            let case = Case {
-                size,
-                partitions,
-                records,
-            };
-            let topic = names::unique(&format!("mm2-{}b-{}p", case.size, case.partitions));
-            preload(source.bootstrap(), &topic, case);
-            cases.push((
-                topic,
-                Versus {
-                    case,
-                    runs: Contender::ALL.iter().map(|c| (*c, Vec::new())).collect(),
-                },
-            ));
-        }
+    for case in all_cases(args) {
+        let topic = names::unique(&format!("mm2-{}b-{}p", case.size, case.partitions));
+        preload(source.bootstrap(), &topic, case);
+        cases.push((
+            topic,
+            Versus {
+                case,
+                runs: Contender::ALL.iter().map(|c| (*c, Vec::new())).collect(),
+            },
+        ));
     }
     for round in 1..=args.rounds {
         for (topic, versus) in &mut cases {
@@ -1260,20 +1268,8 @@ fn main() -> std::process::ExitCode {
             return versus_mm2(&args, &source);
         }
         if !args.pause_only {
-            for &size in &args.sizes {
-                for &partitions in &args.partitions {
-                    let records = if size >= 1000 {
-                        args.records_1k
-                    } else {
-                        args.records_100
-                    };
-                    let case = Case {
-                        size,
-                        partitions,
-                        records,
-                    };
-                    results.push(run_case(&args, &source, case)?);
-                }
+            for case in all_cases(&args) {
+                results.push(run_case(&args, &source, case)?);
             }
             print_results(&results);
         }
