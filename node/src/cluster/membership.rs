@@ -651,8 +651,31 @@ async fn forget_old_membership(
     }
 }
 
-/// Marks a join failure that retrying cannot fix.
-const FATAL: &str = "fatal: ";
+/// Why one join attempt failed, and whether another attempt can help.
+#[derive(Debug)]
+enum JoinAttemptError {
+    /// The contact cannot be reached or is not ready (no leader yet, ...): retried with backoff.
+    Retriable(String),
+    /// Another cluster, this node's id taken by another member, a bad request, or a missing or
+    /// wrong control token: retrying cannot help.
+    Fatal(String),
+}
+
+impl JoinAttemptError {
+    fn retriable(reason: String) -> Self {
+        Self::Retriable(reason)
+    }
+
+    fn from_status(status: tonic::Status) -> Self {
+        match status.code() {
+            tonic::Code::FailedPrecondition
+            | tonic::Code::AlreadyExists
+            | tonic::Code::InvalidArgument
+            | tonic::Code::Unauthenticated => Self::Fatal(status.message().to_owned()),
+            _ => Self::Retriable(status.message().to_owned()),
+        }
+    }
+}
 
 /// An error with its causes ("transport error: connection refused"), as tonic's own Display
 /// only names the outermost.
@@ -682,10 +705,10 @@ async fn join(
     loop {
         let attempt = async {
             let channel = super::tls::endpoint(contact, tls)
-                .map_err(|e| error_chain(&e))?
+                .map_err(|e| JoinAttemptError::retriable(error_chain(&e)))?
                 .connect()
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(|e| JoinAttemptError::retriable(error_chain(&e)))?;
             let mut client = RaftTransportClient::new(channel);
             // Every node of a cluster shares its control token: a joining node sends its own.
             let mut request = tonic::Request::new(JoinRequest {
@@ -699,15 +722,7 @@ async fn join(
             client
                 .join(request)
                 .await
-                .map_err(|status| match status.code() {
-                    // Another cluster, this node's id taken by another member, a bad request, or
-                    // a missing or wrong control token: retrying cannot help.
-                    tonic::Code::FailedPrecondition
-                    | tonic::Code::AlreadyExists
-                    | tonic::Code::InvalidArgument
-                    | tonic::Code::Unauthenticated => format!("{FATAL}{}", status.message()),
-                    _ => status.message().to_owned(),
-                })
+                .map_err(JoinAttemptError::from_status)
         };
         match attempt.await {
             Ok(response) => {
@@ -717,10 +732,11 @@ async fn join(
                 tracing::info!(%contact, "joined the cluster");
                 return Ok(());
             }
-            Err(reason) if reason.starts_with(FATAL) || tokio::time::Instant::now() > deadline => {
-                return Err(failed(reason.trim_start_matches(FATAL).to_owned()));
+            Err(JoinAttemptError::Fatal(reason)) => return Err(failed(reason)),
+            Err(JoinAttemptError::Retriable(reason)) if tokio::time::Instant::now() > deadline => {
+                return Err(failed(reason));
             }
-            Err(reason) => {
+            Err(JoinAttemptError::Retriable(reason)) => {
                 tracing::warn!(%contact, %reason, "join failed, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
