@@ -8,22 +8,18 @@
 //! partition → node assignment with epochs, replicated positions) and the leader's balanced, sticky
 //! assignment planner; `raft` drives the Raft group (raft-rs) that agrees on it.
 
-mod assignment;
-mod cluster;
-mod error;
 mod filter;
-mod flow;
 pub mod mm2;
 mod policy;
 pub mod raft;
-mod topic;
 
 pub mod state;
 
-pub use assignment::{NodeId, Owner};
-pub use cluster::ClusterAlias;
-pub use error::DomainError;
 pub use filter::{is_internal_topic, TopicFilter, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE};
-pub use flow::FlowId;
 pub use policy::ReplicationPolicy;
-pub use topic::TopicPartition;
+// The domain types live in their own crate so that storage can encode them without depending on
+// the coordinator; they are re-exported here, where the rest of Strait has always found them.
+pub use strait_domain::{
+    ClusterAlias, DomainError, FlowId, NodeId, OffsetRun, OffsetRuns, Owner, PartitionKey,
+    Position, RunRecorder, TopicPartition, Translation,
+};

@@ -2,7 +2,8 @@
 //!
 //! One sled database per node (in the node's data dir) holds one tree per concern. Today that is the
 //! replicated positions, the exact source → target offset mappings (`offset_runs`) and the Raft
-//! log (entries, hard state, conf state, snapshot, node identity).
+//! log (entries, hard state, conf state, snapshot, node identity). The values stored are domain
+//! types (`strait-domain`); this crate only encodes them.
 
 mod error;
 mod offset_map;
@@ -11,7 +12,7 @@ mod raft_log;
 mod store;
 
 pub use error::StorageError;
-pub use offset_map::{OffsetMapStore, OffsetRun, OffsetRuns, RunRecorder, Translation};
-pub use positions::{Position, PositionKey, PositionStore};
+pub use offset_map::OffsetMapStore;
+pub use positions::PositionStore;
 pub use raft_log::RaftLog;
 pub use store::Store;

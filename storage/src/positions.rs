@@ -1,83 +1,59 @@
-use crate::{OffsetMapStore, OffsetRun, StorageError};
+//! Replicated positions in sled (tree `positions`, key `flow \0 topic \0 partition(be)`, value
+//! `next_source_offset(be) last_target_offset(be)`). [`Position`] and [`PartitionKey`] are domain
+//! types; this module only encodes them.
 
-/// Where replication of one source partition stands: every source offset below
-/// `next_source_offset` has been acknowledged by the target (and every one before it), and the
-/// last of them landed at `last_target_offset` on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// The next source offset to read (Kafka's exclusive "committed offset" convention).
-    pub next_source_offset: i64,
-    /// The target offset of the record at `next_source_offset - 1` (or before it, when that offset
-    /// was a gap), `-1` when nothing was written yet.
-    pub last_target_offset: i64,
+use strait_domain::{OffsetRun, PartitionKey, Position};
+
+use crate::{OffsetMapStore, StorageError};
+
+/// `flow \0 topic \0 partition(be)`: flows and topics cannot contain NUL, so keys of one flow sort
+/// together and never collide. The flow is written as `SOURCE->TARGET`.
+pub(crate) fn encode_key(key: &PartitionKey) -> Vec<u8> {
+    let flow = key.flow.to_string();
+    let mut bytes = Vec::with_capacity(flow.len() + key.tp.topic.len() + 6);
+    bytes.extend_from_slice(flow.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(key.tp.topic.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(&key.tp.partition.to_be_bytes());
+    bytes
 }
 
-/// Identifies a source partition of a flow.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PositionKey {
-    pub flow: String,
-    pub topic: String,
-    pub partition: i32,
+fn decode_key(bytes: &[u8]) -> Result<PartitionKey, StorageError> {
+    let corrupt = || StorageError::Corrupt {
+        what: "position key",
+        len: bytes.len(),
+    };
+    if bytes.len() < 6 {
+        return Err(corrupt());
+    }
+    let (names, partition) = bytes.split_at(bytes.len() - 4);
+    let names = names.strip_suffix(&[0]).ok_or_else(corrupt)?;
+    let split = names.iter().position(|b| *b == 0).ok_or_else(corrupt)?;
+    let flow = std::str::from_utf8(&names[..split]).map_err(|_| corrupt())?;
+    let flow = flow.parse().map_err(|_| corrupt())?;
+    let topic = std::str::from_utf8(&names[split + 1..]).map_err(|_| corrupt())?;
+    let partition = i32::from_be_bytes(partition.try_into().map_err(|_| corrupt())?);
+    Ok(PartitionKey::new(flow, topic, partition))
 }
 
-impl PositionKey {
-    pub fn new(flow: impl Into<String>, topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            flow: flow.into(),
-            topic: topic.into(),
-            partition,
-        }
-    }
-
-    /// `flow \0 topic \0 partition(be)`: flows and topics cannot contain NUL, so keys of one flow sort
-    /// together and never collide.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut key = Vec::with_capacity(self.flow.len() + self.topic.len() + 6);
-        key.extend_from_slice(self.flow.as_bytes());
-        key.push(0);
-        key.extend_from_slice(self.topic.as_bytes());
-        key.push(0);
-        key.extend_from_slice(&self.partition.to_be_bytes());
-        key
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
-        let corrupt = || StorageError::Corrupt {
-            what: "position key",
-            len: bytes.len(),
-        };
-        if bytes.len() < 6 {
-            return Err(corrupt());
-        }
-        let (names, partition) = bytes.split_at(bytes.len() - 4);
-        let names = names.strip_suffix(&[0]).ok_or_else(corrupt)?;
-        let split = names.iter().position(|b| *b == 0).ok_or_else(corrupt)?;
-        let flow = std::str::from_utf8(&names[..split]).map_err(|_| corrupt())?;
-        let topic = std::str::from_utf8(&names[split + 1..]).map_err(|_| corrupt())?;
-        let partition = i32::from_be_bytes(partition.try_into().map_err(|_| corrupt())?);
-        Ok(Self::new(flow, topic, partition))
-    }
+fn encode_position(position: &Position) -> [u8; 16] {
+    let mut value = [0u8; 16];
+    value[..8].copy_from_slice(&position.next_source_offset.to_be_bytes());
+    value[8..].copy_from_slice(&position.last_target_offset.to_be_bytes());
+    value
 }
 
-impl Position {
-    fn encode(&self) -> [u8; 16] {
-        let mut value = [0u8; 16];
-        value[..8].copy_from_slice(&self.next_source_offset.to_be_bytes());
-        value[8..].copy_from_slice(&self.last_target_offset.to_be_bytes());
-        value
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
-        let bytes: &[u8; 16] = bytes.try_into().map_err(|_| StorageError::Corrupt {
-            what: "position",
-            len: bytes.len(),
-        })?;
-        let (source, target) = bytes.split_at(8);
-        Ok(Self {
-            next_source_offset: i64::from_be_bytes(source.try_into().expect("8 bytes")),
-            last_target_offset: i64::from_be_bytes(target.try_into().expect("8 bytes")),
-        })
-    }
+fn decode_position(bytes: &[u8]) -> Result<Position, StorageError> {
+    let bytes: &[u8; 16] = bytes.try_into().map_err(|_| StorageError::Corrupt {
+        what: "position",
+        len: bytes.len(),
+    })?;
+    let (source, target) = bytes.split_at(8);
+    Ok(Position {
+        next_source_offset: i64::from_be_bytes(source.try_into().expect("8 bytes")),
+        last_target_offset: i64::from_be_bytes(target.try_into().expect("8 bytes")),
+    })
 }
 
 /// The replicated positions of this node's partitions, with their offset runs.
@@ -102,7 +78,7 @@ impl PositionStore {
     /// (sled recovers a prefix of the writes).
     pub fn put_with_runs(
         &self,
-        key: &PositionKey,
+        key: &PartitionKey,
         position: Option<Position>,
         runs: &[OffsetRun],
     ) -> Result<(), StorageError> {
@@ -113,25 +89,26 @@ impl PositionStore {
         Ok(())
     }
 
-    pub fn get(&self, key: &PositionKey) -> Result<Option<Position>, StorageError> {
+    pub fn get(&self, key: &PartitionKey) -> Result<Option<Position>, StorageError> {
         self.tree
-            .get(key.encode())?
-            .map(|v| Position::decode(&v))
+            .get(encode_key(key))?
+            .map(|v| decode_position(&v))
             .transpose()
     }
 
-    pub fn put(&self, key: &PositionKey, position: Position) -> Result<(), StorageError> {
-        self.tree.insert(key.encode(), &position.encode())?;
+    pub fn put(&self, key: &PartitionKey, position: Position) -> Result<(), StorageError> {
+        self.tree
+            .insert(encode_key(key), &encode_position(&position))?;
         Ok(())
     }
 
     /// Every stored position, in key order.
-    pub fn all(&self) -> Result<Vec<(PositionKey, Position)>, StorageError> {
+    pub fn all(&self) -> Result<Vec<(PartitionKey, Position)>, StorageError> {
         self.tree
             .iter()
             .map(|entry| {
                 let (k, v) = entry?;
-                Ok((PositionKey::decode(&k)?, Position::decode(&v)?))
+                Ok((decode_key(&k)?, decode_position(&v)?))
             })
             .collect()
     }
@@ -148,7 +125,7 @@ mod tests {
     #[test]
     fn positions_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let key = PositionKey::new("A->B", "orders", 3);
+        let key = PartitionKey::new("A->B".parse().unwrap(), "orders", 3);
         let pos = Position {
             next_source_offset: 1_000,
             last_target_offset: 997,
@@ -168,11 +145,17 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_do_not_collide() {
-        let a = PositionKey::new("A->B", "x", 1);
-        let b = PositionKey::new("A->B", "x\u{1}", 1);
-        assert_ne!(a.encode(), b.encode());
-        assert_eq!(PositionKey::decode(&a.encode()).unwrap(), a);
-        assert_eq!(PositionKey::decode(&b.encode()).unwrap(), b);
-        assert!(PositionKey::decode(b"xx").is_err());
+        let a = PartitionKey::new("A->B".parse().unwrap(), "x", 1);
+        let b = PartitionKey::new("A->B".parse().unwrap(), "x\u{1}", 1);
+        assert_ne!(encode_key(&a), encode_key(&b));
+        assert_eq!(decode_key(&encode_key(&a)).unwrap(), a);
+        assert_eq!(decode_key(&encode_key(&b)).unwrap(), b);
+        assert!(decode_key(b"xx").is_err());
+        let mut bad_flow = encode_key(&a);
+        bad_flow[2] = b'x'; // "A-xB"
+        assert!(
+            decode_key(&bad_flow).is_err(),
+            "a flow that is not SOURCE->TARGET is corrupt"
+        );
     }
 }

@@ -470,7 +470,11 @@ fn delete_records_trims_the_offset_runs_below_the_log_start() {
         .positions()
         .expect("positions")
         .offset_map()
-        .runs(&strait_storage::PositionKey::new(FLOW, topic.clone(), 0))
+        .runs(&strait_domain::PartitionKey::new(
+            FLOW.parse().expect("a flow"),
+            topic.clone(),
+            0,
+        ))
         .expect("runs")
         .iter()
         .map(|r| (r.source_start, r.target_start, r.len))

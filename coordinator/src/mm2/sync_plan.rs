@@ -7,7 +7,7 @@
 //! newest run (MM2's delayed sync, emitted at the flush). For histories without target-side jumps and replays this
 //! is exactly MM2's output (tested below); with them it emits a few more syncs, never fewer.
 
-use strait_storage::OffsetRun;
+use crate::OffsetRun;
 
 use super::SyncPoint;
 
@@ -64,7 +64,7 @@ pub fn plan_offset_syncs(
 
 #[cfg(test)]
 mod tests {
-    use strait_storage::OffsetRuns;
+    use crate::OffsetRuns;
 
     use super::*;
     use crate::mm2::{translate_by_syncs, OffsetSyncRule, SyncDecision};

@@ -1,6 +1,6 @@
+use crate::{OffsetRun, Position};
 use prost::Message;
 use strait_proto::raft::v1 as proto;
-use strait_storage::{OffsetRun, Position};
 
 use super::{FlowConfig, PartitionKey, StateError};
 use crate::{DomainError, FlowId, NodeId};

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use strait_storage::{OffsetRun, Position};
+use crate::{OffsetRun, Position};
 
 use super::{
     ApplyOutcome, Command, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, PartitionMove,
@@ -1369,7 +1369,7 @@ mod tests {
     /// translate with them and the next owner's replay supersedes what it rewrites.
     #[test]
     fn offset_runs_follow_the_partition() {
-        use strait_storage::Translation;
+        use crate::Translation;
         let run = |source_start, target_start, len| OffsetRun {
             source_start,
             target_start,

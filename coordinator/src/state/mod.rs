@@ -20,9 +20,10 @@ mod snapshot;
 #[cfg(test)]
 mod testing;
 
+pub use crate::PartitionKey;
 pub use assign::plan_assignment;
 pub use command::{Command, PartitionMove, PositionUpdate, TopicInfo};
 pub use error::StateError;
 pub use machine::{AppliedEntry, ClusterState, MAX_PARTITIONS_PER_TOPIC, MAX_RUNS_PER_PARTITION};
-pub use model::{FlowConfig, NodeInfo, PartitionInfo, PartitionKey};
+pub use model::{FlowConfig, NodeInfo, PartitionInfo};
 pub use outcome::{ApplyOutcome, SkipReason, Skipped};

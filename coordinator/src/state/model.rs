@@ -1,8 +1,4 @@
-use std::fmt;
-
-use strait_storage::{OffsetRuns, Position};
-
-use crate::{FlowId, NodeId, Owner, TopicPartition};
+use crate::{NodeId, OffsetRuns, Owner, Position};
 
 /// What the cluster knows about one registered node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,28 +38,6 @@ pub struct FlowConfig {
     pub settings: Vec<u8>,
     /// The node that submitted this version.
     pub origin_node: NodeId,
-}
-
-/// One source partition of one flow: the unit that is assigned to a node.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PartitionKey {
-    pub flow: FlowId,
-    pub tp: TopicPartition,
-}
-
-impl PartitionKey {
-    pub fn new(flow: FlowId, topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            flow,
-            tp: TopicPartition::new(topic, partition),
-        }
-    }
-}
-
-impl fmt::Display for PartitionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.flow, self.tp)
-    }
 }
 
 /// What the cluster knows about one source partition.

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use strait_storage::Position;
+use crate::Position;
 
 use super::PartitionKey;
 use crate::{NodeId, Owner};

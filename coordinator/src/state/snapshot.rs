@@ -1,8 +1,8 @@
 use std::collections::btree_map::Entry;
 
+use crate::{OffsetRun, OffsetRuns, Position};
 use prost::Message;
 use strait_proto::raft::v1::{state_snapshot as proto, StateSnapshot};
-use strait_storage::{OffsetRun, OffsetRuns, Position};
 
 use super::{ClusterState, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, StateError};
 use crate::Owner;

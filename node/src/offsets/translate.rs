@@ -7,8 +7,8 @@
 //! beyond them is answered conservatively ([`TranslationMethod::Ahead`]: nothing skipped).
 
 use strait_coordinator::state::{ClusterState, PartitionKey};
+use strait_coordinator::Translation;
 use strait_coordinator::{FlowId, TopicPartition};
-use strait_storage::Translation;
 
 /// How a translated offset was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub fn flow_partitions(state: &ClusterState, flow: &FlowId) -> Vec<TopicPartitio
 #[cfg(test)]
 mod tests {
     use strait_coordinator::state::{Command, PartitionMove, PositionUpdate, TopicInfo};
-    use strait_storage::{OffsetRun, Position};
+    use strait_coordinator::{OffsetRun, Position};
 
     use super::*;
 

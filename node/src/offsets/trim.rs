@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
+use strait_coordinator::PartitionKey;
 use strait_coordinator::{FlowId, TopicPartition};
-use strait_storage::{PositionKey, PositionStore};
+use strait_storage::PositionStore;
 
 use crate::replication::partition::SourceConsumer;
 
@@ -29,7 +30,10 @@ pub async fn trim_local_runs(
                     continue;
                 }
             };
-            let key = PositionKey::new(flow.to_string(), tp.topic.clone(), tp.partition);
+            let key = PartitionKey {
+                flow: flow.clone(),
+                tp: tp.clone(),
+            };
             match positions.offset_map().trim(&key, low) {
                 Ok(0) => {}
                 Ok(dropped) => {

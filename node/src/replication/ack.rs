@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use strait_storage::{OffsetRun, Position, RunRecorder};
+use strait_coordinator::{OffsetRun, Position, RunRecorder};
 
 use crate::replication::error::PartitionError;
 

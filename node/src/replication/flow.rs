@@ -17,7 +17,8 @@ use strait_coordinator::state::{
     ApplyOutcome, ClusterState, Command, PartitionKey, PositionUpdate, TopicInfo,
 };
 use strait_coordinator::{NodeId, TopicPartition};
-use strait_storage::{OffsetRun, Position, PositionStore};
+use strait_coordinator::{OffsetRun, Position};
+use strait_storage::PositionStore;
 
 use crate::kafka::{
     ClientRole, FlowClientConfigs, OffsetReset, ReportingContext, TopicAdmin, TopicConfigEntry,

@@ -16,7 +16,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use strait_coordinator::{FlowId, TopicPartition};
-use strait_storage::{Position, PositionKey, PositionStore};
+use strait_coordinator::{PartitionKey, Position};
+use strait_storage::PositionStore;
 
 use crate::kafka::{ErrorClass, OffsetReset, ReportingContext};
 use crate::metrics::{authorization_error, fetch_error};
@@ -114,7 +115,7 @@ pub struct Retired {
     /// The position acknowledged when it stopped.
     pub position: Option<Position>,
     /// The offset runs acknowledged since the flow last took them for the cluster.
-    pub runs: Vec<strait_storage::OffsetRun>,
+    pub runs: Vec<strait_coordinator::OffsetRun>,
 }
 impl actix::Message for Retired {
     type Result = ();
@@ -122,7 +123,7 @@ impl actix::Message for Retired {
 
 pub struct PartitionActor {
     spec: PartitionSpec,
-    key: PositionKey,
+    key: PartitionKey,
     ack: Arc<AckWindow>,
     /// What this partition's delivery reports update (its window, the budget, the counters).
     delivery: Arc<DeliveryTarget>,
@@ -168,11 +169,10 @@ impl PartitionActor {
     /// are positions the target acknowledged, so the furthest replays the least. Fails only if the
     /// store does.
     pub fn new(spec: PartitionSpec) -> Result<Self, strait_storage::StorageError> {
-        let key = PositionKey::new(
-            spec.flow.to_string(),
-            spec.tp.topic.clone(),
-            spec.tp.partition,
-        );
+        let key = PartitionKey {
+            flow: spec.flow.clone(),
+            tp: spec.tp.clone(),
+        };
         let local = spec.positions.get(&key)?;
         let start = [local, spec.replicated]
             .into_iter()

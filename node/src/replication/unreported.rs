@@ -2,7 +2,7 @@
 //! runs the target acknowledged. Proposals can fail (no leader, timeout), so nothing counts as
 //! reported until the cluster applied it.
 
-use strait_storage::{OffsetRun, Position};
+use strait_coordinator::{OffsetRun, Position};
 
 /// One running partition's progress not yet applied by the cluster.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use strait_storage::OffsetRun;
+use strait_coordinator::OffsetRun;
 
 use super::VerifyError;
 

@@ -20,8 +20,8 @@ use rdkafka::consumer::Consumer;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use strait_config::FlowSettings;
 use strait_coordinator::state::{ClusterState, PartitionKey};
+use strait_coordinator::OffsetRun;
 use strait_coordinator::{FlowId, NodeId, TopicPartition};
-use strait_storage::OffsetRun;
 use thiserror::Error;
 
 use compare::{compare, RunMap};
