@@ -14,8 +14,6 @@ use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClientOrigins, ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
     PairHeartbeats, DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR,
-    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_POSITION_FLUSH_INTERVAL,
-    DEFAULT_REFRESH_TOPICS_INTERVAL,
 };
 
 pub(crate) const EXPECT_BOOL: &str = "true or false";
@@ -185,139 +183,34 @@ pub(crate) fn bootstrap_servers(value: &str) -> Option<String> {
     (!servers.is_empty()).then(|| servers.join(","))
 }
 
-/// Per-flow settings as one scope of a file sets them; `None` = not set there.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FlowValues {
-    pub topics: Option<Sourced<Vec<String>>>,
-    pub topics_exclude: Option<Sourced<Vec<String>>>,
-    pub policy: Option<PolicyKind>,
-    pub separator: Option<Sourced<String>>,
-    pub replication_factor: Option<Option<i16>>,
-    pub sync_topic_configs: Option<bool>,
-    pub config_properties_exclude: Option<Sourced<Vec<String>>>,
-    pub refresh_topics_enabled: Option<bool>,
-    pub refresh_topics_interval: Option<Duration>,
-    pub max_in_flight_records: Option<usize>,
-    pub max_in_flight_bytes: Option<usize>,
-    pub position_flush_interval: Option<Duration>,
-    pub mm2: Mm2Values,
-}
+pub(crate) use crate::schema::{FlowValues, Mm2Values};
 
-/// The values of [`crate::Mm2Settings`] one scope sets.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Mm2Values {
-    pub emit_heartbeats_enabled: Option<bool>,
-    pub emit_heartbeats_interval: Option<Duration>,
-    pub emit_checkpoints_enabled: Option<bool>,
-    pub emit_checkpoints_interval: Option<Duration>,
-    pub emit_offset_syncs_enabled: Option<bool>,
-    pub offset_syncs_location: Option<OffsetSyncsLocation>,
-    pub offset_lag_max: Option<i64>,
-    pub groups: Option<Sourced<Vec<String>>>,
-    pub groups_exclude: Option<Sourced<Vec<String>>>,
-    pub sync_group_offsets_enabled: Option<bool>,
-    pub sync_group_offsets_interval: Option<Duration>,
-    pub heartbeats_topic_replication_factor: Option<Option<i16>>,
-    pub checkpoints_topic_replication_factor: Option<Option<i16>>,
-    pub offset_syncs_topic_replication_factor: Option<Option<i16>>,
-}
-
-impl Mm2Values {
-    fn or(self, lower: Mm2Values) -> Mm2Values {
-        Mm2Values {
-            emit_heartbeats_enabled: self
-                .emit_heartbeats_enabled
-                .or(lower.emit_heartbeats_enabled),
-            emit_heartbeats_interval: self
-                .emit_heartbeats_interval
-                .or(lower.emit_heartbeats_interval),
-            emit_checkpoints_enabled: self
-                .emit_checkpoints_enabled
-                .or(lower.emit_checkpoints_enabled),
-            emit_checkpoints_interval: self
-                .emit_checkpoints_interval
-                .or(lower.emit_checkpoints_interval),
-            emit_offset_syncs_enabled: self
-                .emit_offset_syncs_enabled
-                .or(lower.emit_offset_syncs_enabled),
-            offset_syncs_location: self.offset_syncs_location.or(lower.offset_syncs_location),
-            offset_lag_max: self.offset_lag_max.or(lower.offset_lag_max),
-            groups: self.groups.or(lower.groups),
-            groups_exclude: self.groups_exclude.or(lower.groups_exclude),
-            sync_group_offsets_enabled: self
-                .sync_group_offsets_enabled
-                .or(lower.sync_group_offsets_enabled),
-            sync_group_offsets_interval: self
-                .sync_group_offsets_interval
-                .or(lower.sync_group_offsets_interval),
-            heartbeats_topic_replication_factor: self
-                .heartbeats_topic_replication_factor
-                .or(lower.heartbeats_topic_replication_factor),
-            checkpoints_topic_replication_factor: self
-                .checkpoints_topic_replication_factor
-                .or(lower.checkpoints_topic_replication_factor),
-            offset_syncs_topic_replication_factor: self
-                .offset_syncs_topic_replication_factor
-                .or(lower.offset_syncs_topic_replication_factor),
-        }
+/// `groups` / `groups.exclude`, checked; MirrorMaker 2's defaults for what is not set.
+pub(crate) fn groups(
+    file: &Path,
+    groups: &Option<Sourced<Vec<String>>>,
+    groups_exclude: &Option<Sourced<Vec<String>>>,
+) -> Result<TopicFilter, ConfigError> {
+    for patterns in [groups, groups_exclude].into_iter().flatten() {
+        check_patterns(file, patterns)?;
     }
-
-    /// The settings these values give, defaults for the rest.
-    fn settings(self, file: &Path) -> Result<Mm2Settings, ConfigError> {
-        for patterns in [&self.groups, &self.groups_exclude].into_iter().flatten() {
-            check_patterns(file, patterns)?;
-        }
-        let d = Mm2Settings::default();
-        let include = self.groups.as_ref().map(|s| s.value.clone());
-        let exclude = self.groups_exclude.as_ref().map(|s| s.value.clone());
-        let groups = match (include, exclude) {
-            (None, None) => d.groups.clone(),
-            (include, exclude) => TopicFilter::new(
-                include.unwrap_or_else(|| d.groups.include_patterns().to_vec()),
-                exclude.unwrap_or_else(|| d.groups.exclude_patterns().to_vec()),
-            )
-            .map_err(|e| {
-                let at = self.groups.as_ref().or(self.groups_exclude.as_ref());
-                ConfigError::InvalidKey {
-                    at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
-                    key: at.map_or_else(|| "groups".to_owned(), |s| s.key.clone()),
-                    reason: e.to_string(),
-                }
-            })?,
-        };
-        Ok(Mm2Settings {
-            emit_heartbeats_enabled: self
-                .emit_heartbeats_enabled
-                .unwrap_or(d.emit_heartbeats_enabled),
-            emit_heartbeats_interval: self
-                .emit_heartbeats_interval
-                .unwrap_or(d.emit_heartbeats_interval),
-            emit_checkpoints_enabled: self
-                .emit_checkpoints_enabled
-                .unwrap_or(d.emit_checkpoints_enabled),
-            emit_checkpoints_interval: self
-                .emit_checkpoints_interval
-                .unwrap_or(d.emit_checkpoints_interval),
-            emit_offset_syncs_enabled: self
-                .emit_offset_syncs_enabled
-                .unwrap_or(d.emit_offset_syncs_enabled),
-            offset_syncs_location: self.offset_syncs_location.unwrap_or_default(),
-            offset_lag_max: self.offset_lag_max.unwrap_or(d.offset_lag_max),
-            groups,
-            sync_group_offsets_enabled: self
-                .sync_group_offsets_enabled
-                .unwrap_or(d.sync_group_offsets_enabled),
-            sync_group_offsets_interval: self
-                .sync_group_offsets_interval
-                .unwrap_or(d.sync_group_offsets_interval),
-            heartbeats_topic_replication_factor: self.heartbeats_topic_replication_factor.flatten(),
-            checkpoints_topic_replication_factor: self
-                .checkpoints_topic_replication_factor
-                .flatten(),
-            offset_syncs_topic_replication_factor: self
-                .offset_syncs_topic_replication_factor
-                .flatten(),
-        })
+    let d = crate::schema::default_groups();
+    let include = groups.as_ref().map(|s| s.value.clone());
+    let exclude = groups_exclude.as_ref().map(|s| s.value.clone());
+    match (include, exclude) {
+        (None, None) => Ok(d),
+        (include, exclude) => TopicFilter::new(
+            include.unwrap_or_else(|| d.include_patterns().to_vec()),
+            exclude.unwrap_or_else(|| d.exclude_patterns().to_vec()),
+        )
+        .map_err(|e| {
+            let at = groups.as_ref().or(groups_exclude.as_ref());
+            ConfigError::InvalidKey {
+                at: Location::at(file, at.map(|s| s.place.clone()).unwrap_or_default()),
+                key: at.map_or_else(|| "groups".to_owned(), |s| s.key.clone()),
+                reason: e.to_string(),
+            }
+        }),
     }
 }
 
@@ -339,34 +232,6 @@ pub(crate) fn lag(n: i64) -> Result<i64, &'static str> {
         Ok(n)
     } else {
         Err(EXPECT_LAG)
-    }
-}
-
-impl FlowValues {
-    /// These values, with what they leave unset taken from `lower`.
-    pub(crate) fn or(self, lower: &FlowValues) -> FlowValues {
-        let lower = lower.clone();
-        FlowValues {
-            topics: self.topics.or(lower.topics),
-            topics_exclude: self.topics_exclude.or(lower.topics_exclude),
-            policy: self.policy.or(lower.policy),
-            separator: self.separator.or(lower.separator),
-            replication_factor: self.replication_factor.or(lower.replication_factor),
-            sync_topic_configs: self.sync_topic_configs.or(lower.sync_topic_configs),
-            config_properties_exclude: self
-                .config_properties_exclude
-                .or(lower.config_properties_exclude),
-            refresh_topics_enabled: self.refresh_topics_enabled.or(lower.refresh_topics_enabled),
-            refresh_topics_interval: self
-                .refresh_topics_interval
-                .or(lower.refresh_topics_interval),
-            max_in_flight_records: self.max_in_flight_records.or(lower.max_in_flight_records),
-            max_in_flight_bytes: self.max_in_flight_bytes.or(lower.max_in_flight_bytes),
-            position_flush_interval: self
-                .position_flush_interval
-                .or(lower.position_flush_interval),
-            mm2: self.mm2.or(lower.mm2),
-        }
     }
 }
 
@@ -438,7 +303,7 @@ pub(crate) fn client_props(bootstrap: &str, layers: &[&ClientProps]) -> ClientPr
 pub(crate) fn flow_settings(
     file: &Path,
     id: FlowId,
-    values: FlowValues,
+    mut values: FlowValues,
     clients: FlowClients,
 ) -> Result<FlowSettings, ConfigError> {
     for patterns in [
@@ -498,33 +363,14 @@ pub(crate) fn flow_settings(
         },
     };
 
-    Ok(FlowSettings {
+    let assembled = crate::schema::Assembled {
         id,
         topics,
         replication_policy,
-        replication_factor: values.replication_factor.flatten(),
-        sync_topic_configs: values.sync_topic_configs.unwrap_or(true),
         config_properties_exclude,
-        refresh_topics_enabled: values.refresh_topics_enabled.unwrap_or(true),
-        refresh_topics_interval: values
-            .refresh_topics_interval
-            .unwrap_or(DEFAULT_REFRESH_TOPICS_INTERVAL),
-        max_in_flight_records: values
-            .max_in_flight_records
-            .unwrap_or(DEFAULT_MAX_IN_FLIGHT_RECORDS),
-        max_in_flight_bytes: values
-            .max_in_flight_bytes
-            .unwrap_or(DEFAULT_MAX_IN_FLIGHT_BYTES),
-        position_flush_interval: values
-            .position_flush_interval
-            .unwrap_or(DEFAULT_POSITION_FLUSH_INTERVAL),
-        mm2: values.mm2.settings(file)?,
-        consumer: clients.consumer,
-        producer: clients.producer,
-        source_admin: clients.source_admin,
-        target_admin: clients.target_admin,
-        client_origins: clients.origins,
-    })
+    };
+    let mm2 = std::mem::take(&mut values.mm2).settings(file)?;
+    Ok(values.into_settings(assembled, mm2, clients))
 }
 
 /// Every ordered pair of `aliases` (clusters with bootstrap servers) that no enabled flow of

@@ -21,6 +21,7 @@ mod mm2;
 mod model;
 mod native;
 mod properties;
+mod schema;
 mod shared;
 mod suggest;
 

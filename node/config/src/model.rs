@@ -175,30 +175,6 @@ pub struct Mm2Settings {
     pub offset_syncs_topic_replication_factor: Option<i16>,
 }
 
-impl Default for Mm2Settings {
-    fn default() -> Self {
-        Self {
-            emit_heartbeats_enabled: true,
-            emit_heartbeats_interval: DEFAULT_EMIT_HEARTBEATS_INTERVAL,
-            emit_checkpoints_enabled: true,
-            emit_checkpoints_interval: DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
-            emit_offset_syncs_enabled: true,
-            offset_syncs_location: OffsetSyncsLocation::Source,
-            offset_lag_max: DEFAULT_OFFSET_LAG_MAX,
-            groups: TopicFilter::new(
-                DEFAULT_GROUPS.iter().copied(),
-                DEFAULT_GROUPS_EXCLUDE.iter().copied(),
-            )
-            .expect("the default group patterns are valid"),
-            sync_group_offsets_enabled: false,
-            sync_group_offsets_interval: DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
-            heartbeats_topic_replication_factor: None,
-            checkpoints_topic_replication_factor: None,
-            offset_syncs_topic_replication_factor: None,
-        }
-    }
-}
-
 /// The heartbeats of an ordered pair of clusters without an enabled flow: records keyed
 /// `(source, target)` to `heartbeats` on the target, as MirrorMaker 2's heartbeat connector writes
 /// them for disabled flows too. Set with the pair's keys (`B->A.emit.heartbeats.enabled`, or a

@@ -14,7 +14,8 @@ use strait_coordinator::ReplicationPolicy;
 
 use crate::assemble::MATCH_NOTHING;
 use crate::client_props::{is_secret, SECRET_MASK};
-use crate::{ClientProps, ConfigError, OffsetSyncsLocation, Settings};
+use crate::schema::{codec, flow_table, Codec};
+use crate::{ClientProps, ConfigError, Settings};
 
 #[derive(Serialize)]
 struct SharedFile {
@@ -49,48 +50,46 @@ struct SharedCluster {
     bootstrap_servers: String,
 }
 
-#[derive(Serialize)]
-struct SharedFlow {
-    source: String,
-    target: String,
-    topics: Vec<String>,
-    topics_exclude: Vec<String>,
-    replication_policy: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replication_policy_separator: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replication_factor: Option<i64>,
-    sync_topic_configs: bool,
-    config_properties_exclude: Vec<String>,
-    refresh_topics_enabled: bool,
-    refresh_topics_interval_secs: u64,
-    max_in_flight_records: u64,
-    max_in_flight_bytes: u64,
-    position_flush_interval_ms: u64,
-    emit_heartbeats_enabled: bool,
-    emit_heartbeats_interval_secs: u64,
-    emit_checkpoints_enabled: bool,
-    emit_checkpoints_interval_secs: u64,
-    emit_offset_syncs_enabled: bool,
-    offset_syncs_topic_location: &'static str,
-    offset_lag_max: i64,
-    groups: Vec<String>,
-    groups_exclude: Vec<String>,
-    sync_group_offsets_enabled: bool,
-    sync_group_offsets_interval_secs: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    heartbeats_topic_replication_factor: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    checkpoints_topic_replication_factor: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offset_syncs_topic_replication_factor: Option<i64>,
-    // Effective client properties (cluster, client type and flow layers already merged), so the
-    // text needs no cluster-level client tables.
-    consumer: ClientProps,
-    producer: ClientProps,
-    source_admin: ClientProps,
-    target_admin: ClientProps,
+/// An enabled flow as the TOML format writes it: the fields of the settings table (module
+/// `schema`) in its order, each omitted when `None`.
+macro_rules! shared_flow {
+    (
+        fields [$(($field:ident: $raw:ty))*]
+        keys [$($key:literal)*]
+        flow [$(($ff:ident, $fc:ty, $fd:expr, $ft:ident, $fk:literal))*]
+        mm2 [$(($mf:ident, $mc:ty, $md:expr, $mt:ident, $mk:literal))*]
+        pair [$($pair:tt)*]
+    ) => {
+        #[derive(Serialize, Default)]
+        struct SharedFlow {
+            source: String,
+            target: String,
+            $(
+                #[serde(skip_serializing_if = "Option::is_none")]
+                $field: Option<$raw>,
+            )*
+            // Effective client properties (cluster, client type and flow layers already merged),
+            // so the text needs no cluster-level client tables.
+            consumer: ClientProps,
+            producer: ClientProps,
+            source_admin: ClientProps,
+            target_admin: ClientProps,
+        }
+
+        impl SharedFlow {
+            /// The values of the table's settings of `flow`, as written.
+            fn set_settings(&mut self, flow: &crate::FlowSettings) {
+                $(self.$ft = <$fc as Codec>::raw(&flow.$ff);)*
+                $(self.$mt = <$mc as Codec>::raw(&flow.mm2.$mf);)*
+            }
+        }
+    };
 }
+
+flow_table!(shared_flow);
+
+/// A list of regexes, written as a TOML array.
+type Patterns = Vec<String>;
 
 fn to_text(file: &SharedFile) -> String {
     toml::to_string(file).expect("plain maps, strings and numbers always serialize to TOML")
@@ -236,50 +235,23 @@ impl Settings {
                     }
                     ReplicationPolicy::Identity => ("identity", None),
                 };
-                let mm2 = &flow.mm2;
-                let shared = SharedFlow {
+                let mut shared = SharedFlow {
                     source: flow.id.source.to_string(),
                     target: flow.id.target.to_string(),
-                    topics: flow.topics.include_patterns().to_vec(),
-                    topics_exclude: flow.topics.exclude_patterns().to_vec(),
-                    replication_policy: policy,
+                    topics: Some(flow.topics.include_patterns().to_vec()),
+                    topics_exclude: Some(flow.topics.exclude_patterns().to_vec()),
+                    replication_policy: Some(policy.to_owned()),
                     replication_policy_separator: separator,
-                    replication_factor: flow.replication_factor.map(i64::from),
-                    sync_topic_configs: flow.sync_topic_configs,
-                    config_properties_exclude: patterns_of(&flow.config_properties_exclude),
-                    refresh_topics_enabled: flow.refresh_topics_enabled,
-                    refresh_topics_interval_secs: flow.refresh_topics_interval.as_secs(),
-                    max_in_flight_records: flow.max_in_flight_records as u64,
-                    max_in_flight_bytes: flow.max_in_flight_bytes as u64,
-                    position_flush_interval_ms: flow.position_flush_interval.as_millis() as u64,
-                    emit_heartbeats_enabled: mm2.emit_heartbeats_enabled,
-                    emit_heartbeats_interval_secs: mm2.emit_heartbeats_interval.as_secs(),
-                    emit_checkpoints_enabled: mm2.emit_checkpoints_enabled,
-                    emit_checkpoints_interval_secs: mm2.emit_checkpoints_interval.as_secs(),
-                    emit_offset_syncs_enabled: mm2.emit_offset_syncs_enabled,
-                    offset_syncs_topic_location: match mm2.offset_syncs_location {
-                        OffsetSyncsLocation::Source => "source",
-                        OffsetSyncsLocation::Target => "target",
-                    },
-                    offset_lag_max: mm2.offset_lag_max,
-                    groups: mm2.groups.include_patterns().to_vec(),
-                    groups_exclude: mm2.groups.exclude_patterns().to_vec(),
-                    sync_group_offsets_enabled: mm2.sync_group_offsets_enabled,
-                    sync_group_offsets_interval_secs: mm2.sync_group_offsets_interval.as_secs(),
-                    heartbeats_topic_replication_factor: mm2
-                        .heartbeats_topic_replication_factor
-                        .map(i64::from),
-                    checkpoints_topic_replication_factor: mm2
-                        .checkpoints_topic_replication_factor
-                        .map(i64::from),
-                    offset_syncs_topic_replication_factor: mm2
-                        .offset_syncs_topic_replication_factor
-                        .map(i64::from),
+                    config_properties_exclude: Some(patterns_of(&flow.config_properties_exclude)),
+                    groups: Some(flow.mm2.groups.include_patterns().to_vec()),
+                    groups_exclude: Some(flow.mm2.groups.exclude_patterns().to_vec()),
                     consumer: clients(&flow.consumer),
                     producer: clients(&flow.producer),
                     source_admin: clients(&flow.source_admin),
                     target_admin: clients(&flow.target_admin),
+                    ..SharedFlow::default()
                 };
+                shared.set_settings(flow);
                 (flow.id.to_string(), SharedEntry::Flow(Box::new(shared)))
             })
             .chain(pairs)

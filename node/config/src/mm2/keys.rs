@@ -60,79 +60,20 @@ pub(crate) const CLUSTER_KEYS: &[&str] = &[
     STRAIT_CLUSTER_TLS_SERVER_NAME,
 ];
 
-/// Strait's per-flow additions (file level or `A->B.`).
-pub(crate) const STRAIT_MAX_IN_FLIGHT_RECORDS: &str = "strait.max.in.flight.records";
-pub(crate) const STRAIT_MAX_IN_FLIGHT_BYTES: &str = "strait.max.in.flight.bytes";
-pub(crate) const STRAIT_POSITION_FLUSH_INTERVAL: &str = "strait.position.flush.interval.ms";
+/// The per-flow keys (file level or `A->B.`): MirrorMaker 2's and Strait's own (`strait.*`), from
+/// the settings table (module `schema`).
+pub(crate) use crate::schema::{FLOW_KEYS, PAIR_HEARTBEAT_KEYS};
 
-/// Every `strait.*` key (for the message about an unknown one).
-pub(crate) const STRAIT_KEYS: &[&str] = &[
-    STRAIT_DATA_DIR,
-    STRAIT_LOG_FORMAT,
-    STRAIT_PROGRESS_INTERVAL,
-    STRAIT_METRICS_LISTEN,
-    STRAIT_OFFSET_TRIM_INTERVAL,
-    STRAIT_SHUTDOWN_HANDOVER_TIMEOUT,
-    STRAIT_CLUSTER_NODE_ID,
-    STRAIT_CLUSTER_DATA_DIR,
-    STRAIT_CLUSTER_LISTEN,
-    STRAIT_CLUSTER_ADVERTISE,
-    STRAIT_CLUSTER_PEERS,
-    STRAIT_CLUSTER_JOIN,
-    STRAIT_CLUSTER_ID,
-    STRAIT_CLUSTER_LIVENESS_TIMEOUT,
-    STRAIT_CLUSTER_POSITION_INTERVAL,
-    STRAIT_CLUSTER_CONTROL_TOKEN,
-    STRAIT_CLUSTER_HEALTH_LISTEN,
-    STRAIT_CLUSTER_TLS_CERT,
-    STRAIT_CLUSTER_TLS_KEY,
-    STRAIT_CLUSTER_TLS_CA,
-    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT,
-    STRAIT_CLUSTER_TLS_SERVER_NAME,
-    STRAIT_MAX_IN_FLIGHT_RECORDS,
-    STRAIT_MAX_IN_FLIGHT_BYTES,
-    STRAIT_POSITION_FLUSH_INTERVAL,
-];
-
-/// Per-flow MirrorMaker 2 settings Strait acts on (file level or `A->B.`).
-pub(crate) const FLOW_KEYS: &[&str] = &[
-    "topics",
-    "topics.exclude",
-    "topics.blacklist",
-    "replication.policy.class",
-    "replication.policy.separator",
-    "replication.factor",
-    "sync.topic.configs.enabled",
-    "config.properties.exclude",
-    "config.properties.blacklist",
-    "refresh.topics.enabled",
-    "refresh.topics.interval.seconds",
-    "emit.heartbeats.enabled",
-    "emit.heartbeats.interval.seconds",
-    "emit.checkpoints.enabled",
-    "emit.checkpoints.interval.seconds",
-    "emit.offset-syncs.enabled",
-    "offset-syncs.topic.location",
-    "offset.lag.max",
-    "groups",
-    "groups.exclude",
-    "groups.blacklist",
-    "sync.group.offsets.enabled",
-    "sync.group.offsets.interval.seconds",
-    "heartbeats.topic.replication.factor",
-    "checkpoints.topic.replication.factor",
-    "offset-syncs.topic.replication.factor",
-    STRAIT_MAX_IN_FLIGHT_RECORDS,
-    STRAIT_MAX_IN_FLIGHT_BYTES,
-    STRAIT_POSITION_FLUSH_INTERVAL,
-];
-
-/// The keys of a disabled flow `B->A.` that still apply: its pair's heartbeats.
-pub(crate) const PAIR_HEARTBEAT_KEYS: &[&str] = &[
-    "emit.heartbeats.enabled",
-    "emit.heartbeats.interval.seconds",
-    "heartbeats.topic.replication.factor",
-];
+/// Every `strait.*` key (for the message about an unknown one): node, cluster and flow settings.
+pub(crate) fn strait_keys() -> Vec<&'static str> {
+    NODE_KEYS
+        .iter()
+        .chain(CLUSTER_KEYS)
+        .chain(FLOW_KEYS)
+        .copied()
+        .filter(|key| key.starts_with("strait."))
+        .collect()
+}
 
 /// MirrorMaker 2 (and Connect worker) settings recognised but not acted on: recorded with
 /// [`NOT_IMPLEMENTED`].

@@ -63,9 +63,8 @@ use strait_coordinator::{ClusterAlias, FlowId};
 
 use crate::assemble::{
     self, bootstrap_servers, check_patterns, flow_settings, parse_policy, split_list, FlowClients,
-    FlowValues, Sourced, EXPECT_BOOL, EXPECT_COUNT, EXPECT_INTERVAL_SECS, EXPECT_LOG_FORMAT,
-    EXPECT_METRICS_LISTEN, EXPECT_MILLIS, EXPECT_POLICY, EXPECT_PROGRESS_SECS,
-    EXPECT_REPLICATION_FACTOR, EXPECT_SEPARATOR,
+    FlowValues, Sourced, EXPECT_BOOL, EXPECT_INTERVAL_SECS, EXPECT_LOG_FORMAT,
+    EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_PROGRESS_SECS, EXPECT_SEPARATOR,
 };
 use crate::client_props::{
     is_client_property, overlay, shown_value, translate, unknown_client_property, JavaProp,
@@ -82,7 +81,7 @@ use crate::suggest;
 use env::ClientTable;
 use keys::{
     client_scope, client_scope_prefixes, file_level_keys, flow_level_keys,
-    is_cluster_wide_client_key, is_not_implemented, misspelt_flow_key, ClientScope,
+    is_cluster_wide_client_key, is_not_implemented, misspelt_flow_key, strait_keys, ClientScope,
     CLUSTER_CLIENT_PREFIXES, CLUSTER_KEYS, CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED,
     PAIR_HEARTBEAT_KEYS, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS, STRAIT_CLUSTER_ADVERTISE,
     STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR, STRAIT_CLUSTER_HEALTH_LISTEN,
@@ -90,8 +89,7 @@ use keys::{
     STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
     STRAIT_CLUSTER_TLS_CA, STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY,
     STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT, STRAIT_CLUSTER_TLS_SERVER_NAME, STRAIT_DATA_DIR,
-    STRAIT_KEYS, STRAIT_LOG_FORMAT, STRAIT_MAX_IN_FLIGHT_BYTES, STRAIT_MAX_IN_FLIGHT_RECORDS,
-    STRAIT_METRICS_LISTEN, STRAIT_OFFSET_TRIM_INTERVAL, STRAIT_POSITION_FLUSH_INTERVAL,
+    STRAIT_LOG_FORMAT, STRAIT_METRICS_LISTEN, STRAIT_OFFSET_TRIM_INTERVAL,
     STRAIT_PROGRESS_INTERVAL, STRAIT_SHUTDOWN_HANDOVER_TIMEOUT, TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
@@ -1029,106 +1027,14 @@ fn read_flow_value(
             }
             values.separator = Some(entry.sourced(entry.value.clone()));
         }
-        "replication.factor" => {
-            values.replication_factor = Some(number(
-                file,
-                entry,
-                EXPECT_REPLICATION_FACTOR,
-                assemble::replication_factor,
-            )?);
-        }
-        "sync.topic.configs.enabled" => values.sync_topic_configs = Some(parse_bool(file, entry)?),
-        "refresh.topics.enabled" => values.refresh_topics_enabled = Some(parse_bool(file, entry)?),
-        "refresh.topics.interval.seconds" => {
-            values.refresh_topics_interval = Some(number(
-                file,
-                entry,
-                EXPECT_INTERVAL_SECS,
-                assemble::interval_secs,
-            )?);
-        }
-        "emit.heartbeats.enabled" => {
-            values.mm2.emit_heartbeats_enabled = Some(parse_bool(file, entry)?)
-        }
-        "emit.heartbeats.interval.seconds" => {
-            values.mm2.emit_heartbeats_interval = Some(number(
-                file,
-                entry,
-                EXPECT_INTERVAL_SECS,
-                assemble::interval_secs,
-            )?);
-        }
-        "emit.checkpoints.enabled" => {
-            values.mm2.emit_checkpoints_enabled = Some(parse_bool(file, entry)?)
-        }
-        "emit.checkpoints.interval.seconds" => {
-            values.mm2.emit_checkpoints_interval = Some(number(
-                file,
-                entry,
-                EXPECT_INTERVAL_SECS,
-                assemble::interval_secs,
-            )?);
-        }
-        "emit.offset-syncs.enabled" => {
-            values.mm2.emit_offset_syncs_enabled = Some(parse_bool(file, entry)?)
-        }
-        "offset-syncs.topic.location" => {
-            values.mm2.offset_syncs_location =
-                Some(parsed(file, entry, assemble::offset_syncs_location)?);
-        }
-        "offset.lag.max" => {
-            values.mm2.offset_lag_max =
-                Some(number(file, entry, assemble::EXPECT_LAG, assemble::lag)?);
-        }
         "groups" => values.mm2.groups = Some(patterns()?),
         "groups.exclude" => values.mm2.groups_exclude = Some(patterns()?),
         "groups.blacklist" => scope.groups_blacklist = Some(patterns()?),
-        "sync.group.offsets.enabled" => {
-            values.mm2.sync_group_offsets_enabled = Some(parse_bool(file, entry)?)
-        }
-        "sync.group.offsets.interval.seconds" => {
-            values.mm2.sync_group_offsets_interval = Some(number(
-                file,
-                entry,
-                EXPECT_INTERVAL_SECS,
-                assemble::interval_secs,
-            )?);
-        }
-        "heartbeats.topic.replication.factor"
-        | "checkpoints.topic.replication.factor"
-        | "offset-syncs.topic.replication.factor" => {
-            let rf = Some(number(
-                file,
-                entry,
-                EXPECT_REPLICATION_FACTOR,
-                assemble::replication_factor,
-            )?);
-            match name {
-                "heartbeats.topic.replication.factor" => {
-                    values.mm2.heartbeats_topic_replication_factor = rf
-                }
-                "checkpoints.topic.replication.factor" => {
-                    values.mm2.checkpoints_topic_replication_factor = rf
-                }
-                _ => values.mm2.offset_syncs_topic_replication_factor = rf,
-            }
-        }
-        STRAIT_MAX_IN_FLIGHT_RECORDS => {
-            values.max_in_flight_records =
-                Some(number(file, entry, EXPECT_COUNT, assemble::count)?);
-        }
-        STRAIT_MAX_IN_FLIGHT_BYTES => {
-            values.max_in_flight_bytes = Some(number(file, entry, EXPECT_COUNT, assemble::count)?);
-        }
-        STRAIT_POSITION_FLUSH_INTERVAL => {
-            values.position_flush_interval = Some(number(
-                file,
-                entry,
-                EXPECT_MILLIS,
-                assemble::interval_millis,
-            )?);
-        }
-        _ => return Ok(false),
+        // The settings of the table (module `schema`).
+        _ => match values.read_text(name, &entry.value) {
+            Some(read) => read.map_err(|expected| invalid(file, entry, expected))?,
+            None => return Ok(false),
+        },
     }
     Ok(true)
 }
@@ -1200,9 +1106,10 @@ fn unknown_strait_key(file: &Path, entry: &Entry) -> ConfigError {
         false => key.find(".strait.").map_or(0, |dot| dot + 1),
     };
     let (prefix, name) = key.split_at(start);
-    let reason = match suggest::closest(name, STRAIT_KEYS.iter().copied()) {
+    let known = strait_keys();
+    let reason = match suggest::closest(name, known.iter().copied()) {
         Some(known) => format!("unknown Strait setting: did you mean `{prefix}{known}`?"),
-        None => format!("unknown Strait setting (known: {})", STRAIT_KEYS.join(", ")),
+        None => format!("unknown Strait setting (known: {})", known.join(", ")),
     };
     ConfigError::InvalidKey {
         at: entry.at(file),

@@ -1446,3 +1446,28 @@ const MM2_CONNECTOR_SETTINGS_4_3: &str = "\
     sync.topic.configs.interval.seconds target.cluster.alias tasks.max tasks.max.enforce \
     topic.filter.class topics topics.exclude transforms value.converter \
     value.converter.plugin.version";
+
+#[test]
+fn node_variables_set_the_node_settings_added_later() {
+    let s = with_env(
+        BASE,
+        &[
+            ("STRAIT__NODE__OFFSET_TRIM_INTERVAL_SECS", "7"),
+            ("STRAIT__NODE__SHUTDOWN_HANDOVER_TIMEOUT_SECS", "0"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.node.offset_trim_interval, Duration::from_secs(7));
+    assert_eq!(s.node.shutdown_handover_timeout, Duration::ZERO);
+    let err = with_env(
+        BASE,
+        &[("STRAIT__NODE__SHUTDOWN_HANDOVER_TIMEOUT_SECS", "601")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("STRAIT__NODE__SHUTDOWN_HANDOVER_TIMEOUT_SECS")
+            && err.contains("from 0 to 600"),
+        "{err}"
+    );
+}

@@ -106,6 +106,7 @@ use crate::model::{
     ClientOrigins, ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings,
     PropertyOrigin, PropertyOrigins, Settings, DEFAULT_PROGRESS_INTERVAL,
 };
+use crate::schema::{codec, flow_table, Codec};
 use crate::suggest;
 
 mod origins;
@@ -192,83 +193,73 @@ struct RawCluster {
     admin: BTreeMap<String, PropValue>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFlow {
-    source: Option<String>,
-    target: Option<String>,
-    enabled: Option<bool>,
-    topics: Option<Patterns>,
-    topics_exclude: Option<Patterns>,
-    replication_policy: Option<String>,
-    replication_policy_separator: Option<String>,
-    replication_factor: Option<i64>,
-    sync_topic_configs: Option<bool>,
-    config_properties_exclude: Option<Patterns>,
-    refresh_topics_enabled: Option<bool>,
-    refresh_topics_interval_secs: Option<i64>,
-    max_in_flight_records: Option<i64>,
-    max_in_flight_bytes: Option<i64>,
-    position_flush_interval_ms: Option<i64>,
-    emit_heartbeats_enabled: Option<bool>,
-    emit_heartbeats_interval_secs: Option<i64>,
-    emit_checkpoints_enabled: Option<bool>,
-    emit_checkpoints_interval_secs: Option<i64>,
-    emit_offset_syncs_enabled: Option<bool>,
-    offset_syncs_topic_location: Option<String>,
-    offset_lag_max: Option<i64>,
-    groups: Option<Patterns>,
-    groups_exclude: Option<Patterns>,
-    sync_group_offsets_enabled: Option<bool>,
-    sync_group_offsets_interval_secs: Option<i64>,
-    heartbeats_topic_replication_factor: Option<i64>,
-    checkpoints_topic_replication_factor: Option<i64>,
-    offset_syncs_topic_replication_factor: Option<i64>,
-    #[serde(default)]
-    consumer: BTreeMap<String, PropValue>,
-    #[serde(default)]
-    producer: BTreeMap<String, PropValue>,
-    #[serde(default)]
-    source_admin: BTreeMap<String, PropValue>,
-    #[serde(default)]
-    target_admin: BTreeMap<String, PropValue>,
+/// `[flows.<name>]`: its fields are the settings table's (module `schema`), between the flow's
+/// clusters and its client tables.
+macro_rules! raw_flow {
+    (
+        fields [$(($field:ident: $raw:ty))*]
+        keys [$($key:literal)*]
+        flow [$(($ff:ident, $fc:ty, $fd:expr, $ft:ident, $fk:literal))*]
+        mm2 [$(($mf:ident, $mc:ty, $md:expr, $mt:ident, $mk:literal))*]
+        pair [$(($pf:ident, $pc:ty, $pd:expr, $pt:ident, $pk:literal))*]
+    ) => {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawFlow {
+            source: Option<String>,
+            target: Option<String>,
+            enabled: Option<bool>,
+            $($field: Option<$raw>,)*
+            #[serde(default)]
+            consumer: BTreeMap<String, PropValue>,
+            #[serde(default)]
+            producer: BTreeMap<String, PropValue>,
+            #[serde(default)]
+            source_admin: BTreeMap<String, PropValue>,
+            #[serde(default)]
+            target_admin: BTreeMap<String, PropValue>,
+        }
+
+        impl RawFlow {
+            /// Whether the table sets anything a disabled flow does not use (all but its
+            /// heartbeat settings and `target_admin`).
+            fn sets_more_than_heartbeats(&self) -> bool {
+                let pair = [$(stringify!($pt)),*];
+                let set = [$((stringify!($field), self.$field.is_some())),*];
+                set.iter().any(|(field, set)| *set && !pair.contains(field))
+                    || !self.consumer.is_empty()
+                    || !self.producer.is_empty()
+                    || !self.source_admin.is_empty()
+            }
+        }
+
+        impl Assembler<'_> {
+            /// The table's settings a flow's table sets, each checked by its codec.
+            fn settings(
+                &self,
+                name: &str,
+                flow: &RawFlow,
+                values: &mut FlowValues,
+            ) -> Result<(), ConfigError> {
+                $(values.$ff =
+                    self.setting::<$fc>(&["flows", name, stringify!($ft)], flow.$ft.clone())?;)*
+                $(values.mm2.$mf =
+                    self.setting::<$mc>(&["flows", name, stringify!($mt)], flow.$mt.clone())?;)*
+                Ok(())
+            }
+
+            /// The heartbeat settings of a disabled flow's table, the only ones read there.
+            fn pair_values(&self, name: &str, flow: &RawFlow) -> Result<Mm2Values, ConfigError> {
+                let mut values = Mm2Values::default();
+                $(values.$pf =
+                    self.setting::<$pc>(&["flows", name, stringify!($pt)], flow.$pt.clone())?;)*
+                Ok(values)
+            }
+        }
+    };
 }
 
-impl RawFlow {
-    /// Whether the table sets anything a disabled flow does not use (all but its heartbeat
-    /// settings and `target_admin`).
-    fn sets_more_than_heartbeats(&self) -> bool {
-        let set = [
-            self.topics.is_some(),
-            self.topics_exclude.is_some(),
-            self.replication_policy.is_some(),
-            self.replication_policy_separator.is_some(),
-            self.replication_factor.is_some(),
-            self.sync_topic_configs.is_some(),
-            self.config_properties_exclude.is_some(),
-            self.refresh_topics_enabled.is_some(),
-            self.refresh_topics_interval_secs.is_some(),
-            self.max_in_flight_records.is_some(),
-            self.max_in_flight_bytes.is_some(),
-            self.position_flush_interval_ms.is_some(),
-            self.emit_checkpoints_enabled.is_some(),
-            self.emit_checkpoints_interval_secs.is_some(),
-            self.emit_offset_syncs_enabled.is_some(),
-            self.offset_syncs_topic_location.is_some(),
-            self.offset_lag_max.is_some(),
-            self.groups.is_some(),
-            self.groups_exclude.is_some(),
-            self.sync_group_offsets_enabled.is_some(),
-            self.sync_group_offsets_interval_secs.is_some(),
-            self.checkpoints_topic_replication_factor.is_some(),
-            self.offset_syncs_topic_replication_factor.is_some(),
-            !self.consumer.is_empty(),
-            !self.producer.is_empty(),
-            !self.source_admin.is_empty(),
-        ];
-        set.contains(&true)
-    }
-}
+flow_table!(raw_flow);
 
 /// A librdkafka property value: TOML strings, integers, floats and booleans are all accepted.
 #[derive(Debug, Clone, PartialEq)]
@@ -697,7 +688,7 @@ impl<'f> Assembler<'f> {
                 target_admin,
                 origins,
             };
-            let values = self.flow_values(&name, flow)?;
+            let values = self.flow_values(&name, &flow)?;
             flows.push(flow_settings(self.file, id, values, clients)?);
         }
 
@@ -1033,26 +1024,7 @@ impl<'f> Assembler<'f> {
             .collect()
     }
 
-    /// The heartbeat settings of a disabled flow's table, the only ones read there.
-    fn pair_values(&self, name: &str, flow: &RawFlow) -> Result<Mm2Values, ConfigError> {
-        let path = |field| ["flows", name, field];
-        Ok(Mm2Values {
-            emit_heartbeats_enabled: flow.emit_heartbeats_enabled,
-            emit_heartbeats_interval: self.number(
-                &path("emit_heartbeats_interval_secs"),
-                flow.emit_heartbeats_interval_secs,
-                assemble::interval_secs,
-            )?,
-            heartbeats_topic_replication_factor: self.number(
-                &path("heartbeats_topic_replication_factor"),
-                flow.heartbeats_topic_replication_factor,
-                assemble::replication_factor,
-            )?,
-            ..Mm2Values::default()
-        })
-    }
-
-    fn flow_values(&self, name: &str, flow: RawFlow) -> Result<FlowValues, ConfigError> {
+    fn flow_values(&self, name: &str, flow: &RawFlow) -> Result<FlowValues, ConfigError> {
         let path = |field| ["flows", name, field];
         let patterns = |field: &'static str, p: Option<Patterns>| {
             p.map(|Patterns(value)| self.sourced(&path(field), value))
@@ -1064,7 +1036,7 @@ impl<'f> Assembler<'f> {
                     .ok_or_else(|| self.invalid(&path("replication_policy"), p, EXPECT_POLICY))?,
             ),
         };
-        let separator = match flow.replication_policy_separator {
+        let separator = match flow.replication_policy_separator.clone() {
             Some(sep) if sep.is_empty() => {
                 return Err(self.invalid(
                     &path("replication_policy_separator"),
@@ -1074,92 +1046,38 @@ impl<'f> Assembler<'f> {
             }
             other => other.map(|value| self.sourced(&path("replication_policy_separator"), value)),
         };
-        Ok(FlowValues {
-            topics: patterns("topics", flow.topics),
-            topics_exclude: patterns("topics_exclude", flow.topics_exclude),
+        let mut values = FlowValues {
+            topics: patterns("topics", flow.topics.clone()),
+            topics_exclude: patterns("topics_exclude", flow.topics_exclude.clone()),
             policy,
             separator,
-            replication_factor: self.number(
-                &path("replication_factor"),
-                flow.replication_factor,
-                assemble::replication_factor,
-            )?,
-            sync_topic_configs: flow.sync_topic_configs,
             config_properties_exclude: patterns(
                 "config_properties_exclude",
-                flow.config_properties_exclude,
+                flow.config_properties_exclude.clone(),
             ),
-            refresh_topics_enabled: flow.refresh_topics_enabled,
-            refresh_topics_interval: self.number(
-                &path("refresh_topics_interval_secs"),
-                flow.refresh_topics_interval_secs,
-                assemble::interval_secs,
-            )?,
-            max_in_flight_records: self.number(
-                &path("max_in_flight_records"),
-                flow.max_in_flight_records,
-                assemble::count,
-            )?,
-            max_in_flight_bytes: self.number(
-                &path("max_in_flight_bytes"),
-                flow.max_in_flight_bytes,
-                assemble::count,
-            )?,
-            position_flush_interval: self.number(
-                &path("position_flush_interval_ms"),
-                flow.position_flush_interval_ms,
-                assemble::interval_millis,
-            )?,
             mm2: Mm2Values {
-                emit_heartbeats_enabled: flow.emit_heartbeats_enabled,
-                emit_heartbeats_interval: self.number(
-                    &path("emit_heartbeats_interval_secs"),
-                    flow.emit_heartbeats_interval_secs,
-                    assemble::interval_secs,
-                )?,
-                emit_checkpoints_enabled: flow.emit_checkpoints_enabled,
-                emit_checkpoints_interval: self.number(
-                    &path("emit_checkpoints_interval_secs"),
-                    flow.emit_checkpoints_interval_secs,
-                    assemble::interval_secs,
-                )?,
-                emit_offset_syncs_enabled: flow.emit_offset_syncs_enabled,
-                offset_syncs_location: match &flow.offset_syncs_topic_location {
-                    None => None,
-                    Some(v) => Some(assemble::offset_syncs_location(v).map_err(|expected| {
-                        self.invalid(&path("offset_syncs_topic_location"), v, expected)
-                    })?),
-                },
-                offset_lag_max: self.number(
-                    &path("offset_lag_max"),
-                    flow.offset_lag_max,
-                    assemble::lag,
-                )?,
-                groups: patterns("groups", flow.groups),
-                groups_exclude: patterns("groups_exclude", flow.groups_exclude),
-                sync_group_offsets_enabled: flow.sync_group_offsets_enabled,
-                sync_group_offsets_interval: self.number(
-                    &path("sync_group_offsets_interval_secs"),
-                    flow.sync_group_offsets_interval_secs,
-                    assemble::interval_secs,
-                )?,
-                heartbeats_topic_replication_factor: self.number(
-                    &path("heartbeats_topic_replication_factor"),
-                    flow.heartbeats_topic_replication_factor,
-                    assemble::replication_factor,
-                )?,
-                checkpoints_topic_replication_factor: self.number(
-                    &path("checkpoints_topic_replication_factor"),
-                    flow.checkpoints_topic_replication_factor,
-                    assemble::replication_factor,
-                )?,
-                offset_syncs_topic_replication_factor: self.number(
-                    &path("offset_syncs_topic_replication_factor"),
-                    flow.offset_syncs_topic_replication_factor,
-                    assemble::replication_factor,
-                )?,
+                groups: patterns("groups", flow.groups.clone()),
+                groups_exclude: patterns("groups_exclude", flow.groups_exclude.clone()),
+                ..Mm2Values::default()
             },
+            ..FlowValues::default()
+        };
+        self.settings(name, flow, &mut values)?;
+        Ok(values)
+    }
+
+    /// A value of the settings table (module `schema`), checked by its codec; an error names
+    /// the key and where it was set.
+    fn setting<C: Codec>(
+        &self,
+        path: &[&str],
+        raw: Option<C::Raw>,
+    ) -> Result<Option<C::Value>, ConfigError> {
+        raw.map(|raw| {
+            let shown = raw.to_string();
+            C::parse(raw).map_err(|expected| self.invalid(path, shown, expected))
         })
+        .transpose()
     }
 }
 

@@ -1,0 +1,514 @@
+//! The per-flow settings schema: one table ([`flow_table!`]) that says, for every per-flow
+//! setting, its field in [`FlowSettings`] (or [`Mm2Settings`]), how its value is written and
+//! checked ([`Codec`]), its default, its key in the TOML format and its key in `mm2.properties`.
+//! Both readers, the canonical shared text and the "did you mean" key lists are derived from it:
+//!
+//! - [`FlowValues`] / [`Mm2Values`]: what one scope of a file sets (`None`: not set there), their
+//!   layering ([`FlowValues::or`]: a flow's own value, else the file level's, as MirrorMaker 2
+//!   resolves `A->B.key` over `key`), and their defaults ([`FlowValues::into_settings`]);
+//! - `mm2.properties`: [`FlowValues::read_text`] reads a key with its flow prefix removed,
+//!   [`FLOW_KEYS`] and [`PAIR_HEARTBEAT_KEYS`] are the known keys;
+//! - TOML: the `[flows.*]` table's fields and their reading (module `native`, `raw_flow!`), and
+//!   the canonical text written back (module `shared`).
+//!
+//! A `raw` row is a setting whose value is assembled by hand from several keys (topic and group
+//! filters, the replication policy): the table only gives its TOML field and `mm2.properties`
+//! keys (deprecated names after the current one). The order of the rows is the order of the TOML
+//! fields (in messages listing them and in the canonical text).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::assemble;
+
+/// How one setting is written: its raw value (what TOML holds: a boolean, an integer or a
+/// string), how that becomes the checked [`Codec::Value`] (the message says what is expected
+/// when it does not), and back, for the canonical text.
+pub(crate) trait Codec {
+    type Value;
+    type Raw: DeserializeOwned + Serialize + FromText + std::fmt::Display;
+    /// What a value must be, for a text that is not even a [`Codec::Raw`].
+    const EXPECTED: &'static str;
+    fn parse(raw: Self::Raw) -> Result<Self::Value, &'static str>;
+    /// The raw value of `value`; `None`: not written (the target broker's default).
+    fn raw(value: &Self::Value) -> Option<Self::Raw>;
+
+    /// A `.properties` value (trimmed).
+    fn from_text(text: &str) -> Result<Self::Value, &'static str> {
+        Self::Raw::from_text(text)
+            .ok_or(Self::EXPECTED)
+            .and_then(Self::parse)
+    }
+}
+
+/// A raw value read from a `.properties` text.
+pub(crate) trait FromText: Sized {
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+impl FromText for bool {
+    /// `true` / `false`, any case (as Kafka's `ConfigDef` reads booleans).
+    fn from_text(text: &str) -> Option<bool> {
+        if text.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if text.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+impl FromText for i64 {
+    fn from_text(text: &str) -> Option<i64> {
+        text.parse().ok()
+    }
+}
+
+impl FromText for String {
+    fn from_text(text: &str) -> Option<String> {
+        Some(text.to_owned())
+    }
+}
+
+/// The [`Codec`]s of the settings.
+pub(crate) mod codec {
+    use std::time::Duration;
+
+    use super::Codec;
+    use crate::assemble::{
+        self, EXPECT_BOOL, EXPECT_COUNT, EXPECT_INTERVAL_SECS, EXPECT_LAG, EXPECT_LOCATION,
+        EXPECT_MILLIS, EXPECT_REPLICATION_FACTOR,
+    };
+    use crate::model::OffsetSyncsLocation;
+
+    /// `true` or `false`.
+    pub(crate) struct Flag;
+    impl Codec for Flag {
+        type Value = bool;
+        type Raw = bool;
+        const EXPECTED: &'static str = EXPECT_BOOL;
+        fn parse(raw: bool) -> Result<bool, &'static str> {
+            Ok(raw)
+        }
+        fn raw(value: &bool) -> Option<bool> {
+            Some(*value)
+        }
+    }
+
+    /// Whole seconds, at least 1 (keys ending in `_secs` / `.seconds`).
+    pub(crate) struct Secs;
+    impl Codec for Secs {
+        type Value = Duration;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_INTERVAL_SECS;
+        fn parse(raw: i64) -> Result<Duration, &'static str> {
+            assemble::interval_secs(raw)
+        }
+        fn raw(value: &Duration) -> Option<i64> {
+            Some(value.as_secs() as i64)
+        }
+    }
+
+    /// Whole milliseconds, at least 1 (keys ending in `_ms` / `.ms`).
+    pub(crate) struct Millis;
+    impl Codec for Millis {
+        type Value = Duration;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_MILLIS;
+        fn parse(raw: i64) -> Result<Duration, &'static str> {
+            assemble::interval_millis(raw)
+        }
+        fn raw(value: &Duration) -> Option<i64> {
+            Some(value.as_millis() as i64)
+        }
+    }
+
+    /// A whole number, at least 1.
+    pub(crate) struct Count;
+    impl Codec for Count {
+        type Value = usize;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_COUNT;
+        fn parse(raw: i64) -> Result<usize, &'static str> {
+            assemble::count(raw)
+        }
+        fn raw(value: &usize) -> Option<i64> {
+            Some(*value as i64)
+        }
+    }
+
+    /// 1 to 32767, or -1 (`None`): the target broker's default.
+    pub(crate) struct ReplicationFactor;
+    impl Codec for ReplicationFactor {
+        type Value = Option<i16>;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_REPLICATION_FACTOR;
+        fn parse(raw: i64) -> Result<Option<i16>, &'static str> {
+            assemble::replication_factor(raw)
+        }
+        fn raw(value: &Option<i16>) -> Option<i64> {
+            value.map(i64::from)
+        }
+    }
+
+    /// `offset.lag.max`: 0 or more.
+    pub(crate) struct Lag;
+    impl Codec for Lag {
+        type Value = i64;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_LAG;
+        fn parse(raw: i64) -> Result<i64, &'static str> {
+            assemble::lag(raw)
+        }
+        fn raw(value: &i64) -> Option<i64> {
+            Some(*value)
+        }
+    }
+
+    /// `source` or `target`.
+    pub(crate) struct Location;
+    impl Codec for Location {
+        type Value = OffsetSyncsLocation;
+        type Raw = String;
+        const EXPECTED: &'static str = EXPECT_LOCATION;
+        fn parse(raw: String) -> Result<OffsetSyncsLocation, &'static str> {
+            assemble::offset_syncs_location(&raw)
+        }
+        fn raw(value: &OffsetSyncsLocation) -> Option<String> {
+            Some(
+                match value {
+                    OffsetSyncsLocation::Source => "source",
+                    OffsetSyncsLocation::Target => "target",
+                }
+                .to_owned(),
+            )
+        }
+    }
+}
+
+/// The per-flow settings. Each row is one of:
+///
+/// - `flow FIELD: CODEC = DEFAULT, toml TOML_KEY, mm2 "MM2_KEY";`: a field of [`FlowSettings`];
+/// - `mm2 ...` (same form): a field of [`Mm2Settings`] (`FlowSettings::mm2`);
+/// - `pair ...`: a field of [`Mm2Settings`] that a pair without an enabled flow reads too (its
+///   heartbeats, [`crate::PairHeartbeats`]);
+/// - `raw TOML_KEY: TYPE, mm2 "MM2_KEY" "DEPRECATED_KEY"...;`: a setting assembled by hand.
+///
+/// The `mm2` key applies at the file level and after a flow's `A->B.` (which wins). Strait's own
+/// keys start with `strait.`. `flow_table!(m)` calls `m!` with the rows sorted out (see
+/// `split_flow_table!`).
+macro_rules! flow_table {
+    ($then:path) => {
+        $crate::schema::split_flow_table! { $then [] [] [] [] [];
+            raw topics: Patterns, mm2 "topics";
+            raw topics_exclude: Patterns, mm2 "topics.exclude" "topics.blacklist";
+            raw replication_policy: String, mm2 "replication.policy.class";
+            raw replication_policy_separator: String, mm2 "replication.policy.separator";
+            flow replication_factor: codec::ReplicationFactor = None,
+                toml replication_factor, mm2 "replication.factor";
+            flow sync_topic_configs: codec::Flag = true,
+                toml sync_topic_configs, mm2 "sync.topic.configs.enabled";
+            raw config_properties_exclude: Patterns,
+                mm2 "config.properties.exclude" "config.properties.blacklist";
+            flow refresh_topics_enabled: codec::Flag = true,
+                toml refresh_topics_enabled, mm2 "refresh.topics.enabled";
+            flow refresh_topics_interval: codec::Secs = DEFAULT_REFRESH_TOPICS_INTERVAL,
+                toml refresh_topics_interval_secs, mm2 "refresh.topics.interval.seconds";
+            flow max_in_flight_records: codec::Count = DEFAULT_MAX_IN_FLIGHT_RECORDS,
+                toml max_in_flight_records, mm2 "strait.max.in.flight.records";
+            flow max_in_flight_bytes: codec::Count = DEFAULT_MAX_IN_FLIGHT_BYTES,
+                toml max_in_flight_bytes, mm2 "strait.max.in.flight.bytes";
+            flow position_flush_interval: codec::Millis = DEFAULT_POSITION_FLUSH_INTERVAL,
+                toml position_flush_interval_ms, mm2 "strait.position.flush.interval.ms";
+            pair emit_heartbeats_enabled: codec::Flag = true,
+                toml emit_heartbeats_enabled, mm2 "emit.heartbeats.enabled";
+            pair emit_heartbeats_interval: codec::Secs = DEFAULT_EMIT_HEARTBEATS_INTERVAL,
+                toml emit_heartbeats_interval_secs, mm2 "emit.heartbeats.interval.seconds";
+            mm2 emit_checkpoints_enabled: codec::Flag = true,
+                toml emit_checkpoints_enabled, mm2 "emit.checkpoints.enabled";
+            mm2 emit_checkpoints_interval: codec::Secs = DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+                toml emit_checkpoints_interval_secs, mm2 "emit.checkpoints.interval.seconds";
+            mm2 emit_offset_syncs_enabled: codec::Flag = true,
+                toml emit_offset_syncs_enabled, mm2 "emit.offset-syncs.enabled";
+            mm2 offset_syncs_location: codec::Location = OffsetSyncsLocation::Source,
+                toml offset_syncs_topic_location, mm2 "offset-syncs.topic.location";
+            mm2 offset_lag_max: codec::Lag = DEFAULT_OFFSET_LAG_MAX,
+                toml offset_lag_max, mm2 "offset.lag.max";
+            raw groups: Patterns, mm2 "groups";
+            raw groups_exclude: Patterns, mm2 "groups.exclude" "groups.blacklist";
+            mm2 sync_group_offsets_enabled: codec::Flag = false,
+                toml sync_group_offsets_enabled, mm2 "sync.group.offsets.enabled";
+            mm2 sync_group_offsets_interval: codec::Secs = DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+                toml sync_group_offsets_interval_secs, mm2 "sync.group.offsets.interval.seconds";
+            pair heartbeats_topic_replication_factor: codec::ReplicationFactor = None,
+                toml heartbeats_topic_replication_factor,
+                mm2 "heartbeats.topic.replication.factor";
+            mm2 checkpoints_topic_replication_factor: codec::ReplicationFactor = None,
+                toml checkpoints_topic_replication_factor,
+                mm2 "checkpoints.topic.replication.factor";
+            mm2 offset_syncs_topic_replication_factor: codec::ReplicationFactor = None,
+                toml offset_syncs_topic_replication_factor,
+                mm2 "offset-syncs.topic.replication.factor";
+        }
+    };
+}
+
+/// Sorts the rows of [`flow_table!`] into lists, then calls `$then!` with:
+/// `fields [(TOML_KEY: RAW_TYPE)...] keys [MM2_KEY...] flow [ROW...] mm2 [ROW...] pair [ROW...]`,
+/// each `ROW` being `(FIELD, CODEC, DEFAULT, TOML_KEY, MM2_KEY)`; `fields` and `keys` keep the
+/// table's order, `mm2` holds the `pair` rows too.
+macro_rules! split_flow_table {
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] [$($flow:tt)*] [$($mm2:tt)*] [$($pair:tt)*];) => {
+        $then! {
+            fields [$($fields)*] keys [$($keys)*] flow [$($flow)*] mm2 [$($mm2)*] pair [$($pair)*]
+        }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] $flow:tt $mm2:tt $pair:tt;
+     raw $toml:ident: $raw:ty, mm2 $($key:literal)+; $($rest:tt)*) => {
+        $crate::schema::split_flow_table! { $then
+            [$($fields)* ($toml: $raw)] [$($keys)* $($key)+] $flow $mm2 $pair; $($rest)*
+        }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] [$($flow:tt)*] $mm2:tt $pair:tt;
+     flow $field:ident: $codec:ty = $default:expr, toml $toml:ident, mm2 $key:literal;
+     $($rest:tt)*) => {
+        $crate::schema::split_flow_table! { $then
+            [$($fields)* ($toml: <$codec as $crate::schema::Codec>::Raw)] [$($keys)* $key]
+            [$($flow)* ($field, $codec, $default, $toml, $key)] $mm2 $pair; $($rest)*
+        }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] $flow:tt [$($mm2:tt)*] $pair:tt;
+     mm2 $field:ident: $codec:ty = $default:expr, toml $toml:ident, mm2 $key:literal;
+     $($rest:tt)*) => {
+        $crate::schema::split_flow_table! { $then
+            [$($fields)* ($toml: <$codec as $crate::schema::Codec>::Raw)] [$($keys)* $key]
+            $flow [$($mm2)* ($field, $codec, $default, $toml, $key)] $pair; $($rest)*
+        }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] $flow:tt [$($mm2:tt)*] [$($pair:tt)*];
+     pair $field:ident: $codec:ty = $default:expr, toml $toml:ident, mm2 $key:literal;
+     $($rest:tt)*) => {
+        $crate::schema::split_flow_table! { $then
+            [$($fields)* ($toml: <$codec as $crate::schema::Codec>::Raw)] [$($keys)* $key]
+            $flow [$($mm2)* ($field, $codec, $default, $toml, $key)]
+            [$($pair)* ($field, $codec, $default, $toml, $key)]; $($rest)*
+        }
+    };
+}
+
+pub(crate) use {flow_table, split_flow_table};
+
+/// What one scope sets, its layering and its defaults (see the module docs).
+macro_rules! flow_values {
+    (
+        fields [$($fields:tt)*]
+        keys [$($key:literal)*]
+        flow [$(($ff:ident, $fc:ty, $fd:expr, $ft:ident, $fk:literal))*]
+        mm2 [$(($mf:ident, $mc:ty, $md:expr, $mt:ident, $mk:literal))*]
+        pair [$(($pf:ident, $pc:ty, $pd:expr, $pt:ident, $pk:literal))*]
+    ) => {
+        /// Per-flow settings as one scope of a file sets them; `None` = not set there.
+        #[derive(Debug, Clone, Default)]
+        pub(crate) struct FlowValues {
+            pub topics: Option<Sourced<Vec<String>>>,
+            pub topics_exclude: Option<Sourced<Vec<String>>>,
+            pub policy: Option<PolicyKind>,
+            pub separator: Option<Sourced<String>>,
+            pub config_properties_exclude: Option<Sourced<Vec<String>>>,
+            $(pub $ff: Option<<$fc as Codec>::Value>,)*
+            pub mm2: Mm2Values,
+        }
+
+        /// The values of [`Mm2Settings`] one scope sets.
+        #[derive(Debug, Clone, Default)]
+        pub(crate) struct Mm2Values {
+            pub groups: Option<Sourced<Vec<String>>>,
+            pub groups_exclude: Option<Sourced<Vec<String>>>,
+            $(pub $mf: Option<<$mc as Codec>::Value>,)*
+        }
+
+        /// Every per-flow key of `mm2.properties` (file level or after `A->B.`).
+        pub(crate) const FLOW_KEYS: &[&str] = &[$($key),*];
+
+        /// The keys of a disabled flow `B->A.` that still apply: its pair's heartbeats.
+        pub(crate) const PAIR_HEARTBEAT_KEYS: &[&str] = &[$($pk),*];
+
+        impl FlowValues {
+            /// These values, with what they leave unset taken from `lower`.
+            pub(crate) fn or(self, lower: &FlowValues) -> FlowValues {
+                let lower = lower.clone();
+                FlowValues {
+                    topics: self.topics.or(lower.topics),
+                    topics_exclude: self.topics_exclude.or(lower.topics_exclude),
+                    policy: self.policy.or(lower.policy),
+                    separator: self.separator.or(lower.separator),
+                    config_properties_exclude: self
+                        .config_properties_exclude
+                        .or(lower.config_properties_exclude),
+                    $($ff: self.$ff.or(lower.$ff),)*
+                    mm2: self.mm2.or(lower.mm2),
+                }
+            }
+
+            /// Reads the `.properties` key `name` (without its flow prefix) when it is one of the
+            /// table's settings: `None` when it is not, else whether its value is valid (the
+            /// error says what is expected).
+            pub(crate) fn read_text(
+                &mut self,
+                name: &str,
+                text: &str,
+            ) -> Option<Result<(), &'static str>> {
+                Some(match name {
+                    $($fk => <$fc as Codec>::from_text(text).map(|v| self.$ff = Some(v)),)*
+                    $($mk => <$mc as Codec>::from_text(text).map(|v| self.mm2.$mf = Some(v)),)*
+                    _ => return None,
+                })
+            }
+
+            /// The settings: these values, defaults for the rest; the hand-assembled ones given.
+            pub(crate) fn into_settings(
+                self,
+                assembled: Assembled,
+                mm2: Mm2Settings,
+                clients: FlowClients,
+            ) -> FlowSettings {
+                FlowSettings {
+                    id: assembled.id,
+                    topics: assembled.topics,
+                    replication_policy: assembled.replication_policy,
+                    config_properties_exclude: assembled.config_properties_exclude,
+                    $($ff: self.$ff.unwrap_or($fd),)*
+                    mm2,
+                    consumer: clients.consumer,
+                    producer: clients.producer,
+                    source_admin: clients.source_admin,
+                    target_admin: clients.target_admin,
+                    client_origins: clients.origins,
+                }
+            }
+        }
+
+        impl Mm2Values {
+            fn or(self, lower: Mm2Values) -> Mm2Values {
+                Mm2Values {
+                    groups: self.groups.or(lower.groups),
+                    groups_exclude: self.groups_exclude.or(lower.groups_exclude),
+                    $($mf: self.$mf.or(lower.$mf),)*
+                }
+            }
+
+            /// These values, defaults for the rest; the group filter given.
+            fn with_groups(self, groups: TopicFilter) -> Mm2Settings {
+                Mm2Settings {
+                    groups,
+                    $($mf: self.$mf.unwrap_or($md),)*
+                }
+            }
+        }
+
+        impl Default for Mm2Settings {
+            fn default() -> Self {
+                Mm2Values::default().with_groups(default_groups())
+            }
+        }
+    };
+}
+
+use crate::assemble::{FlowClients, PolicyKind, Sourced};
+use crate::model::{
+    FlowSettings, Mm2Settings, OffsetSyncsLocation, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_GROUPS, DEFAULT_GROUPS_EXCLUDE,
+    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_OFFSET_LAG_MAX,
+    DEFAULT_POSITION_FLUSH_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
+    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+};
+use regex::Regex;
+use strait_coordinator::{FlowId, ReplicationPolicy, TopicFilter};
+
+flow_table!(flow_values);
+
+/// The settings of a flow that are assembled from several keys, by hand.
+pub(crate) struct Assembled {
+    pub id: FlowId,
+    pub topics: TopicFilter,
+    pub replication_policy: ReplicationPolicy,
+    pub config_properties_exclude: Regex,
+}
+
+/// MirrorMaker 2's default `groups` / `groups.exclude`.
+pub(crate) fn default_groups() -> TopicFilter {
+    TopicFilter::new(
+        DEFAULT_GROUPS.iter().copied(),
+        DEFAULT_GROUPS_EXCLUDE.iter().copied(),
+    )
+    .expect("the default group patterns are valid")
+}
+
+impl Mm2Values {
+    /// The settings these values give, defaults for the rest; the group filter is checked here.
+    pub(crate) fn settings(
+        self,
+        file: &std::path::Path,
+    ) -> Result<Mm2Settings, crate::ConfigError> {
+        let groups = assemble::groups(file, &self.groups, &self.groups_exclude)?;
+        Ok(self.with_groups(groups))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::codec::*;
+    use super::*;
+    use crate::assemble::{EXPECT_COUNT, EXPECT_LAG};
+
+    #[test]
+    fn every_key_is_known_once() {
+        let mut keys = FLOW_KEYS.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), FLOW_KEYS.len(), "a key is in the table twice");
+        for key in PAIR_HEARTBEAT_KEYS {
+            assert!(FLOW_KEYS.contains(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn text_values_are_read_and_checked_by_their_codec() {
+        let mut values = FlowValues::default();
+        assert_eq!(values.read_text("no.such.key", "1"), None);
+        assert_eq!(values.read_text("offset.lag.max", "7"), Some(Ok(())));
+        assert_eq!(values.mm2.offset_lag_max, Some(7));
+        assert_eq!(
+            values.read_text("offset.lag.max", "x"),
+            Some(Err(EXPECT_LAG))
+        );
+        assert_eq!(
+            values.read_text("strait.max.in.flight.records", "0"),
+            Some(Err(EXPECT_COUNT))
+        );
+        assert_eq!(
+            values.read_text("refresh.topics.enabled", "FALSE"),
+            Some(Ok(()))
+        );
+        assert_eq!(values.refresh_topics_enabled, Some(false));
+        assert_eq!(values.read_text("replication.factor", "-1"), Some(Ok(())));
+        assert_eq!(values.replication_factor, Some(None));
+    }
+
+    #[test]
+    fn raw_values_give_back_what_was_read() {
+        assert_eq!(Secs::raw(&Secs::parse(60).unwrap()), Some(60));
+        assert_eq!(Millis::raw(&Millis::parse(250).unwrap()), Some(250));
+        assert_eq!(
+            ReplicationFactor::raw(&ReplicationFactor::parse(-1).unwrap()),
+            None
+        );
+        assert_eq!(
+            ReplicationFactor::raw(&ReplicationFactor::parse(3).unwrap()),
+            Some(3)
+        );
+        let target = Location::parse("Target".to_owned()).unwrap();
+        assert_eq!(Location::raw(&target).as_deref(), Some("target"));
+    }
+}
