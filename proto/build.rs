@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/strait/v1/offsets.proto",
         "proto/strait/v1/config.proto",
         "proto/strait/v1/verify.proto",
+        "proto/strait/v1/cutover.proto",
         "proto/strait/raft/v1/raft.proto",
         "proto/strait/raft/v1/state.proto",
     ];

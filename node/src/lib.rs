@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod control;
+pub mod cutover;
 mod error;
 pub mod handover;
 pub mod kafka;

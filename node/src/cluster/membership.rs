@@ -25,6 +25,7 @@ use super::transport::{GrpcTransport, MAX_MESSAGE_BYTES};
 use crate::replication::status::NodeStatus;
 use strait_proto::v1::cluster_server::ClusterServer;
 use strait_proto::v1::config_server::ConfigServer;
+use strait_proto::v1::cutover_server::CutoverServer;
 use strait_proto::v1::flows_server::FlowsServer;
 use strait_proto::v1::offsets_server::OffsetsServer;
 use strait_proto::v1::partitions_server::PartitionsServer;
@@ -32,8 +33,8 @@ use strait_proto::v1::status_server::StatusServer;
 use strait_proto::v1::verify_server::VerifyServer;
 
 use crate::control::{
-    bearer, BearerAuth, ClusterApi, ConfigApi, Control, FlowsApi, OffsetsApi, PartitionsApi,
-    StatusApi, VerifyApi,
+    bearer, BearerAuth, ClusterApi, ConfigApi, Control, CutoverApi, FlowsApi, OffsetsApi,
+    PartitionsApi, StatusApi, VerifyApi,
 };
 
 /// How long a joining node keeps asking its contact before giving up.
@@ -392,7 +393,16 @@ pub fn start(
                 },
                 auth.clone(),
             ))
-            .add_service(VerifyServer::with_interceptor(VerifyApi { control }, auth))
+            .add_service(VerifyServer::with_interceptor(
+                VerifyApi {
+                    control: control.clone(),
+                },
+                auth.clone(),
+            ))
+            .add_service(CutoverServer::with_interceptor(
+                CutoverApi { control },
+                auth,
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

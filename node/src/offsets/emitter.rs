@@ -448,7 +448,7 @@ impl Emitter {
 
 /// A producer for MM2's internal topics, with the client properties of `props` (a target or
 /// source admin's): every record acknowledged by all replicas, sent at once, no topic created.
-fn mm2_producer(props: &ClientProps) -> Result<FutureProducer, KafkaError> {
+pub(crate) fn mm2_producer(props: &ClientProps) -> Result<FutureProducer, KafkaError> {
     let mut config = ClientConfig::new();
     for (key, value) in props {
         config.set(key, value);
@@ -499,7 +499,7 @@ async fn write_heartbeat(
 }
 
 /// Writes one record to an MM2 internal topic, waiting for the broker's acknowledgement.
-async fn send(
+pub(crate) async fn send(
     producer: &FutureProducer,
     topic: &str,
     key: &[u8],

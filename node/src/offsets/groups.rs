@@ -99,6 +99,19 @@ impl GroupClient {
             .map(summary))
     }
 
+    /// The group's active members as `client.id (host)`, empty when it has none or does not exist
+    /// (blocking).
+    pub fn members(&self, group: &str) -> Result<Vec<String>, KafkaError> {
+        let list = self.lister.fetch_group_list(Some(group), self.timeout)?;
+        Ok(list
+            .groups()
+            .iter()
+            .filter(|g| g.name() == group)
+            .flat_map(|g| g.members())
+            .map(|m| format!("{} ({})", m.client_id(), m.client_host()))
+            .collect())
+    }
+
     /// The group's committed offsets on `partitions` (blocking); partitions without a commit are
     /// left out.
     pub fn committed(
