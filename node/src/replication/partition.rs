@@ -164,8 +164,9 @@ pub struct PartitionActor<B: Backend = Live> {
     /// It retired and said so ([`Retired`]). Its supervisor restarts a stopped actor while an
     /// address of it is still held (the flow drops its own when it handles `Retired`): such a
     /// restart stays idle until then, and says nothing twice (a second `Retired` could be taken
-    /// for the retirement of a new actor of the same partition), touching no assignment or
-    /// position.
+    /// for the retirement of a new actor of the same partition), touching no assignment,
+    /// position or status (a message it handled would report the partition again, after its
+    /// retirement removed it).
     retired: bool,
     /// The last range of source offsets passed over because the source no longer held them (or
     /// `auto.offset.reset = latest` passed over them); counted in the node's status.
@@ -478,6 +479,9 @@ impl<B: Backend> Actor for PartitionActor<B> {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         self.stream = None;
         self.unassign();
@@ -656,6 +660,9 @@ impl<B: Backend> Handler<StopReading> for PartitionActor<B> {
     type Result = ();
 
     fn handle(&mut self, _: StopReading, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
@@ -669,6 +676,9 @@ impl<B: Backend> Handler<Retire> for PartitionActor<B> {
     type Result = ();
 
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
@@ -688,8 +698,15 @@ impl<B: Backend> Handler<PersistNow> for PartitionActor<B> {
     type Result = ();
 
     fn handle(&mut self, _: PersistNow, _ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         self.persist();
         self.publish();
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;
