@@ -75,7 +75,7 @@ pub fn node_status(control: &Control) -> GetNodeStatusResponse {
             remote_topic: p.remote_topic,
             next_source_offset: p.next_source_offset.unwrap_or(-1),
             state: p.state.to_string(),
-            last_error: p.last_error.unwrap_or_default(),
+            last_error: p.last_error.map(|e| e.to_string()).unwrap_or_default(),
             records_replicated: p.records,
             restarts: p.restarts,
             records_skipped: p.records_skipped,

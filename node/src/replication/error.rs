@@ -1,6 +1,9 @@
 //! Why a partition stopped replicating, classified so the supervisor knows how long to wait.
 
+use std::sync::Arc;
+
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use strait_storage::StorageError;
 use thiserror::Error;
 
 use crate::kafka::{classify, ErrorClass};
@@ -64,4 +67,19 @@ impl PartitionError {
             }
         }
     }
+}
+
+/// The last problem a partition ran into, as its status shows it (`last_error` in `strait
+/// status`, `GetNodeStatus` and the progress line). Kept after the partition recovers.
+#[derive(Debug, Clone, Error)]
+pub enum PartitionFault {
+    /// It failed, backed off, and (after the backoff) started again.
+    #[error(transparent)]
+    Failed(PartitionError),
+    /// A source fetch error librdkafka retries on its own: the partition kept running.
+    #[error("source fetch: {0}")]
+    FetchRetried(KafkaError),
+    /// Its position could not be stored locally (the next flush tries again).
+    #[error(transparent)]
+    Store(Arc<StorageError>),
 }

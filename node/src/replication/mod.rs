@@ -9,6 +9,8 @@ pub mod partition;
 pub mod producer;
 pub mod source;
 pub mod status;
+#[cfg(test)]
+pub mod testing;
 pub mod topic_configs;
 pub mod topics;
 pub mod unreported;

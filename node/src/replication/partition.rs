@@ -6,49 +6,64 @@
 //! `Supervisor`: on a failure it stops, and the supervisor restarts the same instance, which waits out
 //! an exponential backoff (1 s doubling to 60 s), lets every in-flight record resolve, and resumes
 //! from the last acknowledged position: no gap, and only the unacknowledged tail is sent again.
+//!
+//! What it reads from, writes to and asks before writing is its [`Backend`]: the flow's librdkafka
+//! consumer and producer and the cluster's fence ([`Live`]), or in-memory fakes in its unit tests
+//! (`replication::testing`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::Offset;
 use strait_coordinator::{FlowId, TopicPartition};
 use strait_coordinator::{PartitionKey, Position};
 use strait_storage::PositionStore;
 
-use crate::kafka::{ErrorClass, OffsetReset, ReportingContext};
+use crate::kafka::{ErrorClass, OffsetReset};
 use crate::metrics::{authorization_error, fetch_error};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
-use crate::replication::error::{is_topic_authorization, PartitionError};
-use crate::replication::producer::{DeliveryTarget, TargetProducer};
-use crate::replication::source::{self, SourceBatch};
+use crate::replication::error::{is_topic_authorization, PartitionError, PartitionFault};
+use crate::replication::producer::{DeliveryTarget, TargetProducer, TargetSink};
+pub use crate::replication::source::SourceConsumer;
+use crate::replication::source::{PartitionSource, SourceBatch, Watermarks};
 use crate::replication::status::{NodeStatus, PartitionState, PartitionStatus};
-
-pub type SourceConsumer = StreamConsumer<ReportingContext>;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A partition that ran this long without failing gets its backoff reset.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
-/// The source's log start and end offsets, as ListOffsets answered.
-type Watermarks = Result<(i64, i64), KafkaError>;
-/// How long reading the source's log start and end offsets may take after an out-of-range fetch.
-const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a retiring partition looks whether its last in-flight record is resolved: its next
 /// owner waits for that (the release), so not only at the next position flush.
 const RETIRE_CHECK: Duration = Duration::from_millis(10);
 
+/// What a partition actor reads from, writes to, and asks before it writes.
+pub trait Backend: 'static {
+    type Source: PartitionSource;
+    // An actor is `Unpin`: so is what it holds.
+    type Sink: TargetSink + Unpin;
+    type Fence: Fencing + Unpin;
+}
+
+/// The flow's source consumer and producer, and the cluster's fence.
+pub struct Live;
+
+impl Backend for Live {
+    type Source = SourceConsumer;
+    type Sink = TargetProducer;
+    type Fence = Fence;
+}
+
 /// Everything a partition actor needs; the flow actor builds it.
-pub struct PartitionSpec {
+pub struct PartitionSpec<B: Backend = Live> {
     pub flow: FlowId,
     pub tp: TopicPartition,
     pub remote_topic: Arc<str>,
-    pub consumer: Arc<SourceConsumer>,
-    pub producer: TargetProducer,
+    pub consumer: Arc<B::Source>,
+    pub producer: B::Sink,
     pub budget: Arc<InFlightBudget>,
     pub positions: PositionStore,
     pub status: NodeStatus,
@@ -61,7 +76,7 @@ pub struct PartitionSpec {
     /// Told when this actor has retired (after [`Retire`]).
     pub retired: Recipient<Retired>,
     /// Whether this node may still write the partition under `epoch`.
-    pub fence: Fence,
+    pub fence: B::Fence,
     /// Where to resume when the position is no longer in the source's log (`auto.offset.reset`).
     pub offset_reset: OffsetReset,
     /// The principal the source consumer authenticates as (`User:<sasl.username>`), for messages;
@@ -69,10 +84,16 @@ pub struct PartitionSpec {
     pub source_principal: Option<Arc<str>>,
 }
 
-/// The check a partition actor makes before every batch it hands to the producer: this node's
-/// state was confirmed current by the cluster within the liveness timeout, and the partition is
-/// still this node's under the same epoch. The flow actor retires partitions that fail it within
-/// 100 ms; this check closes that window (e.g. a process resumed after a long pause).
+/// The check a partition actor makes before every batch it hands to the producer. The flow actor
+/// retires partitions that fail it within 100 ms; this check closes that window (e.g. a process
+/// resumed after a long pause).
+pub trait Fencing: 'static {
+    /// Whether this node may still write `tp` of `flow` under `epoch`.
+    fn allows(&self, flow: &FlowId, tp: &TopicPartition, epoch: u64) -> bool;
+}
+
+/// The cluster's fence: this node's state was confirmed current by the cluster within the
+/// liveness timeout, and the partition is still this node's under the same epoch.
 #[derive(Clone)]
 pub struct Fence {
     pub raft: strait_coordinator::raft::RaftHandle,
@@ -80,7 +101,7 @@ pub struct Fence {
     pub lease: Duration,
 }
 
-impl Fence {
+impl Fencing for Fence {
     fn allows(&self, flow: &FlowId, tp: &TopicPartition, epoch: u64) -> bool {
         if !self.raft.status().has_quorum_contact(self.lease) {
             return false;
@@ -121,8 +142,8 @@ impl actix::Message for Retired {
     type Result = ();
 }
 
-pub struct PartitionActor {
-    spec: PartitionSpec,
+pub struct PartitionActor<B: Backend = Live> {
+    spec: PartitionSpec<B>,
     key: PartitionKey,
     ack: Arc<AckWindow>,
     /// What this partition's delivery reports update (its window, the budget, the counters).
@@ -133,16 +154,20 @@ pub struct PartitionActor {
     stream: Option<SpawnHandle>,
     assigned: bool,
     state: PartitionState,
-    last_error: Option<String>,
+    last_error: Option<PartitionFault>,
     restarts: u32,
     backoff: Duration,
+    /// The first backoff after a retriable error, and the longest one (at once after a fatal
+    /// error): [`FIRST_BACKOFF`] and [`MAX_BACKOFF`] (shorter in unit tests).
+    backoff_limits: (Duration, Duration),
     running_since: Instant,
     retiring: bool,
     /// It retired and said so ([`Retired`]). Its supervisor restarts a stopped actor while an
     /// address of it is still held (the flow drops its own when it handles `Retired`): such a
     /// restart stays idle until then, and says nothing twice (a second `Retired` could be taken
-    /// for the retirement of a new actor of the same partition), touching no assignment or
-    /// position.
+    /// for the retirement of a new actor of the same partition), touching no assignment,
+    /// position or status (a message it handled would report the partition again, after its
+    /// retirement removed it).
     retired: bool,
     /// The last range of source offsets passed over because the source no longer held them (or
     /// `auto.offset.reset = latest` passed over them); counted in the node's status.
@@ -164,11 +189,11 @@ impl actix::Message for PersistNow {
     type Result = ();
 }
 
-impl PartitionActor {
+impl<B: Backend> PartitionActor<B> {
     /// Starts from the furthest of the locally stored and the cluster's replicated position: both
     /// are positions the target acknowledged, so the furthest replays the least. Fails only if the
     /// store does.
-    pub fn new(spec: PartitionSpec) -> Result<Self, strait_storage::StorageError> {
+    pub fn new(spec: PartitionSpec<B>) -> Result<Self, strait_storage::StorageError> {
         let key = PartitionKey {
             flow: spec.flow.clone(),
             tp: spec.tp.clone(),
@@ -197,6 +222,7 @@ impl PartitionActor {
             last_error: None,
             restarts: 0,
             backoff: Duration::ZERO,
+            backoff_limits: (FIRST_BACKOFF, MAX_BACKOFF),
             running_since: Instant::now(),
             retiring: false,
             retired: false,
@@ -232,10 +258,10 @@ impl PartitionActor {
         // Split the queue *before* assigning: librdkafka then never forwards this partition's
         // records to the shared main queue (an app-set forward survives the fetch start), so no
         // record can slip past this actor between the two calls.
-        let Some(queue) = self
+        let Some(batches) = self
             .spec
             .consumer
-            .split_partition_queue(&self.spec.tp.topic, self.spec.tp.partition)
+            .split(&self.spec.tp, self.spec.budget.clone())
         else {
             self.fail(ctx, PartitionError::NoQueue);
             return;
@@ -244,7 +270,7 @@ impl PartitionActor {
             self.fail(ctx, error);
             return;
         }
-        self.stream = Some(ctx.add_stream(source::batches(queue, self.spec.budget.clone())));
+        self.stream = Some(ctx.add_stream(batches));
         self.state = PartitionState::Running;
         self.running_since = Instant::now();
         tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
@@ -255,12 +281,9 @@ impl PartitionActor {
 
     fn assign(&mut self, offset: Offset) -> Result<(), PartitionError> {
         self.unassign();
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&self.spec.tp.topic, self.spec.tp.partition, offset)
-            .map_err(PartitionError::Assign)?;
         self.spec
             .consumer
-            .incremental_assign(&tpl)
+            .assign(&self.spec.tp, offset)
             .map_err(PartitionError::Assign)?;
         self.assigned = true;
         Ok(())
@@ -270,9 +293,7 @@ impl PartitionActor {
         if !std::mem::take(&mut self.assigned) {
             return;
         }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(&self.spec.tp.topic, self.spec.tp.partition);
-        if let Err(error) = self.spec.consumer.incremental_unassign(&tpl) {
+        if let Err(error) = self.spec.consumer.unassign(&self.spec.tp) {
             tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                 partition = self.spec.tp.partition, %error, "cannot unassign the source partition");
         }
@@ -283,16 +304,17 @@ impl PartitionActor {
     /// cannot help until someone fixes something).
     fn fail(&mut self, ctx: &mut Context<Self>, error: PartitionError) {
         self.restarts += 1;
+        let (first, max) = self.backoff_limits;
         self.backoff = match error.class() {
-            ErrorClass::Fatal => MAX_BACKOFF,
-            ErrorClass::Retriable if self.backoff.is_zero() => FIRST_BACKOFF,
-            ErrorClass::Retriable => (self.backoff * 2).min(MAX_BACKOFF),
+            ErrorClass::Fatal => max,
+            ErrorClass::Retriable if self.backoff.is_zero() => first,
+            ErrorClass::Retriable => (self.backoff * 2).min(max),
         };
         tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
             partition = self.spec.tp.partition, %error, class = ?error.class(),
             restarts = self.restarts, backoff_ms = self.backoff.as_millis() as u64,
             "partition failed, backing off");
-        self.last_error = Some(error.to_string());
+        self.last_error = Some(PartitionFault::Failed(error));
         self.state = PartitionState::BackingOff {
             until: SystemTime::now() + self.backoff,
         };
@@ -303,14 +325,11 @@ impl PartitionActor {
     /// The source's log start and end offsets (ListOffsets), read on a blocking thread.
     fn watermarks(&self) -> impl std::future::Future<Output = Watermarks> {
         let consumer = self.spec.consumer.clone();
-        let topic = self.spec.tp.topic.clone();
-        let partition = self.spec.tp.partition;
+        let tp = self.spec.tp.clone();
         async move {
-            tokio::task::spawn_blocking(move || {
-                consumer.fetch_watermarks(&topic, partition, WATERMARK_TIMEOUT)
-            })
-            .await
-            .unwrap_or(Err(KafkaError::Canceled))
+            tokio::task::spawn_blocking(move || consumer.watermarks(&tp))
+                .await
+                .unwrap_or(Err(KafkaError::Canceled))
         }
     }
 
@@ -386,7 +405,7 @@ impl PartitionActor {
             {
                 tracing::error!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                     partition = self.spec.tp.partition, %error, "cannot store the position");
-                self.last_error = Some(error.to_string());
+                self.last_error = Some(PartitionFault::Store(Arc::new(error)));
             }
         }
     }
@@ -441,7 +460,7 @@ impl PartitionActor {
     }
 }
 
-impl Actor for PartitionActor {
+impl<B: Backend> Actor for PartitionActor<B> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -484,7 +503,7 @@ impl Actor for PartitionActor {
     }
 }
 
-impl Supervised for PartitionActor {
+impl<B: Backend> Supervised for PartitionActor<B> {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         if self.retired {
             return;
@@ -495,7 +514,7 @@ impl Supervised for PartitionActor {
     }
 }
 
-impl StreamHandler<SourceBatch> for PartitionActor {
+impl<B: Backend> StreamHandler<SourceBatch> for PartitionActor<B> {
     fn handle(&mut self, mut batch: SourceBatch, ctx: &mut Self::Context) {
         let _span = self.span.clone().entered();
         let read_at = SystemTime::now();
@@ -550,7 +569,7 @@ impl StreamHandler<SourceBatch> for PartitionActor {
                     tracing::warn!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                         partition = self.spec.tp.partition, %error,
                         "source fetch error (librdkafka retries)");
-                    self.last_error = Some(format!("source fetch: {error}"));
+                    self.last_error = Some(PartitionFault::FetchRetried(error));
                 }
                 ErrorClass::Fatal if is_topic_authorization(&error) => {
                     let principal = self
@@ -637,10 +656,13 @@ impl StreamHandler<SourceBatch> for PartitionActor {
     }
 }
 
-impl Handler<StopReading> for PartitionActor {
+impl<B: Backend> Handler<StopReading> for PartitionActor<B> {
     type Result = ();
 
     fn handle(&mut self, _: StopReading, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
@@ -650,10 +672,13 @@ impl Handler<StopReading> for PartitionActor {
     }
 }
 
-impl Handler<Retire> for PartitionActor {
+impl<B: Backend> Handler<Retire> for PartitionActor<B> {
     type Result = ();
 
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
@@ -669,12 +694,19 @@ impl Handler<Retire> for PartitionActor {
     }
 }
 
-impl Handler<PersistNow> for PartitionActor {
+impl<B: Backend> Handler<PersistNow> for PartitionActor<B> {
     type Result = ();
 
     fn handle(&mut self, _: PersistNow, _ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let _span = self.span.clone().entered();
         self.persist();
         self.publish();
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;

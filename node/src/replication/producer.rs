@@ -1,6 +1,7 @@
 //! The producer of a flow: the partition actors hand their batches to the flow's idempotent
-//! librdkafka producer ([`TargetProducer`]), and each delivery report goes back to the partition
-//! that sent the record ([`DeliveryTarget`]). The producer actor purges and flushes it.
+//! librdkafka producer ([`TargetProducer`], the [`TargetSink`] of production), and each delivery
+//! report goes back to the partition that sent the record ([`DeliveryTarget`]). The producer
+//! actor purges and flushes it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,7 +19,25 @@ use crate::kafka::{classify, ErrorClass, ReportingContext};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
-use crate::replication::source::SourceBatch;
+use crate::replication::source::{SourceBatch, SourceRecord};
+
+/// Where a partition actor writes: the flow's producer (or an in-memory fake in tests).
+pub trait TargetSink: Clone + 'static {
+    /// Hands one source partition's batch, in offset order, to the producer for one target
+    /// partition. The records' offsets must be in `target`'s acknowledgement window and their
+    /// charges taken from its budget: each record is resolved exactly once, by a [`Delivery`]
+    /// report ([`Delivery::acked`] or [`Delivery::failed`]) or as
+    /// [`not sent`](DeliveryTarget::not_sent), which gives its charge back. Nothing after a
+    /// failed record may reach the target before it.
+    fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        batch: SourceBatch,
+        read_at: SystemTime,
+        target: &Arc<DeliveryTarget>,
+    );
+}
 
 /// Travels with each record through librdkafka and comes back in its delivery report.
 pub struct Delivery {
@@ -58,6 +77,46 @@ impl DeliveryTarget {
 
     pub fn ack(&self) -> &AckWindow {
         &self.ack
+    }
+
+    /// `record` was not handed to the producer, because an earlier record of its batch failed.
+    pub fn not_sent(&self, record: &SourceRecord) {
+        self.ack.fail(record.offset, PartitionError::NotSent);
+        self.budget.release(1, record.charge);
+    }
+}
+
+impl Delivery {
+    /// What travels with `record` (read from the source at `read_at`) to its delivery report.
+    pub fn new(target: &Arc<DeliveryTarget>, record: &SourceRecord, read_at: SystemTime) -> Self {
+        Self {
+            partition: target.clone(),
+            source_offset: record.offset,
+            charged_bytes: record.charge,
+            bytes: record.bytes,
+            timestamp_ms: record.timestamp_ms,
+            read_at,
+        }
+    }
+
+    /// The target acknowledged the record at `target_offset`: its window, counters and budget.
+    pub fn acked(&self, target_offset: i64) {
+        let target = &self.partition;
+        target
+            .ack
+            .ack(self.source_offset, target_offset, self.bytes);
+        if let Some(timestamp_ms) = self.timestamp_ms {
+            target.ack.note_acked_timestamp(timestamp_ms);
+        }
+        target.counters.acked(self);
+        target.budget.release(1, self.charged_bytes);
+    }
+
+    /// The record was not delivered: its partition's position stops before it.
+    pub fn failed(&self, error: PartitionError) {
+        let target = &self.partition;
+        target.ack.fail(self.source_offset, error);
+        target.budget.release(1, self.charged_bytes);
     }
 }
 
@@ -193,29 +252,16 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Delivery>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
-        let target = &delivery.partition;
         match result {
-            Ok(message) => {
-                target
-                    .ack
-                    .ack(delivery.source_offset, message.offset(), delivery.bytes);
-                if let Some(timestamp_ms) = delivery.timestamp_ms {
-                    target.ack.note_acked_timestamp(timestamp_ms);
-                }
-                target.counters.acked(&delivery);
-            }
+            Ok(message) => delivery.acked(message.offset()),
             Err((error, _)) => {
                 count_error(error);
                 if fences_the_producer(error) {
                     self.fenced.store(true, Ordering::Relaxed);
                 }
-                target.ack.fail(
-                    delivery.source_offset,
-                    PartitionError::Delivery(error.clone()),
-                );
+                delivery.failed(PartitionError::Delivery(error.clone()));
             }
         }
-        target.budget.release(1, delivery.charged_bytes);
     }
 }
 
@@ -352,12 +398,8 @@ pub struct TargetProducer {
     slot: ProducerSlot,
 }
 
-impl TargetProducer {
-    /// Hands one source partition's batch, in offset order, to the producer for one target
-    /// partition. The records' offsets must be in `target`'s acknowledgement window and their
-    /// charges taken from its budget: each delivery report (or a failure to enqueue) resolves one
-    /// and gives its charge back.
-    pub fn produce(
+impl TargetSink for TargetProducer {
+    fn produce(
         &self,
         topic: &str,
         partition: i32,
@@ -369,14 +411,7 @@ impl TargetProducer {
         let SourceBatch { data, records, .. } = &mut batch;
         let mut records = records.drain(..);
         for record in records.by_ref() {
-            let delivery = Box::new(Delivery {
-                partition: target.clone(),
-                source_offset: record.offset,
-                charged_bytes: record.charge,
-                bytes: record.bytes,
-                timestamp_ms: record.timestamp_ms,
-                read_at,
-            });
+            let delivery = Box::new(Delivery::new(target, &record, read_at));
             let mut produced = BaseRecord::with_opaque_to(topic, delivery).partition(partition);
             if let Some(timestamp) = record.timestamp_ms {
                 produced = produced.timestamp(timestamp);
@@ -401,17 +436,14 @@ impl TargetProducer {
                 if unknown_partition(&error) {
                     refresh_metadata(&producer, topic);
                 }
-                let delivery = produced.delivery_opaque;
-                target
-                    .ack
-                    .fail(delivery.source_offset, PartitionError::Delivery(error));
-                target.budget.release(1, delivery.charged_bytes);
+                produced
+                    .delivery_opaque
+                    .failed(PartitionError::Delivery(error));
                 break;
             }
         }
         for unsent in records {
-            target.ack.fail(unsent.offset, PartitionError::NotSent);
-            target.budget.release(1, unsent.charge);
+            target.not_sent(&unsent);
         }
     }
 }

@@ -5,16 +5,25 @@
 //! messages (no per-record topic string, key or value allocation), and each record's size is
 //! counted once, here. A batch's buffers go back to its reader when it is dropped, so a partition
 //! that keeps flowing reuses the same two allocations.
+//!
+//! [`PartitionSource`] is what a partition actor reads through: the flow's librdkafka consumer
+//! here, an in-memory fake in the actor's unit tests (`replication::testing`).
 
 use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use futures::stream::LocalBoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedHeaders};
+use rdkafka::{Offset, TopicPartitionList};
+use strait_coordinator::TopicPartition;
 
 use crate::kafka::ReportingContext;
 use crate::replication::budget::{InFlightBudget, Lease};
@@ -23,6 +32,74 @@ use crate::replication::budget::{InFlightBudget, Lease};
 pub const MAX_BATCH_RECORDS: usize = 2_000;
 
 pub type SourceQueue = StreamPartitionQueue<ReportingContext, rdkafka::util::TokioRuntime>;
+
+/// A flow's source consumer: one per flow, `assign()` only, a split queue per partition.
+pub type SourceConsumer = StreamConsumer<ReportingContext>;
+
+/// One partition's batches, forever (Kafka streams do not end). Boxed once per (re)start of the
+/// partition, not per batch.
+pub type BatchStream = LocalBoxStream<'static, SourceBatch>;
+
+/// The source's log start and end offsets, as ListOffsets answered.
+pub type Watermarks = Result<(i64, i64), KafkaError>;
+
+/// How long reading the source's log start and end offsets may take.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a partition actor reads its source partition: the flow's consumer, shared by all of the
+/// flow's partitions. The actor calls [`split`](Self::split) and then [`assign`](Self::assign)
+/// to start, [`unassign`](Self::unassign) to stop; errors met while reading arrive in the
+/// batches ([`SourceBatch::error`]) and are classified by the actor
+/// ([`crate::kafka::classify`]).
+pub trait PartitionSource: Send + Sync + 'static {
+    /// `tp`'s records in batches cut to one lease of `budget`, on a queue of their own. Called
+    /// *before* [`assign`](Self::assign), so that none of `tp`'s records go anywhere else.
+    /// `None`: the source has no queue for `tp`.
+    fn split(
+        self: &Arc<Self>,
+        tp: &TopicPartition,
+        budget: Arc<InFlightBudget>,
+    ) -> Option<BatchStream>;
+
+    /// Starts fetching `tp` at `offset` (in addition to the partitions already assigned).
+    fn assign(&self, tp: &TopicPartition, offset: Offset) -> Result<(), KafkaError>;
+
+    /// Stops fetching `tp`.
+    fn unassign(&self, tp: &TopicPartition) -> Result<(), KafkaError>;
+
+    /// `tp`'s log start and end offsets. Blocks (a request to the source): the actor calls it
+    /// on a blocking thread.
+    fn watermarks(&self, tp: &TopicPartition) -> Watermarks;
+}
+
+impl PartitionSource for SourceConsumer {
+    fn split(
+        self: &Arc<Self>,
+        tp: &TopicPartition,
+        budget: Arc<InFlightBudget>,
+    ) -> Option<BatchStream> {
+        // The split queue's forward to the consumer's main queue is removed now, before the
+        // assignment: librdkafka keeps an app-set forward when the fetch starts.
+        let queue = self.split_partition_queue(&tp.topic, tp.partition)?;
+        Some(batches(queue, budget).boxed_local())
+    }
+
+    fn assign(&self, tp: &TopicPartition, offset: Offset) -> Result<(), KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&tp.topic, tp.partition, offset)?;
+        self.incremental_assign(&tpl)
+    }
+
+    fn unassign(&self, tp: &TopicPartition) -> Result<(), KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&tp.topic, tp.partition);
+        self.incremental_unassign(&tpl)
+    }
+
+    fn watermarks(&self, tp: &TopicPartition) -> Watermarks {
+        self.fetch_watermarks(&tp.topic, tp.partition, WATERMARK_TIMEOUT)
+    }
+}
 
 /// One source record: its offset, timestamp and headers, and where its key and value are in its
 /// batch's buffer.
@@ -114,14 +191,37 @@ impl SourceBatch {
     }
 
     fn push(&mut self, message: &BorrowedMessage<'_>, bytes: usize, charge: u32) {
-        let key = self.copy(message.key());
-        let value = self.copy(message.payload());
+        self.push_parts(
+            message.offset(),
+            message.timestamp().to_millis(),
+            message.key(),
+            message.payload(),
+            message.headers().map(|h| h.detach()),
+            bytes,
+            charge,
+        );
+    }
+
+    /// Appends one record: its key and value are copied into the batch's buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_parts(
+        &mut self,
+        offset: i64,
+        timestamp_ms: Option<i64>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+        bytes: usize,
+        charge: u32,
+    ) {
+        let key = self.copy(key);
+        let value = self.copy(value);
         self.records.push(SourceRecord {
-            offset: message.offset(),
-            timestamp_ms: message.timestamp().to_millis(),
+            offset,
+            timestamp_ms,
             key,
             value,
-            headers: message.headers().map(|h| h.detach()),
+            headers,
             bytes,
             charge,
         });

@@ -10,6 +10,7 @@ use strait_coordinator::{FlowId, TopicPartition};
 
 use crate::kafka::{ClientHealth, SourceOffsets};
 use crate::replication::budget::InFlightBudget;
+use crate::replication::error::PartitionFault;
 
 /// Life-cycle state of a partition actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub struct PartitionStatus {
     pub state: PartitionState,
     /// Next source offset to replicate (`None`: from the beginning, nothing acknowledged yet).
     pub next_source_offset: Option<i64>,
-    pub last_error: Option<String>,
+    pub last_error: Option<PartitionFault>,
     pub restarts: u32,
     /// Records and bytes acknowledged by the target since this node started.
     pub records: u64,
