@@ -3,8 +3,11 @@
 
 pub mod ack;
 pub mod budget;
+pub mod clients;
+pub mod discovery;
 pub mod error;
 pub mod flow;
+pub mod ownership;
 pub mod partition;
 pub mod producer;
 pub mod source;
