@@ -19,7 +19,9 @@ use strait_storage::{Position, PositionStore};
 use crate::replication::ack::AckWindow;
 use crate::replication::clients::{list_end_offsets, serve_main_queue, FlowClients};
 use crate::replication::discovery::RefreshJob;
-use crate::replication::ownership::{Effect, FlowView, Lease, Ownership, RetiredPartition};
+use crate::replication::ownership::{
+    Effect, FlowView, Generation, Lease, Ownership, RetiredPartition,
+};
 use crate::replication::partition::{
     Fence, PartitionActor, PartitionSpec, PersistNow, Retire, Retired, StopReading,
 };
@@ -56,6 +58,8 @@ struct PartitionHandle {
     /// is restarted by its supervisor (which restarts only an actor someone can still reach) and
     /// then retires.
     addr: Addr<PartitionActor>,
+    /// Its incarnation, as the core handed it out.
+    generation: Generation,
     ack: Arc<AckWindow>,
 }
 
@@ -168,9 +172,10 @@ impl FlowActor {
                 Effect::Start {
                     tp,
                     epoch,
+                    generation,
                     remote_topic,
                     replicated,
-                } => self.start_partition(ctx, tp, epoch, remote_topic, replicated),
+                } => self.start_partition(ctx, tp, epoch, generation, remote_topic, replicated),
                 Effect::Retire { tp } => {
                     if let Some(handle) = self.actors.get(&tp) {
                         handle.addr.do_send(Retire);
@@ -187,7 +192,8 @@ impl FlowActor {
             }
         }
         let ownership = &self.ownership;
-        self.actors.retain(|tp, _| ownership.has_actor(tp));
+        self.actors
+            .retain(|tp, handle| ownership.actor(tp) == Some(handle.generation));
     }
 
     /// Proposes `command` off the actor; `failed` logs a proposal that did not commit.
@@ -242,6 +248,7 @@ impl FlowActor {
         ctx: &mut Context<Self>,
         tp: TopicPartition,
         epoch: u64,
+        generation: Generation,
         remote: String,
         replicated: Option<Position>,
     ) {
@@ -257,6 +264,7 @@ impl FlowActor {
             status: self.status.clone(),
             flush_interval: self.settings.position_flush_interval,
             epoch,
+            generation,
             replicated,
             retired: ctx.address().recipient(),
             fence: Fence {
@@ -275,7 +283,7 @@ impl FlowActor {
             Ok(actor) => actor,
             Err(error) => {
                 tracing::error!(%flow, partition = %tp, %error, "cannot load the stored position");
-                self.ownership.start_failed(&tp);
+                self.ownership.start_failed(&tp, generation);
                 return;
             }
         };
@@ -283,7 +291,14 @@ impl FlowActor {
         let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
         self.next_arbiter += 1;
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
-        self.actors.insert(tp, PartitionHandle { addr, ack });
+        self.actors.insert(
+            tp,
+            PartitionHandle {
+                addr,
+                generation,
+                ack,
+            },
+        );
     }
 
     /// Proposes the positions that moved since the last proposal, so that a partition's next owner
@@ -383,6 +398,7 @@ impl Handler<Retired> for FlowActor {
             RetiredPartition {
                 tp: retired.tp,
                 epoch: retired.epoch,
+                generation: retired.generation,
                 position: retired.position,
                 runs: retired.runs,
             },

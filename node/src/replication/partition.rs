@@ -54,6 +54,9 @@ pub struct PartitionSpec {
     pub flush_interval: Duration,
     /// The ownership epoch this actor runs under (from the cluster's assignment).
     pub epoch: u64,
+    /// Which actor of the partition this is (handed out by the flow's ownership core), carried
+    /// back in [`Retired`] so that a message of an earlier actor is never taken for this one's.
+    pub generation: u64,
     /// The position the cluster state holds for this partition (replicated by its previous owner,
     /// or by this node before a restart).
     pub replicated: Option<Position>,
@@ -111,6 +114,8 @@ impl actix::Message for Retire {
 pub struct Retired {
     pub tp: TopicPartition,
     pub epoch: u64,
+    /// The retired actor's [`PartitionSpec::generation`].
+    pub generation: u64,
     /// The position acknowledged when it stopped.
     pub position: Option<Position>,
     /// The offset runs acknowledged since the flow last took them for the cluster.
@@ -476,6 +481,7 @@ impl Actor for PartitionActor {
             self.spec.retired.do_send(Retired {
                 tp: self.spec.tp.clone(),
                 epoch: self.spec.epoch,
+                generation: self.spec.generation,
                 position: self.ack.committed(),
                 runs: self.ack.take_cluster_runs(),
             });

@@ -15,7 +15,10 @@
 //!   runs the cluster does not have yet) only once its actor is gone, retried every
 //!   [`RELEASE_RETRY`] until the cluster applied it; never while fenced;
 //! - a partition that stops because its flow is paused stays this node's: its final position is
-//!   proposed at once (`UpdatePositions`), with its runs.
+//!   proposed at once (`UpdatePositions`), with its runs;
+//! - every actor started gets a new [`Generation`], which its messages carry back: a message from
+//!   an actor that is not the partition's current one (a duplicate `Retired`, one from an earlier
+//!   actor restarted by its supervisor, a late failure) changes nothing.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -34,6 +37,10 @@ mod tests;
 
 /// A release not committed within this time is proposed again.
 pub const RELEASE_RETRY: Duration = Duration::from_secs(1);
+
+/// One incarnation of a partition actor, handed out by the core with its [`Effect::Start`] and
+/// carried back by that actor's messages. Unique per [`Ownership`] (not only per partition).
+pub type Generation = u64;
 
 /// One flow's part of the cluster state, as the core reads it.
 pub struct FlowView<'a> {
@@ -73,6 +80,8 @@ pub enum Effect {
     Start {
         tp: TopicPartition,
         epoch: u64,
+        /// The actor's incarnation, for its `Retired` and failures.
+        generation: Generation,
         remote_topic: String,
         /// The position the cluster holds for it.
         replicated: Option<Position>,
@@ -90,10 +99,18 @@ pub enum Effect {
 /// One partition this node has something to do with.
 #[derive(Debug)]
 enum Slot {
-    /// A partition actor runs it under `epoch`.
-    Running { epoch: u64, unreported: Unreported },
-    /// Its actor was told to retire and is not gone yet. `runs`: what the cluster does not have.
-    Retiring { runs: Vec<OffsetRun> },
+    /// A partition actor (incarnation `generation`) runs it under `epoch`.
+    Running {
+        epoch: u64,
+        generation: Generation,
+        unreported: Unreported,
+    },
+    /// Its actor (incarnation `generation`) was told to retire and is not gone yet. `runs`: what
+    /// the cluster does not have.
+    Retiring {
+        generation: Generation,
+        runs: Vec<OffsetRun>,
+    },
     /// Its actor is gone. What it acknowledged last waits here for a release the cluster asks of
     /// this node; `asked`: when the release was last proposed.
     Stopped {
@@ -103,11 +120,25 @@ enum Slot {
     },
 }
 
+impl Slot {
+    /// The incarnation of the partition's live actor, if any.
+    fn generation(&self) -> Option<Generation> {
+        match self {
+            Slot::Running { generation, .. } | Slot::Retiring { generation, .. } => {
+                Some(*generation)
+            }
+            Slot::Stopped { .. } => None,
+        }
+    }
+}
+
 /// A partition actor retired: what it acknowledged last.
 #[derive(Debug, Clone)]
 pub struct RetiredPartition {
     pub tp: TopicPartition,
     pub epoch: u64,
+    /// Which actor of the partition retired.
+    pub generation: Generation,
     pub position: Option<Position>,
     pub runs: Vec<OffsetRun>,
 }
@@ -131,6 +162,8 @@ pub struct Ownership {
     /// Since when the partitions this node runs differ from its assignment (a rebalance under
     /// way), for `strait_cluster_rebalance_duration_seconds`.
     rebalancing_since: Option<Instant>,
+    /// The last [`Generation`] handed out.
+    generation: Generation,
 }
 
 impl Ownership {
@@ -143,6 +176,7 @@ impl Ownership {
             paused: false,
             draining: false,
             rebalancing_since: None,
+            generation: 0,
         }
     }
 
@@ -158,12 +192,14 @@ impl Ownership {
             .map(|(tp, _)| tp)
     }
 
+    /// The incarnation of the partition's actor, while one is alive (running or retiring).
+    pub fn actor(&self, tp: &TopicPartition) -> Option<Generation> {
+        self.slots.get(tp).and_then(Slot::generation)
+    }
+
     /// Whether an actor of the partition is alive (running or retiring).
     pub fn has_actor(&self, tp: &TopicPartition) -> bool {
-        matches!(
-            self.slots.get(tp),
-            Some(Slot::Running { .. } | Slot::Retiring { .. })
-        )
+        self.actor(tp).is_some()
     }
 
     /// Compares what runs with what the cluster gives this node and says what to do. `alive` tells whether a retiring partition's
@@ -212,15 +248,24 @@ impl Ownership {
                 .collect()
         };
         for (tp, slot) in self.slots.iter_mut() {
-            let Slot::Running { epoch, unreported } = slot else {
+            let Slot::Running {
+                epoch,
+                generation,
+                unreported,
+            } = slot
+            else {
                 continue;
             };
             if desired.get(tp).map(|info| info.epoch) == Some(*epoch) {
                 continue;
             }
-            tracing::info!(%flow, partition = %tp, epoch = *epoch, "partition leaves this node");
+            tracing::info!(%flow, partition = %tp, epoch = *epoch, generation = *generation,
+                "partition leaves this node");
             let runs = std::mem::take(unreported).into_runs();
-            *slot = Slot::Retiring { runs };
+            *slot = Slot::Retiring {
+                generation: *generation,
+                runs,
+            };
             effects.push(Effect::Retire { tp: tp.clone() });
         }
         for (tp, slot) in self.slots.iter_mut() {
@@ -253,16 +298,19 @@ impl Ownership {
                 None => Vec::new(),
             };
             self.rebalancing_since.get_or_insert(now);
+            self.generation += 1;
             self.slots.insert(
                 tp.clone(),
                 Slot::Running {
                     epoch: info.epoch,
+                    generation: self.generation,
                     unreported: Unreported::with_runs(runs),
                 },
             );
             effects.push(Effect::Start {
                 tp: tp.clone(),
                 epoch: info.epoch,
+                generation: self.generation,
                 remote_topic: info.remote_topic.clone(),
                 replicated: info.position,
             });
@@ -342,11 +390,16 @@ impl Ownership {
         });
     }
 
-    /// The partition's actor could not be started (its stored position cannot be read): the next
-    /// reconcile tries again.
-    pub fn start_failed(&mut self, tp: &TopicPartition) {
-        if matches!(self.slots.get(tp), Some(Slot::Running { .. })) {
-            self.slots.remove(tp);
+    /// The partition's actor `generation` could not be started (its stored position cannot be
+    /// read): the next reconcile tries again. A failure of an actor that is not the partition's
+    /// running one changes nothing.
+    pub fn start_failed(&mut self, tp: &TopicPartition, generation: Generation) {
+        match self.slots.get(tp) {
+            Some(Slot::Running { generation: g, .. }) if *g == generation => {
+                self.slots.remove(tp);
+            }
+            current => tracing::debug!(flow = %self.flow, partition = %tp, generation,
+                current = ?current.and_then(Slot::generation), "stale start failure ignored"),
         }
     }
 
@@ -356,21 +409,34 @@ impl Ownership {
         let RetiredPartition {
             tp,
             epoch,
+            generation,
             position,
             runs: retired_runs,
         } = retired;
-        let (mut final_position, mut runs) = match self.slots.remove(&tp) {
-            Some(Slot::Retiring { runs, .. }) => (None, runs),
-            Some(Slot::Stopped { position, runs, .. }) => (position, runs),
-            // Another actor runs it already: what the old one had is not needed.
-            Some(running @ Slot::Running { .. }) => {
-                self.slots.insert(tp, running);
+        let mut runs = match self.slots.remove(&tp) {
+            Some(Slot::Retiring {
+                generation: current,
+                runs,
+            }) if current == generation => runs,
+            // Retired without being told to (not expected): gone all the same.
+            Some(Slot::Running {
+                generation: current,
+                unreported,
+                ..
+            }) if current == generation => unreported.into_runs(),
+            slot => {
+                // Not the partition's current actor: a duplicate, or an earlier actor that its
+                // supervisor restarted after it retired. Another actor may run it already.
+                let current = slot.as_ref().and_then(Slot::generation);
+                tracing::debug!(flow = %self.flow, partition = %tp, generation, ?current,
+                    "stale Retired ignored");
+                if let Some(slot) = slot {
+                    self.slots.insert(tp, slot);
+                }
                 return Vec::new();
             }
-            None => (None, Vec::new()),
         };
         runs.extend(retired_runs);
-        final_position = position.or(final_position);
         let mut effects = Vec::new();
         let still_mine = view.partitions.get(&tp).and_then(|info| info.owner)
             == Some(Owner {
@@ -396,7 +462,7 @@ impl Ownership {
         self.slots.insert(
             tp,
             Slot::Stopped {
-                position: final_position,
+                position,
                 runs,
                 asked: None,
             },
@@ -413,7 +479,10 @@ impl Ownership {
     ) -> Option<(Command, PositionsSent)> {
         let mut positions = Vec::new();
         for (tp, slot) in self.slots.iter_mut() {
-            let Slot::Running { epoch, unreported } = slot else {
+            let Slot::Running {
+                epoch, unreported, ..
+            } = slot
+            else {
                 continue;
             };
             let Some((position, taken)) = acknowledged(tp) else {
@@ -451,7 +520,10 @@ impl Ownership {
     pub fn positions_applied(&mut self, sent: PositionsSent) {
         for (tp, sent_epoch, position, runs) in sent.0 {
             // A partition restarted under a new epoch reports afresh.
-            if let Some(Slot::Running { epoch, unreported }) = self.slots.get_mut(&tp) {
+            if let Some(Slot::Running {
+                epoch, unreported, ..
+            }) = self.slots.get_mut(&tp)
+            {
                 if *epoch == sent_epoch {
                     unreported.applied(position, &runs);
                 }

@@ -65,15 +65,20 @@ impl Cluster {
     }
 
     /// Assigns the partition to `node` (a new epoch); a move away from a live owner waits for its
-    /// release, as the state machine's `Assign` does.
+    /// release, as the state machine's `Assign` does. `from_live`: the nodes it moves from are
+    /// alive.
     fn assign(&mut self, partition: i32, node: NodeId, from_live: bool) {
         let info = self.info(partition);
         info.epoch += 1;
-        // As `Assign` does: a release still pending from an earlier move is replaced.
-        info.releasing = info
-            .owner
-            .filter(|o| o.node != node && from_live)
-            .map(|o| o.node);
+        // As `Assign` does: a release still pending stays the one to wait for (moved back to the
+        // releasing node, nobody waits); otherwise the previous live owner releases.
+        info.releasing = match info.releasing.filter(|_| from_live) {
+            Some(pending) => (pending != node).then_some(pending),
+            None => info
+                .owner
+                .filter(|o| o.node != node && from_live)
+                .map(|o| o.node),
+        };
         info.owner = Some(Owner {
             node,
             epoch: info.epoch,
@@ -85,8 +90,8 @@ struct Fixture {
     core: Ownership,
     cluster: Cluster,
     now: Instant,
-    /// Actors that exist (running or retiring).
-    alive: BTreeSet<TopicPartition>,
+    /// Actors that exist (running or retiring), with their generation.
+    alive: BTreeMap<TopicPartition, Generation>,
 }
 
 impl Fixture {
@@ -95,7 +100,7 @@ impl Fixture {
             core: Ownership::new(flow(), ME),
             cluster: Cluster::default(),
             now: Instant::now(),
-            alive: BTreeSet::new(),
+            alive: BTreeMap::new(),
         }
     }
 
@@ -110,11 +115,12 @@ impl Fixture {
             &self.cluster.view(),
             Lease { fenced, leader: 3 },
             self.now,
-            |tp| alive.contains(tp),
+            |tp| alive.contains_key(tp),
         );
         for effect in &effects {
-            if let Effect::Start { tp, .. } = effect {
-                assert!(self.alive.insert(tp.clone()), "{tp} started twice");
+            if let Effect::Start { tp, generation, .. } = effect {
+                let earlier = self.alive.insert(tp.clone(), *generation);
+                assert_eq!(earlier, None, "{tp} started twice");
             }
         }
         effects
@@ -124,13 +130,26 @@ impl Fixture {
         self.reconcile_fenced(false)
     }
 
+    /// The partition's current actor retired.
     fn retired(&mut self, partition: i32, epoch: u64, position: Option<Position>) -> Vec<Effect> {
-        self.alive.remove(&tp(partition));
+        let generation = self.alive.remove(&tp(partition)).expect("a live actor");
+        self.retired_as(partition, generation, epoch, position)
+    }
+
+    /// A `Retired` of actor `generation` arrives (current or not).
+    fn retired_as(
+        &mut self,
+        partition: i32,
+        generation: Generation,
+        epoch: u64,
+        position: Option<Position>,
+    ) -> Vec<Effect> {
         self.core.retired(
             &self.cluster.view(),
             RetiredPartition {
                 tp: tp(partition),
                 epoch,
+                generation,
                 position,
                 runs: vec![run(50)],
             },
@@ -145,7 +164,7 @@ impl Fixture {
     fn running() -> Self {
         let mut f = Self::new();
         f.cluster.assign(0, ME, true);
-        assert_eq!(f.reconcile(), [start(0, 1, None)]);
+        assert_eq!(f.reconcile(), [start(0, 1, 1, None)]);
         let (_, _) = f
             .core
             .positions_due(|_| Some((at(10), vec![run(0)])))
@@ -154,10 +173,16 @@ impl Fixture {
     }
 }
 
-fn start(partition: i32, epoch: u64, replicated: Option<Position>) -> Effect {
+fn start(
+    partition: i32,
+    epoch: u64,
+    generation: Generation,
+    replicated: Option<Position>,
+) -> Effect {
     Effect::Start {
         tp: tp(partition),
         epoch,
+        generation,
         remote_topic: "A.t".into(),
         replicated,
     }
@@ -236,7 +261,7 @@ fn the_new_owner_starts_only_once_the_old_one_released() {
     assert_eq!(f.reconcile(), []);
     f.cluster.info(0).releasing = None;
     f.cluster.info(0).position = Some(at(20));
-    assert_eq!(f.reconcile(), [start(0, 2, Some(at(20)))]);
+    assert_eq!(f.reconcile(), [start(0, 2, 1, Some(at(20)))]);
 }
 
 #[test]
@@ -246,7 +271,7 @@ fn a_partition_of_a_dead_owner_starts_at_once() {
     f.cluster.info(0).position = Some(at(7));
     f.reconcile();
     f.cluster.assign(0, ME, false);
-    assert_eq!(f.reconcile(), [start(0, 2, Some(at(7)))]);
+    assert_eq!(f.reconcile(), [start(0, 2, 1, Some(at(7)))]);
 }
 
 #[test]
@@ -269,7 +294,7 @@ fn a_lost_lease_stops_everything_once_and_a_returned_one_restarts() {
     assert_eq!(f.retired(0, 1, Some(at(20))), []);
     assert_eq!(without_metrics(f.reconcile_fenced(true)), []);
     // Back in contact and still the owner: the same epoch starts again.
-    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, None)]);
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, 2, None)]);
 }
 
 #[test]
@@ -280,7 +305,7 @@ fn a_lease_returning_before_the_actor_retired_waits_for_it() {
     assert_eq!(f.reconcile(), []);
     assert_eq!(f.reconcile(), []);
     f.retired(0, 1, Some(at(20)));
-    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, None)]);
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, 2, None)]);
 }
 
 #[test]
@@ -321,7 +346,7 @@ fn a_partition_restarted_after_a_stop_reports_the_runs_of_the_stopped_actor() {
     let mut f = Fixture::running();
     f.reconcile_fenced(true);
     f.retired(0, 1, Some(at(20)));
-    assert_eq!(f.reconcile(), [start(0, 1, None)]);
+    assert_eq!(f.reconcile(), [start(0, 1, 2, None)]);
     let (command, _) = f
         .core
         .positions_due(|_| Some((at(30), vec![])))
@@ -357,7 +382,7 @@ fn pause_keeps_the_partition_and_proposes_its_final_position_then_resume_restart
     assert_eq!(without_metrics(f.reconcile()), []);
     f.cluster.paused = false;
     assert!(f.core.held(&f.cluster.view(), false).is_empty());
-    assert_eq!(f.reconcile(), [start(0, 1, None)]);
+    assert_eq!(f.reconcile(), [start(0, 1, 2, None)]);
 }
 
 #[test]
@@ -385,7 +410,7 @@ fn a_failure_while_a_retire_is_queued_waits_for_the_restarted_actor_to_retire() 
     f.later(Duration::from_secs(3));
     assert_eq!(f.reconcile(), []);
     f.retired(0, 1, Some(at(20)));
-    assert_eq!(without_metrics(f.reconcile()), [start(0, 3, None)]);
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 3, 2, None)]);
 }
 
 #[test]
@@ -417,7 +442,7 @@ fn a_new_epoch_restarts_the_partition_after_the_old_actor_retired() {
     assert_eq!(f.reconcile(), [retire(0)]);
     assert_eq!(f.reconcile(), []);
     f.retired(0, 1, Some(at(20)));
-    assert_eq!(without_metrics(f.reconcile()), [start(0, 2, None)]);
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 2, 2, None)]);
 }
 
 #[test]
@@ -426,8 +451,8 @@ fn a_failed_start_is_tried_again() {
     f.cluster.assign(0, ME, true);
     f.reconcile();
     f.alive.clear();
-    f.core.start_failed(&tp(0));
-    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, None)]);
+    f.core.start_failed(&tp(0), 1);
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, 2, None)]);
 }
 
 #[test]
@@ -466,6 +491,64 @@ fn shutdown_retires_what_runs_and_starts_nothing_more() {
     assert_eq!(f.core.running().count(), 0);
 }
 
+/// The sequence that lost records in a cut-off test (the merge reverted in 41b3e8d): the fenced
+/// actor retired, its supervisor restarted it (the flow still held its address), a new actor
+/// started for the partition, and the restarted old one stopped again and sent a second `Retired`.
+#[test]
+fn a_duplicate_retired_after_a_restart_is_ignored_and_the_new_actor_keeps_running() {
+    let mut f = Fixture::running();
+    f.reconcile_fenced(true);
+    f.retired(0, 1, Some(at(20)));
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, 2, None)]);
+    // The old actor's second word: nothing changes, no second actor, no release.
+    assert_eq!(f.retired_as(0, 1, 1, Some(at(20))), []);
+    assert_eq!(f.core.actor(&tp(0)), Some(2));
+    assert_eq!(without_metrics(f.reconcile()), []);
+    // Likewise while the new actor retires in turn (a move away): the release waits for it, and
+    // goes with its final position, not the old one's.
+    f.cluster.assign(0, OTHER, true);
+    assert_eq!(f.reconcile(), [retire(0)]);
+    assert_eq!(f.retired_as(0, 1, 1, Some(at(20))), []);
+    assert_eq!(f.core.actor(&tp(0)), Some(2));
+    f.later(Duration::from_secs(2));
+    assert_eq!(f.reconcile(), []);
+    assert_eq!(f.retired(0, 2, Some(at(35))), []);
+    assert_eq!(
+        without_metrics(f.reconcile()),
+        [release(0, Some(at(35)), vec![run(0), run(50), run(50)])]
+    );
+}
+
+#[test]
+fn a_stale_retired_while_the_partition_is_stopped_changes_nothing() {
+    let mut f = Fixture::running();
+    f.cluster.paused = true;
+    f.reconcile();
+    assert_eq!(f.retired(0, 1, Some(at(20))).len(), 1);
+    // A duplicate proposes no second paused position and replaces nothing.
+    assert_eq!(f.retired_as(0, 1, 1, Some(at(5))), []);
+    f.cluster.assign(0, OTHER, true);
+    assert_eq!(f.reconcile(), [release(0, Some(at(20)), vec![])]);
+    // One that never ran here either.
+    assert_eq!(f.retired_as(1, 7, 1, Some(at(5))), []);
+    assert!(!f.core.has_actor(&tp(1)));
+}
+
+#[test]
+fn a_stale_start_failure_is_ignored_and_the_new_actor_keeps_running() {
+    let mut f = Fixture::running();
+    f.reconcile_fenced(true);
+    f.retired(0, 1, Some(at(20)));
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, 2, None)]);
+    f.core.start_failed(&tp(0), 1);
+    assert_eq!(f.core.actor(&tp(0)), Some(2));
+    assert_eq!(without_metrics(f.reconcile()), []);
+    // The current actor's failure does count.
+    f.alive.clear();
+    f.core.start_failed(&tp(0), 2);
+    assert_eq!(without_metrics(f.reconcile()), [start(0, 1, 3, None)]);
+}
+
 #[test]
 fn a_rebalance_is_measured_from_the_first_start_until_nothing_waits() {
     let mut f = Fixture::running();
@@ -501,6 +584,7 @@ impl Rng {
 /// An actor as the shell would have it.
 struct Actor {
     epoch: u64,
+    generation: Generation,
     told_to_retire: bool,
 }
 
@@ -512,9 +596,11 @@ struct Owed {
 }
 
 /// Random sequences of cluster changes (moves from live and dead owners, releases, pause, lease
-/// loss) and of actor events (retired, ended without retiring, failed to start, positions) never
-/// run a partition twice on this node, never run one this node may not write, and never release
-/// one while its actor lives or without the final position and runs it retired with.
+/// loss) and of actor events (retired, ended without retiring, failed to start, positions, and
+/// stale messages: `Retired` again, as from an actor its supervisor restarted after it retired,
+/// and failures of earlier actors) never run a partition twice on this node, never run one this
+/// node may not write, never release one while its actor lives or without the final position and
+/// runs it retired with, and never let a stale message change anything.
 #[test]
 fn random_sequences_keep_the_handover_invariants() {
     const PARTITIONS: i32 = 3;
@@ -529,11 +615,14 @@ fn random_sequences_keep_the_handover_invariants() {
         let mut fenced = false;
         let mut next_offset = 0;
         let mut releases = 0;
+        // Every `Retired` delivered, and every actor started: for stale messages.
+        let mut delivered: Vec<RetiredPartition> = Vec::new();
+        let mut started: Vec<(TopicPartition, Generation)> = Vec::new();
         for step in 0..400 {
             let ctx = format!("seed {seed}, step {step}");
             let p = rng.below(PARTITIONS as u64) as i32;
             let mut effects = Vec::new();
-            match rng.below(12) {
+            match rng.below(14) {
                 0 | 1 => {
                     let to = if rng.chance(50) { ME } else { OTHER };
                     let from_live = rng.chance(80);
@@ -553,11 +642,12 @@ fn random_sequences_keep_the_handover_invariants() {
                 4 => fenced = rng.chance(25),
                 5 => {
                     // A retiring actor finishes, with what it acknowledged last.
-                    if let Some((tp, actor)) = actors
+                    let retiring = actors
                         .iter()
                         .find(|(_, a)| a.told_to_retire)
-                        .map(|(tp, a)| (tp.clone(), a.epoch))
-                        .and_then(|(tp, epoch)| actors.remove(&tp).map(|_| (tp, epoch)))
+                        .map(|(tp, _)| tp.clone());
+                    if let Some((tp, actor)) =
+                        retiring.and_then(|tp| actors.remove(&tp).map(|a| (tp, a)))
                     {
                         next_offset += 10;
                         let position = rng.chance(80).then(|| at(next_offset));
@@ -569,15 +659,35 @@ fn random_sequences_keep_the_handover_invariants() {
                             owe.position = position.or(owe.position);
                             owe.runs.extend(runs.clone());
                         }
-                        effects = core.retired(
-                            &cluster.view(),
-                            RetiredPartition {
-                                tp,
-                                epoch: actor,
-                                position,
-                                runs,
-                            },
-                        );
+                        let retired = RetiredPartition {
+                            tp,
+                            epoch: actor.epoch,
+                            generation: actor.generation,
+                            position,
+                            runs,
+                        };
+                        delivered.push(retired.clone());
+                        effects = core.retired(&cluster.view(), retired);
+                    }
+                }
+                12 => {
+                    // A `Retired` delivered before comes again (every one is stale by now).
+                    if !delivered.is_empty() {
+                        let i = rng.below(delivered.len() as u64) as usize;
+                        let stale = delivered[i].clone();
+                        let again = core.retired(&cluster.view(), stale);
+                        assert_eq!(again, [], "{ctx}: a stale Retired had effects");
+                    }
+                }
+                13 => {
+                    // A failure of an earlier actor of a partition.
+                    let stale: Vec<_> = started
+                        .iter()
+                        .filter(|(tp, g)| actors.get(tp).map(|a| a.generation) != Some(*g))
+                        .collect();
+                    if !stale.is_empty() {
+                        let (tp, generation) = stale[rng.below(stale.len() as u64) as usize];
+                        core.start_failed(tp, *generation);
                     }
                 }
                 6 => {
@@ -629,8 +739,18 @@ fn random_sequences_keep_the_handover_invariants() {
             }
             for effect in effects {
                 match effect {
-                    Effect::Start { tp, epoch, .. } => {
+                    Effect::Start {
+                        tp,
+                        epoch,
+                        generation,
+                        ..
+                    } => {
                         assert!(!actors.contains_key(&tp), "{ctx}: {tp} runs twice");
+                        assert!(
+                            started.iter().all(|(_, g)| *g != generation),
+                            "{ctx}: generation {generation} handed out twice"
+                        );
+                        started.push((tp.clone(), generation));
                         assert!(!fenced && !cluster.paused, "{ctx}: started while stopped");
                         let info = &cluster.partitions[&tp];
                         assert_eq!(
@@ -641,12 +761,13 @@ fn random_sequences_keep_the_handover_invariants() {
                         assert_eq!(info.releasing, None, "{ctx}: {tp} started before release");
                         owed.remove(&tp);
                         if rng.chance(5) {
-                            core.start_failed(&tp);
+                            core.start_failed(&tp, generation);
                         } else {
                             actors.insert(
                                 tp,
                                 Actor {
                                     epoch,
+                                    generation,
                                     told_to_retire: false,
                                 },
                             );
@@ -699,6 +820,14 @@ fn random_sequences_keep_the_handover_invariants() {
                     Effect::PurgeQueued | Effect::Rebalanced(_) => {}
                     other => panic!("{ctx}: unexpected effect {other:?}"),
                 }
+            }
+            // The core knows every live actor as the partition's current one.
+            for (tp, actor) in &actors {
+                assert_eq!(
+                    core.actor(tp),
+                    Some(actor.generation),
+                    "{ctx}: {tp} lost track of its actor"
+                );
             }
         }
         total_releases += releases;
