@@ -38,6 +38,9 @@ pub struct FlowClients {
     pub source_offsets: Arc<SourceOffsets>,
     /// `auto.offset.reset` of the source consumer, applied by the partition actors.
     pub offset_reset: OffsetReset,
+    /// A listing of end offsets is under way (one at a time); the last one listed any.
+    listing_ends: bool,
+    listed_any: bool,
 }
 
 impl FlowClients {
@@ -93,19 +96,57 @@ impl FlowClients {
             budget,
             source_offsets: source_context.offsets.clone(),
             offset_reset: OffsetReset::from_props(&settings.consumer).unwrap_or_default(),
+            listing_ends: false,
+            listed_any: false,
         })
+    }
+
+    /// A listing of the end offsets of the partitions this node owns and the consumer does not
+    /// fetch (from `status`), unless one is under way; give its result to
+    /// [`listed_ends`](Self::listed_ends). With no such partitions, clears what was listed.
+    pub fn list_unfetched_ends(
+        &mut self,
+        flow: &FlowId,
+        status: &NodeStatus,
+    ) -> Option<impl std::future::Future<Output = Option<HashMap<(String, i32), i64>>>> {
+        if self.listing_ends {
+            return None;
+        }
+        let partitions = status.not_fetched(flow);
+        if partitions.is_empty() {
+            if self.listed_any {
+                self.source_offsets.set_listed(HashMap::new());
+                self.listed_any = false;
+            }
+            return None;
+        }
+        self.listing_ends = true;
+        Some(list_end_offsets(
+            flow.clone(),
+            self.consumer.clone(),
+            partitions,
+        ))
+    }
+
+    /// The result of a listing of end offsets (`None`: it failed).
+    pub fn listed_ends(&mut self, listed: Option<HashMap<(String, i32), i64>>) {
+        self.listing_ends = false;
+        if let Some(ends) = listed {
+            self.listed_any = !ends.is_empty();
+            self.source_offsets.set_listed(ends);
+        }
     }
 }
 
 /// Lists the end offsets of `partitions` (ListOffsets for the latest offset, one request per
 /// leader) on a blocking thread; `None` when the listing failed.
-pub async fn list_end_offsets(
-    flow: &FlowId,
+async fn list_end_offsets(
+    flow: FlowId,
     consumer: Arc<SourceConsumer>,
-    partitions: &[TopicPartition],
+    partitions: Vec<TopicPartition>,
 ) -> Option<HashMap<(String, i32), i64>> {
     let mut list = rdkafka::TopicPartitionList::new();
-    for tp in partitions {
+    for tp in &partitions {
         // Offset::End as the timestamp asks for the latest offset.
         if let Err(error) = list.add_partition_offset(&tp.topic, tp.partition, rdkafka::Offset::End)
         {

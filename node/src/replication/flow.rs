@@ -5,7 +5,7 @@
 //! runs topic discovery ([`discovery`](crate::replication::discovery)) and publishes the result
 //! through the Raft log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,19 +13,15 @@ use actix::prelude::*;
 use strait_config::FlowSettings;
 use strait_coordinator::raft::{RaftHandle, RaftRole};
 use strait_coordinator::state::{ApplyOutcome, Command};
-use strait_coordinator::{NodeId, TopicPartition};
-use strait_storage::{Position, PositionStore};
+use strait_coordinator::NodeId;
+use strait_storage::PositionStore;
 
-use crate::replication::ack::AckWindow;
-use crate::replication::clients::{list_end_offsets, serve_main_queue, FlowClients};
+use crate::replication::actors::{PartitionActors, PartitionTemplate};
+use crate::replication::clients::{serve_main_queue, FlowClients};
 use crate::replication::discovery::RefreshJob;
-use crate::replication::ownership::{
-    Effect, FlowView, Generation, Lease, Ownership, RetiredPartition,
-};
-use crate::replication::partition::{
-    Fence, PartitionActor, PartitionSpec, PersistNow, Retire, Retired, StopReading,
-};
-use crate::replication::producer::{Flush, PurgeQueued};
+use crate::replication::ownership::{Effect, FlowView, Lease, Ownership, RetiredPartition};
+use crate::replication::partition::{Fence, Retired};
+use crate::replication::producer::PurgeQueued;
 use crate::replication::status::NodeStatus;
 use crate::NodeError;
 
@@ -52,34 +48,17 @@ pub struct ClusterView {
     pub offset_trim_interval: Duration,
 }
 
-/// A partition actor this node runs or retires.
-struct PartitionHandle {
-    /// Kept while it retires too, so that an actor that failed with `Retire` still in its mailbox
-    /// is restarted by its supervisor (which restarts only an actor someone can still reach) and
-    /// then retires.
-    addr: Addr<PartitionActor>,
-    /// Its incarnation, as the core handed it out.
-    generation: Generation,
-    ack: Arc<AckWindow>,
-}
-
 pub struct FlowActor {
     settings: Arc<FlowSettings>,
     cluster: ClusterView,
     clients: FlowClients,
     positions: PositionStore,
     status: NodeStatus,
-    /// Partition actors are spread over these threads.
-    arbiters: Vec<ArbiterHandle>,
-    next_arbiter: usize,
     ownership: Ownership,
     /// The actors of the partitions the core runs or retires.
-    actors: BTreeMap<TopicPartition, PartitionHandle>,
+    actors: PartitionActors,
     refreshing: bool,
     refreshed_once: bool,
-    /// A listing of end offsets is under way (one at a time); the last one listed any.
-    listing_ends: bool,
-    listed_any: bool,
 }
 
 impl FlowActor {
@@ -94,6 +73,18 @@ impl FlowActor {
         producer_arbiter: &ArbiterHandle,
     ) -> Result<Self, NodeError> {
         let clients = FlowClients::new(&settings, &status, producer_arbiter)?;
+        let fence = Fence {
+            raft: cluster.raft.clone(),
+            node: cluster.node_id,
+            lease: cluster.liveness_timeout,
+        };
+        let template = PartitionTemplate::new(
+            &settings,
+            &clients,
+            positions.clone(),
+            status.clone(),
+            fence,
+        );
         Ok(Self {
             ownership: Ownership::new(settings.id.clone(), cluster.node_id),
             settings: Arc::new(settings),
@@ -101,13 +92,9 @@ impl FlowActor {
             clients,
             positions,
             status,
-            arbiters,
-            next_arbiter: 0,
-            actors: BTreeMap::new(),
+            actors: PartitionActors::new(template, arbiters),
             refreshing: false,
             refreshed_once: false,
-            listing_ends: false,
-            listed_any: false,
         })
     }
 
@@ -158,9 +145,7 @@ impl FlowActor {
         let actors = &self.actors;
         let effects = self
             .ownership
-            .reconcile(&view, lease, Instant::now(), |tp| {
-                actors.get(tp).is_some_and(|a| a.addr.connected())
-            });
+            .reconcile(&view, lease, Instant::now(), |tp| actors.alive(tp));
         self.apply(ctx, effects);
     }
 
@@ -169,18 +154,15 @@ impl FlowActor {
         for effect in effects {
             match effect {
                 Effect::PurgeQueued => self.clients.producer.do_send(PurgeQueued),
-                Effect::Start {
-                    tp,
-                    epoch,
-                    generation,
-                    remote_topic,
-                    replicated,
-                } => self.start_partition(ctx, tp, epoch, generation, remote_topic, replicated),
-                Effect::Retire { tp } => {
-                    if let Some(handle) = self.actors.get(&tp) {
-                        handle.addr.do_send(Retire);
+                Effect::Start(start) => {
+                    let (tp, generation) = (start.tp.clone(), start.generation);
+                    if let Err(error) = self.actors.start(start, ctx.address().recipient()) {
+                        tracing::error!(flow = %self.settings.id, partition = %tp, %error,
+                            "cannot load the stored position");
+                        self.ownership.start_failed(&tp, generation);
                     }
                 }
+                Effect::Retire { tp } => self.actors.retire(&tp),
                 Effect::Release(command) => self.propose(ctx, command, |error| {
                     tracing::debug!(%error, "release not proposed (retrying)");
                 }),
@@ -191,9 +173,7 @@ impl FlowActor {
                 Effect::Rebalanced(took) => crate::metrics::rebalance(&self.settings.id, took),
             }
         }
-        let ownership = &self.ownership;
-        self.actors
-            .retain(|tp, handle| ownership.actor(tp) == Some(handle.generation));
+        self.actors.keep_current(&self.ownership);
     }
 
     /// Proposes `command` off the actor; `failed` logs a proposal that did not commit.
@@ -216,101 +196,21 @@ impl FlowActor {
 
     /// Lists the end offsets of the partitions this node owns and the consumer does not fetch.
     fn list_unfetched_ends(&mut self, ctx: &mut Context<Self>) {
-        if self.listing_ends {
-            return;
+        if let Some(job) = self
+            .clients
+            .list_unfetched_ends(&self.settings.id, &self.status)
+        {
+            ctx.spawn(job.into_actor(self).map(|listed, actor, _| {
+                actor.clients.listed_ends(listed);
+            }));
         }
-        let partitions = self.status.not_fetched(&self.settings.id);
-        if partitions.is_empty() {
-            if self.listed_any {
-                self.clients.source_offsets.set_listed(HashMap::new());
-                self.listed_any = false;
-            }
-            return;
-        }
-        self.listing_ends = true;
-        let consumer = self.clients.consumer.clone();
-        let flow = self.settings.id.clone();
-        ctx.spawn(
-            async move { list_end_offsets(&flow, consumer, &partitions).await }
-                .into_actor(self)
-                .map(|listed, actor, _| {
-                    actor.listing_ends = false;
-                    if let Some(ends) = listed {
-                        actor.listed_any = !ends.is_empty();
-                        actor.clients.source_offsets.set_listed(ends);
-                    }
-                }),
-        );
-    }
-
-    fn start_partition(
-        &mut self,
-        ctx: &mut Context<Self>,
-        tp: TopicPartition,
-        epoch: u64,
-        generation: Generation,
-        remote: String,
-        replicated: Option<Position>,
-    ) {
-        let flow = self.settings.id.clone();
-        let spec = PartitionSpec {
-            flow: flow.clone(),
-            tp: tp.clone(),
-            remote_topic: Arc::from(remote.as_str()),
-            consumer: self.clients.consumer.clone(),
-            producer: self.clients.target_producer.clone(),
-            budget: self.clients.budget.clone(),
-            positions: self.positions.clone(),
-            status: self.status.clone(),
-            flush_interval: self.settings.position_flush_interval,
-            epoch,
-            generation,
-            replicated,
-            retired: ctx.address().recipient(),
-            fence: Fence {
-                raft: self.cluster.raft.clone(),
-                node: self.cluster.node_id,
-                lease: self.cluster.liveness_timeout,
-            },
-            offset_reset: self.clients.offset_reset,
-            source_principal: self
-                .settings
-                .consumer
-                .get("sasl.username")
-                .map(|user| Arc::from(format!("User:{user}"))),
-        };
-        let actor = match PartitionActor::new(spec) {
-            Ok(actor) => actor,
-            Err(error) => {
-                tracing::error!(%flow, partition = %tp, %error, "cannot load the stored position");
-                self.ownership.start_failed(&tp, generation);
-                return;
-            }
-        };
-        let ack = actor.ack_window();
-        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
-        self.next_arbiter += 1;
-        let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
-        self.actors.insert(
-            tp,
-            PartitionHandle {
-                addr,
-                generation,
-                ack,
-            },
-        );
     }
 
     /// Proposes the positions that moved since the last proposal, so that a partition's next owner
     /// resumes close to where this one got.
     fn propose_positions(&mut self, ctx: &mut Context<Self>) {
         let actors = &self.actors;
-        // Runs and position are read apart, so the runs may run a little ahead of the position:
-        // harmless, they describe records the target acknowledged.
-        let due = self.ownership.positions_due(|tp| {
-            let ack = &actors.get(tp)?.ack;
-            Some((ack.committed()?, ack.take_cluster_runs()))
-        });
+        let due = self.ownership.positions_due(|tp| actors.acknowledged(tp));
         let Some((command, sent)) = due else {
             return;
         };
@@ -393,16 +293,9 @@ impl Handler<Retired> for FlowActor {
     fn handle(&mut self, retired: Retired, ctx: &mut Self::Context) {
         let state = self.cluster.raft.state();
         let view = FlowView::of(&state, &self.settings.id);
-        let effects = self.ownership.retired(
-            &view,
-            RetiredPartition {
-                tp: retired.tp,
-                epoch: retired.epoch,
-                generation: retired.generation,
-                position: retired.position,
-                runs: retired.runs,
-            },
-        );
+        let effects = self
+            .ownership
+            .retired(&view, RetiredPartition::from(retired));
         self.apply(ctx, effects);
         // It may belong here again (e.g. contact restored): start it at once.
         self.reconcile(ctx);
@@ -454,33 +347,13 @@ impl Handler<Drain> for FlowActor {
 
     fn handle(&mut self, _: Drain, _ctx: &mut Self::Context) -> Self::Result {
         self.ownership.drain();
-        let partitions: Vec<Addr<PartitionActor>> = self
-            .ownership
-            .running()
-            .filter_map(|tp| self.actors.get(tp))
-            .map(|handle| handle.addr.clone())
-            .collect();
-        let producer = self.clients.producer.clone();
-        let flow = self.settings.id.clone();
-        Box::pin(
-            async move {
-                for partition in &partitions {
-                    let _ = partition.send(StopReading).await;
-                }
-                match producer.send(Flush(DRAIN_FLUSH_TIMEOUT)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::warn!(%flow, %error, "flush before exit incomplete"),
-                    Err(error) => tracing::warn!(%flow, %error, "producer gone before flush"),
-                }
-                for partition in &partitions {
-                    let _ = partition.send(PersistNow).await;
-                }
-                tracing::info!(%flow, partitions = partitions.len(), "flow drained");
-            }
-            .into_actor(self)
-            .map(|(), actor, ctx| {
-                actor.propose_positions(ctx);
-            }),
-        )
+        let drained = self.actors.drain(
+            self.ownership.running().cloned().collect(),
+            self.clients.producer.clone(),
+            DRAIN_FLUSH_TIMEOUT,
+        );
+        Box::pin(drained.into_actor(self).map(|(), actor, ctx| {
+            actor.propose_positions(ctx);
+        }))
     }
 }

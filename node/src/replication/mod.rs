@@ -2,6 +2,7 @@
 //! in batches and hand them to the flow's producer, within a bounded in-flight budget.
 
 pub mod ack;
+pub mod actors;
 pub mod budget;
 pub mod clients;
 pub mod discovery;

@@ -77,15 +77,7 @@ pub enum Effect {
     /// target after the next owner's records.
     PurgeQueued,
     /// Start a partition actor.
-    Start {
-        tp: TopicPartition,
-        epoch: u64,
-        /// The actor's incarnation, for its `Retired` and failures.
-        generation: Generation,
-        remote_topic: String,
-        /// The position the cluster holds for it.
-        replicated: Option<Position>,
-    },
+    Start(StartPartition),
     /// Tell the partition's actor to retire (it answers with `Retired` once gone).
     Retire { tp: TopicPartition },
     /// Propose a `Release` (failures are retried by the core).
@@ -94,6 +86,18 @@ pub enum Effect {
     PausedPosition(Command),
     /// The partitions this node runs match its assignment again, after this long.
     Rebalanced(Duration),
+}
+
+/// A partition actor to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartPartition {
+    pub tp: TopicPartition,
+    pub epoch: u64,
+    /// The actor's incarnation, for its `Retired` and failures.
+    pub generation: Generation,
+    pub remote_topic: String,
+    /// The position the cluster holds for it.
+    pub replicated: Option<Position>,
 }
 
 /// One partition this node has something to do with.
@@ -307,13 +311,13 @@ impl Ownership {
                     unreported: Unreported::with_runs(runs),
                 },
             );
-            effects.push(Effect::Start {
+            effects.push(Effect::Start(StartPartition {
                 tp: tp.clone(),
                 epoch: info.epoch,
                 generation: self.generation,
                 remote_topic: info.remote_topic.clone(),
                 replicated: info.position,
-            });
+            }));
         }
         if waiting {
             self.rebalancing_since.get_or_insert(now);

@@ -118,7 +118,7 @@ impl Fixture {
             |tp| alive.contains_key(tp),
         );
         for effect in &effects {
-            if let Effect::Start { tp, generation, .. } = effect {
+            if let Effect::Start(StartPartition { tp, generation, .. }) = effect {
                 let earlier = self.alive.insert(tp.clone(), *generation);
                 assert_eq!(earlier, None, "{tp} started twice");
             }
@@ -179,13 +179,13 @@ fn start(
     generation: Generation,
     replicated: Option<Position>,
 ) -> Effect {
-    Effect::Start {
+    Effect::Start(StartPartition {
         tp: tp(partition),
         epoch,
         generation,
         remote_topic: "A.t".into(),
         replicated,
-    }
+    })
 }
 
 fn retire(partition: i32) -> Effect {
@@ -739,12 +739,12 @@ fn random_sequences_keep_the_handover_invariants() {
             }
             for effect in effects {
                 match effect {
-                    Effect::Start {
+                    Effect::Start(StartPartition {
                         tp,
                         epoch,
                         generation,
                         ..
-                    } => {
+                    }) => {
                         assert!(!actors.contains_key(&tp), "{ctx}: {tp} runs twice");
                         assert!(
                             started.iter().all(|(_, g)| *g != generation),
