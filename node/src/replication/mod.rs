@@ -2,9 +2,13 @@
 //! in batches and hand them to the flow's producer, within a bounded in-flight budget.
 
 pub mod ack;
+pub mod actors;
 pub mod budget;
+pub mod clients;
+pub mod discovery;
 pub mod error;
 pub mod flow;
+pub mod ownership;
 pub mod partition;
 pub mod producer;
 pub mod source;

@@ -70,6 +70,9 @@ pub struct PartitionSpec<B: Backend = Live> {
     pub flush_interval: Duration,
     /// The ownership epoch this actor runs under (from the cluster's assignment).
     pub epoch: u64,
+    /// Which actor of the partition this is (handed out by the flow's ownership core), carried
+    /// back in [`Retired`] so that a message of an earlier actor is never taken for this one's.
+    pub generation: u64,
     /// The position the cluster state holds for this partition (replicated by its previous owner,
     /// or by this node before a restart).
     pub replicated: Option<Position>,
@@ -133,6 +136,8 @@ impl actix::Message for Retire {
 pub struct Retired {
     pub tp: TopicPartition,
     pub epoch: u64,
+    /// The retired actor's [`PartitionSpec::generation`].
+    pub generation: u64,
     /// The position acknowledged when it stopped.
     pub position: Option<Position>,
     /// The offset runs acknowledged since the flow last took them for the cluster.
@@ -495,6 +500,7 @@ impl<B: Backend> Actor for PartitionActor<B> {
             self.spec.retired.do_send(Retired {
                 tp: self.spec.tp.clone(),
                 epoch: self.spec.epoch,
+                generation: self.spec.generation,
                 position: self.ack.committed(),
                 runs: self.ack.take_cluster_runs(),
             });

@@ -120,6 +120,7 @@ impl Harness {
             status: self.status.clone(),
             flush_interval: Duration::from_millis(20),
             epoch: EPOCH,
+            generation: 1,
             replicated: None,
             retired: self.probe.clone().recipient(),
             fence,

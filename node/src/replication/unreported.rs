@@ -14,6 +14,14 @@ pub struct Unreported {
 }
 
 impl Unreported {
+    /// Starts with runs an earlier actor of the partition acknowledged and the cluster lacks.
+    pub fn with_runs(runs: Vec<OffsetRun>) -> Self {
+        Self {
+            applied: None,
+            runs,
+        }
+    }
+
     /// The runs to propose with `position` now, or `None` when the cluster has both already.
     /// `taken`: the runs taken from the acknowledgements since the last call.
     pub fn due(&mut self, position: Position, taken: Vec<OffsetRun>) -> Option<Vec<OffsetRun>> {
