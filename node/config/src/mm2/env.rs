@@ -174,10 +174,17 @@ fn target(segments: &[&str], aliases: &[ClusterAlias]) -> Result<Target, String>
             .find(|(toml, _)| *toml == key)
             .map(|(_, mm2)| Target::Key((*mm2).to_owned()))
             .ok_or_else(|| {
-                format!(
-                    "not a Strait setting (the variables under {prefix} are: {})",
-                    known(table)
-                )
+                // A misspelt variable: the one it was meant to be, else every one of its table.
+                match crate::suggest::closest(key, table.iter().map(|(toml, _)| *toml)) {
+                    Some(toml) => format!(
+                        "not a Strait setting: did you mean `{prefix}{}`?",
+                        toml.to_ascii_uppercase()
+                    ),
+                    None => format!(
+                        "not a Strait setting (the variables under {prefix} are: {})",
+                        known(table)
+                    ),
+                }
             })
     };
     match segments {
@@ -389,7 +396,11 @@ mod tests {
             ),
             ("STRAIT__CLUSTER__NODE__ID", "not a Strait setting"),
             ("STRAIT__CLUSTER__TOKEN", "CONTROL_TOKEN"),
-            ("STRAIT__NODE__DATADIR", "DATA_DIR"),
+            (
+                "STRAIT__NODE__DATADIR",
+                "not a Strait setting: did you mean `STRAIT__NODE__DATA_DIR`?",
+            ),
+            ("STRAIT__NODE__NOPE", "are: DATA_DIR, LOG_FORMAT,"),
             ("STRAIT__CLUSTER__TLS__CERTIFICATE", "REQUIRE_CLIENT_CERT"),
             ("STRAIT__NOPE", "STRAIT__CLUSTERS__<ALIAS>__*"),
         ];
