@@ -7,7 +7,7 @@ use strait_coordinator::ReplicationPolicy;
 
 use crate::assemble::MATCH_NOTHING;
 use crate::client_props::shown_value;
-use crate::model::{ClientProps, FlowSettings, LogFormat, Settings};
+use crate::model::{ClientProps, FlowSettings, Settings};
 
 impl Settings {
     /// A multi-line summary: the file, node settings, the node's cluster membership, clusters (client properties with secrets
@@ -30,20 +30,8 @@ impl Settings {
 
         writeln!(out, "node:")?;
         writeln!(out, "  data dir:          {}", self.node.data_dir.display())?;
-        let log_format = match self.node.log_format {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        };
-        writeln!(out, "  log format:        {log_format}")?;
-        let progress = if self.node.progress_interval.is_zero() {
-            "off".to_owned()
-        } else {
-            format!("every {}", duration(self.node.progress_interval))
-        };
-        writeln!(out, "  progress lines:    {progress}")?;
-        match self.node.metrics_listen {
-            Some(addr) => writeln!(out, "  metrics:           http://{addr}/metrics")?,
-            None => writeln!(out, "  metrics:           off")?,
+        for (label, value) in self.node.describe_lines() {
+            writeln!(out, "  {:<19}{value}", format!("{label}:"))?;
         }
 
         let cluster = &self.cluster;
@@ -284,8 +272,16 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     }
 }
 
+/// The metrics line of the summary (`[node] metrics_listen`).
+pub(crate) fn metrics_endpoint(listen: &Option<std::net::SocketAddr>) -> String {
+    match listen {
+        Some(addr) => format!("http://{addr}/metrics"),
+        None => "off".to_owned(),
+    }
+}
+
 /// `10s`, `100ms`, `1m30s`.
-fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     if d.as_secs() == 0 || d.subsec_millis() != 0 {
         return format!("{}ms", d.as_millis());
     }

@@ -222,7 +222,8 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
-/// Settings of this node process.
+/// Settings of this node process. Their keys, defaults and checks are one table (`node_table!` in
+/// module `schema`); `NodeSettings::default` is derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSettings {
     /// Where sled keeps positions and the Raft log. Absolute once loaded: a relative path in the
@@ -255,20 +256,6 @@ impl NodeSettings {
                 std::path::Path::new(DEFAULT_DATA_DIR),
             ),
             ..Self::default()
-        }
-    }
-}
-
-impl Default for NodeSettings {
-    /// The defaults, the data dir still relative (see [`NodeSettings::defaults_for`]).
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
-            log_format: LogFormat::default(),
-            progress_interval: DEFAULT_PROGRESS_INTERVAL,
-            metrics_listen: None,
-            offset_trim_interval: DEFAULT_OFFSET_TRIM_INTERVAL,
-            shutdown_handover_timeout: DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
         }
     }
 }

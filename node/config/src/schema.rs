@@ -15,6 +15,14 @@
 //! filters, the replication policy): the table only gives its TOML field and `mm2.properties`
 //! keys (deprecated names after the current one). The order of the rows is the order of the TOML
 //! fields (in messages listing them and in the canonical text).
+//!
+//! The node settings have their table too ([`node_table!`]: `[node]` in TOML, `strait.*` at the
+//! file level of `mm2.properties`, the `STRAIT__NODE__*` variables of both): [`NodeValues`] and
+//! its defaults ([`NodeValues::into_settings`], `NodeSettings::default`), the TOML `[node]` table
+//! and its reading (module `native`, `raw_node!`), the `mm2.properties` keys ([`NODE_KEYS`]) and
+//! their reading ([`NodeValues::read_text`]), the variables a `.properties` file takes
+//! ([`NODE_VARIABLES`]) and the node lines of the `check-config` summary
+//! ([`NodeSettings::describe_lines`]) are derived from it.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -32,6 +40,11 @@ pub(crate) trait Codec {
     fn parse(raw: Self::Raw) -> Result<Self::Value, &'static str>;
     /// The raw value of `value`; `None`: not written (the target broker's default).
     fn raw(value: &Self::Value) -> Option<Self::Raw>;
+
+    /// The value as the `check-config` summary shows it (default: its raw value, `none`).
+    fn show(value: &Self::Value) -> String {
+        Self::raw(value).map_or_else(|| "none".to_owned(), |raw| raw.to_string())
+    }
 
     /// A `.properties` value (trimmed).
     fn from_text(text: &str) -> Result<Self::Value, &'static str> {
@@ -76,11 +89,15 @@ pub(crate) mod codec {
     use std::time::Duration;
 
     use super::Codec;
+    use std::net::SocketAddr;
+
     use crate::assemble::{
-        self, EXPECT_BOOL, EXPECT_COUNT, EXPECT_INTERVAL_SECS, EXPECT_LAG, EXPECT_LOCATION,
-        EXPECT_MILLIS, EXPECT_REPLICATION_FACTOR,
+        self, EXPECT_BOOL, EXPECT_COUNT, EXPECT_HANDOVER_SECS, EXPECT_INTERVAL_SECS, EXPECT_LAG,
+        EXPECT_LOCATION, EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_MILLIS,
+        EXPECT_PROGRESS_SECS, EXPECT_REPLICATION_FACTOR,
     };
-    use crate::model::OffsetSyncsLocation;
+    use crate::describe::duration;
+    use crate::model::{LogFormat, OffsetSyncsLocation};
 
     /// `true` or `false`.
     pub(crate) struct Flag;
@@ -108,6 +125,9 @@ pub(crate) mod codec {
         fn raw(value: &Duration) -> Option<i64> {
             Some(value.as_secs() as i64)
         }
+        fn show(value: &Duration) -> String {
+            format!("every {}", duration(*value))
+        }
     }
 
     /// Whole milliseconds, at least 1 (keys ending in `_ms` / `.ms`).
@@ -121,6 +141,9 @@ pub(crate) mod codec {
         }
         fn raw(value: &Duration) -> Option<i64> {
             Some(value.as_millis() as i64)
+        }
+        fn show(value: &Duration) -> String {
+            format!("every {}", duration(*value))
         }
     }
 
@@ -163,6 +186,87 @@ pub(crate) mod codec {
         }
         fn raw(value: &i64) -> Option<i64> {
             Some(*value)
+        }
+    }
+
+    /// Whole seconds, 0 or more; 0 turns progress lines off (`progress_interval_secs`).
+    pub(crate) struct SecsOrOff;
+    impl Codec for SecsOrOff {
+        type Value = Duration;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_PROGRESS_SECS;
+        fn parse(raw: i64) -> Result<Duration, &'static str> {
+            assemble::progress_secs(raw)
+        }
+        fn raw(value: &Duration) -> Option<i64> {
+            Some(value.as_secs() as i64)
+        }
+        fn show(value: &Duration) -> String {
+            match value.is_zero() {
+                true => "off".to_owned(),
+                false => format!("every {}", duration(*value)),
+            }
+        }
+    }
+
+    /// Whole seconds from 0 to 600 (`shutdown_handover_timeout_secs`; 0: no handover).
+    pub(crate) struct HandoverSecs;
+    impl Codec for HandoverSecs {
+        type Value = Duration;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_HANDOVER_SECS;
+        fn parse(raw: i64) -> Result<Duration, &'static str> {
+            assemble::handover_secs(raw)
+        }
+        fn raw(value: &Duration) -> Option<i64> {
+            Some(value.as_secs() as i64)
+        }
+        fn show(value: &Duration) -> String {
+            match value.is_zero() {
+                true => "off: drain at once".to_owned(),
+                false => format!("up to {}, then drain", duration(*value)),
+            }
+        }
+    }
+
+    /// `text` or `json`, any case.
+    pub(crate) struct TextOrJson;
+    impl Codec for TextOrJson {
+        type Value = LogFormat;
+        type Raw = String;
+        const EXPECTED: &'static str = EXPECT_LOG_FORMAT;
+        fn parse(raw: String) -> Result<LogFormat, &'static str> {
+            crate::mm2::parse_log_format(&raw).ok_or(EXPECT_LOG_FORMAT)
+        }
+        fn raw(value: &LogFormat) -> Option<String> {
+            Some(
+                match value {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .to_owned(),
+            )
+        }
+    }
+
+    /// A socket address `IP:PORT` to listen on; `None`: no listener (not a raw value: the
+    /// setting is simply not written).
+    pub(crate) struct Listen;
+    impl Codec for Listen {
+        type Value = Option<SocketAddr>;
+        type Raw = String;
+        const EXPECTED: &'static str = EXPECT_METRICS_LISTEN;
+        fn parse(raw: String) -> Result<Option<SocketAddr>, &'static str> {
+            raw.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| EXPECT_METRICS_LISTEN)
+        }
+        fn raw(value: &Option<SocketAddr>) -> Option<String> {
+            value.map(|addr| addr.to_string())
+        }
+        fn show(value: &Option<SocketAddr>) -> String {
+            value.map_or_else(|| "off".to_owned(), |addr| addr.to_string())
         }
     }
 
@@ -299,6 +403,140 @@ macro_rules! split_flow_table {
 
 pub(crate) use {flow_table, split_flow_table};
 
+/// The node settings. Each row is one of:
+///
+/// - `node FIELD: CODEC = DEFAULT, toml TOML_KEY, mm2 "MM2_KEY", show "LABEL";`: a field of
+///   [`NodeSettings`], its `[node]` key, its `mm2.properties` key (file level only, `strait.*`)
+///   and its line in the `check-config` summary (the codec's [`Codec::show`], or
+///   `show "LABEL" with FUNCTION` for a function of its own);
+/// - `raw TOML_KEY: TYPE, mm2 "MM2_KEY";`: a setting read and assembled by hand (the data dir,
+///   which `[cluster]` may set too).
+///
+/// The `STRAIT__NODE__<TOML_KEY>` variable sets it in both formats. The order of the rows is the
+/// order of the TOML fields and `mm2.properties` keys in messages listing them, and of the
+/// summary's lines. `node_table!(m)` calls `m!` with the rows sorted out (see
+/// `split_node_table!`).
+macro_rules! node_table {
+    ($then:path) => {
+        $crate::schema::split_node_table! { $then [] [] [];
+            raw data_dir: std::path::PathBuf, mm2 "strait.data.dir";
+            node log_format: codec::TextOrJson = LogFormat::Text,
+                toml log_format, mm2 "strait.log.format", show "log format";
+            node progress_interval: codec::SecsOrOff = DEFAULT_PROGRESS_INTERVAL,
+                toml progress_interval_secs, mm2 "strait.progress.interval.seconds",
+                show "progress lines";
+            node metrics_listen: codec::Listen = None,
+                toml metrics_listen, mm2 "strait.metrics.listen",
+                show "metrics" with crate::describe::metrics_endpoint;
+            node offset_trim_interval: codec::Secs = DEFAULT_OFFSET_TRIM_INTERVAL,
+                toml offset_trim_interval_secs, mm2 "strait.offset.trim.interval.seconds",
+                show "offset trim";
+            node shutdown_handover_timeout: codec::HandoverSecs = DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
+                toml shutdown_handover_timeout_secs,
+                mm2 "strait.shutdown.handover.timeout.seconds", show "shutdown handover";
+        }
+    };
+}
+
+/// Sorts the rows of [`node_table!`] into lists, then calls `$then!` with:
+/// `fields [(TOML_KEY: RAW_TYPE)...] keys [(TOML_KEY, MM2_KEY)...] node [ROW...]`, each `ROW`
+/// being `(FIELD, CODEC, DEFAULT, TOML_KEY, MM2_KEY, LABEL, SHOW)` (`SHOW`: a function from the
+/// value to its text in the summary); all in the table's order.
+macro_rules! split_node_table {
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] [$($node:tt)*];) => {
+        $then! { fields [$($fields)*] keys [$($keys)*] node [$($node)*] }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] $node:tt;
+     raw $toml:ident: $raw:ty, mm2 $key:literal; $($rest:tt)*) => {
+        $crate::schema::split_node_table! { $then
+            [$($fields)* ($toml: $raw)] [$($keys)* ($toml, $key)] $node; $($rest)*
+        }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] [$($node:tt)*];
+     node $field:ident: $codec:ty = $default:expr, toml $toml:ident, mm2 $key:literal,
+     show $label:literal with $show:path; $($rest:tt)*) => {
+        $crate::schema::split_node_table! { $then
+            [$($fields)* ($toml: <$codec as $crate::schema::Codec>::Raw)]
+            [$($keys)* ($toml, $key)]
+            [$($node)* ($field, $codec, $default, $toml, $key, $label, $show)]; $($rest)*
+        }
+    };
+    ($then:path [$($fields:tt)*] [$($keys:tt)*] [$($node:tt)*];
+     node $field:ident: $codec:ty = $default:expr, toml $toml:ident, mm2 $key:literal,
+     show $label:literal; $($rest:tt)*) => {
+        $crate::schema::split_node_table! { $then
+            [$($fields)* ($toml: <$codec as $crate::schema::Codec>::Raw)]
+            [$($keys)* ($toml, $key)]
+            [$($node)* ($field, $codec, $default, $toml, $key, $label,
+                <$codec as $crate::schema::Codec>::show)]; $($rest)*
+        }
+    };
+}
+
+pub(crate) use {node_table, split_node_table};
+
+/// What a file sets of the node settings, their defaults, their keys and their summary (see the
+/// module docs).
+macro_rules! node_values {
+    (
+        fields [$($fields:tt)*]
+        keys [$(($kt:ident, $key:literal))*]
+        node [$(($f:ident, $c:ty, $d:expr, $t:ident, $k:literal, $label:literal, $show:expr))*]
+    ) => {
+        /// Node settings as a file (and its variables) sets them; `None` = not set. The data
+        /// dir is read by hand (with `[cluster]`'s).
+        #[derive(Debug, Clone, Default)]
+        pub(crate) struct NodeValues {
+            $(pub $f: Option<<$c as Codec>::Value>,)*
+        }
+
+        /// Every node key of `mm2.properties` (file level only).
+        pub(crate) const NODE_KEYS: &[&str] = &[$($key),*];
+
+        /// The `[node]` keys of the TOML format (the `STRAIT__NODE__*` variables, uppercase) and
+        /// the `mm2.properties` key each sets.
+        pub(crate) const NODE_VARIABLES: &[(&str, &str)] = &[$((stringify!($kt), $key)),*];
+
+        impl NodeValues {
+            /// Reads the `.properties` key `name` when it is one of the table's `node` rows:
+            /// `None` when it is not, else whether its value is valid (the error says what is
+            /// expected).
+            pub(crate) fn read_text(
+                &mut self,
+                name: &str,
+                text: &str,
+            ) -> Option<Result<(), &'static str>> {
+                Some(match name {
+                    $($k => <$c as Codec>::from_text(text).map(|v| self.$f = Some(v)),)*
+                    _ => return None,
+                })
+            }
+
+            /// The settings: these values, defaults for the rest; the data dir given.
+            pub(crate) fn into_settings(self, data_dir: PathBuf) -> NodeSettings {
+                NodeSettings {
+                    data_dir,
+                    $($f: self.$f.unwrap_or($d),)*
+                }
+            }
+        }
+
+        impl Default for NodeSettings {
+            /// The defaults, the data dir still relative (see [`NodeSettings::defaults_for`]).
+            fn default() -> Self {
+                NodeValues::default().into_settings(PathBuf::from(DEFAULT_DATA_DIR))
+            }
+        }
+
+        impl NodeSettings {
+            /// The summary's lines of the table's `node` rows: label and value.
+            pub(crate) fn describe_lines(&self) -> Vec<(&'static str, String)> {
+                vec![$(($label, ($show)(&self.$f)),)*]
+            }
+        }
+    };
+}
+
 /// What one scope sets, its layering and its defaults (see the module docs).
 macro_rules! flow_values {
     (
@@ -415,18 +653,22 @@ macro_rules! flow_values {
     };
 }
 
+use std::path::PathBuf;
+
 use crate::assemble::{FlowClients, PolicyKind, Sourced};
 use crate::model::{
-    FlowSettings, Mm2Settings, OffsetSyncsLocation, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
-    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_GROUPS, DEFAULT_GROUPS_EXCLUDE,
-    DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS, DEFAULT_OFFSET_LAG_MAX,
-    DEFAULT_POSITION_FLUSH_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
+    FlowSettings, LogFormat, Mm2Settings, NodeSettings, OffsetSyncsLocation, DEFAULT_DATA_DIR,
+    DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_GROUPS,
+    DEFAULT_GROUPS_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
+    DEFAULT_OFFSET_LAG_MAX, DEFAULT_OFFSET_TRIM_INTERVAL, DEFAULT_POSITION_FLUSH_INTERVAL,
+    DEFAULT_PROGRESS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
     DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
 };
 use regex::Regex;
 use strait_coordinator::{FlowId, ReplicationPolicy, TopicFilter};
 
 flow_table!(flow_values);
+node_table!(node_values);
 
 /// The settings of a flow that are assembled from several keys, by hand.
 pub(crate) struct Assembled {
@@ -458,9 +700,107 @@ impl Mm2Values {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
     use super::codec::*;
     use super::*;
     use crate::assemble::{EXPECT_COUNT, EXPECT_LAG};
+
+    /// A value of each node setting other than its default, as a file or a variable writes it. A
+    /// new row of [`node_table!`] needs its sample here.
+    const NODE_SAMPLES: &[(&str, &str)] = &[
+        ("data_dir", "/var/lib/strait"),
+        ("log_format", "json"),
+        ("progress_interval_secs", "0"),
+        ("metrics_listen", "127.0.0.1:9464"),
+        ("offset_trim_interval_secs", "7"),
+        ("shutdown_handover_timeout_secs", "0"),
+    ];
+
+    /// Every node key has its `STRAIT__NODE__*` variable: two `[node]` settings were once added
+    /// without their entry in the `.properties` variable table, so a `.properties` node refused
+    /// `STRAIT__NODE__SHUTDOWN_HANDOVER_TIMEOUT_SECS` as "not a Strait setting".
+    #[test]
+    fn node_keys_are_strait_keys_known_once() {
+        let mut keys = NODE_KEYS.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), NODE_KEYS.len(), "a key is in the table twice");
+        for key in NODE_KEYS {
+            assert!(key.starts_with("strait."), "{key}");
+            assert!(!FLOW_KEYS.contains(key), "{key} is a flow key too");
+        }
+        let variables: Vec<&str> = NODE_VARIABLES.iter().map(|(_, key)| *key).collect();
+        assert_eq!(variables, NODE_KEYS);
+    }
+
+    /// Each node setting, set in `[node]`, as its `mm2.properties` key, or by its
+    /// `STRAIT__NODE__*` variable with either format, gives the same settings, not the defaults.
+    #[test]
+    fn every_node_setting_means_the_same_in_both_formats_and_its_variable() {
+        let toml_file = Path::new("/etc/strait/strait.toml");
+        let mm2_file = Path::new("/etc/strait/mm2.properties");
+        let toml_base = "[clusters.A]\nbootstrap_servers = \"a:1\"\n\
+                         [clusters.B]\nbootstrap_servers = \"b:1\"\n[flows.\"A->B\"]\n";
+        let mm2_base = "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\n\
+                        A->B.enabled = true\n";
+        let no_env = || Some(HashMap::new());
+        let defaults = NodeSettings::defaults_for(toml_file);
+        for (toml, mm2) in NODE_VARIABLES {
+            let (_, sample) = NODE_SAMPLES
+                .iter()
+                .find(|(key, _)| key == toml)
+                .unwrap_or_else(|| panic!("no sample of {toml} in NODE_SAMPLES"));
+            let literal = match sample.parse::<i64>() {
+                Ok(n) => n.to_string(),
+                Err(_) => format!("{sample:?}"),
+            };
+            let in_toml = format!("[node]\n{toml} = {literal}\n{toml_base}");
+            let from_toml = crate::native::parse(toml_file, &in_toml, no_env())
+                .unwrap()
+                .node;
+            assert_ne!(from_toml, defaults, "{toml} = {literal} is the default");
+            let in_mm2 = format!("{mm2_base}{mm2} = {sample}\n");
+            let from_mm2 = crate::mm2::parse(mm2_file, &in_mm2, no_env()).unwrap().node;
+            assert_eq!(from_mm2, from_toml, "{mm2} = {sample}");
+            let variable = format!("STRAIT__NODE__{}", toml.to_ascii_uppercase());
+            let env = || Some(HashMap::from([(variable.clone(), sample.to_string())]));
+            let by_variable = crate::native::parse(toml_file, toml_base, env())
+                .unwrap()
+                .node;
+            assert_eq!(by_variable, from_toml, "{variable} with a TOML file");
+            let by_variable = crate::mm2::parse(mm2_file, mm2_base, env()).unwrap().node;
+            assert_eq!(by_variable, from_toml, "{variable} with a .properties file");
+        }
+    }
+
+    #[test]
+    fn the_summary_shows_every_node_setting() {
+        let lines = NodeSettings::default().describe_lines();
+        let labels: Vec<&str> = lines.iter().map(|(label, _)| *label).collect();
+        assert_eq!(
+            labels,
+            [
+                "log format",
+                "progress lines",
+                "metrics",
+                "offset trim",
+                "shutdown handover"
+            ]
+        );
+        let values: Vec<&str> = lines.iter().map(|(_, value)| value.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "text",
+                "every 5s",
+                "off",
+                "every 1m",
+                "up to 10s, then drain"
+            ]
+        );
+    }
 
     #[test]
     fn every_key_is_known_once() {

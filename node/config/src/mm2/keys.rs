@@ -5,26 +5,12 @@ pub(crate) const NOT_IMPLEMENTED: &str = "MirrorMaker 2 setting, not implemented
 /// Reason recorded for keys neither MirrorMaker 2 nor Strait knows.
 pub(crate) const UNKNOWN: &str = "unknown key";
 
-/// Node settings (file level only).
-pub(crate) const STRAIT_DATA_DIR: &str = "strait.data.dir";
-pub(crate) const STRAIT_LOG_FORMAT: &str = "strait.log.format";
-pub(crate) const STRAIT_PROGRESS_INTERVAL: &str = "strait.progress.interval.seconds";
-pub(crate) const STRAIT_METRICS_LISTEN: &str = "strait.metrics.listen";
-pub(crate) const STRAIT_OFFSET_TRIM_INTERVAL: &str = "strait.offset.trim.interval.seconds";
-pub(crate) const STRAIT_SHUTDOWN_HANDOVER_TIMEOUT: &str =
-    "strait.shutdown.handover.timeout.seconds";
-pub(crate) const NODE_KEYS: &[&str] = &[
-    STRAIT_DATA_DIR,
-    STRAIT_LOG_FORMAT,
-    STRAIT_PROGRESS_INTERVAL,
-    STRAIT_METRICS_LISTEN,
-    STRAIT_OFFSET_TRIM_INTERVAL,
-    STRAIT_SHUTDOWN_HANDOVER_TIMEOUT,
-];
+/// Node settings (file level only), from the node settings table (module `schema`).
+pub(crate) use crate::schema::NODE_KEYS;
 
 /// Cluster settings of the node (file level only): [`crate::model::ClusterMembership`].
 pub(crate) const STRAIT_CLUSTER_NODE_ID: &str = "strait.cluster.node.id";
-/// The same setting as [`STRAIT_DATA_DIR`] (either may be set).
+/// The same setting as `strait.data.dir` (either may be set).
 pub(crate) const STRAIT_CLUSTER_DATA_DIR: &str = "strait.cluster.data.dir";
 pub(crate) const STRAIT_CLUSTER_LISTEN: &str = "strait.cluster.listen";
 pub(crate) const STRAIT_CLUSTER_ADVERTISE: &str = "strait.cluster.advertise";

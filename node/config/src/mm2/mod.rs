@@ -17,8 +17,11 @@
 //!   `refresh.topics.enabled`, `refresh.topics.interval.seconds`, and Strait's
 //!   `strait.max.in.flight.records`, `strait.max.in.flight.bytes`,
 //!   `strait.position.flush.interval.ms`.
-//! - Strait's node settings: `strait.data.dir` (or `strait.cluster.data.dir`), `strait.log.format`,
-//!   `strait.progress.interval.seconds` (file level only). Any other `strait.*` key is an error.
+//! - Strait's node settings (file level only; the node settings table of module `schema`):
+//!   `strait.data.dir` (or `strait.cluster.data.dir`), `strait.log.format`,
+//!   `strait.progress.interval.seconds`, `strait.metrics.listen`,
+//!   `strait.offset.trim.interval.seconds`, `strait.shutdown.handover.timeout.seconds`. Any other
+//!   `strait.*` key is an error.
 //! - Strait's cluster settings of the node (file level only; see
 //!   [`crate::model::ClusterMembership`]): `strait.cluster.node.id`, `strait.cluster.listen`,
 //!   `strait.cluster.advertise`, `strait.cluster.peers` (comma-separated `ID@HOST:PORT`),
@@ -63,8 +66,7 @@ use strait_coordinator::{ClusterAlias, FlowId};
 
 use crate::assemble::{
     self, bootstrap_servers, check_patterns, flow_settings, parse_policy, split_list, FlowClients,
-    FlowValues, Sourced, EXPECT_BOOL, EXPECT_INTERVAL_SECS, EXPECT_LOG_FORMAT,
-    EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_PROGRESS_SECS, EXPECT_SEPARATOR,
+    FlowValues, Sourced, EXPECT_BOOL, EXPECT_POLICY, EXPECT_SEPARATOR,
 };
 use crate::client_props::{
     is_client_property, overlay, shown_value, translate, unknown_client_property, JavaProp,
@@ -73,10 +75,11 @@ use crate::client_props::{
 use crate::error::{ConfigError, Location, Place};
 use crate::membership::{self, MembershipKeys, MembershipValues};
 use crate::model::{
-    ClientOrigins, ClientProps, ClusterSettings, IgnoredKey, LogFormat, NodeSettings,
-    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_DATA_DIR, DEFAULT_PROGRESS_INTERVAL,
+    ClientOrigins, ClientProps, ClusterSettings, IgnoredKey, LogFormat, PropertyOrigin,
+    PropertyOrigins, Settings,
 };
 use crate::properties;
+use crate::schema::NodeValues;
 use crate::suggest;
 use env::ClientTable;
 use keys::{
@@ -88,9 +91,8 @@ use keys::{
     STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT,
     STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
     STRAIT_CLUSTER_TLS_CA, STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY,
-    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT, STRAIT_CLUSTER_TLS_SERVER_NAME, STRAIT_DATA_DIR,
-    STRAIT_LOG_FORMAT, STRAIT_METRICS_LISTEN, STRAIT_OFFSET_TRIM_INTERVAL,
-    STRAIT_PROGRESS_INTERVAL, STRAIT_SHUTDOWN_HANDOVER_TIMEOUT, TARGET_ADMIN_LAYERS, UNKNOWN,
+    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT, STRAIT_CLUSTER_TLS_SERVER_NAME, TARGET_ADMIN_LAYERS,
+    UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
@@ -187,7 +189,7 @@ struct Reader<'f> {
     file: &'f Path,
     aliases: Vec<ClusterAlias>,
     clusters_line: usize,
-    node: NodeSettings,
+    node: NodeValues,
     /// `strait.data.dir` and `strait.cluster.data.dir`, the same setting.
     data_dirs: [Option<Sourced<PathBuf>>; 2],
     cluster: MembershipValues,
@@ -247,14 +249,7 @@ impl<'f> Reader<'f> {
             file,
             aliases,
             clusters_line,
-            node: NodeSettings {
-                data_dir: PathBuf::from(DEFAULT_DATA_DIR),
-                log_format: LogFormat::default(),
-                progress_interval: DEFAULT_PROGRESS_INTERVAL,
-                metrics_listen: None,
-                offset_trim_interval: crate::model::DEFAULT_OFFSET_TRIM_INTERVAL,
-                shutdown_handover_timeout: crate::model::DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
-            },
+            node: NodeValues::default(),
             data_dirs: [None, None],
             cluster: MembershipValues::default(),
             top: Scope::default(),
@@ -446,45 +441,12 @@ impl<'f> Reader<'f> {
 
     fn read_node(&mut self, entry: &Entry) -> Result<(), ConfigError> {
         match entry.key.as_str() {
-            STRAIT_DATA_DIR => self.data_dirs[0] = Some(data_dir(self.file, entry)?),
-            STRAIT_LOG_FORMAT => {
-                self.node.log_format = parse_log_format(&entry.value)
-                    .ok_or_else(|| invalid(self.file, entry, EXPECT_LOG_FORMAT))?;
-            }
-            STRAIT_PROGRESS_INTERVAL => {
-                self.node.progress_interval = number(
-                    self.file,
-                    entry,
-                    EXPECT_PROGRESS_SECS,
-                    assemble::progress_secs,
-                )?;
-            }
-            STRAIT_OFFSET_TRIM_INTERVAL => {
-                self.node.offset_trim_interval = number(
-                    self.file,
-                    entry,
-                    EXPECT_INTERVAL_SECS,
-                    assemble::interval_secs,
-                )?;
-            }
-            STRAIT_SHUTDOWN_HANDOVER_TIMEOUT => {
-                self.node.shutdown_handover_timeout = number(
-                    self.file,
-                    entry,
-                    crate::assemble::EXPECT_HANDOVER_SECS,
-                    assemble::handover_secs,
-                )?;
-            }
-            STRAIT_METRICS_LISTEN => {
-                self.node.metrics_listen = Some(
-                    entry
-                        .value
-                        .trim()
-                        .parse()
-                        .map_err(|_| invalid(self.file, entry, EXPECT_METRICS_LISTEN))?,
-                );
-            }
-            other => unreachable!("{other} is not a node key"),
+            "strait.data.dir" => self.data_dirs[0] = Some(data_dir(self.file, entry)?),
+            // The settings of the node table (module `schema`).
+            key => match self.node.read_text(key, &entry.value) {
+                Some(read) => read.map_err(|expected| invalid(self.file, entry, expected))?,
+                None => unreachable!("{key} is not a node key"),
+            },
         }
         Ok(())
     }
@@ -822,7 +784,11 @@ impl<'f> Reader<'f> {
 
     fn finish(mut self) -> Result<Settings, ConfigError> {
         let [node_dir, cluster_dir] = std::mem::take(&mut self.data_dirs);
-        self.node.data_dir = assemble::data_dir(self.file, node_dir, cluster_dir)?;
+        let node = std::mem::take(&mut self.node).into_settings(assemble::data_dir(
+            self.file,
+            node_dir,
+            cluster_dir,
+        )?);
         let warnings = membership::warnings(&self.cluster, &MEMBERSHIP_KEYS);
         let cluster = membership::membership(
             self.file,
@@ -958,7 +924,7 @@ impl<'f> Reader<'f> {
 
         Ok(Settings {
             file: self.file.to_path_buf(),
-            node: self.node,
+            node,
             cluster,
             clusters,
             flows,

@@ -95,18 +95,17 @@ use strait_coordinator::{ClusterAlias, FlowId};
 
 use crate::assemble::{
     self, flow_settings, parse_policy, split_list, FlowClients, FlowValues, Mm2Values, Sourced,
-    EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_POLICY, EXPECT_SEPARATOR,
+    EXPECT_POLICY, EXPECT_SEPARATOR,
 };
 use crate::client_props::{is_secret, shown_value};
 use crate::env;
 use crate::error::{ConfigError, Location};
 use crate::membership::{self, MembershipKeys, MembershipValues};
-use crate::mm2::parse_log_format;
 use crate::model::{
     ClientOrigins, ClientProps, ClusterMembership, ClusterSettings, IgnoredKey, NodeSettings,
-    PropertyOrigin, PropertyOrigins, Settings, DEFAULT_PROGRESS_INTERVAL,
+    PropertyOrigin, PropertyOrigins, Settings,
 };
-use crate::schema::{codec, flow_table, Codec};
+use crate::schema::{codec, flow_table, node_table, Codec, NodeValues};
 use crate::suggest;
 
 mod origins;
@@ -138,16 +137,32 @@ struct RawFile {
     flows: BTreeMap<String, RawFlow>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNode {
-    data_dir: Option<PathBuf>,
-    log_format: Option<String>,
-    progress_interval_secs: Option<i64>,
-    metrics_listen: Option<String>,
-    offset_trim_interval_secs: Option<i64>,
-    shutdown_handover_timeout_secs: Option<i64>,
+/// `[node]`: its fields are the node settings table's (module `schema`).
+macro_rules! raw_node {
+    (
+        fields [$(($field:ident: $raw:ty))*]
+        keys [$($keys:tt)*]
+        node [$(($f:ident, $c:ty, $d:expr, $t:ident, $k:literal, $label:literal, $show:expr))*]
+    ) => {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawNode {
+            $($field: Option<$raw>,)*
+        }
+
+        impl Assembler<'_> {
+            /// The table's node settings `[node]` sets, each checked by its codec, in the
+            /// table's order.
+            fn node_values(&self, raw: &RawNode) -> Result<NodeValues, ConfigError> {
+                Ok(NodeValues {
+                    $($f: self.setting::<$c>(&["node", stringify!($t)], raw.$t.clone())?,)*
+                })
+            }
+        }
+    };
 }
+
+node_table!(raw_node);
 
 /// `[cluster]`: this node in the Strait cluster (not a Kafka cluster: those are `[clusters.*]`).
 #[derive(Debug, Default, Deserialize)]
@@ -746,49 +761,10 @@ impl<'f> Assembler<'f> {
         };
         let data_dir = assemble::data_dir(
             self.file,
-            data_dir("node", raw.data_dir)?,
+            data_dir("node", raw.data_dir.clone())?,
             data_dir("cluster", cluster_data_dir)?,
         )?;
-        let log_format = match raw.log_format {
-            None => Default::default(),
-            Some(format) => parse_log_format(&format)
-                .ok_or_else(|| self.invalid(&["node", "log_format"], &format, EXPECT_LOG_FORMAT))?,
-        };
-        let progress_interval = self
-            .number(
-                &["node", "progress_interval_secs"],
-                raw.progress_interval_secs,
-                assemble::progress_secs,
-            )?
-            .unwrap_or(DEFAULT_PROGRESS_INTERVAL);
-        let metrics_listen = match raw.metrics_listen {
-            None => None,
-            Some(text) => Some(text.trim().parse().map_err(|_| {
-                self.invalid(&["node", "metrics_listen"], &text, EXPECT_METRICS_LISTEN)
-            })?),
-        };
-        let offset_trim_interval = self
-            .number(
-                &["node", "offset_trim_interval_secs"],
-                raw.offset_trim_interval_secs,
-                assemble::interval_secs,
-            )?
-            .unwrap_or(crate::model::DEFAULT_OFFSET_TRIM_INTERVAL);
-        let shutdown_handover_timeout = self
-            .number(
-                &["node", "shutdown_handover_timeout_secs"],
-                raw.shutdown_handover_timeout_secs,
-                assemble::handover_secs,
-            )?
-            .unwrap_or(crate::model::DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT);
-        Ok(NodeSettings {
-            data_dir,
-            log_format,
-            progress_interval,
-            metrics_listen,
-            offset_trim_interval,
-            shutdown_handover_timeout,
-        })
+        Ok(self.node_values(&raw)?.into_settings(data_dir))
     }
 
     /// `[cluster]`: each value parsed, then the rules between them; and advice about them.
