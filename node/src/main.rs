@@ -86,6 +86,22 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Control(strait_node::cli::ControlCommand::Cutover(args)) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            return match runtime.block_on(strait_node::cli::cutover::run(&cli.connection, args)) {
+                Ok((out, code)) => {
+                    print!("{out}");
+                    ExitCode::from(code)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(strait_node::cli::cutover::EXIT_NOT_DONE)
+                }
+            };
+        }
         Command::Control(command) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

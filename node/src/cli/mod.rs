@@ -1,6 +1,7 @@
 //! The `strait` control commands: a thin client over the `strait.v1` API of any node, printing
 //! tables by default and the API's responses as JSON with `--output json`.
 
+pub mod cutover;
 mod table;
 pub mod verify;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 use std::time::Duration;
 use strait_proto::v1::cluster_client::ClusterClient;
 use strait_proto::v1::config_client::ConfigClient;
+use strait_proto::v1::cutover_client::CutoverClient;
 use strait_proto::v1::flows_client::FlowsClient;
 use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::partitions_client::PartitionsClient;
@@ -250,6 +252,13 @@ pub enum ControlCommand {
     /// code 0: verified; 1: mismatches (the first per partition is shown with both offsets); 2:
     /// some partition could not be verified.
     Verify(verify::VerifyArgs),
+    /// Move consumer groups from a flow's source to its target in one step (the migration
+    /// moment, after the producers were stopped): waits until everything is replicated and the
+    /// source is quiet, pauses the flow, commits each group's translated offsets into the target
+    /// group, verifies the groups' topics, and prints a report. Every step is idempotent: run it
+    /// again after an interruption. Exit code 0: moved and verified; 1: moved, mismatches found;
+    /// 2: not moved.
+    Cutover(cutover::CutoverArgs),
     /// Show the cluster's configuration (its clusters and flows), or apply a new one.
     Config {
         #[command(subcommand)]
@@ -316,6 +325,7 @@ struct Clients {
     offsets: OffsetsClient<Intercepted>,
     status: StatusClient<Intercepted>,
     verify: VerifyClient<Intercepted>,
+    cutover: CutoverClient<Intercepted>,
 }
 
 impl Connection {
@@ -553,7 +563,8 @@ async fn open(
         partitions: PartitionsClient::with_interceptor(channel.clone(), token.clone()),
         offsets: OffsetsClient::with_interceptor(channel.clone(), token.clone()),
         status: StatusClient::with_interceptor(channel.clone(), token.clone()),
-        verify: VerifyClient::with_interceptor(channel, token.clone()),
+        verify: VerifyClient::with_interceptor(channel.clone(), token.clone()),
+        cutover: CutoverClient::with_interceptor(channel, token.clone()),
     };
     let probe = clients.cluster.get_cluster(GetClusterRequest {});
     let cluster = match tokio::time::timeout(timeout, probe).await {
@@ -1141,6 +1152,13 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
         ControlCommand::Verify(args) => {
             // Normally run through `verify::run` (its exit code tells mismatches apart).
             match verify::run(&connection, args).await? {
+                (out, 0) => Ok(out),
+                (out, _) => Err(out),
+            }
+        }
+        ControlCommand::Cutover(args) => {
+            // Normally run through `cutover::run` (its exit code tells mismatches apart).
+            match cutover::run(&connection, args).await? {
                 (out, 0) => Ok(out),
                 (out, _) => Err(out),
             }

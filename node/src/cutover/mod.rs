@@ -287,12 +287,15 @@ pub async fn run(
             continue;
         }
         if lag != last_lag {
-            say(
-                "waiting",
-                format!("waiting for the source of {flow} to be replicated and quiet"),
-                lag,
-            )
-            .await?;
+            let detail = if lag > 0 {
+                format!("waiting for the source of {flow} to be replicated")
+            } else {
+                format!(
+                    "every partition of {flow} replicated; waiting until nothing changes for {:?}",
+                    spec.quiet
+                )
+            };
+            say("waiting", detail, lag).await?;
             last_lag = lag;
         } else if events.is_closed() {
             return Err(CutoverError::CallerGone);
