@@ -5,14 +5,72 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use rdkafka::error::KafkaError;
 use strait_config::FlowSettings;
 use strait_coordinator::state::{ClusterState, Command, TopicInfo};
 use strait_coordinator::FlowId;
+use thiserror::Error;
 
 use crate::kafka::{TopicAdmin, TopicConfigEntry};
 use crate::replication::status::NodeStatus;
 use crate::replication::topic_configs;
 use crate::replication::topics::{select_topics, SelectedTopic};
+
+/// What went wrong preparing topics; shown in the node's status per topic (or for the flow, `*`,
+/// when the topics could not be listed) and retried at the next refresh.
+#[derive(Debug, Clone, Error)]
+pub enum TopicError {
+    #[error("cannot list {cluster} topics: {source}")]
+    List {
+        cluster: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot read the source topic's configs: {0}")]
+    SourceConfigs(#[source] KafkaError),
+    #[error("cannot create remote topic {remote}: {source}")]
+    Create {
+        remote: String,
+        #[source]
+        source: KafkaError,
+    },
+    /// Replication goes on over the partitions both sides have.
+    #[error("remote topic has {existing} partitions, source {wanted}: {source}")]
+    Grow {
+        existing: i32,
+        wanted: i32,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot read the configs of {remote}: {source}")]
+    TargetConfigs {
+        remote: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot sync configs of {remote}: {source}")]
+    SyncConfigs {
+        remote: String,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// One or more problems of a topic, shown as one line.
+#[derive(Debug, Clone)]
+pub struct Problems(Vec<TopicError>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
 
 /// One topic discovery pass, run off the actor with clones of what it needs.
 pub struct RefreshJob {
@@ -26,9 +84,10 @@ pub struct RefreshJob {
 pub struct RefreshOutcome {
     /// Source topics whose remote topic is ready, with the partition count both sides have.
     ready: Vec<TopicInfo>,
-    /// Per topic: an error to show, or `None` to clear an earlier one.
-    topic_errors: Vec<(String, Option<String>)>,
-    listing_error: Option<String>,
+    /// Per topic: what to show (an error that keeps the remote topic from being ready, or
+    /// problems that do not stop replication), or `None` to clear an earlier one.
+    topic_errors: Vec<(String, Option<Problems>)>,
+    listing_error: Option<TopicError>,
 }
 
 impl RefreshOutcome {
@@ -37,12 +96,12 @@ impl RefreshOutcome {
     pub fn report(&self, status: &NodeStatus, flow: &FlowId) -> bool {
         if let Some(error) = &self.listing_error {
             tracing::warn!(%flow, %error, "topic refresh failed, retrying at the next interval");
-            status.set_topic_error(flow, "*", Some(error.clone()));
+            status.set_topic_error(flow, "*", Some(error.to_string()));
             return false;
         }
         status.set_topic_error(flow, "*", None);
         for (topic, error) in &self.topic_errors {
-            status.set_topic_error(flow, topic, error.clone());
+            status.set_topic_error(flow, topic, error.as_ref().map(ToString::to_string));
         }
         true
     }
@@ -106,14 +165,20 @@ impl RefreshJob {
         let source_topics = match self.source_admin.list_topics().await {
             Ok(topics) => topics,
             Err(error) => {
-                outcome.listing_error = Some(format!("cannot list source topics: {error}"));
+                outcome.listing_error = Some(TopicError::List {
+                    cluster: "source",
+                    source: error,
+                });
                 return outcome;
             }
         };
         let target_topics: HashMap<String, i32> = match self.target_admin.list_topics().await {
             Ok(topics) => topics.into_iter().map(|t| (t.name, t.partitions)).collect(),
             Err(error) => {
-                outcome.listing_error = Some(format!("cannot list target topics: {error}"));
+                outcome.listing_error = Some(TopicError::List {
+                    cluster: "target",
+                    source: error,
+                });
                 return outcome;
             }
         };
@@ -135,7 +200,7 @@ impl RefreshJob {
                         remote = %selected.remote, %error, "remote topic not ready");
                     outcome
                         .topic_errors
-                        .push((selected.source.name.clone(), Some(error)));
+                        .push((selected.source.name.clone(), Some(Problems(vec![error]))));
                 }
             }
         }
@@ -148,7 +213,7 @@ impl RefreshJob {
         &self,
         selected: &SelectedTopic,
         existing: Option<i32>,
-    ) -> Result<(i32, Option<String>), String> {
+    ) -> Result<(i32, Option<Problems>), TopicError> {
         let flow = &self.settings.id;
         let exclude = &self.settings.config_properties_exclude;
         let configs = if self.settings.sync_topic_configs {
@@ -157,7 +222,7 @@ impl RefreshJob {
                     .topic_overrides(&selected.source.name)
                     .await
                     .map(|source| topic_configs::copyable(source, exclude))
-                    .map_err(|e| format!("cannot read the source topic's configs: {e}")),
+                    .map_err(TopicError::SourceConfigs),
             )
         } else {
             None
@@ -177,7 +242,10 @@ impl RefreshJob {
                         &configs,
                     )
                     .await
-                    .map_err(|e| format!("cannot create remote topic {}: {e}", selected.remote))?;
+                    .map_err(|source| TopicError::Create {
+                        remote: selected.remote.clone(),
+                        source,
+                    })?;
                 if self.replicated.contains(&selected.remote) {
                     tracing::warn!(%flow, topic = %selected.source.name,
                         remote = %selected.remote, partitions,
@@ -206,9 +274,11 @@ impl RefreshJob {
                         // Replicate what fits; the rest waits (and shows in status).
                         tracing::warn!(%flow, remote = %selected.remote, %error, existing,
                             source_partitions = partitions, "cannot grow remote topic");
-                        warnings.push(format!(
-                            "remote topic has {existing} partitions, source {partitions}: {error}"
-                        ));
+                        warnings.push(TopicError::Grow {
+                            existing,
+                            wanted: partitions,
+                            source: error,
+                        });
                         existing
                     }
                 }
@@ -226,18 +296,25 @@ impl RefreshJob {
                 warnings.push(error);
             }
         }
-        let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+        let warning = (!warnings.is_empty()).then_some(Problems(warnings));
         Ok((target_partitions, warning))
     }
 
     /// Makes the existing remote topic's overrides follow the source's (see
     /// [`topic_configs`]); writes only when they differ.
-    async fn sync_configs(&self, remote: &str, wanted: &[TopicConfigEntry]) -> Result<(), String> {
+    async fn sync_configs(
+        &self,
+        remote: &str,
+        wanted: &[TopicConfigEntry],
+    ) -> Result<(), TopicError> {
         let target = self
             .target_admin
             .topic_overrides(remote)
             .await
-            .map_err(|e| format!("cannot read the configs of {remote}: {e}"))?;
+            .map_err(|source| TopicError::TargetConfigs {
+                remote: remote.to_owned(),
+                source,
+            })?;
         let changes =
             topic_configs::changes(wanted, &target, &self.settings.config_properties_exclude);
         if changes.is_empty() {
@@ -246,7 +323,10 @@ impl RefreshJob {
         self.target_admin
             .alter_topic_configs(remote, &changes.set, &changes.delete)
             .await
-            .map_err(|e| format!("cannot sync configs of {remote}: {e}"))?;
+            .map_err(|source| TopicError::SyncConfigs {
+                remote: remote.to_owned(),
+                source,
+            })?;
         let set: Vec<&str> = changes.set.iter().map(|e| e.name.as_str()).collect();
         tracing::info!(flow = %self.settings.id, %remote, ?set, deleted = ?changes.delete,
             "synced topic configs");
