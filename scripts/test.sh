@@ -50,10 +50,66 @@ if [ "$STRAIT_TEST_BROKER" = kafka ] && [ -z "${STRAIT_TEST_SOURCE_BOOTSTRAP:-}"
   echo "source $STRAIT_TEST_SOURCE_BOOTSTRAP, target $STRAIT_TEST_TARGET_BOOTSTRAP (pid $kafka_pid)"
 fi
 
-echo "== tests"
+echo "== unit tests"
 status=0
-cargo test --workspace --locked --no-fail-fast --lib --bins --tests -- --test-threads="${STRAIT_TEST_THREADS:-2}" 2>&1 \
+threads="${STRAIT_TEST_THREADS:-2}"
+cargo test --workspace --locked --no-fail-fast --lib --bins -- --test-threads="$threads" 2>&1 \
   | tee "$log" || status=$?
+
+# The integration test binaries run in two lanes at once (each binary with $threads test threads):
+# most of their time is spent waiting on brokers and timeouts, not on the CPU, and one lane alone
+# took 14 minutes. The longest binaries go to lane a, the rest to lane b, so both end together.
+# STRAIT_TEST_LANES=1 runs them one after the other, as `cargo test` does.
+echo "== integration tests"
+artifacts=$(mktemp)
+cargo test --workspace --locked --tests --no-run --message-format=json >"$artifacts"
+lane_a=" cluster failover_offsets real_data cutover "
+run_lane() {
+  local lane=$1 out=$2 failed=0 name exe started took
+  shift 2
+  for entry in "$@"; do
+    name=${entry%%=*}
+    exe=${entry#*=}
+    started=$(date +%s)
+    # cargo runs a test binary in its package's directory.
+    if ! (cd tests && "$exe" --test-threads="$threads") >>"$out" 2>&1; then
+      failed=1
+    fi
+    took=$(( $(date +%s) - started ))
+    echo "lane $lane: $name done in ${took}s ($(grep '^test result:' "$out" | tail -1))"
+  done
+  return "$failed"
+}
+a=()
+b=()
+while IFS= read -r line; do
+  case "$line" in
+    *'"kind":["test"]'*'"executable":"'*) ;;
+    *) continue ;;
+  esac
+  name=$(sed -n 's/.*"target":{"kind":\["test"\][^}]*"name":"\([^"]*\)".*/\1/p' <<<"$line")
+  exe=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' <<<"$line")
+  [ -n "$name" ] && [ -n "$exe" ] || continue
+  if [ "${STRAIT_TEST_LANES:-2}" = 1 ] || [[ "$lane_a" != *" $name "* ]]; then
+    b+=("$name=$exe")
+  else
+    a+=("$name=$exe")
+  fi
+done <"$artifacts"
+rm -f "$artifacts"
+log_a=$(mktemp)
+log_b=$(mktemp)
+pid_a=""
+if [ "${#a[@]}" -gt 0 ]; then
+  run_lane a "$log_a" "${a[@]}" &
+  pid_a=$!
+fi
+run_lane b "$log_b" "${b[@]}" || status=1
+if [ -n "$pid_a" ]; then
+  wait "$pid_a" || status=1
+fi
+cat "$log_a" "$log_b" | tee -a "$log"
+rm -f "$log_a" "$log_b"
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"
