@@ -162,6 +162,21 @@ fn describe() {
         Unit::Count,
         "Times a partition waited for room in its flow's in-flight budget"
     );
+    describe_gauge!(
+        "strait_replication_throttle_records_per_second",
+        Unit::Count,
+        "This node's share of the flow's rate limit in records per second (0: unlimited), by flow"
+    );
+    describe_gauge!(
+        "strait_replication_throttle_bytes_per_second",
+        Unit::Bytes,
+        "This node's share of the flow's rate limit in bytes per second (0: unlimited), by flow"
+    );
+    describe_gauge!(
+        "strait_replication_throttle_wait_seconds",
+        Unit::Seconds,
+        "Time batches waited for the flow's rate limit on this node since it started, by flow"
+    );
     describe_counter!(
         "strait_replication_records_skipped_total",
         Unit::Count,
@@ -319,6 +334,8 @@ impl Sampler {
             metrics::gauge!("strait_replication_in_flight_bytes", &label).set(0.0);
             metrics::gauge!("strait_replication_partitions_owned", &label).set(0.0);
             metrics::gauge!("strait_replication_partitions_failing", &label).set(0.0);
+            metrics::gauge!("strait_replication_throttle_records_per_second", &label).set(0.0);
+            metrics::gauge!("strait_replication_throttle_bytes_per_second", &label).set(0.0);
         }
         for flow in &flows {
             let snapshot = status.flow(flow);
@@ -331,6 +348,12 @@ impl Sampler {
                 .set(snapshot.partitions as f64);
             metrics::gauge!("strait_replication_partitions_failing", &label)
                 .set(snapshot.backing_off as f64);
+            metrics::gauge!("strait_replication_throttle_records_per_second", &label)
+                .set(snapshot.throttle_records_per_second as f64);
+            metrics::gauge!("strait_replication_throttle_bytes_per_second", &label)
+                .set(snapshot.throttle_bytes_per_second as f64);
+            metrics::gauge!("strait_replication_throttle_wait_seconds", &label)
+                .set(snapshot.throttle_waited.as_secs_f64());
             let last = self.waits.insert(flow.clone(), snapshot.backpressure_waits);
             metrics::counter!("strait_replication_backpressure_waits_total", &label)
                 .increment(growth(last.unwrap_or(0), snapshot.backpressure_waits));

@@ -2,7 +2,7 @@ use crate::{OffsetRun, Position};
 use prost::Message;
 use strait_proto::raft::v1 as proto;
 
-use super::{FlowConfig, PartitionKey, StateError};
+use super::{FlowConfig, PartitionKey, StateError, Throttle};
 use crate::{DomainError, FlowId, NodeId};
 
 /// A change to the cluster state: the data of one normal Raft entry, in domain types.
@@ -54,6 +54,12 @@ pub enum Command {
     /// An operator pauses `flow` (its owners stop reading, keeping partitions and positions) or
     /// resumes it.
     SetFlowPaused { flow: FlowId, paused: bool },
+    /// An operator limits `flow`'s rate for the whole cluster, or (`None`) gives it back to the
+    /// flow's configured limit.
+    SetFlowThrottle {
+        flow: FlowId,
+        throttle: Option<Throttle>,
+    },
 }
 
 /// One source topic of a flow, as discovery sees it.
@@ -222,6 +228,14 @@ impl Command {
                 node_id: *node,
                 stopping: *stopping,
             }),
+            Self::SetFlowThrottle { flow, throttle } => {
+                Kind::SetFlowThrottle(proto::SetFlowThrottle {
+                    flow: flow.to_string(),
+                    records_per_second: throttle.map_or(0, |t| t.records_per_second),
+                    bytes_per_second: throttle.map_or(0, |t| t.bytes_per_second),
+                    clear: throttle.is_none(),
+                })
+            }
         }
     }
 
@@ -312,6 +326,13 @@ impl Command {
                 node: m.node_id,
                 stopping: m.stopping,
             },
+            Kind::SetFlowThrottle(m) => Self::SetFlowThrottle {
+                flow: m.flow.parse()?,
+                throttle: (!m.clear).then_some(Throttle {
+                    records_per_second: m.records_per_second,
+                    bytes_per_second: m.bytes_per_second,
+                }),
+            },
         })
     }
 }
@@ -393,6 +414,17 @@ mod tests {
             Command::SetStopping {
                 node: 3,
                 stopping: true,
+            },
+            Command::SetFlowThrottle {
+                flow: flow(),
+                throttle: Some(Throttle {
+                    records_per_second: 2_000,
+                    bytes_per_second: 0,
+                }),
+            },
+            Command::SetFlowThrottle {
+                flow: flow(),
+                throttle: None,
             },
         ]
     }

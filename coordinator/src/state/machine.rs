@@ -4,7 +4,7 @@ use crate::{OffsetRun, Position};
 
 use super::{
     ApplyOutcome, Command, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, PartitionMove,
-    PositionUpdate, SkipReason, Skipped, StateError, TopicInfo,
+    PositionUpdate, SkipReason, Skipped, StateError, Throttle, TopicInfo,
 };
 use crate::{FlowId, NodeId, Owner, TopicPartition};
 
@@ -29,6 +29,8 @@ pub struct ClusterState {
     pub(super) flow_config: Option<FlowConfig>,
     pub(super) partitions: BTreeMap<PartitionKey, PartitionInfo>,
     pub(super) paused: BTreeSet<FlowId>,
+    /// Operators' rate limits by flow (over the configured ones).
+    pub(super) throttles: BTreeMap<FlowId, Throttle>,
     /// Nodes removed (`strait leave`, `remove-node`) and not admitted again since: a removed node
     /// learns it from here, whenever it applies the removal (also from a snapshot or a replay
     /// after a restart), and its own running registration cannot bring it back.
@@ -95,6 +97,13 @@ impl ClusterState {
                 } else {
                     self.paused.remove(flow);
                 }
+                ApplyOutcome::Applied
+            }
+            Command::SetFlowThrottle { flow, throttle } => {
+                match throttle {
+                    Some(throttle) => self.throttles.insert(flow.clone(), *throttle),
+                    None => self.throttles.remove(flow),
+                };
                 ApplyOutcome::Applied
             }
         }
@@ -191,6 +200,11 @@ impl ClusterState {
     /// Whether an operator paused `flow`.
     pub fn is_paused(&self, flow: &FlowId) -> bool {
         self.paused.contains(flow)
+    }
+
+    /// The operator's rate limit on `flow`, when one was set (it overrides the configured one).
+    pub fn throttle(&self, flow: &FlowId) -> Option<Throttle> {
+        self.throttles.get(flow).copied()
     }
 
     /// The paused flows.

@@ -25,5 +25,5 @@ pub use assign::plan_assignment;
 pub use command::{Command, PartitionMove, PositionUpdate, TopicInfo};
 pub use error::StateError;
 pub use machine::{AppliedEntry, ClusterState, MAX_PARTITIONS_PER_TOPIC, MAX_RUNS_PER_PARTITION};
-pub use model::{FlowConfig, NodeInfo, PartitionInfo};
+pub use model::{FlowConfig, NodeInfo, PartitionInfo, Throttle};
 pub use outcome::{ApplyOutcome, SkipReason, Skipped};

@@ -78,3 +78,17 @@ impl PartitionInfo {
         }
     }
 }
+
+/// A rate limit on a flow for the whole cluster (each owner applies its share); 0 is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throttle {
+    pub records_per_second: u64,
+    pub bytes_per_second: u64,
+}
+
+impl Throttle {
+    /// Neither records nor bytes are limited.
+    pub fn is_unlimited(&self) -> bool {
+        self.records_per_second == 0 && self.bytes_per_second == 0
+    }
+}

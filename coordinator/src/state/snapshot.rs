@@ -4,7 +4,9 @@ use crate::{OffsetRun, OffsetRuns, Position};
 use prost::Message;
 use strait_proto::raft::v1::{state_snapshot as proto, StateSnapshot};
 
-use super::{ClusterState, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, StateError};
+use super::{
+    ClusterState, FlowConfig, NodeInfo, PartitionInfo, PartitionKey, StateError, Throttle,
+};
 use crate::Owner;
 
 impl ClusterState {
@@ -58,6 +60,15 @@ impl ClusterState {
                 .collect(),
             paused_flows: self.paused.iter().map(ToString::to_string).collect(),
             removed_nodes: self.removed.iter().copied().collect(),
+            throttles: self
+                .throttles
+                .iter()
+                .map(|(flow, t)| proto::Throttle {
+                    flow: flow.to_string(),
+                    records_per_second: t.records_per_second,
+                    bytes_per_second: t.bytes_per_second,
+                })
+                .collect(),
         }
         .encode_to_vec()
     }
@@ -131,6 +142,16 @@ impl ClusterState {
             let flow = flow.parse().map_err(|e| invalid(format!("{e}")))?;
             state.paused.insert(flow);
         }
+        for t in snapshot.throttles {
+            let flow = t.flow.parse().map_err(|e| invalid(format!("{e}")))?;
+            state.throttles.insert(
+                flow,
+                Throttle {
+                    records_per_second: t.records_per_second,
+                    bytes_per_second: t.bytes_per_second,
+                },
+            );
+        }
         // Absent in snapshots written before removals were remembered: none.
         state.removed = snapshot.removed_nodes.into_iter().collect();
         Ok(state)
@@ -200,6 +221,14 @@ mod tests {
             flow: key0_flow(),
             paused: true,
         });
+        log.ok(Command::SetFlowThrottle {
+            flow: key0_flow(),
+            throttle: Some(Throttle {
+                records_per_second: 2_000,
+                bytes_per_second: 1 << 20,
+            }),
+        });
+        assert!(log.state.throttle(&key0_flow()).is_some());
 
         let bytes = log.state.to_snapshot_bytes();
         let restored = ClusterState::from_snapshot_bytes(&bytes).unwrap();

@@ -458,6 +458,12 @@ pub struct FlowSettings {
     /// How often acknowledged positions are written to sled. Default 100 ms. This bounds the
     /// duplicates after a crash.
     pub position_flush_interval: Duration,
+    /// The flow's rate limit in records per second for the whole cluster (each node applies its
+    /// share, in proportion to the flow's partitions it owns); 0, the default: unlimited. An
+    /// operator's `strait flows throttle` overrides it at run time.
+    pub max_records_per_second: u64,
+    /// The same in bytes (key + value + headers) per second; 0, the default: unlimited.
+    pub max_bytes_per_second: u64,
     /// Heartbeats, offset syncs, checkpoints and group offset sync.
     pub mm2: Mm2Settings,
     /// Effective librdkafka properties of this flow's source consumer: source cluster `client`,

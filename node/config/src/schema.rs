@@ -161,6 +161,20 @@ pub(crate) mod codec {
         }
     }
 
+    /// A rate per second, 0 for unlimited.
+    pub(crate) struct PerSecond;
+    impl Codec for PerSecond {
+        type Value = u64;
+        type Raw = i64;
+        const EXPECTED: &'static str = "a whole number per second, 0 for unlimited";
+        fn parse(raw: i64) -> Result<u64, &'static str> {
+            u64::try_from(raw).map_err(|_| Self::EXPECTED)
+        }
+        fn raw(value: &u64) -> Option<i64> {
+            i64::try_from(*value).ok()
+        }
+    }
+
     /// 1 to 32767, or -1 (`None`): the target broker's default.
     pub(crate) struct ReplicationFactor;
     impl Codec for ReplicationFactor {
@@ -325,6 +339,10 @@ macro_rules! flow_table {
                 toml max_in_flight_bytes, mm2 "strait.max.in.flight.bytes";
             flow position_flush_interval: codec::Millis = DEFAULT_POSITION_FLUSH_INTERVAL,
                 toml position_flush_interval_ms, mm2 "strait.position.flush.interval.ms";
+            flow max_records_per_second: codec::PerSecond = 0,
+                toml max_records_per_sec, mm2 "strait.throttle.records.per.second";
+            flow max_bytes_per_second: codec::PerSecond = 0,
+                toml max_bytes_per_sec, mm2 "strait.throttle.bytes.per.second";
             pair emit_heartbeats_enabled: codec::Flag = true,
                 toml emit_heartbeats_enabled, mm2 "emit.heartbeats.enabled";
             pair emit_heartbeats_interval: codec::Secs = DEFAULT_EMIT_HEARTBEATS_INTERVAL,

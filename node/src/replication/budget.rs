@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Mutex, Semaphore};
 
+use crate::replication::throttle::RateLimit;
+
 #[derive(Debug)]
 pub struct InFlightBudget {
     records: Semaphore,
@@ -18,6 +20,8 @@ pub struct InFlightBudget {
     gate: Mutex<()>,
     /// How many acquisitions had to wait: backpressure made visible.
     waits: AtomicU64,
+    /// The flow's rate limit on this node (unlimited unless set), taken before the budget.
+    rate: RateLimit,
 }
 
 /// What one batch took from the budget; given back record by record as deliveries are reported.
@@ -39,6 +43,7 @@ impl InFlightBudget {
             max_bytes,
             gate: Mutex::new(()),
             waits: AtomicU64::new(0),
+            rate: RateLimit::default(),
         }
     }
 
@@ -56,10 +61,18 @@ impl InFlightBudget {
         (bytes.min(u32::MAX as usize) as u32).min(self.max_bytes)
     }
 
-    /// Waits until `lease` fits in the budget, then takes it. The caller gives it back with
-    /// [`release`](Self::release), exactly as charged.
+    /// The flow's rate limit on this node.
+    pub fn rate(&self) -> &RateLimit {
+        &self.rate
+    }
+
+    /// Waits for the flow's rate limit and until `lease` fits in the budget, then takes it. The
+    /// caller gives it back with [`release`](Self::release), exactly as charged.
     pub async fn acquire(&self, lease: Lease) {
         debug_assert!(lease.records <= self.max_records && lease.bytes <= self.max_bytes);
+        self.rate
+            .take(u64::from(lease.records), u64::from(lease.bytes))
+            .await;
         let _gate = self.gate.lock().await;
         let fits_now = self.records.available_permits() >= lease.records as usize
             && self.bytes.available_permits() >= lease.bytes as usize;

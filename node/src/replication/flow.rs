@@ -23,6 +23,7 @@ use crate::replication::ownership::{Effect, FlowView, Lease, Ownership, RetiredP
 use crate::replication::partition::{Fence, Retired};
 use crate::replication::producer::PurgeQueued;
 use crate::replication::status::NodeStatus;
+use crate::replication::throttle;
 use crate::NodeError;
 
 /// How long a clean shutdown waits for the target to acknowledge what is in flight.
@@ -139,6 +140,7 @@ impl FlowActor {
             leader: status.leader,
         };
         let state = self.cluster.raft.state();
+        self.apply_rate_limit(&state);
         let view = FlowView::of(&state, &self.settings.id);
         self.status
             .set_held(&self.settings.id, self.ownership.held(&view, lease.fenced));
@@ -147,6 +149,20 @@ impl FlowActor {
             .ownership
             .reconcile(&view, lease, Instant::now(), |tp| actors.alive(tp));
         self.apply(ctx, effects);
+    }
+
+    /// This node's share of the flow's rate limit, applied when it changed.
+    fn apply_rate_limit(&self, state: &strait_coordinator::state::ClusterState) {
+        let cluster = throttle::cluster_limit(state, &self.settings);
+        let share = throttle::share(state, &self.settings, self.cluster.node_id, cluster);
+        if self.clients.budget.rate().set(share) {
+            tracing::info!(flow = %self.settings.id,
+                cluster_records_per_second = cluster.records_per_second,
+                cluster_bytes_per_second = cluster.bytes_per_second,
+                records_per_second = share.records_per_second,
+                bytes_per_second = share.bytes_per_second,
+                "rate limit on this node (0: unlimited)");
+        }
     }
 
     /// Carries out the core's effects, then lets go of the actors it no longer tracks.

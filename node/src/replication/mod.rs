@@ -15,6 +15,7 @@ pub mod source;
 pub mod status;
 #[cfg(test)]
 pub mod testing;
+pub mod throttle;
 pub mod topic_configs;
 pub mod topics;
 pub mod unreported;

@@ -162,6 +162,11 @@ pub struct FlowSnapshot {
     pub in_flight_records: u64,
     pub in_flight_bytes: u64,
     pub backpressure_waits: u64,
+    /// This node's share of the flow's rate limit (0: unlimited).
+    pub throttle_records_per_second: u64,
+    pub throttle_bytes_per_second: u64,
+    /// How long batches waited for the rate limit, in total.
+    pub throttle_waited: std::time::Duration,
     /// Source offsets skipped (never replicated) by the partitions this node runs.
     pub records_skipped: u64,
     /// Records not replicated yet, over the partitions whose end offset is known.
@@ -384,6 +389,10 @@ impl NodeStatus {
             snapshot.in_flight_records = records;
             snapshot.in_flight_bytes = bytes;
             snapshot.backpressure_waits = handles.budget.waits();
+            let limit = handles.budget.rate().limit();
+            snapshot.throttle_records_per_second = limit.records_per_second;
+            snapshot.throttle_bytes_per_second = limit.bytes_per_second;
+            snapshot.throttle_waited = handles.budget.rate().waited();
             for (side, health) in [
                 ("source", &handles.source_health),
                 ("target", &handles.target_health),

@@ -157,6 +157,8 @@ fn flow_level_keys_override_file_level_keys_for_that_flow_only() {
          A->B.topics = payments.*\n\
          A->B.replication.factor = -1\n\
          A->B.strait.max.in.flight.records = 7\n\
+         strait.throttle.bytes.per.second = 1048576\n\
+         A->C.strait.throttle.bytes.per.second = 0\n\
          A->B.replication.policy.separator = _\n\
          A->B.refresh.topics.interval.seconds = 30\n",
     );
@@ -169,6 +171,9 @@ fn flow_level_keys_override_file_level_keys_for_that_flow_only() {
     assert_eq!(ac.replication_factor, Some(3));
     assert_eq!(ab.max_in_flight_records, 7);
     assert_eq!(ac.max_in_flight_records, 500);
+    assert_eq!(ab.max_bytes_per_second, 1 << 20, "the file level applies");
+    assert_eq!(ac.max_bytes_per_second, 0, "A->C's own value wins");
+    assert_eq!(ab.max_records_per_second, 0);
     assert!(!ab.sync_topic_configs && !ac.sync_topic_configs);
     assert_eq!(
         ab.replication_policy.remote_topic(&ab.id.source, "orders"),

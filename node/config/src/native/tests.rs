@@ -125,6 +125,7 @@ fn every_setting() {
         max_in_flight_records = 10
         max_in_flight_bytes = 2048
         position_flush_interval_ms = 5
+        max_records_per_sec = 2000
         [flows."A->B".consumer]
         "client.id" = "flow"
         [flows."A->B".producer]
@@ -150,6 +151,8 @@ fn every_setting() {
     assert_eq!(flow.max_in_flight_records, 10);
     assert_eq!(flow.max_in_flight_bytes, 2048);
     assert_eq!(flow.position_flush_interval, Duration::from_millis(5));
+    assert_eq!(flow.max_records_per_second, 2_000);
+    assert_eq!(flow.max_bytes_per_second, 0, "unlimited by default");
 
     // Client properties: cluster client < client type < flow (later wins).
     let c = &flow.consumer;
@@ -350,7 +353,8 @@ fn type_errors_name_the_key_and_line() {
              `replication_policy_separator`, `replication_factor`, `sync_topic_configs`, \
              `config_properties_exclude`, `refresh_topics_enabled`, \
              `refresh_topics_interval_secs`, `max_in_flight_records`, `max_in_flight_bytes`, \
-             `position_flush_interval_ms`, `emit_heartbeats_enabled`, \
+             `position_flush_interval_ms`, `max_records_per_sec`, `max_bytes_per_sec`, \
+             `emit_heartbeats_enabled`, \
              `emit_heartbeats_interval_secs`, `emit_checkpoints_enabled`, \
              `emit_checkpoints_interval_secs`, `emit_offset_syncs_enabled`, \
              `offset_syncs_topic_location`, `offset_lag_max`, `groups`, `groups_exclude`, \
@@ -384,6 +388,11 @@ fn bad_values_name_the_key_and_line() {
             "max_in_flight_records = 0",
             "invalid value \"0\" for `flows.a_to_b.max_in_flight_records`: expected a whole \
              number, at least 1",
+        ),
+        (
+            "max_bytes_per_sec = -5",
+            "invalid value \"-5\" for `flows.a_to_b.max_bytes_per_sec`: expected a whole \
+             number per second, 0 for unlimited",
         ),
         (
             "topics_exclude = [\"ok\", \"bad([\"]",
