@@ -4,8 +4,17 @@
 //! delivery callback marks each one done (or failed) from librdkafka's thread. The committed position
 //! only moves over a prefix of records that are all acknowledged: a source offset counts as replicated
 //! when the target acknowledged it *and every offset before it*.
+//!
+//! Gaps in the source offsets of the records pushed are legitimate (compaction, transaction
+//! markers), so the window cannot tell a missing record from a compacted one by its offset. It
+//! checks instead that the partition read nothing between two batches it pushed: each push names
+//! the source range its batch was read from, which must start where the last one pushed ended
+//! (or where the partition started reading). A batch read and dropped breaks that chain, and
+//! whatever the partition pushes after it is refused, so that the position never moves over
+//! records that did not reach the target.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
@@ -35,8 +44,11 @@ struct Inner {
     committed: Option<Position>,
     /// Whether `committed` moved since the last [`AckWindow::take_if_dirty`].
     dirty: bool,
-    /// The first delivery failure since the last reset.
+    /// The first delivery failure (or refused push) since the last reset.
     failure: Option<PartitionError>,
+    /// Where the source range of the next batch pushed must start: the end of the last one pushed,
+    /// or where the partition started reading. `None`: anywhere (no position to start from).
+    read_to: Option<i64>,
     /// A source offset the position jumps to once every record before it is acknowledged (the
     /// records between were skipped, see [`AckWindow::skip_to`]).
     skip_to: Option<i64>,
@@ -117,20 +129,49 @@ impl AckWindow {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records the source offsets of records about to be produced, in increasing order.
-    pub fn push(&self, offsets: impl IntoIterator<Item = i64>) {
+    /// The partition (re)starts reading its source at `offset` (`None`: where `auto.offset.reset`
+    /// says, no position yet): the first batch it pushes must have been read from there.
+    pub fn read_from(&self, offset: Option<i64>) {
+        self.lock().read_to = offset;
+    }
+
+    /// Records the source offsets of records about to be produced, in increasing order: a batch
+    /// read from the source offsets `read` (from the end of the batch read before it to past its
+    /// last record; records below `read.start` already taken are not in it).
+    ///
+    /// Refused when `read` does not start where the last batch pushed ended: the partition read
+    /// a batch between the two and did not push it. Nothing is recorded, and the window fails
+    /// with [`PartitionError::ReadGap`] (nothing pushed later is taken either, and the restart
+    /// reads again from the committed position), so that the position does not move over the
+    /// records of that batch.
+    pub fn push(
+        &self,
+        read: Range<i64>,
+        offsets: impl IntoIterator<Item = i64>,
+    ) -> Result<(), PartitionError> {
         let mut inner = self.lock();
+        if let Some(expected) = inner.read_to.filter(|&to| to != read.start) {
+            let error = PartitionError::ReadGap {
+                expected,
+                read: read.start,
+            };
+            inner.failure.get_or_insert_with(|| error.clone());
+            return Err(error);
+        }
+        inner.read_to = Some(read.end);
         for source_offset in offsets {
             debug_assert!(inner
                 .pending
                 .back()
                 .is_none_or(|last| last.source_offset < source_offset));
+            debug_assert!(read.contains(&source_offset));
             inner.pending.push_back(Slot {
                 source_offset,
                 state: SlotState::InFlight,
             });
             inner.unresolved += 1;
         }
+        Ok(())
     }
 
     /// The target acknowledged `source_offset` at `target_offset`.
@@ -175,13 +216,15 @@ impl AckWindow {
     }
 
     /// After a failure, once every record is resolved: forget what was pending (it will be read and
-    /// sent again from the committed position) and return that position.
+    /// sent again from the committed position, see [`read_from`](Self::read_from)) and return
+    /// that position.
     pub fn reset_failed(&self) -> Option<Position> {
         let mut inner = self.lock();
         debug_assert_eq!(inner.unresolved, 0, "reset while deliveries are pending");
         inner.pending.clear();
         inner.failure = None;
         inner.advance();
+        inner.read_to = inner.committed.map(|c| c.next_source_offset);
         inner.committed
     }
 
@@ -268,6 +311,11 @@ impl Inner {
 mod tests {
     use super::*;
 
+    /// Pushes `offsets` as one batch read from its first offset to past its last.
+    fn push<const N: usize>(w: &AckWindow, offsets: [i64; N]) {
+        w.push(offsets[0]..offsets[N - 1] + 1, offsets).unwrap();
+    }
+
     fn pos(next: i64, target: i64) -> Option<Position> {
         Some(Position {
             next_source_offset: next,
@@ -278,7 +326,7 @@ mod tests {
     #[test]
     fn advances_only_over_a_contiguous_acked_prefix() {
         let w = AckWindow::new(None);
-        w.push([10, 11, 12]);
+        push(&w, [10, 11, 12]);
         w.ack(11, 101, 1);
         assert_eq!(w.committed(), None, "10 is not acknowledged yet");
         w.ack(10, 100, 1);
@@ -300,7 +348,7 @@ mod tests {
         };
         let w = AckWindow::new(pos(10, 99));
         w.continue_runs(Some(run(0, 90, 10)));
-        w.push([10, 11, 13, 14]);
+        push(&w, [10, 11, 13, 14]);
         w.ack(11, 101, 1);
         assert_eq!(
             w.take_dirty_with_runs(),
@@ -325,7 +373,7 @@ mod tests {
     #[test]
     fn source_gaps_are_fine() {
         let w = AckWindow::new(pos(5, 4));
-        w.push([7, 9]);
+        push(&w, [7, 9]);
         w.ack(7, 5, 0);
         w.ack(9, 6, 0);
         assert_eq!(w.committed(), pos(10, 6));
@@ -334,7 +382,7 @@ mod tests {
     #[test]
     fn a_failure_stops_the_position_before_it() {
         let w = AckWindow::new(None);
-        w.push([0, 1, 2]);
+        push(&w, [0, 1, 2]);
         w.ack(0, 0, 0);
         let timeout = rdkafka::error::KafkaError::MessageProduction(
             rdkafka::error::RDKafkaErrorCode::MessageTimedOut,
@@ -347,7 +395,7 @@ mod tests {
         assert_eq!(w.reset_failed(), pos(1, 0));
         assert!(w.failure().is_none());
         // The replay goes through the window again from offset 1.
-        w.push([1, 2]);
+        push(&w, [1, 2]);
         w.ack(1, 2, 0);
         w.ack(2, 3, 0);
         assert_eq!(w.committed(), pos(3, 3));
@@ -356,15 +404,16 @@ mod tests {
     #[test]
     fn a_skip_moves_the_position_once_the_records_before_it_are_acknowledged() {
         let w = AckWindow::new(pos(5, 4));
-        w.push([5, 6]);
+        push(&w, [5, 6]);
         w.skip_to(100);
         assert_eq!(w.committed(), pos(5, 4), "5 and 6 are in flight");
         w.ack(5, 5, 0);
         assert_eq!(w.committed(), pos(6, 5));
         w.ack(6, 6, 0);
         assert_eq!(w.committed(), pos(100, 6), "the skip applies after them");
-        // Records after the skip continue from there.
-        w.push([100]);
+        // Records after the skip continue from there (read from there: see `resume_out_of_range`).
+        w.read_from(Some(100));
+        push(&w, [100]);
         w.ack(100, 7, 0);
         assert_eq!(w.committed(), pos(101, 7));
         assert_eq!(
@@ -393,11 +442,57 @@ mod tests {
     #[test]
     fn late_or_unknown_reports_are_ignored() {
         let w = AckWindow::new(None);
-        w.push([0]);
+        push(&w, [0]);
         w.ack(0, 0, 0);
         w.ack(0, 0, 0);
         w.ack(42, 0, 0);
         assert_eq!(w.acked_totals(), (1, 0));
         assert_eq!(w.committed(), pos(1, 0));
+    }
+
+    #[test]
+    fn a_batch_read_and_not_pushed_stops_the_position_before_it() {
+        let w = AckWindow::new(pos(50, 49));
+        w.read_from(Some(50));
+        // 50..100 was read and dropped; the batch read after it is refused, whatever its offsets
+        // (a gap in them may be compaction: the window does not look at them).
+        let refused = w.push(100..150, 100..150);
+        assert!(
+            matches!(
+                refused,
+                Err(PartitionError::ReadGap {
+                    expected: 50,
+                    read: 100
+                })
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(w.unresolved(), 0, "nothing of it was taken");
+        assert_eq!(w.committed(), pos(50, 49));
+        assert!(
+            matches!(w.failure(), Some(PartitionError::ReadGap { .. })),
+            "the partition fails, and reads again from its position"
+        );
+        assert_eq!(
+            w.failure().unwrap().to_string(),
+            "source offsets 50..100 were read but never handed to the producer: nothing after \
+             them is sent (reading again from the acknowledged position)"
+        );
+        assert_eq!(w.reset_failed(), pos(50, 49));
+        w.push(50..100, 50..100).unwrap();
+        for offset in 50..100 {
+            w.ack(offset, offset, 0);
+        }
+        assert_eq!(w.committed(), pos(100, 99));
+
+        // Batches read back to back are taken, gaps in their offsets included.
+        let fresh = AckWindow::new(None);
+        fresh.read_from(None);
+        fresh.push(0..10, [3, 9]).unwrap();
+        fresh.push(10..20, [15]).unwrap();
+        fresh.ack(3, 0, 0);
+        fresh.ack(9, 1, 0);
+        fresh.ack(15, 2, 0);
+        assert_eq!(fresh.committed(), pos(16, 2));
     }
 }

@@ -50,6 +50,15 @@ pub enum PartitionError {
         /// `User:<sasl.username>`, or "Strait's principal" when the name is not known.
         principal: String,
     },
+    /// The partition read source records from `expected` on and did not hand them to the
+    /// producer, then was about to hand over records read after them (from `read`): refused by
+    /// its acknowledgement window, which would otherwise move the position over them. A bug
+    /// (a partition must stop at a batch it drops), caught: the restart reads them again.
+    #[error(
+        "source offsets {expected}..{read} were read but never handed to the producer: nothing \
+         after them is sent (reading again from the acknowledged position)"
+    )]
+    ReadGap { expected: i64, read: i64 },
 }
 
 /// Whether `error` is the source refusing to let this principal read a topic.
@@ -61,7 +70,9 @@ impl PartitionError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
-            Self::NoQueue | Self::NotSent | Self::Watermarks(_) => ErrorClass::Retriable,
+            Self::NoQueue | Self::NotSent | Self::Watermarks(_) | Self::ReadGap { .. } => {
+                ErrorClass::Retriable
+            }
             Self::OutOfRange { .. } | Self::PastEnd { .. } | Self::ReadDenied { .. } => {
                 ErrorClass::Fatal
             }

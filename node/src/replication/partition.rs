@@ -11,6 +11,7 @@
 //! consumer and producer and the cluster's fence ([`Live`]), or in-memory fakes in its unit tests
 //! (`replication::testing`).
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,7 +26,7 @@ use strait_storage::PositionStore;
 use crate::kafka::{ErrorClass, OffsetReset};
 use crate::metrics::{authorization_error, fetch_error};
 use crate::replication::ack::AckWindow;
-use crate::replication::budget::InFlightBudget;
+use crate::replication::budget::{InFlightBudget, Lease};
 use crate::replication::error::{is_topic_authorization, PartitionError, PartitionFault};
 use crate::replication::producer::{DeliveryTarget, TargetProducer, TargetSink};
 pub use crate::replication::source::SourceConsumer;
@@ -153,9 +154,14 @@ pub struct PartitionActor<B: Backend = Live> {
     ack: Arc<AckWindow>,
     /// What this partition's delivery reports update (its window, the budget, the counters).
     delivery: Arc<DeliveryTarget>,
-    /// Records below this offset were already taken: anything older still in the queue after a
-    /// restart is dropped rather than sent twice.
+    /// Records below this offset were already read: anything older still in the queue after a
+    /// restart is dropped rather than sent twice. Where the source range of the next batch read
+    /// starts (see [`AckWindow::push`]): it moves over every batch read, handed over or not.
     next_expected: i64,
+    /// The batch stream of the current read. `None` once it is stopped: whatever a stopped stream
+    /// still yields (actix polls a cancelled stream until it has nothing ready) is dropped, and
+    /// so is everything after it until the next [`begin`](Self::begin) reads again from the
+    /// acknowledged position.
     stream: Option<SpawnHandle>,
     assigned: bool,
     state: PartitionState,
@@ -238,13 +244,20 @@ impl<B: Backend> PartitionActor<B> {
         })
     }
 
-    /// Starts reading once every in-flight record of a previous run is resolved.
+    /// Starts reading from the acknowledged position once every in-flight record of a previous
+    /// read is resolved and the fence allows writing.
     fn begin(&mut self, ctx: &mut Context<Self>) {
-        if matches!(self.state, PartitionState::Draining) || self.retiring {
+        if matches!(self.state, PartitionState::Draining) || self.retiring || self.stream.is_some()
+        {
             return;
         }
         if self.ack.unresolved() > 0 {
             ctx.run_later(Duration::from_millis(20), Self::begin);
+            return;
+        }
+        if !self.allowed() {
+            // Read nothing while fenced: the flow retires this actor, or the lease comes back.
+            ctx.run_later(self.backoff_limits.0, Self::begin);
             return;
         }
         let position = if self.ack.failure().is_some() {
@@ -252,6 +265,7 @@ impl<B: Backend> PartitionActor<B> {
         } else {
             self.ack.committed()
         };
+        self.ack.read_from(position.map(|p| p.next_source_offset));
         // Nothing replicated yet: where `auto.offset.reset` says (MirrorMaker 2 does the same for a
         // partition without a committed offset).
         let fresh = match self.spec.offset_reset {
@@ -282,6 +296,75 @@ impl<B: Backend> PartitionActor<B> {
             partition = self.spec.tp.partition, ?offset, epoch = self.spec.epoch,
             replicated = ?self.spec.replicated, "partition started");
         self.publish();
+    }
+
+    /// Whether this node may still write the partition under its epoch.
+    fn allowed(&self) -> bool {
+        self.spec
+            .fence
+            .allows(&self.spec.flow, &self.spec.tp, self.spec.epoch)
+    }
+
+    /// Stops the current read, if any: nothing read after this point is handed over.
+    fn stop_reading(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+
+    /// The fence refused a batch (the partition moved, or this node has no lease): it is dropped,
+    /// and the read stops there, since nothing read after it may reach the target before it.
+    /// The flow retires this actor; if the lease comes back first (a pause shorter than the
+    /// flow noticed), the partition reads again from its acknowledged position.
+    fn fenced(&mut self, ctx: &mut Context<Self>) {
+        self.stop_reading(ctx);
+        tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+            partition = self.spec.tp.partition, epoch = self.spec.epoch,
+            "fenced: stopped writing");
+        ctx.run_later(self.backoff_limits.0, Self::begin);
+    }
+
+    /// Hands a batch that got its room in the budget to the producer: unless a record of the
+    /// partition failed or the fence closed while it waited (then it is dropped, and nothing after
+    /// it goes either), or its acknowledgement window refuses it (a batch read before it was
+    /// dropped: the partition fails and reads again from its position). Whether it was handed over.
+    fn hand_over(
+        &mut self,
+        batch: SourceBatch,
+        read: Range<i64>,
+        lease: Lease,
+        read_at: SystemTime,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        // A delivery may have failed while this batch waited for room (the restart after the
+        // backoff reads the batch again, and meets an out-of-range position again).
+        if self.ack.failure().is_some() {
+            self.spec.budget.release(lease.records, lease.bytes);
+            return false;
+        }
+        if !self.allowed() {
+            self.spec.budget.release(lease.records, lease.bytes);
+            self.fenced(ctx);
+            return false;
+        }
+        if let Err(error) = self.ack.push(read, batch.records.iter().map(|r| r.offset)) {
+            self.spec.budget.release(lease.records, lease.bytes);
+            tracing::error!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+                partition = self.spec.tp.partition, %error,
+                "refusing to hand over records read after records that were dropped (a bug, \
+                 caught before any record was lost)");
+            self.stop_reading(ctx);
+            self.fail(ctx, error);
+            return false;
+        }
+        self.spec.producer.produce(
+            &self.spec.remote_topic,
+            self.spec.tp.partition,
+            batch,
+            read_at,
+            &self.delivery,
+        );
+        true
     }
 
     fn assign(&mut self, offset: Offset) -> Result<(), PartitionError> {
@@ -524,22 +607,9 @@ impl<B: Backend> StreamHandler<SourceBatch> for PartitionActor<B> {
     fn handle(&mut self, mut batch: SourceBatch, ctx: &mut Self::Context) {
         let _span = self.span.clone().entered();
         let read_at = SystemTime::now();
-        if !self
-            .spec
-            .fence
-            .allows(&self.spec.flow, &self.spec.tp, self.spec.epoch)
-        {
-            // No longer ours (or no lease): stop reading; the flow actor retires this actor.
-            if let Some(handle) = self.stream.take() {
-                ctx.cancel_future(handle);
-            }
-            tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
-                partition = self.spec.tp.partition, epoch = self.spec.epoch,
-                "fenced: stopped writing");
-            return;
-        }
         // Records below `next_expected` were taken before a restart: drop them rather than send
-        // them twice.
+        // them twice. What is left was read from `next_expected` on.
+        let read_from = self.next_expected;
         let mut next_expected = self.next_expected;
         batch.retain(|record| {
             if record.offset < next_expected {
@@ -550,6 +620,17 @@ impl<B: Backend> StreamHandler<SourceBatch> for PartitionActor<B> {
             true
         });
         self.next_expected = next_expected;
+        let read = read_from..next_expected;
+        if self.stream.is_none() {
+            // A stopped stream's leftovers: dropped, like everything after them until the next
+            // read from the acknowledged position.
+            return;
+        }
+        if !self.allowed() {
+            // No longer ours (or no lease): stop reading; the flow actor retires this actor.
+            self.fenced(ctx);
+            return;
+        }
         // The error was read after the batch's records.
         let error = batch.error.take();
         // The source answered a fetch at the position with "offset out of range": librdkafka's
@@ -560,9 +641,7 @@ impl<B: Backend> StreamHandler<SourceBatch> for PartitionActor<B> {
             .as_ref()
             .is_some_and(|e| e.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset));
         let reset = if out_of_range {
-            if let Some(handle) = self.stream.take() {
-                ctx.cancel_future(handle);
-            }
+            self.stop_reading(ctx);
             let position = self.next_expected;
             let watermarks = self.watermarks();
             Some(async move { (position, watermarks.await) })
@@ -625,36 +704,37 @@ impl<B: Backend> StreamHandler<SourceBatch> for PartitionActor<B> {
             return;
         }
         // A record of this partition failed: nothing after it may reach the target before it.
-        // The batch is dropped (the restart after the backoff reads it again from the position).
-        if self.ack.failure().is_some() {
+        // The batch is dropped (the restart after the backoff reads it again from the position):
+        // the next tick fails the actor, or now if it stopped reading (out of range).
+        if let Some(failure) = self.ack.failure() {
+            if self.stream.is_none() {
+                self.fail(ctx, failure);
+            }
             return;
         }
         // The reader cut the batch to one lease of the budget.
         let lease = batch.lease();
         let budget = self.spec.budget.clone();
-        let producer = self.spec.producer.clone();
-        let topic = self.spec.remote_topic.clone();
-        let partition = self.spec.tp.partition;
-        let delivery = self.delivery.clone();
-        let send = async move {
-            budget.acquire(lease).await;
-            // A delivery may have failed while this batch waited for room (the restart after
-            // the backoff reads the batch again, and meets an out-of-range position again).
-            if delivery.ack().failure().is_some() {
-                budget.release(lease.records, lease.bytes);
-                return None;
-            }
-            delivery.ack().push(batch.records.iter().map(|r| r.offset));
-            producer.produce(&topic, partition, batch, read_at, &delivery);
-            // Only once the batch is in the window: a skip applies after its records.
-            match reset {
-                Some(reset) => Some(reset.await),
-                None => None,
-            }
-        };
+        let acquire = async move { budget.acquire(lease).await };
         // `wait` holds back every other event of this actor, the stream included, until the batch
         // is in the producer: this is where a full budget stops reading.
-        ctx.wait(send.into_actor(self).map(after));
+        ctx.wait(acquire.into_actor(self).map(move |(), actor, ctx| {
+            let handed = actor.hand_over(batch, read, lease, read_at, ctx);
+            match (reset, actor.ack.failure()) {
+                // Only once the batch is in the window: a skip applies after its records.
+                (Some(reset), _) if handed => ctx.wait(
+                    reset
+                        .into_actor(actor)
+                        .map(move |r, actor, ctx| after(Some(r), actor, ctx)),
+                ),
+                // It stopped reading (out of range), and will not resume from there: the
+                // restart reads again from the position.
+                (Some(_), Some(failure)) if actor.state == PartitionState::Running => {
+                    actor.fail(ctx, failure)
+                }
+                _ => {}
+            }
+        }));
     }
 
     fn finished(&mut self, _ctx: &mut Self::Context) {
@@ -670,9 +750,7 @@ impl<B: Backend> Handler<StopReading> for PartitionActor<B> {
             return;
         }
         let _span = self.span.clone().entered();
-        if let Some(handle) = self.stream.take() {
-            ctx.cancel_future(handle);
-        }
+        self.stop_reading(ctx);
         self.state = PartitionState::Draining;
         self.publish();
     }
@@ -686,9 +764,7 @@ impl<B: Backend> Handler<Retire> for PartitionActor<B> {
             return;
         }
         let _span = self.span.clone().entered();
-        if let Some(handle) = self.stream.take() {
-            ctx.cancel_future(handle);
-        }
+        self.stop_reading(ctx);
         self.retiring = true;
         self.state = PartitionState::Draining;
         self.publish();

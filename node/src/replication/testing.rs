@@ -5,7 +5,7 @@
 //! actor's unit tests run on them, without brokers.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -472,23 +472,46 @@ impl TargetSink for FakeSink {
 
 /// The cluster's fence, opened and closed by the test (open at first).
 #[derive(Clone)]
-pub struct FakeFence(Arc<AtomicBool>);
+pub struct FakeFence {
+    open: Arc<AtomicBool>,
+    /// Checks still to deny before the fence answers as `open` says again.
+    denials: Arc<AtomicU64>,
+}
 
 impl Default for FakeFence {
     fn default() -> Self {
-        Self(Arc::new(AtomicBool::new(true)))
+        Self {
+            open: Arc::new(AtomicBool::new(true)),
+            denials: Arc::default(),
+        }
     }
 }
 
 impl FakeFence {
     /// Whether this node may write (its lease and ownership as the cluster sees them).
     pub fn set(&self, allows: bool) {
-        self.0.store(allows, Ordering::Relaxed);
+        self.open.store(allows, Ordering::Relaxed);
+    }
+
+    /// Denies the next `checks` checks, then answers as before: a lease that lapses and comes
+    /// back between two checks of the same actor (a node resumed after a pause, whose actor
+    /// thread was descheduled while its Raft thread got in touch with the cluster again).
+    pub fn deny_next(&self, checks: u64) {
+        self.denials.store(checks, Ordering::Relaxed);
+    }
+
+    /// Checks denied so far by [`deny_next`](Self::deny_next) still to come.
+    pub fn denials_left(&self) -> u64 {
+        self.denials.load(Ordering::Relaxed)
     }
 }
 
 impl Fencing for FakeFence {
     fn allows(&self, _flow: &FlowId, _tp: &TopicPartition, _epoch: u64) -> bool {
-        self.0.load(Ordering::Relaxed)
+        let denied = self
+            .denials
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        !denied && self.open.load(Ordering::Relaxed)
     }
 }
