@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod mm2;
 pub mod mode;
 pub mod names;
+pub mod netns;
 pub mod process;
 pub mod serial;
 pub mod strait;
