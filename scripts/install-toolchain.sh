@@ -33,3 +33,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential perl pkg-config \
     libssl-dev zlib1g-dev libsasl2-dev >&2
 fi
+# The fault tests (tests/tests/faults.rs) run nodes in network namespaces and cut links with
+# nftables rules: `ip` (iproute2) and `nft` (nftables). Installed as root only (as CI runs);
+# elsewhere the tests are reported ignored, with the reason (tests/build.rs).
+net_missing=()
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || net_missing+=(iproute2)
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || [ -x /sbin/nft ] || net_missing+=(nftables)
+if [ "${#net_missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${net_missing[*]} from Debian's packages (fault tests)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${net_missing[@]}" >&2
+  else
+    echo "note: ${net_missing[*]} missing and not root: the fault tests will be ignored" >&2
+  fi
+fi

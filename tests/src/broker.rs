@@ -62,6 +62,17 @@ impl Broker {
         }
     }
 
+    /// Starts one Apache Kafka cluster per spec, all at once (JVM start-ups overlap).
+    pub fn start_kafka_all(specs: &[KafkaSpec]) -> Vec<Broker> {
+        KafkaCluster::start_all(specs)
+            .into_iter()
+            .map(|cluster| Broker {
+                bootstrap: cluster.bootstrap().to_owned(),
+                process: Some(Owned::Kafka(Box::new(cluster))),
+            })
+            .collect()
+    }
+
     /// Starts a Tansu broker process whose cluster id is `cluster_id`.
     pub fn start_tansu(cluster_id: &str) -> Broker {
         let bin = tansu_bin();

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
 use tempfile::TempDir;
 
 use crate::config::{ClusterSettings, Config, TlsSettings};
+use crate::netns::Net;
 use crate::strait::{temp_dir, Launch, Strait, TERMINATE_DEADLINE};
 use crate::tls::TestCa;
 use crate::{broker, wait};
@@ -81,6 +83,8 @@ struct ClusterNode {
     process: Option<Strait>,
     /// Frozen with SIGSTOP (still a process, answers nothing).
     paused: bool,
+    /// The command the node runs under (see [`Launch::wrap`]), e.g. its network namespace's.
+    wrap: Vec<String>,
     /// Declared after `process` so that the process is gone before the dir is removed.
     _data_dir: TempDir,
 }
@@ -106,7 +110,7 @@ impl StraitCluster {
     /// [`StraitCluster::start`], but only the nodes in `started` run; the others (configured as
     /// peers, their ports reserved) are started later with [`StraitCluster::restart`].
     pub fn start_only(n: u64, base: &Config, started: &[u64]) -> StraitCluster {
-        StraitCluster::start_with(n, base, started, None)
+        StraitCluster::start_with(n, base, started, None, None)
     }
 
     /// [`StraitCluster::start`] with TLS on every node: each gets a certificate of its own signed
@@ -114,14 +118,29 @@ impl StraitCluster {
     /// otherwise), and the fixture's status calls present the node's own certificate.
     pub fn start_tls(n: u64, base: &Config, ca: TestCa) -> StraitCluster {
         let all: Vec<u64> = (1..=n).collect();
-        StraitCluster::start_with(n, base, &all, Some(ca))
+        StraitCluster::start_with(n, base, &all, None, Some(ca))
     }
 
-    fn start_with(n: u64, base: &Config, started: &[u64], ca: Option<TestCa>) -> StraitCluster {
+    /// [`StraitCluster::start`] with each node in its own network namespace of `net` (nodes
+    /// 1..=n must be among its hosts): node `id` listens on `net.node_ip(id)` and runs under
+    /// `ip netns exec`. The brokers of `base` must be reachable from the namespaces.
+    pub fn start_in(net: &Net, n: u64, base: &Config) -> StraitCluster {
+        let all: Vec<u64> = (1..=n).collect();
+        StraitCluster::start_with(n, base, &all, Some(net), None)
+    }
+
+    fn start_with(
+        n: u64,
+        base: &Config,
+        started: &[u64],
+        net: Option<&Net>,
+        ca: Option<TestCa>,
+    ) -> StraitCluster {
+        let host = |id: u64| net.map_or(Ipv4Addr::LOCALHOST, |net| net.node_ip(id));
         let ports: Vec<(u64, u16)> = (1..=n).map(|id| (id, broker::free_port())).collect();
         let peers: Vec<String> = ports
             .iter()
-            .map(|(id, port)| format!("{id}@127.0.0.1:{port}"))
+            .map(|(id, port)| format!("{id}@{}:{port}", host(*id)))
             .collect();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -139,7 +158,8 @@ impl StraitCluster {
                 peers: peers.clone(),
                 ..cluster.settings()
             };
-            cluster.launch(id, port, settings, started.contains(&id));
+            let wrap = net.map(|net| net.wrap(id)).unwrap_or_default();
+            cluster.launch(id, (host(id), port), wrap, settings, started.contains(&id));
         }
         cluster
     }
@@ -153,7 +173,14 @@ impl StraitCluster {
         }
     }
 
-    fn launch(&mut self, id: u64, port: u16, mut cluster: ClusterSettings, run: bool) {
+    fn launch(
+        &mut self,
+        id: u64,
+        (host, port): (Ipv4Addr, u16),
+        wrap: Vec<String>,
+        mut cluster: ClusterSettings,
+        run: bool,
+    ) {
         if let (None, Some(ca)) = (&cluster.tls, &self.ca) {
             let files = ca.issue(&format!("node{id}"));
             cluster.tls = Some(TlsSettings {
@@ -172,14 +199,20 @@ impl StraitCluster {
         let mut config = self.base.clone();
         config.data_dir = data_dir.path().to_owned();
         config.cluster_port = port;
+        config.cluster_host = host;
         config.cluster = cluster;
-        let process = run.then(|| Strait::start(&config.toml(), "toml"));
+        let launch = Launch {
+            wrap: wrap.clone(),
+            ..Launch::default()
+        };
+        let process = run.then(|| Strait::launch(&config.toml(), "toml", &launch));
         self.nodes.insert(
             id,
             ClusterNode {
                 config,
                 process,
                 paused: false,
+                wrap,
                 _data_dir: data_dir,
             },
         );
@@ -209,7 +242,7 @@ impl StraitCluster {
             tls: tls.or(base.tls.clone()),
             ..base
         };
-        self.launch(id, port, settings, true);
+        self.launch(id, (Ipv4Addr::LOCALHOST, port), Vec::new(), settings, true);
         id
     }
 
@@ -250,9 +283,11 @@ impl StraitCluster {
             .collect()
     }
 
-    /// `127.0.0.1:<cluster port>` of node `id`.
+    /// `<host>:<cluster port>` of node `id` (the host is `127.0.0.1` unless the node runs in a
+    /// network namespace).
     pub fn address(&self, id: u64) -> String {
-        format!("127.0.0.1:{}", self.node(id).config.cluster_port)
+        let config = &self.node(id).config;
+        format!("{}:{}", config.cluster_host, config.cluster_port)
     }
 
     /// The config node `id` runs on.
@@ -365,7 +400,11 @@ impl StraitCluster {
     pub fn restart_with(&mut self, id: u64, launch: &Launch) {
         let node = self.node_mut(id);
         assert!(node.process.is_none(), "node {id} is still running");
-        node.process = Some(Strait::launch(&node.config.toml(), "toml", launch));
+        let mut launch = launch.clone();
+        if launch.wrap.is_empty() {
+            launch.wrap = node.wrap.clone();
+        }
+        node.process = Some(Strait::launch(&node.config.toml(), "toml", &launch));
         node.paused = false;
     }
 
@@ -454,6 +493,19 @@ impl StraitCluster {
     /// other), the leader marks exactly `live` alive, and every node of `live` runs exactly the
     /// partitions it owns, all in state `running`. Returns the leader's view.
     pub fn wait_settled(&self, live: &[u64], partitions: usize, deadline: Duration) -> Settled {
+        self.wait_settled_among(&self.running(), live, partitions, deadline)
+    }
+
+    /// [`StraitCluster::wait_settled`], asking only the nodes in `asked` (every one of `live`
+    /// among them): for a running node that cannot know the outcome, e.g. one cut off from its
+    /// peers by a network fault.
+    pub fn wait_settled_among(
+        &self,
+        asked: &[u64],
+        live: &[u64],
+        partitions: usize,
+        deadline: Duration,
+    ) -> Settled {
         let live_set: BTreeSet<u64> = live.iter().copied().collect();
         wait::until(
             &format!(
@@ -464,7 +516,7 @@ impl StraitCluster {
             || {
                 self.assert_running();
                 let mut statuses = BTreeMap::new();
-                for id in self.running() {
+                for &id in asked {
                     let status = self.status(id).map_err(|e| format!("node {id}: {e}"))?;
                     statuses.insert(id, status);
                 }

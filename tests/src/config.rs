@@ -19,6 +19,10 @@ pub struct Config {
     pub client_props: Vec<(String, String, String)>,
     /// The node's gRPC (Raft transport) listen port: a free one, so tests can run side by side.
     pub cluster_port: u16,
+    /// The address the node's gRPC server listens on (`[cluster] listen`, with
+    /// [`Config::cluster_port`]): `127.0.0.1` unless the node runs in a network namespace of its
+    /// own ([`crate::netns`]).
+    pub cluster_host: std::net::Ipv4Addr,
     /// This node's place in a Strait cluster (`[cluster]`); the default is a cluster of one.
     pub cluster: ClusterSettings,
     /// `[node] metrics_listen` / `strait.metrics.listen`: the Prometheus endpoint; `None`: none.
@@ -32,7 +36,7 @@ pub struct Config {
     pub node_extra: Vec<String>,
 }
 
-/// The `[cluster]` settings beyond `listen` (always `127.0.0.1:<cluster_port>`). `None` / empty
+/// The `[cluster]` settings beyond `listen` (`<cluster_host>:<cluster_port>`). `None` / empty
 /// values are not written, so the node's defaults apply. TOML only: [`Config::properties`]
 /// writes just the listen address.
 #[derive(Debug, Clone, Default)]
@@ -123,6 +127,7 @@ impl Config {
             consumer_props: Vec::new(),
             client_props: Vec::new(),
             cluster_port: crate::broker::free_port(),
+            cluster_host: std::net::Ipv4Addr::LOCALHOST,
             cluster: ClusterSettings::default(),
             metrics_listen: None,
             pair_heartbeats: false,
@@ -192,7 +197,11 @@ impl Config {
             let _ = writeln!(out, "{line}");
         }
         let _ = writeln!(out, "\n[cluster]");
-        let _ = writeln!(out, "listen = \"127.0.0.1:{}\"", self.cluster_port);
+        let _ = writeln!(
+            out,
+            "listen = \"{}:{}\"",
+            self.cluster_host, self.cluster_port
+        );
         let cluster = &self.cluster;
         if let Some(id) = cluster.node_id {
             let _ = writeln!(out, "node_id = {id}");
@@ -300,8 +309,8 @@ impl Config {
         let _ = writeln!(out, "strait.data.dir = {}", self.data_dir.display());
         let _ = writeln!(
             out,
-            "strait.cluster.listen = 127.0.0.1:{}",
-            self.cluster_port
+            "strait.cluster.listen = {}:{}",
+            self.cluster_host, self.cluster_port
         );
         if let Some(addr) = self.metrics_listen {
             let _ = writeln!(out, "strait.metrics.listen = {addr}");

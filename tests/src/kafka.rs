@@ -45,6 +45,11 @@ pub struct KafkaSpec {
     pub server_props: Vec<(String, String)>,
     /// SASL_SSL and SASL_PLAINTEXT listeners next to the PLAINTEXT one; `None`: PLAINTEXT only.
     pub sasl: Option<SaslSpec>,
+    /// The address the client listeners bind and advertise (and [`KafkaCluster::bootstrap`]
+    /// names): one reachable from elsewhere than this host's loopback, e.g. a bridge address
+    /// that network namespaces reach ([`crate::netns`]). `None`: `127.0.0.1`. The controller
+    /// listener stays on `127.0.0.1`.
+    pub host: Option<std::net::Ipv4Addr>,
 }
 
 /// The users and the authorizer of a cluster's SASL listeners (see [`KafkaSpec::sasl`]).
@@ -84,6 +89,7 @@ impl Default for KafkaSpec {
             port: None,
             server_props: Vec::new(),
             sasl: None,
+            host: None,
         }
     }
 }
@@ -108,6 +114,12 @@ impl KafkaSpec {
         self.sasl = Some(sasl);
         self
     }
+
+    /// Client listeners on `host` instead of `127.0.0.1` (see [`KafkaSpec::host`]).
+    pub fn on_host(mut self, host: std::net::Ipv4Addr) -> KafkaSpec {
+        self.host = Some(host);
+        self
+    }
 }
 
 /// A running Apache Kafka cluster. Dropping it kills every broker and removes its data.
@@ -130,10 +142,44 @@ struct SaslListeners {
 
 struct KafkaNode {
     id: usize,
+    /// The client listeners' address.
+    host: std::net::Ipv4Addr,
     port: u16,
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+}
+
+/// One record batch of a partition's log, as `DumpLogSegments` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The producer that wrote it (-1: not an idempotent or transactional producer).
+    pub producer_id: i64,
+    /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub codec: String,
+}
+
+impl Batch {
+    /// A batch line of `DumpLogSegments` (`key: value` pairs), `None` for any other line.
+    fn parse(line: &str) -> Option<Batch> {
+        let field = |name: &str| -> Option<&str> {
+            line.split(&format!("{name}: "))
+                .nth(1)?
+                .split_whitespace()
+                .next()
+        };
+        if !line.starts_with("baseOffset: ") {
+            return None;
+        }
+        Some(Batch {
+            base_offset: field("baseOffset")?.parse().ok()?,
+            last_offset: field("lastOffset")?.parse().ok()?,
+            producer_id: field("producerId")?.parse().ok()?,
+            codec: field("compresscodec")?.to_ascii_lowercase(),
+        })
+    }
 }
 
 impl KafkaCluster {
@@ -306,44 +352,81 @@ impl KafkaCluster {
     /// (`none`, `gzip`, `snappy`, `lz4`, `zstd`). The active segment is read while the broker
     /// runs: batches the broker acknowledged are in it (the page cache serves them).
     pub fn batch_codecs(&self, id: usize, topic: &str, partition: i32) -> Vec<String> {
-        let dir = self.data_dir(id).join(format!("{topic}-{partition}"));
-        let mut segments: Vec<PathBuf> = fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        self.batches(id, &[(topic, partition)])
+            .remove(0)
+            .into_iter()
+            .map(|b| b.codec)
+            .collect()
+    }
+
+    /// Every record batch of each `(topic, partition)` in broker `id`'s segments, in offset
+    /// order, as `DumpLogSegments` reads them from disk (one JVM for all of them): which producer
+    /// wrote which offsets. See [`KafkaCluster::batch_codecs`] about the active segment.
+    pub fn batches(&self, id: usize, partitions: &[(&str, i32)]) -> Vec<Vec<Batch>> {
+        // Segment names are their zero-padded base offsets: sorted, they are in offset order.
+        let segments: Vec<Vec<PathBuf>> = partitions
+            .iter()
+            .map(|(topic, partition)| {
+                let dir = self.data_dir(id).join(format!("{topic}-{partition}"));
+                let mut segments: Vec<PathBuf> = fs::read_dir(&dir)
+                    .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                    .collect();
+                segments.sort();
+                segments
+            })
             .collect();
-        // Segment names are their zero-padded base offsets.
-        segments.sort();
-        let mut codecs = Vec::new();
-        for segment in segments {
-            let mut command = java(&self.libs);
-            command
-                .args([
-                    "-Xmx128m",
-                    "org.apache.kafka.tools.DumpLogSegments",
-                    "--files",
-                ])
-                .arg(&segment)
-                .stdin(Stdio::null());
-            let output = die_with_test(&mut command)
-                .output()
-                .unwrap_or_else(|e| panic!("running DumpLogSegments: {e}"));
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success(),
-                "DumpLogSegments {} failed ({}):\n{stdout}{}",
-                segment.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-            // One line per batch: "baseOffset: 0 lastOffset: 9 count: 10 ... compresscodec: zstd".
-            codecs.extend(stdout.lines().filter_map(|line| {
-                let rest = line.split("compresscodec: ").nth(1)?;
-                let codec = rest.split_whitespace().next()?;
-                Some(codec.to_ascii_lowercase())
-            }));
+        let files: Vec<String> = segments
+            .iter()
+            .flatten()
+            .map(|p| p.display().to_string())
+            .collect();
+        if files.is_empty() {
+            return partitions.iter().map(|_| Vec::new()).collect();
         }
-        codecs
+        let mut command = java(&self.libs);
+        command
+            .args([
+                "-Xmx256m",
+                "org.apache.kafka.tools.DumpLogSegments",
+                "--files",
+            ])
+            .arg(files.join(","))
+            .stdin(Stdio::null());
+        let output = die_with_test(&mut command)
+            .output()
+            .unwrap_or_else(|e| panic!("running DumpLogSegments: {e}"));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "DumpLogSegments {files:?} failed ({}):\n{stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // "Dumping <file>" heads each file's batches, one line per batch: "baseOffset: 0
+        // lastOffset: 9 count: 10 ... producerId: 0 ... compresscodec: zstd ...".
+        let mut by_file: std::collections::HashMap<String, Vec<Batch>> = Default::default();
+        let mut current: Option<String> = None;
+        for line in stdout.lines() {
+            if let Some(file) = line.strip_prefix("Dumping ") {
+                current = Some(file.trim().to_owned());
+                continue;
+            }
+            let (Some(file), Some(batch)) = (&current, Batch::parse(line)) else {
+                continue;
+            };
+            by_file.entry(file.clone()).or_default().push(batch);
+        }
+        segments
+            .iter()
+            .map(|segments| {
+                segments
+                    .iter()
+                    .flat_map(|p| by_file.remove(&p.display().to_string()).unwrap_or_default())
+                    .collect()
+            })
+            .collect()
     }
 
     /// Keeps the cluster's folder when the cluster is dropped (for a process that outlives the
@@ -495,6 +578,7 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
         None => Vec::new(),
     };
     let ca = spec.sasl.as_ref().map(|_| TestCa::new("kafka"));
+    let host = spec.host.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
     let mut nodes = Vec::new();
     for (index, port) in ports.iter().enumerate() {
         let id = index + 1;
@@ -509,13 +593,13 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
         );
         set("controller.listener.names", "CONTROLLER".into());
         set("inter.broker.listener.name", "PLAINTEXT".into());
-        let mut advertised = format!("PLAINTEXT://127.0.0.1:{port}");
+        let mut advertised = format!("PLAINTEXT://{host}:{port}");
         let mut protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".to_owned();
         if let (Some(sasl), Some(&(ssl_port, plain_port)), Some(ca)) =
             (&spec.sasl, sasl_ports.get(index), &ca)
         {
             advertised.push_str(&format!(
-                ",SASL_SSL://127.0.0.1:{ssl_port},SASL_PLAINTEXT://127.0.0.1:{plain_port}"
+                ",SASL_SSL://{host}:{ssl_port},SASL_PLAINTEXT://{host}:{plain_port}"
             ));
             protocols.push_str(",SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT");
             for (key, value) in sasl_props(sasl, ca, id) {
@@ -561,6 +645,7 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
         write_props(&config, &props)?;
         nodes.push(KafkaNode {
             id,
+            host,
             port: *port,
             config,
             log: node_dir.join("kafka.log"),
@@ -574,7 +659,7 @@ fn prepare(spec: &KafkaSpec, libs: &Path) -> Result<KafkaCluster, String> {
     format_storage(libs, &cluster_id, &nodes, scram_users)?;
     let list = |ports: &mut dyn Iterator<Item = u16>| {
         ports
-            .map(|p| format!("127.0.0.1:{p}"))
+            .map(|p| format!("{host}:{p}"))
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -765,7 +850,7 @@ fn wait_ready(cluster: &mut KafkaCluster, expected: usize) -> Result<(), String>
             ));
         }
         let all_listen = cluster.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
-            let addr = SocketAddr::from(([127, 0, 0, 1], n.port));
+            let addr = SocketAddr::from((n.host, n.port));
             TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
         });
         if all_listen

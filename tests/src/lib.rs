@@ -21,7 +21,8 @@
 //! node), `real_data` (Apache Kafka only: compressed, transactional and `LogAppendTime` sources,
 //! the target's batch codec, oversized records, group offset sync around an active group),
 //! `security` (SASL_SSL / SASL_PLAINTEXT Kafka clusters with SCRAM-SHA-512, PLAIN and
-//! ACLs), `fixtures` (self-tests of this library).
+//! ACLs), `faults` (network faults: nodes in network namespaces of their own, links cut with
+//! nftables, see [`netns`]), `fixtures` (self-tests of this library).
 
 pub mod admin;
 pub mod broker;
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod mm2;
 pub mod mode;
 pub mod names;
+pub mod netns;
 pub mod process;
 pub mod serial;
 pub mod strait;

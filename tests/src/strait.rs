@@ -22,6 +22,11 @@ pub struct Launch {
     pub cwd: Option<PathBuf>,
     /// Arguments after `node --config FILE`, e.g. `--rejoin`.
     pub args: Vec<String>,
+    /// A command the node runs under: `[program, args...]` followed by the `strait` binary and
+    /// its arguments, e.g. `ip netns exec NS` to run it in a network namespace
+    /// ([`crate::netns`]). The wrapper must exec the binary (not fork it): the process's id is
+    /// the node's, for signals. Empty: none.
+    pub wrap: Vec<String>,
 }
 
 /// How long a SIGTERMed node may take to drain and exit.
@@ -76,7 +81,7 @@ impl Strait {
         let log = dir.path().join("strait.log");
         let out = File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let err = out.try_clone().expect("cloning a file handle");
-        let mut command = command();
+        let mut command = wrapped(&launch.wrap);
         command
             .arg("node")
             .arg("--config")
@@ -349,7 +354,20 @@ pub fn run_node_to_exit(path: &Path, deadline: Duration) -> CheckOutput {
 /// environment the tests run in (tests pass the ones they want explicitly). It dies with the
 /// test.
 fn command() -> Command {
-    let mut command = Command::new(strait_bin());
+    wrapped(&[])
+}
+
+/// [`command`] run under `wrap` (see [`Launch::wrap`]): the wrapper's command with the `strait`
+/// binary as its last argument so far.
+fn wrapped(wrap: &[String]) -> Command {
+    let mut command = match wrap.split_first() {
+        None => Command::new(strait_bin()),
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(strait_bin());
+            command
+        }
+    };
     die_with_test(&mut command);
     let leaked: Vec<OsString> = std::env::vars_os()
         .map(|(name, _)| name)
