@@ -295,6 +295,21 @@ pub enum FlowAction {
     Pause { flow: String },
     /// Continue a paused flow where it stopped.
     Resume { flow: String },
+    /// Limit the flow's rate for the whole cluster (every node applies its share, in proportion
+    /// to the flow's partitions it owns, within a second); `--clear` gives it back to the limit in
+    /// the flow's configuration.
+    Throttle {
+        flow: String,
+        /// Records per second (0: unlimited).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        records_per_sec: u64,
+        /// Bytes (keys, values, headers) per second (0: unlimited).
+        #[arg(long, default_value_t = 0, value_name = "BYTES")]
+        bytes_per_sec: u64,
+        /// Forget the operator's limit: the configuration's applies again.
+        #[arg(long, conflicts_with_all = ["records_per_sec", "bytes_per_sec"])]
+        clear: bool,
+    },
 }
 
 /// Adds the bearer token to every call.
@@ -858,6 +873,30 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                     return Ok(json(&response));
                 }
                 Ok(format!("flow {flow} resumed\n"))
+            }
+            FlowAction::Throttle {
+                flow,
+                records_per_sec,
+                bytes_per_sec,
+                clear,
+            } => {
+                let response = d
+                    .change(c.flows.set_flow_throttle(SetFlowThrottleRequest {
+                        flow: flow.clone(),
+                        max_records_per_second: records_per_sec,
+                        max_bytes_per_second: bytes_per_sec,
+                        clear,
+                    }))
+                    .await?;
+                if as_json {
+                    return Ok(json(&response));
+                }
+                let f = response.flow.unwrap_or_default();
+                Ok(format!(
+                    "flow {flow}: rate limit {} ({})\n",
+                    throttle_text(&f),
+                    f.throttle_source
+                ))
             }
         },
         ControlCommand::Assignments { flow, topic, node } => {
@@ -1467,6 +1506,22 @@ fn nodes_table(nodes: &[ClusterNode]) -> String {
     )
 }
 
+/// `2000 records/s, 1048576 bytes/s`, or `unlimited`.
+fn throttle_text(f: &Flow) -> String {
+    let mut parts = Vec::new();
+    if f.max_records_per_second > 0 {
+        parts.push(format!("{} records/s", f.max_records_per_second));
+    }
+    if f.max_bytes_per_second > 0 {
+        parts.push(format!("{} bytes/s", f.max_bytes_per_second));
+    }
+    if parts.is_empty() {
+        "unlimited".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 fn flows_table(flows: &[Flow]) -> String {
     let rows: Vec<Vec<String>> = flows
         .iter()
@@ -1478,6 +1533,7 @@ fn flows_table(flows: &[Flow]) -> String {
                 f.topic_count.to_string(),
                 f.partition_count.to_string(),
                 f.unowned_partitions.to_string(),
+                throttle_text(f),
             ]
         })
         .collect();
@@ -1489,6 +1545,7 @@ fn flows_table(flows: &[Flow]) -> String {
             "TOPIC COUNT",
             "PARTITIONS",
             "UNOWNED",
+            "RATE LIMIT",
         ],
         &rows,
     )

@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use strait_config::FlowSettings;
-use strait_coordinator::state::{ClusterState, Command};
+use strait_coordinator::state::{ClusterState, Command, Throttle};
 use strait_coordinator::{FlowId, ReplicationPolicy};
 use strait_proto::v1::flows_server::Flows;
 use strait_proto::v1::{
     Flow, FlowTopic, GetFlowRequest, GetFlowResponse, ListFlowsRequest, ListFlowsResponse,
     PauseFlowRequest, PauseFlowResponse, ResumeFlowRequest, ResumeFlowResponse,
+    SetFlowThrottleRequest, SetFlowThrottleResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -40,7 +41,17 @@ fn flow(settings: &FlowSettings, state: &ClusterState, with_topics: bool) -> Flo
         ReplicationPolicy::Identity => ("identity", String::new()),
         ReplicationPolicy::Default { separator } => ("default", separator.clone()),
     };
+    let operator = state.throttle(&settings.id);
+    let limit = crate::replication::throttle::cluster_limit(state, settings);
     Flow {
+        max_records_per_second: limit.records_per_second,
+        max_bytes_per_second: limit.bytes_per_second,
+        throttle_source: if operator.is_some() {
+            "operator"
+        } else {
+            "config"
+        }
+        .to_owned(),
         name: settings.id.to_string(),
         source: settings.id.source.to_string(),
         target: settings.id.target.to_string(),
@@ -74,6 +85,34 @@ impl FlowsApi {
             .await
             .map_err(unavailable)?;
         applied(outcome)?;
+        let (state, settings) = self.control.flow("flow", &id)?;
+        Ok(flow(&settings, &state, false))
+    }
+
+    async fn set_throttle(&self, r: SetFlowThrottleRequest) -> Result<Flow, Status> {
+        let id: FlowId = request::flow("flow", &r.flow)?;
+        if r.clear && (r.max_records_per_second > 0 || r.max_bytes_per_second > 0) {
+            return Err(request::invalid(
+                "clear",
+                "clear gives the flow back to its configured limit: give no rates with it",
+            ));
+        }
+        self.control.flow("flow", &id)?;
+        let throttle = (!r.clear).then_some(Throttle {
+            records_per_second: r.max_records_per_second,
+            bytes_per_second: r.max_bytes_per_second,
+        });
+        let outcome = self
+            .control
+            .raft
+            .propose(Command::SetFlowThrottle {
+                flow: id.clone(),
+                throttle,
+            })
+            .await
+            .map_err(unavailable)?;
+        applied(outcome)?;
+        tracing::info!(flow = %id, ?throttle, "flow rate limit set by an operator");
         let (state, settings) = self.control.flow("flow", &id)?;
         Ok(flow(&settings, &state, false))
     }
@@ -116,5 +155,13 @@ impl Flows for FlowsApi {
     ) -> Result<Response<ResumeFlowResponse>, Status> {
         let flow = self.set_paused(&request.into_inner().flow, false).await?;
         Ok(Response::new(ResumeFlowResponse { flow: Some(flow) }))
+    }
+
+    async fn set_flow_throttle(
+        &self,
+        request: Request<SetFlowThrottleRequest>,
+    ) -> Result<Response<SetFlowThrottleResponse>, Status> {
+        let flow = self.set_throttle(request.into_inner()).await?;
+        Ok(Response::new(SetFlowThrottleResponse { flow: Some(flow) }))
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use strait_config::FlowSettings;
 use strait_coordinator::state::{ClusterState, Throttle};
 use strait_coordinator::NodeId;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Unused time a limit keeps for a burst.
@@ -27,6 +28,9 @@ pub const BURST: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct RateLimit {
     inner: Mutex<Pace>,
+    /// Wakes the batches waiting under a limit that just changed: they take their place again
+    /// under the new one (else a raised limit would still hold them for the old one's time).
+    changed: Notify,
     /// Nanoseconds batches waited here, in total.
     waited_nanos: AtomicU64,
 }
@@ -45,21 +49,25 @@ impl Default for RateLimit {
                 limit: Throttle::default(),
                 next: Instant::now(),
             }),
+            changed: Notify::new(),
             waited_nanos: AtomicU64::new(0),
         }
     }
 }
 
 impl RateLimit {
-    /// Applies `limit` from now on; true when it changed. A change forgets the time line (a
-    /// batch that waited under a lower limit does not delay the first one under a higher one).
+    /// Applies `limit` from now on; true when it changed. A change forgets the time line, and the
+    /// batches waiting take their places again under the new limit.
     pub fn set(&self, limit: Throttle) -> bool {
-        let mut pace = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if pace.limit == limit {
-            return false;
+        {
+            let mut pace = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            if pace.limit == limit {
+                return false;
+            }
+            pace.limit = limit;
+            pace.next = Instant::now();
         }
-        pace.limit = limit;
-        pace.next = Instant::now();
+        self.changed.notify_waiters();
         true
     }
 
@@ -72,30 +80,44 @@ impl RateLimit {
 
     /// Waits until `records` records of `bytes` bytes may go.
     pub async fn take(&self, records: u64, bytes: u64) {
-        let wait = {
-            let mut pace = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            let limit = pace.limit;
-            if limit.is_unlimited() {
+        loop {
+            // Registered before the limit is read, so that a change in between still wakes it.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let wait = {
+                let mut pace = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+                let limit = pace.limit;
+                if limit.is_unlimited() {
+                    return;
+                }
+                let cost = |amount: u64, rate: u64| {
+                    if rate == 0 {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_secs_f64(amount as f64 / rate as f64)
+                    }
+                };
+                let cost = cost(records, limit.records_per_second)
+                    .max(cost(bytes, limit.bytes_per_second));
+                let now = Instant::now();
+                let start = pace.next.max(now.checked_sub(BURST).unwrap_or(now));
+                pace.next = start + cost;
+                start.saturating_duration_since(now)
+            };
+            if wait.is_zero() {
                 return;
             }
-            let cost = |amount: u64, rate: u64| {
-                if rate == 0 {
-                    Duration::ZERO
-                } else {
-                    Duration::from_secs_f64(amount as f64 / rate as f64)
-                }
+            let started = Instant::now();
+            let done = tokio::select! {
+                _ = tokio::time::sleep(wait) => true,
+                _ = &mut changed => false,
             };
-            let cost =
-                cost(records, limit.records_per_second).max(cost(bytes, limit.bytes_per_second));
-            let now = Instant::now();
-            let start = pace.next.max(now.checked_sub(BURST).unwrap_or(now));
-            pace.next = start + cost;
-            start.saturating_duration_since(now)
-        };
-        if !wait.is_zero() {
             self.waited_nanos
-                .fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
-            tokio::time::sleep(wait).await;
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            if done {
+                return;
+            }
         }
     }
 
@@ -185,6 +207,34 @@ mod tests {
             "{took:?}"
         );
         assert!(limit.waited() > Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_raised_limit_applies_to_the_batches_already_waiting() {
+        let limit = std::sync::Arc::new(RateLimit::default());
+        limit.set(Throttle {
+            records_per_second: 10,
+            bytes_per_second: 0,
+        });
+        limit.take(100, 0).await; // The time line is now 10 s ahead.
+        let waiter = {
+            let limit = limit.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                limit.take(100, 0).await;
+                started.elapsed()
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        limit.set(Throttle {
+            records_per_second: 1_000,
+            bytes_per_second: 0,
+        });
+        let waited = waiter.await.unwrap();
+        assert!(
+            waited >= Duration::from_secs(1) && waited < Duration::from_millis(1_200),
+            "the waiting batch went under the new limit: {waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
