@@ -109,7 +109,7 @@ fn partition_errors(control: &Control) -> BTreeMap<ErrorKey, String> {
         .partitions()
         .into_iter()
         .filter_map(|((flow, tp), p)| {
-            let error = p.last_error?.to_string();
+            let error = p.error()?;
             Some(((flow.to_string(), tp.topic, tp.partition), error))
         })
         .collect()
