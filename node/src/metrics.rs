@@ -192,6 +192,11 @@ fn describe() {
         Unit::Count,
         "Source partitions of this node waiting out a backoff after a failure (their last error is in GetNodeStatus and `strait status`), by flow"
     );
+    describe_gauge!(
+        "strait_replication_stalled_partitions",
+        Unit::Count,
+        "Source partitions of this node with records in flight and no acknowledgement from the target for 10 s or more (their status error says for how long), by flow"
+    );
     describe_counter!(
         "strait_replication_partition_restarts_total",
         Unit::Count,
@@ -334,6 +339,7 @@ impl Sampler {
             metrics::gauge!("strait_replication_in_flight_bytes", &label).set(0.0);
             metrics::gauge!("strait_replication_partitions_owned", &label).set(0.0);
             metrics::gauge!("strait_replication_partitions_failing", &label).set(0.0);
+            metrics::gauge!("strait_replication_stalled_partitions", &label).set(0.0);
             metrics::gauge!("strait_replication_throttle_records_per_second", &label).set(0.0);
             metrics::gauge!("strait_replication_throttle_bytes_per_second", &label).set(0.0);
         }
@@ -348,6 +354,8 @@ impl Sampler {
                 .set(snapshot.partitions as f64);
             metrics::gauge!("strait_replication_partitions_failing", &label)
                 .set(snapshot.backing_off as f64);
+            metrics::gauge!("strait_replication_stalled_partitions", &label)
+                .set(snapshot.stalled as f64);
             metrics::gauge!("strait_replication_throttle_records_per_second", &label)
                 .set(snapshot.throttle_records_per_second as f64);
             metrics::gauge!("strait_replication_throttle_bytes_per_second", &label)

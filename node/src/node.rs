@@ -91,6 +91,7 @@ pub fn run(settings: Settings, options: crate::cluster::StartOptions) -> Result<
                 settings.node.progress_interval,
             ));
         }
+        actix::spawn(crate::replication::stall::watch(status.clone()));
         let mut signal = std::pin::pin!(shutdown_signal());
         let mut raft_stopped = std::pin::pin!(raft_stopped);
         let mut removal = std::pin::pin!(removal);

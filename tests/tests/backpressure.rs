@@ -1,6 +1,7 @@
 //! Backpressure: with the target frozen under continuous load, the node stops reading once its
 //! in-flight bound is reached (memory stays flat), and after the target comes back everything
-//! arrives, in order, nothing lost.
+//! arrives, in order, nothing lost. The node reports the frozen target as a stall (not before the
+//! pause), and the report clears once it acknowledges again.
 
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,14 @@ fn frozen_target_bounds_memory_and_loses_nothing() {
         &strait,
     );
 
+    // The WARN line (the progress line also says "target not acknowledging for Ns").
+    const STALLED: &str = "target not acknowledging: records in flight";
+    const CLEARED: &str = "target acknowledging again";
+    assert!(
+        !strait.log().contains(STALLED),
+        "a target that acknowledges is not reported as stalled:\n{}",
+        strait.log_tail(10)
+    );
     let before = strait.rss_kib();
     target.pause();
     let paused_at = Instant::now();
@@ -89,6 +98,12 @@ fn frozen_target_bounds_memory_and_loses_nothing() {
         strait.assert_running();
         samples.push((paused_at.elapsed().as_secs_f64(), strait.rss_kib()));
     }
+    // Frozen for longer than the stall threshold (10 s): the node said so.
+    assert!(
+        strait.log().contains(STALLED),
+        "no stall reported after {PAUSE:?} without acknowledgements:\n{}",
+        strait.log_tail(10)
+    );
     target.resume();
     println!(
         "rss before pause: {} MiB; produced during the pause: {} records",
@@ -145,5 +160,22 @@ fn frozen_target_bounds_memory_and_loses_nothing() {
             sent.len()
         );
     }
+    // Acknowledged again: the stall cleared.
+    wait::until_ok(
+        "the stall to clear",
+        || {
+            let log = strait.log();
+            if log.matches(CLEARED).count() >= log.matches(STALLED).count() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} stalls, {} cleared",
+                    log.matches(STALLED).count(),
+                    log.matches(CLEARED).count()
+                ))
+            }
+        },
+        || strait.log_tail(10),
+    );
     strait.assert_running();
 }

@@ -1426,7 +1426,22 @@ fn node_problems(node: &GetNodeStatusResponse) -> String {
     if !node.config_note.is_empty() {
         out.push_str(&format!("node {}: {}\n", node.node_id, node.config_note));
     }
-    for p in node.partitions.iter().filter(|p| p.state == "backing_off") {
+    for p in node.partitions.iter().filter(|p| p.stalled_ms > 0) {
+        out.push_str(&format!(
+            "node {}: {} {}-{} at position {}: {}\n",
+            node.node_id,
+            p.flow,
+            p.topic,
+            p.partition,
+            offset(p.next_source_offset),
+            p.last_error
+        ));
+    }
+    for p in node
+        .partitions
+        .iter()
+        .filter(|p| p.state == "backing_off" && p.stalled_ms == 0)
+    {
         out.push_str(&format!(
             "node {}: {} {}-{} backing off after {} restarts at position {}: {}\n",
             node.node_id,

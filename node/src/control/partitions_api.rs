@@ -69,7 +69,11 @@ fn lag(base: PartitionLag, reported: &PartitionStatus, now_ms: i64) -> Partition
         next_source_offset: next,
         offset_lag,
         time_lag_ms,
-        state: reported.state.clone(),
+        state: if reported.stalled_ms > 0 {
+            "stalled".to_owned()
+        } else {
+            reported.state.clone()
+        },
         records_skipped: reported.records_skipped,
         skipped_from: reported.skipped_from,
         skipped_to: reported.skipped_to,

@@ -69,8 +69,8 @@ pub fn events(control: Control) -> ReceiverStream<Result<StatusEvent, tonic::Sta
                 _ = scan.tick() => {
                     let now = partition_errors(&control);
                     for (key, error) in &now {
-                        if errors.get(key) != Some(error) {
-                            out.push(error_event(&control, key, error.clone()));
+                        if !errors.get(key).is_some_and(|before| before.same(error)) {
+                            out.push(error_event(&control, key, error.text.clone()));
                         }
                     }
                     for key in errors.keys().filter(|k| !now.contains_key(*k)) {
@@ -102,14 +102,31 @@ fn event(applied_index: u64, event: Event) -> StatusEvent {
 
 type ErrorKey = (String, String, i32);
 
-/// The last error of every partition this node runs that has one.
-fn partition_errors(control: &Control) -> BTreeMap<ErrorKey, String> {
+/// A partition's error as last sent.
+struct ErrorSeen {
+    text: String,
+    /// A stall: its text says for how long, and changes every second.
+    stalled: bool,
+}
+
+impl ErrorSeen {
+    /// Whether `now` says nothing new: the same error, or the same stall going on.
+    fn same(&self, now: &ErrorSeen) -> bool {
+        (self.stalled && now.stalled) || self.text == now.text
+    }
+}
+
+/// The last error of every partition this node runs that has one (its stall while it lasts).
+fn partition_errors(control: &Control) -> BTreeMap<ErrorKey, ErrorSeen> {
     control
         .status
         .partitions()
         .into_iter()
         .filter_map(|((flow, tp), p)| {
-            let error = p.last_error?.to_string();
+            let error = ErrorSeen {
+                text: p.error()?,
+                stalled: p.stalled.is_some(),
+            };
             Some(((flow.to_string(), tp.topic, tp.partition), error))
         })
         .collect()

@@ -12,6 +12,7 @@ pub mod ownership;
 pub mod partition;
 pub mod producer;
 pub mod source;
+pub mod stall;
 pub mod status;
 #[cfg(test)]
 pub mod testing;

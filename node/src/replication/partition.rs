@@ -295,6 +295,9 @@ impl<B: Backend> PartitionActor<B> {
         tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
             partition = self.spec.tp.partition, ?offset, epoch = self.spec.epoch,
             replicated = ?self.spec.replicated, "partition started");
+        self.spec
+            .status
+            .watch_acks(&self.spec.flow, &self.spec.tp, &self.ack);
         self.publish();
     }
 
@@ -543,6 +546,8 @@ impl<B: Backend> PartitionActor<B> {
                 // Joined from the node's skip counts by the status registry.
                 records_skipped: 0,
                 last_skip: None,
+                // Joined from the node's stall watch by the status registry.
+                stalled: None,
             },
         );
     }

@@ -705,3 +705,67 @@ async fn a_batch_waiting_for_room_when_the_fence_closes_is_not_written_nor_anyth
     })
     .await;
 }
+
+/// A target that stops acknowledging while the budget is full (the actor waits for room, so only
+/// the node's stall check can tell): after [`STALL_AFTER`] the partition is reported stalled in
+/// its status and its flow's errors, an idle partition is not, a target that acknowledges
+/// something between two checks is not, and the stall clears when acknowledgements resume.
+#[actix_rt::test]
+async fn a_target_that_stops_acknowledging_is_reported_as_stalled_until_it_acknowledges() {
+    use crate::replication::stall::STALL_AFTER;
+    let h = Harness::new(100, 1 << 20);
+    let (p0, p1) = (tp(0), tp(1));
+    h.source.append(&p0, records(0..1_000));
+    h.sink.hold();
+    let (_a0, _ack0) = h.start(&p0);
+    let (_a1, _ack1) = h.start(&p1);
+    until("the next batch waits for room", || h.budget.waits() >= 1).await;
+    until("both partitions run", || {
+        [&p0, &p1].iter().all(|p| {
+            h.status(p)
+                .is_some_and(|s| s.state == PartitionState::Running)
+        })
+    })
+    .await;
+    let t0 = Instant::now();
+    h.status.check_stalls(t0);
+    h.status
+        .check_stalls(t0 + STALL_AFTER - Duration::from_secs(1));
+    assert_eq!(h.status(&p0).unwrap().stalled, None, "not for long enough");
+
+    // Acknowledged a little between two checks: slow, not stalled.
+    h.sink.release(1, false);
+    h.status
+        .check_stalls(t0 + STALL_AFTER + Duration::from_secs(1));
+    assert_eq!(
+        h.status(&p0).unwrap().stalled,
+        None,
+        "an acknowledgement came"
+    );
+    assert_eq!(h.status.flow(&h.flow).stalled, 0);
+
+    let in_flight = h.sink.held();
+    let later = t0 + 2 * STALL_AFTER + Duration::from_secs(2);
+    h.status.check_stalls(later);
+    let p0_status = h.status(&p0).unwrap();
+    let expected = format!("target not acknowledging for 11s ({in_flight} records in flight)");
+    assert_eq!(p0_status.state, PartitionState::Running);
+    assert_eq!(p0_status.error(), Some(expected.clone()));
+    assert_eq!(
+        h.status(&p1).unwrap().stalled,
+        None,
+        "idle: nothing in flight"
+    );
+    assert_eq!(h.status(&p1).unwrap().error(), None);
+    let flow = h.status.flow(&h.flow);
+    assert_eq!(flow.stalled, 1);
+    assert_eq!(flow.errors, vec![format!("t-0: {expected}")]);
+
+    h.sink.release(usize::MAX, true);
+    until("every record landed", || h.landed(&p0).len() == 1_000).await;
+    h.status.check_stalls(later + Duration::from_secs(1));
+    assert_eq!(h.status(&p0).unwrap().stalled, None, "acknowledged again");
+    assert_eq!(h.status(&p0).unwrap().error(), None);
+    let flow = h.status.flow(&h.flow);
+    assert_eq!((flow.stalled, flow.errors), (0, vec![]));
+}

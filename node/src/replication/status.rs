@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use strait_coordinator::{FlowId, TopicPartition};
 
 use crate::kafka::{ClientHealth, SourceOffsets};
+use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionFault;
+use crate::replication::stall::{Change, Stall, StallWatch};
 
 /// Life-cycle state of a partition actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +68,21 @@ pub struct PartitionStatus {
     pub records_skipped: u64,
     /// The last such range of source offsets (`from..to`).
     pub last_skip: Option<(i64, i64)>,
+    /// Records in flight and no acknowledgement from the target for a while (see
+    /// [`stall`](crate::replication::stall)). Filled in by the status registry.
+    pub stalled: Option<Stall>,
 }
 
 impl PartitionStatus {
+    /// The error its status shows: the stall while it lasts, else the last error.
+    pub fn error(&self) -> Option<String> {
+        match (&self.stalled, &self.last_error) {
+            (Some(stall), _) => Some(stall.to_string()),
+            (None, Some(error)) => Some(error.to_string()),
+            (None, None) => None,
+        }
+    }
+
     /// Records in the source partition not replicated yet: its end offset minus the next offset
     /// to replicate (from the log start when nothing was replicated yet). `None` while the end
     /// offset is unknown; never negative (an end offset seen before the last acknowledgement).
@@ -130,6 +144,8 @@ struct Inner {
     /// last skipped range: kept when the partition's actor stops (pause, move), so the count
     /// covers every run of the partition on this node.
     skipped: BTreeMap<(FlowId, TopicPartition), (u64, (i64, i64))>,
+    /// The running partitions' acknowledgement windows, watched for stalls.
+    stalls: BTreeMap<(FlowId, TopicPartition), StallWatch>,
 }
 
 /// A Raft peer every delivery to has failed since `since_unix_ms`.
@@ -169,6 +185,8 @@ pub struct FlowSnapshot {
     pub throttle_waited: std::time::Duration,
     /// Source offsets skipped (never replicated) by the partitions this node runs.
     pub records_skipped: u64,
+    /// Partitions with records in flight and no acknowledgement from the target for a while.
+    pub stalled: usize,
     /// Records not replicated yet, over the partitions whose end offset is known.
     pub remaining: u64,
     /// Partitions whose end offset is not known yet (not in `remaining`).
@@ -196,6 +214,7 @@ impl Inner {
                         last_record_timestamp_ms: None,
                         records_skipped: 0,
                         last_skip: None,
+                        stalled: None,
                     });
             }
         }
@@ -232,6 +251,10 @@ impl Inner {
             p.records_skipped = *count;
             p.last_skip = Some(*range);
         }
+        p.stalled = self
+            .stalls
+            .get(&(flow.clone(), tp.clone()))
+            .and_then(StallWatch::stalled);
         p
     }
 }
@@ -318,7 +341,45 @@ impl NodeStatus {
     }
 
     pub fn remove_partition(&self, flow: &FlowId, tp: &TopicPartition) {
-        self.lock().partitions.remove(&(flow.clone(), tp.clone()));
+        let mut inner = self.lock();
+        let key = (flow.clone(), tp.clone());
+        inner.partitions.remove(&key);
+        inner.stalls.remove(&key);
+    }
+
+    /// Watches the partition's acknowledgement window for stalls (from now on, unless it already
+    /// watches this window).
+    pub fn watch_acks(&self, flow: &FlowId, tp: &TopicPartition, ack: &Arc<AckWindow>) {
+        let mut inner = self.lock();
+        let key = (flow.clone(), tp.clone());
+        if !inner.stalls.get(&key).is_some_and(|w| w.watches(ack)) {
+            inner
+                .stalls
+                .insert(key, StallWatch::new(ack.clone(), Instant::now()));
+        }
+    }
+
+    /// Looks at every watched partition at `now` (see [`stall`](crate::replication::stall)),
+    /// and logs a WARN line when a stall starts, an INFO line when it clears.
+    pub fn check_stalls(&self, now: Instant) {
+        let changes: Vec<_> = self
+            .lock()
+            .stalls
+            .iter_mut()
+            .filter_map(|(key, watch)| watch.check(now).map(|change| (key.clone(), change)))
+            .collect();
+        for ((flow, tp), change) in changes {
+            match change {
+                Change::Started(stall) => tracing::warn!(%flow, topic = %tp.topic,
+                    partition = tp.partition, waited_s = stall.waited.as_secs(),
+                    in_flight = stall.in_flight,
+                    "target not acknowledging: records in flight and no acknowledgement \
+                     (an unreachable or stuck target; librdkafka retries until its timeouts)"),
+                Change::Cleared { lasted, acked } => tracing::info!(%flow, topic = %tp.topic,
+                    partition = tp.partition, stalled_s = lasted.as_secs(), acked,
+                    "target acknowledging again (or the records in flight were resolved)"),
+            }
+        }
     }
 
     pub fn set_topic_error(&self, flow: &FlowId, topic: &str, error: Option<String>) {
@@ -369,11 +430,15 @@ impl NodeStatus {
             if let Some((count, _)) = inner.skipped.get(&(f.clone(), tp.clone())) {
                 snapshot.records_skipped += count;
             }
-            match inner.with_offsets(f, tp, p).offset_lag() {
+            let p = inner.with_offsets(f, tp, p);
+            match p.offset_lag() {
                 Some(lag) => snapshot.remaining += lag,
                 None => snapshot.lag_unknown += 1,
             }
-            if let Some(error) = &p.last_error {
+            if let Some(stall) = &p.stalled {
+                snapshot.stalled += 1;
+                snapshot.errors.push(format!("{tp}: {stall}"));
+            } else if let Some(error) = &p.last_error {
                 if !matches!(p.state, PartitionState::Running) {
                     snapshot.errors.push(format!("{tp}: {error}"));
                 }
@@ -427,6 +492,7 @@ mod tests {
             last_record_timestamp_ms: ts,
             records_skipped: 0,
             last_skip: None,
+            stalled: None,
         }
     }
 
