@@ -64,7 +64,7 @@ pub fn properties(
 /// comparison): [`properties`] with `tasks.max = tasks`, the internal REST server multi-node
 /// dedicated mode needs (`dedicated.mode.enable.internal.rest = true`, listening on
 /// `127.0.0.1:rest_port`: the only line that differs between the nodes of one machine) and, when
-/// given, `scheduled.rebalance.max.delay.ms` (Connect's wait for a lost worker to come back before
+/// given, `B.scheduled.rebalance.max.delay.ms` (Connect's wait for a lost worker to come back before
 /// its tasks are reassigned; 300,000 by default).
 pub fn node_properties(
     source: &str,
@@ -95,7 +95,9 @@ pub fn node_properties(
          listeners = http://127.0.0.1:{rest_port}\n"
     );
     if let Some(ms) = rebalance_delay_ms {
-        text.push_str(&format!("scheduled.rebalance.max.delay.ms = {ms}\n"));
+        // A worker setting: MM2 hands a herder the target cluster's `B.`-prefixed keys (a
+        // top-level `scheduled.rebalance.max.delay.ms` does not reach the worker).
+        text.push_str(&format!("B.scheduled.rebalance.max.delay.ms = {ms}\n"));
     }
     text
 }
@@ -326,6 +328,35 @@ impl Mm2 {
     /// Its whole log.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The port of the REST URL of the `A->B` herder's group leader, from the last assignment
+    /// this node logged (INFO: `... groupId=A-mm2] Joined group ... leaderUrl='http://host:port/...'`).
+    pub fn leader_port(&self) -> Option<u16> {
+        let log = self.log();
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("groupId=A-mm2") && l.contains("leaderUrl='"))?;
+        let url = line.split("leaderUrl='").nth(1)?;
+        let authority = url.split("://").nth(1)?.split(['/', '\'']).next()?;
+        authority.rsplit(':').next()?.parse().ok()
+    }
+
+    /// `scheduled.rebalance.max.delay.ms` of the `A->B` herder's worker, from the
+    /// `DistributedConfig values` it logged (INFO).
+    pub fn rebalance_delay(&self) -> Option<String> {
+        let log = self.log();
+        log.split("DistributedConfig values:")
+            .skip(1)
+            .map(|block| block.split("\n[").next().unwrap_or_default())
+            .find(|block| block.contains("group.id = A-mm2"))?
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with("scheduled.rebalance.max.delay.ms = ")
+            })
+            .map(|l| l.trim().to_owned())
     }
 
     /// The path of its log.

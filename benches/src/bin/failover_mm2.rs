@@ -69,8 +69,15 @@ struct Args {
     #[arg(long, default_value_t = 600)]
     default_deadline_secs: u64,
     /// How long a copy may take to be steady (MM2: three JVMs starting on a shared machine).
-    #[arg(long, default_value_t = 240)]
+    #[arg(long, default_value_t = 300)]
     steady_deadline_secs: u64,
+    /// Which copiers to run: `strait`, `mm2-lowered`, `mm2-defaults`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "strait,mm2-lowered,mm2-defaults"
+    )]
+    only: Vec<String>,
     /// Keep the work dir (configs, logs of every node) even when all went well.
     #[arg(long)]
     keep: bool,
@@ -89,6 +96,14 @@ impl Contender {
             Contender::Strait => "strait, 3 nodes",
             Contender::Mm2Lowered => "mirrormaker 2, 3 nodes, delay lowered",
             Contender::Mm2Defaults => "mirrormaker 2, 3 nodes, defaults",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Contender::Strait => "strait",
+            Contender::Mm2Lowered => "mm2-lowered",
+            Contender::Mm2Defaults => "mm2-defaults",
         }
     }
 
@@ -187,6 +202,9 @@ fn run(args: &Args, work: &Path, kills: &mut Vec<Kill>) -> Result<(), String> {
             contenders.push(Contender::Mm2Defaults);
         }
         for contender in contenders {
+            if !args.only.iter().any(|o| o == contender.key()) {
+                continue;
+            }
             let dir = work.join(format!("round-{round}-{contender:?}"));
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             eprintln!("round {round}: {}", contender.name());
@@ -337,15 +355,23 @@ fn kill_once(
         }
     };
     let spread = describe_spread(&copiers, target.bootstrap(), &topic, args.partitions);
+    eprintln!(
+        "  steady {:.0} s after the start; kill -9 of {victim}: {spread}",
+        (Instant::now() + Duration::from_secs(args.steady_deadline_secs))
+            .saturating_duration_since(steady_deadline)
+            .as_secs_f64()
+    );
     // The kill: thresholds read before it, the arrivals armed after it (a record the victim wrote
     // just before dying does not count as flowing again).
     let thresholds = load.produced();
     let killed_at = Instant::now();
     match &mut copiers {
         Copiers::Strait(cluster) => cluster.kill9(victim_index as u64)?,
-        Copiers::Mm2(nodes, _) => {
-            if let Some(node) = nodes[victim_index - 1].1.as_mut() {
+        Copiers::Mm2(nodes, dir) => {
+            if let Some(mut node) = nodes[victim_index - 1].1.take() {
                 node.kill9();
+                let path = dir.join(format!("mm2-node-{victim_index}.log"));
+                let _ = std::fs::write(path, node.log());
             }
         }
     }
@@ -423,13 +449,11 @@ fn kill_once(
         notes.push("NOT every record arrived within 120 s of the load's end".to_owned());
     }
     if let Copiers::Mm2(nodes, _) = &copiers {
-        if let Some(node) = nodes.iter().find_map(|(_, n)| n.as_ref()) {
-            if let Some(line) = node.log().lines().find(|l| {
-                l.trim_start()
-                    .starts_with("scheduled.rebalance.max.delay.ms = ")
-            }) {
-                notes.push(format!("workers' {}", line.trim()));
-            }
+        if let Some(line) = nodes
+            .iter()
+            .find_map(|(_, n)| n.as_ref().and_then(Mm2::rebalance_delay))
+        {
+            notes.push(format!("the A->B workers' {line}"));
         }
     }
     drop(watcher);
@@ -449,8 +473,8 @@ fn kill_once(
 }
 
 /// (description, partitions, node index 1..=3) of the node to kill, once the copy is spread over
-/// the three nodes: Strait's node `(round - 1) % 3 + 1`; for MM2 the worker copying the most
-/// partitions (the first of equals after rotating by round).
+/// the three nodes: a follower in odd rounds (Strait: rotating; MM2: the one copying the most
+/// partitions), the leader in even ones.
 fn pick_victim(
     copiers: &Copiers,
     target: &str,
@@ -461,7 +485,16 @@ fn pick_victim(
     match copiers {
         Copiers::Strait(cluster) => {
             let settled = settled(&cluster.statuses(&cluster.ids()), topic, partitions)?;
-            let id = (round as u64 - 1) % 3 + 1;
+            let followers: Vec<u64> = cluster
+                .ids()
+                .into_iter()
+                .filter(|id| *id != settled.leader)
+                .collect();
+            let id = if kill_leader(round) {
+                settled.leader
+            } else {
+                followers[(round / 2) % followers.len()]
+            };
             let owned: Vec<i32> = settled
                 .owners
                 .iter()
@@ -487,14 +520,38 @@ fn pick_victim(
             if per_node.iter().any(Vec::is_empty) {
                 return Err(format!("not every worker copies: {per_node:?}"));
             }
-            let most = per_node.iter().map(Vec::len).max().unwrap_or(0);
-            let index = (0..3)
-                .map(|i| (i + round - 1) % 3)
-                .find(|&i| per_node[i].len() == most)
-                .unwrap_or(0);
+            // The Connect group's leader, as the live nodes last logged it.
+            let leaders: Vec<u16> = nodes
+                .iter()
+                .filter_map(|(_, n)| n.as_ref().and_then(Mm2::leader_port))
+                .collect();
+            let Some(&leader) = leaders.first() else {
+                return Err("no group leader logged yet".to_owned());
+            };
+            if leaders.iter().any(|l| *l != leader) {
+                return Err(format!("nodes disagree on the leader: {leaders:?}"));
+            }
+            let leader_index = nodes
+                .iter()
+                .position(|(port, _)| *port == leader)
+                .ok_or_else(|| format!("leader :{leader} is none of the nodes"))?;
+            let index = if kill_leader(round) {
+                leader_index
+            } else {
+                // The follower copying the most partitions.
+                (0..3)
+                    .filter(|i| *i != leader_index)
+                    .max_by_key(|i| per_node[*i].len())
+                    .unwrap_or(0)
+            };
+            let role = if index == leader_index {
+                "leader"
+            } else {
+                "follower"
+            };
             Ok((
                 format!(
-                    "node {} (REST :{}, tasks {})",
+                    "node {} ({role}; REST :{}, tasks {})",
                     index + 1,
                     nodes[index].0,
                     tasks_on(&tasks, nodes[index].0)
@@ -504,6 +561,12 @@ fn pick_victim(
             ))
         }
     }
+}
+
+/// Odd rounds kill a follower, even rounds the leader (Strait's Raft leader, the Connect group
+/// leader of MM2's `A->B` herder).
+fn kill_leader(round: usize) -> bool {
+    round.is_multiple_of(2)
 }
 
 fn tasks_on(tasks: &SourceTasks, port: u16) -> String {
@@ -620,62 +683,73 @@ fn print_report(args: &Args, kills: &[Kill], load_at_start: &str) {
     );
     println!();
     println!(
-        "| copier | kills | victim's partitions flowing again, s: median (min–max) | other partitions, max s | records produced | lost | duplicated |"
+        "| copier | node killed | kills | victim's partitions flowing again, s: median (min–max) | other partitions, max s | records produced | lost | duplicated |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut medians = BTreeMap::new();
     for contender in [
         Contender::Strait,
         Contender::Mm2Lowered,
         Contender::Mm2Defaults,
     ] {
-        let of: Vec<&Kill> = kills.iter().filter(|k| k.contender == contender).collect();
-        if of.is_empty() {
-            continue;
-        }
-        let figures: Vec<f64> = of.iter().filter_map(|k| k.figure()).collect();
-        let failed = of.len() - figures.len();
-        let shown = match spread(&figures) {
-            Some((median, min, max)) => {
-                medians.insert(contender, median);
-                format!("{median:.2} ({min:.2}–{max:.2})")
+        for role in ["follower", "leader"] {
+            let of: Vec<&Kill> = kills
+                .iter()
+                .filter(|k| k.contender == contender && k.victim.contains(role))
+                .collect();
+            if of.is_empty() {
+                continue;
             }
-            None => "none flowed again".to_owned(),
-        };
-        let others = of.iter().filter_map(|k| k.others).fold(0.0_f64, f64::max);
-        println!(
-            "| {} | {}{} | {shown} | {others:.2} | {} | {} | {} |",
-            contender.name(),
-            of.len(),
-            if failed > 0 {
-                format!(" ({failed} FAILED)")
-            } else {
-                String::new()
-            },
-            of.iter().map(|k| k.produced).sum::<u64>(),
-            of.iter().map(|k| k.lost).sum::<u64>(),
-            of.iter().map(|k| k.duplicated).sum::<u64>(),
-        );
+            let figures: Vec<f64> = of.iter().filter_map(|k| k.figure()).collect();
+            let failed = of.len() - figures.len();
+            let shown = match spread(&figures) {
+                Some((median, min, max)) => {
+                    medians.insert((contender, role), median);
+                    format!("{median:.2} ({min:.2}–{max:.2})")
+                }
+                None => "none flowed again".to_owned(),
+            };
+            let others = of.iter().filter_map(|k| k.others).fold(0.0_f64, f64::max);
+            println!(
+                "| {} | {role} | {}{} | {shown} | {others:.2} | {} | {} | {} |",
+                contender.name(),
+                of.len(),
+                if failed > 0 {
+                    format!(" ({failed} FAILED)")
+                } else {
+                    String::new()
+                },
+                of.iter().map(|k| k.produced).sum::<u64>(),
+                of.iter().map(|k| k.lost).sum::<u64>(),
+                of.iter().map(|k| k.duplicated).sum::<u64>(),
+            );
+        }
     }
-    if let Some(strait) = medians.get(&Contender::Strait) {
-        println!();
+    println!();
+    for role in ["follower", "leader"] {
+        let Some(strait) = medians.get(&(Contender::Strait, role)) else {
+            continue;
+        };
         for (contender, label) in [
             (Contender::Mm2Defaults, "MM2 defaults / strait"),
             (Contender::Mm2Lowered, "MM2 delay lowered / strait"),
         ] {
-            if let Some(mm2) = medians.get(&contender) {
-                println!("{label} (medians): {:.1}x", mm2 / strait);
+            if let Some(mm2) = medians.get(&(contender, role)) {
+                println!("{label}, {role} killed (medians): {:.1}x", mm2 / strait);
             }
         }
-        if let Some(mm2) = medians.get(&Contender::Mm2Defaults) {
-            println!(
-                "goal strait >= 30x faster than MM2 with defaults: {}",
-                if mm2 / strait >= 30.0 {
-                    "met"
-                } else {
-                    "MISSED"
-                }
-            );
-        }
+    }
+    if let (Some(strait), Some(mm2)) = (
+        medians.get(&(Contender::Strait, "follower")),
+        medians.get(&(Contender::Mm2Defaults, "follower")),
+    ) {
+        println!(
+            "goal strait >= 30x faster than MM2 with defaults (follower kills): {}",
+            if mm2 / strait >= 30.0 {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
     }
 }
