@@ -86,6 +86,14 @@ struct Args {
     /// Rounds of the MirrorMaker 2 comparison (each: Strait, MM2, raw copy for every case).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// What the MirrorMaker 2 comparison measures: `backlog` (throughput, CPU, RSS of a backlog
+    /// copy, with the raw copy), `latency` (end-to-end at `--latency-rate`, default 5,000
+    /// records/s, for every case), `pause` (RSS while the target is frozen `--pause-secs`).
+    #[arg(long, value_delimiter = ',', default_value = "backlog,latency,pause")]
+    mm2_modes: Vec<String>,
+    /// Rounds of the paused-target comparison (default: `--rounds`).
+    #[arg(long)]
+    pause_rounds: Option<usize>,
 }
 
 /// The source consumers' `fetch.wait.max.ms`, Strait's and the raw copy's: Tansu does not wake a
@@ -504,6 +512,14 @@ fn measure(
     })
 }
 
+/// The load of a latency run: `rate` records/s, `secs` measured after `warmup`.
+#[derive(Clone, Copy)]
+struct Pace {
+    rate: u64,
+    secs: u64,
+    warmup: Duration,
+}
+
 /// Latency percentiles, milliseconds.
 #[derive(Clone, Copy, Default)]
 struct Latency {
@@ -514,19 +530,20 @@ struct Latency {
     samples: usize,
 }
 
-/// Produces `rate` records/s to `topic` (timestamps = send time) for `warmup + secs`; a consumer
-/// of `remote` on the target notes, for each record sent after the warm-up, its read time minus
-/// its timestamp.
+/// Produces `rate` records/s to `topic` (timestamps = send time); a consumer of `remote` on the
+/// target notes, for each record sent after the warm-up, its read time minus its timestamp. The
+/// warm-up is `warmup` from the first record arriving on the target (a copier that starts its copy late,
+/// as MirrorMaker 2's tasks do after its remote topic exists, is measured once it copies); then
+/// `secs` are measured.
 fn latency(
     source: &str,
     target: &str,
     topic: &str,
     remote: &str,
     case: Case,
-    rate: u64,
-    secs: u64,
+    pace: Pace,
 ) -> Result<Latency, String> {
-    let warmup = Duration::from_secs(3);
+    let Pace { rate, secs, warmup } = pace;
     let deadline = Instant::now() + Duration::from_secs(60);
     while admin::partition_count(target, remote) != Some(case.partitions as usize) {
         if Instant::now() > deadline {
@@ -550,11 +567,13 @@ fn latency(
     let measure_from = Arc::new(AtomicU64::new(u64::MAX));
     let measured_sent = Arc::new(AtomicU64::new(0));
     let load_done = Arc::new(AtomicBool::new(false));
+    let arrived = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (measure_from, measured_sent, load_done) = (
+        let (measure_from, measured_sent, load_done, arrived) = (
             measure_from.clone(),
             measured_sent.clone(),
             load_done.clone(),
+            arrived.clone(),
         );
         std::thread::spawn(move || {
             let mut latencies: Vec<f64> = Vec::new();
@@ -570,6 +589,7 @@ fn latency(
                 if let Some(Ok(message)) = consumer.poll(Duration::from_millis(50)) {
                     let read = now_ms();
                     idle_since = Instant::now();
+                    arrived.store(true, Ordering::SeqCst);
                     if let Some(ts) = message.timestamp().to_millis() {
                         if ts as u64 >= measure_from.load(Ordering::SeqCst) {
                             latencies.push((read - ts) as f64);
@@ -584,8 +604,18 @@ fn latency(
     let started = Instant::now();
     let mut sent: u64 = 0;
     let mut measured: u64 = 0;
-    while started.elapsed() < warmup + Duration::from_secs(secs) {
-        if started.elapsed() >= warmup && measure_from.load(Ordering::SeqCst) == u64::MAX {
+    // When the first record arrived, and when measuring started.
+    let (mut first_arrival, mut measuring) = (None, None);
+    while measuring.is_none_or(|m: Instant| m.elapsed() < Duration::from_secs(secs)) {
+        if first_arrival.is_none() && arrived.load(Ordering::SeqCst) {
+            first_arrival = Some(Instant::now());
+        }
+        if first_arrival.is_none() && started.elapsed() > Duration::from_secs(120) {
+            load_done.store(true, Ordering::SeqCst);
+            return Err(format!("no record arrived on {remote} within 120 s"));
+        }
+        if measuring.is_none() && first_arrival.is_some_and(|f| f.elapsed() >= warmup) {
+            measuring = Some(Instant::now());
             measure_from.store(now_ms() as u64, Ordering::SeqCst);
         }
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
@@ -694,8 +724,11 @@ fn run_case(args: &Args, source: &Broker, case: Case) -> Result<CaseResult, Stri
                 &lat_topic,
                 &remote,
                 case,
-                rate,
-                args.latency_secs,
+                Pace {
+                    rate,
+                    secs: args.latency_secs,
+                    warmup: Duration::from_secs(3),
+                },
             )
             .map_err(|e| format!("{e}\n{}", copier.log_tail()))?;
             eprintln!(
@@ -815,32 +848,67 @@ fn print_results(results: &[CaseResult]) {
     }
 }
 
-/// The paused-target mode: one node under a steady load of 1 KB records; the target frozen for
-/// `pause_secs`; the node's RSS before, during and after, and whether it catches up.
-fn paused_target(args: &Args, source: &Broker) -> Result<(), String> {
+/// What the paused-target mode measured of one copier.
+struct Pause {
+    /// RSS MiB: the maximum while warming up, just before the pause, the maximum of each quarter
+    /// of the pause, just after 30 s of catch-up and the maximum over them; the process's peak
+    /// (VmHWM).
+    warm_max: f64,
+    before: f64,
+    during: Vec<f64>,
+    after: f64,
+    after_max: f64,
+    peak: f64,
+    paused_for: f64,
+    /// Largest in-flight bytes seen (Strait only).
+    max_in_flight: u64,
+    produced: u64,
+    replicated: u64,
+}
+
+impl Pause {
+    fn during_max(&self) -> f64 {
+        self.during.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// The paused-target mode: one node (or, with `mm2`, MirrorMaker 2 on the comparison's
+/// mm2.properties) under a steady load of 1 KB records; the target frozen for `pause_secs`; the
+/// copier's RSS before, during and after, and whether it catches up (counted on the target).
+fn paused_target(args: &Args, source: &Broker, mm2: bool) -> Result<Pause, String> {
     let case = Case {
         size: 1024,
         partitions: 24,
         records: 0,
     };
-    println!();
-    println!(
-        "paused-target mode: {case}, {} records/s, target frozen for {} s",
-        args.pause_rate, args.pause_secs
-    );
     let target = Broker::start("target");
     let topic = names::unique("pause");
     admin::create_topic(source.bootstrap(), &topic, case.partitions as usize);
-    let copier = Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic);
+    let data = temp_dir("strait-bench-data-");
+    let copier = if mm2 {
+        Copier::Mm2(Mm2::start(&mm2::properties(
+            source.bootstrap(),
+            target.bootstrap(),
+            &topic,
+            procfs::cores(),
+            data.path(),
+            free_port(),
+        ))?)
+    } else {
+        Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic)
+    };
     let pid = copier.pids()[0];
     let remote = format!("A.{topic}");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while admin::partition_count(target.bootstrap(), &remote) != Some(case.partitions as usize) {
         if Instant::now() > deadline {
             return Err(format!("{remote} not created\n{}", copier.log_tail()));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    let consumer: BaseConsumer = admin::client_config(target.bootstrap())
+        .create()
+        .map_err(|e| format!("a consumer of the target: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let load = {
@@ -880,6 +948,15 @@ fn paused_target(args: &Args, source: &Broker) -> Result<(), String> {
         }
         (max_rss, max_in_flight)
     };
+    // Copying (MirrorMaker 2's tasks start a while after its remote topic exists), then 15 s.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while landed(&consumer, &remote, case.partitions).unwrap_or(0) == 0 {
+        if Instant::now() > deadline {
+            stop.store(true, Ordering::SeqCst);
+            return Err(format!("nothing copied to {remote}\n{}", copier.log_tail()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (warm_max, _) = watch(15);
     let before = rss();
     target.pause();
@@ -888,47 +965,64 @@ fn paused_target(args: &Args, source: &Broker) -> Result<(), String> {
     let mut max_in_flight = 0;
     for _ in 0..4 {
         let (max_rss, in_flight) = watch(args.pause_secs / 4);
-        during.push(max_rss);
+        during.push(mib(max_rss));
         max_in_flight = max_in_flight.max(in_flight);
     }
     target.resume();
-    let paused_for = paused_at.elapsed();
+    let paused_for = paused_at.elapsed().as_secs_f64();
     let (after_max, _) = watch(30);
     let after = rss();
+    let peak = procfs::peak_rss_kib(pid).unwrap_or(0);
     stop.store(true, Ordering::SeqCst);
     load.join().map_err(|_| "load thread panicked")?;
     let produced = sent.load(Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(180);
-    let mut replicated = copier.acked()?.0;
+    let mut replicated = landed(&consumer, &remote, case.partitions).unwrap_or(0);
     while replicated < produced && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
-        replicated = copier.acked()?.0;
+        replicated = landed(&consumer, &remote, case.partitions).unwrap_or(0);
     }
-    let during: Vec<String> = during.iter().map(|k| format!("{:.0}", mib(*k))).collect();
+    Ok(Pause {
+        warm_max: mib(warm_max),
+        before: mib(before),
+        during,
+        after: mib(after),
+        after_max: mib(after_max),
+        peak: mib(procfs::peak_rss_kib(pid).unwrap_or(peak)),
+        paused_for,
+        max_in_flight,
+        produced,
+        replicated,
+    })
+}
+
+fn print_pause(pause: &Pause) {
+    let during: Vec<String> = pause.during.iter().map(|m| format!("{m:.0}")).collect();
     println!(
         "  RSS MiB: before {:.0} (max while warming up {:.0}); during the {:.0} s pause, max per quarter: {}; after {:.0} (max over the 30 s after resume {:.0})",
-        mib(before),
-        mib(warm_max),
-        paused_for.as_secs_f64(),
+        pause.before,
+        pause.warm_max,
+        pause.paused_for,
         during.join(" / "),
-        mib(after),
-        mib(after_max)
+        pause.after,
+        pause.after_max
     );
     println!(
         "  in flight max during the pause: {:.1} MiB (bound: {:.0} MiB); peak RSS (VmHWM) {:.0} MiB",
-        max_in_flight as f64 / 1048576.0,
+        pause.max_in_flight as f64 / 1048576.0,
         DEFAULT_MAX_IN_FLIGHT_BYTES as f64 / 1048576.0,
-        mib(procfs::peak_rss_kib(pid).unwrap_or(0))
+        pause.peak
     );
     println!(
-        "  records produced {produced}, replicated {replicated}{}",
-        if replicated >= produced {
+        "  records produced {}, replicated {}{}",
+        pause.produced,
+        pause.replicated,
+        if pause.replicated >= pause.produced {
             " (caught up)"
         } else {
             " (NOT caught up within 180 s)"
         }
     );
-    Ok(())
 }
 
 // ---- The MirrorMaker 2 comparison (`--mm2`) ----
@@ -1135,6 +1229,199 @@ impl Versus {
 }
 
 fn versus_mm2(args: &Args, source: &Broker) -> Result<(), String> {
+    let modes: Vec<&str> = args.mm2_modes.iter().map(String::as_str).collect();
+    if let Some(bad) = modes
+        .iter()
+        .find(|m| !["backlog", "latency", "pause"].contains(m))
+    {
+        return Err(format!("--mm2-modes: unknown mode {bad}"));
+    }
+    if modes.contains(&"backlog") {
+        versus_mm2_backlog(args, source)?;
+    }
+    if modes.contains(&"latency") && args.latency_secs > 0 {
+        versus_mm2_latency(args, source)?;
+    }
+    if modes.contains(&"pause") && args.pause_secs > 0 {
+        versus_mm2_pause(args, source)?;
+    }
+    Ok(())
+}
+
+/// End-to-end latency of Strait (1 node) and MirrorMaker 2 on the same mm2.properties at a fixed
+/// rate, `--rounds` interleaved rounds per case, each copy to a fresh target broker and topic.
+fn versus_mm2_latency(args: &Args, source: &Broker) -> Result<(), String> {
+    let load_at_start = procfs::load_average();
+    let rate = args.latency_rate.unwrap_or(5_000);
+    let contenders = [Contender::Strait, Contender::Mm2];
+    let cases = all_cases(args);
+    // (case, contender) → one latency per round.
+    let mut results: Vec<(Case, Contender, Vec<Latency>)> = Vec::new();
+    for case in &cases {
+        for contender in contenders {
+            results.push((*case, contender, Vec::new()));
+        }
+    }
+    for round in 1..=args.rounds {
+        for (case, contender, runs) in &mut results {
+            let target = Broker::start("target");
+            let topic = names::unique(&format!("lat-{}b-{}p", case.size, case.partitions));
+            admin::create_topic(source.bootstrap(), &topic, case.partitions as usize);
+            let data = temp_dir("strait-bench-data-");
+            let properties = mm2::properties(
+                source.bootstrap(),
+                target.bootstrap(),
+                &topic,
+                procfs::cores(),
+                data.path(),
+                free_port(),
+            );
+            let copier = match contender {
+                Contender::Mm2 => Copier::Mm2(Mm2::start(&properties)?),
+                _ => Copier::strait_properties(&properties, data),
+            };
+            // MM2 copies what was produced before its tasks ran in a burst: a longer warm-up.
+            let warmup = Duration::from_secs(10);
+            let measured = latency(
+                source.bootstrap(),
+                target.bootstrap(),
+                &topic,
+                &format!("A.{topic}"),
+                *case,
+                Pace {
+                    rate,
+                    secs: args.latency_secs,
+                    warmup,
+                },
+            )
+            .map_err(|e| format!("{e}\n{}", copier.log_tail()))?;
+            eprintln!(
+                "  round {round}, latency {case} at {rate} records/s, {}: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} records); load {}",
+                contender.name(),
+                measured.p50,
+                measured.p99,
+                measured.max,
+                measured.samples,
+                procfs::load_average()
+            );
+            runs.push(measured);
+            drop(copier);
+        }
+    }
+    println!();
+    println!(
+        "End-to-end latency at {rate} records/s (producer timestamp to a target consumer's read, \
+         {} s measured after 10 s of warm-up from the first record arriving): {} round(s), median \
+         (min–max); load average {load_at_start} at the start, {} at the end",
+        args.latency_secs,
+        args.rounds,
+        procfs::load_average()
+    );
+    println!();
+    println!("| case | copier | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---:|---:|---:|");
+    for (case, contender, runs) in &results {
+        let col = |f: fn(&Latency) -> f64| show(&runs.iter().map(f).collect::<Vec<_>>(), 0);
+        println!(
+            "| {case} | {} | {} | {} | {} |",
+            contender.name(),
+            col(|l| l.p50),
+            col(|l| l.p99),
+            col(|l| l.max)
+        );
+    }
+    println!();
+    println!("| case | strait/MM2 p50 | strait/MM2 p99 |");
+    println!("|---|---:|---:|");
+    for case in &cases {
+        let median = |c: Contender, f: fn(&Latency) -> f64| {
+            let runs = results
+                .iter()
+                .find(|(k, x, _)| k.size == case.size && k.partitions == case.partitions && *x == c)
+                .map(|(_, _, r)| r.iter().map(f).collect::<Vec<_>>())
+                .unwrap_or_default();
+            spread(&runs).0
+        };
+        println!(
+            "| {case} | {:.2} | {:.2} |",
+            median(Contender::Strait, |l| l.p50) / median(Contender::Mm2, |l| l.p50),
+            median(Contender::Strait, |l| l.p99) / median(Contender::Mm2, |l| l.p99)
+        );
+    }
+    Ok(())
+}
+
+/// RSS of Strait (1 node) and MirrorMaker 2 while the target is frozen, interleaved rounds.
+fn versus_mm2_pause(args: &Args, source: &Broker) -> Result<(), String> {
+    let load_at_start = procfs::load_average();
+    let rounds = args.pause_rounds.unwrap_or(args.rounds);
+    let mut results: Vec<(Contender, Vec<Pause>)> = vec![
+        (Contender::Strait, Vec::new()),
+        (Contender::Mm2, Vec::new()),
+    ];
+    for round in 1..=rounds {
+        for (contender, runs) in &mut results {
+            let pause = paused_target(args, source, *contender == Contender::Mm2)?;
+            eprintln!(
+                "  round {round}, paused target, {}: RSS MiB before {:.0}, max during the pause {:.0}, after {:.0}, peak {:.0}; {} of {} replicated; load {}",
+                contender.name(),
+                pause.before,
+                pause.during_max(),
+                pause.after,
+                pause.peak,
+                pause.replicated,
+                pause.produced,
+                procfs::load_average()
+            );
+            runs.push(pause);
+        }
+    }
+    println!();
+    println!(
+        "Paused target: 1KB x 24p at {} records/s, the target broker SIGSTOPped for {} s after 15 s \
+         of copying; {rounds} round(s), median (min–max); load average {load_at_start} at the \
+         start, {} at the end",
+        args.pause_rate,
+        args.pause_secs,
+        procfs::load_average()
+    );
+    println!();
+    println!(
+        "| copier | RSS MiB before | max during the pause | max in the 30 s after | peak (VmHWM) | caught up |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
+    for (contender, runs) in &results {
+        let col = |f: fn(&Pause) -> f64| show(&runs.iter().map(f).collect::<Vec<_>>(), 0);
+        let caught_up = runs.iter().filter(|p| p.replicated >= p.produced).count();
+        println!(
+            "| {} | {} | {} | {} | {} | {caught_up} of {} |",
+            contender.name(),
+            col(|p| p.before),
+            col(Pause::during_max),
+            col(|p| p.after_max),
+            col(|p| p.peak),
+            runs.len()
+        );
+    }
+    let median = |c: Contender, f: fn(&Pause) -> f64| {
+        let values: Vec<f64> = results
+            .iter()
+            .find(|(x, _)| *x == c)
+            .map(|(_, r)| r.iter().map(f).collect())
+            .unwrap_or_default();
+        spread(&values).0
+    };
+    println!();
+    println!(
+        "strait/MM2 RSS during the pause: {:.2}; peak: {:.2}",
+        median(Contender::Strait, Pause::during_max) / median(Contender::Mm2, Pause::during_max),
+        median(Contender::Strait, |p| p.peak) / median(Contender::Mm2, |p| p.peak)
+    );
+    Ok(())
+}
+
+/// Throughput, CPU and RSS of a backlog copy: Strait, MM2 and the raw copy, interleaved rounds.
+fn versus_mm2_backlog(args: &Args, source: &Broker) -> Result<(), String> {
     let load_at_start = procfs::load_average();
     let mut cases = Vec::new();
     for case in all_cases(args) {
@@ -1274,7 +1561,12 @@ fn main() -> std::process::ExitCode {
             print_results(&results);
         }
         if args.pause_secs > 0 {
-            paused_target(&args, &source)?;
+            println!();
+            println!(
+                "paused-target mode: 1KB x 24p, {} records/s, target frozen for {} s",
+                args.pause_rate, args.pause_secs
+            );
+            print_pause(&paused_target(&args, &source, false)?);
         }
         Ok(())
     };
