@@ -28,3 +28,24 @@ run_bench() {
   cargo build --quiet "${cargo_profile[@]}" -p strait-bench --bin "$bench"
   exec "$CARGO_TARGET_DIR/$profile/$bench" "$@"
 }
+
+# `run_sim PACKAGE BINARY [--debug] [-- ARGS...]`: for simulations that start no process and no
+# broker: builds only PACKAGE (release unless --debug) and runs BINARY with ARGS (exec).
+run_sim() {
+  local package="$1" bench="$2"
+  shift 2
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strait/target}"
+  local profile=release
+  local cargo_profile=(--release)
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --debug) profile=debug; cargo_profile=(); shift ;;
+      --release) shift ;;
+      --) shift; break ;;
+      *) break ;;
+    esac
+  done
+  echo "building $bench ($profile)..." >&2
+  cargo build --quiet "${cargo_profile[@]}" -p "$package" --bin "$bench"
+  exec "$CARGO_TARGET_DIR/$profile/$bench" "$@"
+}

@@ -7,7 +7,6 @@
 //! spread never causes a move of its own.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
 
 use super::{ClusterState, PartitionKey, PartitionMove};
 use crate::{FlowId, NodeId};
@@ -24,107 +23,134 @@ use crate::{FlowId, NodeId};
 ///    the most room left, then the lowest id).
 pub fn plan_assignment(state: &ClusterState) -> Vec<PartitionMove> {
     let live: Vec<NodeId> = state.assignable_nodes().collect();
-    if live.is_empty() {
+    if live.is_empty() || complete_and_balanced(state, &live) {
         return Vec::new();
     }
     let total = state.partitions.len();
     let nodes = live.len();
 
-    // What each live node keeps for now, by flow, in key order; the rest is in the pool.
-    let mut held: BTreeMap<NodeId, BTreeMap<&FlowId, Vec<&PartitionKey>>> =
-        live.iter().map(|node| (*node, BTreeMap::new())).collect();
-    let mut flow_totals: BTreeMap<&FlowId, usize> = BTreeMap::new();
-    let mut pool: Vec<&PartitionKey> = Vec::new();
+    // Nodes and flows by index (nodes ascending, as `live`; flows in key order, which sorts by flow
+    // first), so that choosing among a hundred nodes for each of a hundred thousand partitions
+    // scans vectors, not maps keyed by flow names.
+    let mut flows: Vec<&FlowId> = Vec::new();
+    let mut flow_totals: Vec<usize> = Vec::new();
+    // held[node][flow]: what each live node keeps for now, in key order; the rest is in the pool.
+    let mut held: Vec<Vec<Vec<Candidate>>> = vec![Vec::new(); nodes];
+    let mut pool: Vec<Candidate> = Vec::new();
     for (key, info) in &state.partitions {
-        *flow_totals.entry(&key.flow).or_default() += 1;
-        match info.owner.and_then(|owner| held.get_mut(&owner.node)) {
-            Some(flows) => flows.entry(&key.flow).or_default().push(key),
-            None => pool.push(key),
+        if flows.last() != Some(&&key.flow) {
+            flows.push(&key.flow);
+            flow_totals.push(0);
+            held.iter_mut().for_each(|h| h.push(Vec::new()));
+        }
+        let flow = flows.len() - 1;
+        flow_totals[flow] += 1;
+        let candidate = Candidate {
+            key,
+            flow,
+            epoch: info.epoch,
+        };
+        match info.owner.and_then(|o| live.binary_search(&o.node).ok()) {
+            Some(n) => held[n][flow].push(candidate),
+            None => pool.push(candidate),
         }
     }
-    let count = |flows: &BTreeMap<&FlowId, Vec<&PartitionKey>>| -> usize {
-        flows.values().map(Vec::len).sum()
-    };
+    let count = |flows: &[Vec<Candidate>]| -> usize { flows.iter().map(Vec::len).sum() };
 
     // 1. Quotas.
     let base = total / nodes;
     let extra = total % nodes;
-    let mut by_load = live.clone();
-    by_load.sort_by_key(|node| (Reverse(count(&held[node]).min(base + 1)), *node));
-    let quota: BTreeMap<NodeId, usize> = by_load
-        .iter()
-        .enumerate()
-        .map(|(rank, node)| (*node, base + usize::from(rank < extra)))
-        .collect();
+    let mut by_load: Vec<usize> = (0..nodes).collect();
+    by_load.sort_by_key(|n| (Reverse(count(&held[*n]).min(base + 1)), *n));
+    let mut quota = vec![base; nodes];
+    for n in by_load.into_iter().take(extra) {
+        quota[n] += 1;
+    }
 
     // 2. Shed the excess.
-    for (node, flows) in &mut held {
-        let excess = count(flows).saturating_sub(quota[node]);
+    for (n, node_flows) in held.iter_mut().enumerate() {
+        let excess = count(node_flows).saturating_sub(quota[n]);
         for _ in 0..excess {
             // The flow this node holds most above its fair share (flow total / nodes), compared
             // as `held * nodes - flow total` to stay in integers; ties: the first flow.
-            let Some(flow) = flows
-                .iter()
-                .filter(|(_, keys)| !keys.is_empty())
-                .max_by_key(|(flow, keys)| {
+            let Some(flow) = (0..node_flows.len())
+                .filter(|f| !node_flows[*f].is_empty())
+                .max_by_key(|f| {
                     (
-                        (keys.len() * nodes) as i64 - flow_totals[*flow] as i64,
-                        Reverse(**flow),
+                        (node_flows[*f].len() * nodes) as i64 - flow_totals[*f] as i64,
+                        Reverse(*f),
                     )
                 })
-                .map(|(flow, _)| *flow)
             else {
                 break;
             };
-            if let Some(key) = flows.get_mut(flow).and_then(Vec::pop) {
-                pool.push(key);
+            if let Some(candidate) = node_flows[flow].pop() {
+                pool.push(candidate);
             }
         }
     }
 
     // 3. Fill the nodes below quota.
-    pool.sort();
-    let mut room: BTreeMap<NodeId, usize> = held
-        .iter()
-        .map(|(node, flows)| (*node, quota[node].saturating_sub(count(flows))))
+    pool.sort_by(|a, b| a.key.cmp(b.key));
+    let mut room: Vec<usize> = (0..nodes)
+        .map(|n| quota[n].saturating_sub(count(&held[n])))
         .collect();
-    let mut flow_load: BTreeMap<(NodeId, &FlowId), usize> = held
-        .iter()
-        .flat_map(|(node, flows)| {
-            flows
-                .iter()
-                .map(move |(flow, keys)| ((*node, *flow), keys.len()))
-        })
+    // flow_load[flow][node]: the flow's partitions on the node.
+    let mut flow_load: Vec<Vec<usize>> = (0..flows.len())
+        .map(|f| held.iter().map(|h| h[f].len()).collect())
         .collect();
     let mut moves = Vec::with_capacity(pool.len());
-    for key in pool {
-        let target = room
-            .iter()
-            .filter(|(_, room)| **room > 0)
-            .min_by_key(|(node, room)| {
-                let load = flow_load.get(&(**node, &key.flow)).copied().unwrap_or(0);
-                (load, Reverse(**room), **node)
-            })
-            .map(|(node, _)| *node);
+    for candidate in pool {
+        let load = &mut flow_load[candidate.flow];
+        let target = (0..nodes)
+            .filter(|n| room[*n] > 0)
+            .min_by_key(|n| (load[*n], Reverse(room[*n]), *n));
         let Some(target) = target else {
             debug_assert!(false, "the quotas add up to the partition count");
             break;
         };
-        *room.entry(target).or_default() -= 1;
-        *flow_load.entry((target, &key.flow)).or_default() += 1;
+        room[target] -= 1;
+        load[target] += 1;
         moves.push(PartitionMove {
-            key: key.clone(),
-            node: target,
-            expected_epoch: state.partitions[key].epoch,
+            key: candidate.key.clone(),
+            node: live[target],
+            expected_epoch: candidate.epoch,
         });
     }
     moves.sort_by(|a, b| a.key.cmp(&b.key));
     moves
 }
 
+/// A partition the planner may keep or move: its key, its flow's index and its current epoch.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    key: &'a PartitionKey,
+    flow: usize,
+    epoch: u64,
+}
+
+/// Every partition has an owner among `live` (ascending) and their counts differ by at most one:
+/// the plan below would be empty (the quotas match the counts), found in one pass without building
+/// it. The leader asks for a plan every duty tick, and this is the usual answer.
+fn complete_and_balanced(state: &ClusterState, live: &[NodeId]) -> bool {
+    let mut counts = vec![0usize; live.len()];
+    for info in state.partitions.values() {
+        let Some(owner) = info.owner else {
+            return false;
+        };
+        match live.binary_search(&owner.node) {
+            Ok(n) => counts[n] += 1,
+            Err(_) => return false,
+        }
+    }
+    let min = counts.iter().min().copied().unwrap_or(0);
+    let max = counts.iter().max().copied().unwrap_or(0);
+    max - min <= 1
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
     use crate::state::testing::{register, topics, Log, Rng};
