@@ -67,40 +67,42 @@ const LEAVE_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(30);
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Runs a control command whose exit code tells outcomes apart (`verify`, `cutover`): prints
+/// its output and exits with its code, or prints why it could not run and exits with `failed`.
+fn exit_coded(
+    command: impl std::future::Future<Output = Result<(String, u8), String>>,
+    failed: u8,
+) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(command) {
+        Ok((out, code)) => {
+            print!("{out}");
+            ExitCode::from(code)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(failed)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Control(strait_node::cli::ControlCommand::Verify(args)) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a tokio runtime");
-            return match runtime.block_on(strait_node::cli::verify::run(&cli.connection, args)) {
-                Ok((out, code)) => {
-                    print!("{out}");
-                    ExitCode::from(code)
-                }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(strait_node::cli::verify::EXIT_INCOMPLETE)
-                }
-            };
+            return exit_coded(
+                strait_node::cli::verify::run(&cli.connection, args),
+                strait_node::cli::verify::EXIT_INCOMPLETE,
+            );
         }
         Command::Control(strait_node::cli::ControlCommand::Cutover(args)) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a tokio runtime");
-            return match runtime.block_on(strait_node::cli::cutover::run(&cli.connection, args)) {
-                Ok((out, code)) => {
-                    print!("{out}");
-                    ExitCode::from(code)
-                }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(strait_node::cli::cutover::EXIT_NOT_DONE)
-                }
-            };
+            return exit_coded(
+                strait_node::cli::cutover::run(&cli.connection, args),
+                strait_node::cli::cutover::EXIT_NOT_DONE,
+            );
         }
         Command::Control(command) => {
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -496,6 +496,37 @@ impl StraitCluster {
         self.wait_settled_among(&self.running(), live, partitions, deadline)
     }
 
+    /// Waits until node `id` reports every partition it holds `no_quorum` (listed with its lag,
+    /// reading nothing); returns the time since `since`.
+    pub fn wait_no_quorum(
+        &self,
+        id: u64,
+        since: Instant,
+        deadline: Duration,
+        context: impl FnOnce() -> String,
+    ) -> Duration {
+        wait::until(
+            &format!("node {id} to report every partition no_quorum"),
+            deadline,
+            Duration::from_millis(50),
+            || {
+                let status = self.status(id)?;
+                let reading: Vec<&str> = status
+                    .partitions
+                    .iter()
+                    .map(|p| p.state.as_str())
+                    .filter(|state| *state != "no_quorum")
+                    .collect();
+                if reading.is_empty() {
+                    Ok(since.elapsed())
+                } else {
+                    Err(format!("partitions {reading:?}, role {}", status.raft_role))
+                }
+            },
+            context,
+        )
+    }
+
     /// [`StraitCluster::wait_settled`], asking only the nodes in `asked` (every one of `live`
     /// among them): for a running node that cannot know the outcome, e.g. one cut off from its
     /// peers by a network fault.

@@ -766,27 +766,13 @@ fn cut_off_node_stops_writing_until_contact_returns() {
         for peer in &peers {
             cluster.pause(*peer);
         }
-        let fenced_after = wait::until(
-            &format!("node {isolated} ({round}) to stop every partition"),
+        // Partitions it holds without a quorum stay listed (with their lag) as `no_quorum`,
+        // reading nothing.
+        let fenced_after = cluster.wait_no_quorum(
+            isolated,
+            frozen_at,
             LIVENESS_TIMEOUT + Duration::from_secs(10),
-            Duration::from_millis(50),
-            || {
-                // Partitions it holds without a quorum stay listed (with their lag) as
-                // `no_quorum`, reading nothing.
-                let status = cluster.status(isolated)?;
-                let reading: Vec<&str> = status
-                    .partitions
-                    .iter()
-                    .map(|p| p.state.as_str())
-                    .filter(|state| *state != "no_quorum")
-                    .collect();
-                if reading.is_empty() {
-                    Ok(frozen_at.elapsed())
-                } else {
-                    Err(format!("partitions {reading:?}, role {}", status.raft_role))
-                }
-            },
-            || cluster.describe(),
+            || format!("round {round}: {}", cluster.describe()),
         );
         println!(
             "isolated {round} (node {isolated}): stopped writing {:.2} s after its peers froze \

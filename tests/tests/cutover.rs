@@ -203,7 +203,7 @@ fn json(out: &CheckOutput) -> Value {
 /// Three groups at the start, in the middle and at the end of the partitions (one with no commit
 /// on p2): after `strait cutover` each resumes on the target exactly where it stopped; the
 /// report says so per partition, the flow is paused, verification passed; a dry run before it
-/// changed nothing.
+/// changed nothing, and a second cutover after it changes nothing either.
 #[test]
 fn consumers_resume_exactly_where_they_stopped_on_the_source() {
     let s = setup("cut");
@@ -244,11 +244,33 @@ fn consumers_resume_exactly_where_they_stopped_on_the_source() {
         "a dry run commits nothing"
     );
 
+    let table = s.cutover(&[
+        "--group", &start, "--group", &middle, "--group", &end, "--quiet", "2s",
+    ]);
+    assert_eq!(
+        table.code,
+        Some(0),
+        "cutover:\n{}{}",
+        table.stdout,
+        table.stderr
+    );
+    println!("{}{}", table.stderr, table.stdout);
+    assert!(
+        table.stdout.contains("the flow is paused"),
+        "{}",
+        table.stdout
+    );
+    // Run again (every step is idempotent): the same offsets, reported as JSON.
     let out = s.cutover(&[
         "--group", &start, "--group", &middle, "--group", &end, "--quiet", "2s", "-o", "json",
     ]);
-    assert_eq!(out.code, Some(0), "cutover:\n{}{}", out.stdout, out.stderr);
-    println!("{}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "second cutover:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
     let report = json(&out);
     assert_eq!(report["verified"], Value::Bool(true), "{report:#}");
     assert_eq!(report["paused"], Value::Bool(true), "{report:#}");

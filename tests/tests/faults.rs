@@ -190,6 +190,58 @@ impl Drop for Arrivals {
 }
 
 /// The source partitions `node` owns in `view`.
+/// A 3-node cluster in its namespaces copying a steady load, settled and flowing, and the
+/// follower a scenario cuts off.
+struct UnderLoad {
+    _heavy: std::sync::MutexGuard<'static, ()>,
+    s: Setup,
+    cluster: StraitCluster,
+    producer: ContinuousProducer,
+    /// The leader's view before the cut.
+    before: Settled,
+    arrivals: Arrivals,
+    /// Every partition.
+    all: Vec<i32>,
+    /// A follower.
+    victim: u64,
+    victim_partitions: Vec<i32>,
+}
+
+fn under_load(prefix: &str) -> UnderLoad {
+    let _heavy = serial::heavy();
+    let s = setup(prefix);
+    let cluster = StraitCluster::start_in(&s.net, 3, &s.base);
+    let producer = ContinuousProducer::start(
+        s.source.bootstrap(),
+        &s.topic,
+        PARTITIONS,
+        RATE,
+        0,
+        data::base_timestamp(),
+        0,
+    );
+    let before = cluster.wait_settled(&NODES, PARTITIONS as usize, SETTLE_DEADLINE);
+    let arrivals = Arrivals::start(s.target.bootstrap(), &s.remote);
+    let all: Vec<i32> = (0..PARTITIONS).collect();
+    arrivals.wait_growth(&cluster, &all, 100, "before the cut");
+    let victim = NODES
+        .into_iter()
+        .find(|id| *id != before.leader)
+        .expect("a follower");
+    let victim_partitions = owned_by(&before, victim);
+    UnderLoad {
+        _heavy,
+        s,
+        cluster,
+        producer,
+        before,
+        arrivals,
+        all,
+        victim,
+        victim_partitions,
+    }
+}
+
 fn owned_by(view: &Settled, node: u64) -> Vec<i32> {
     view.owned_by(node).into_iter().map(|p| p.2).collect()
 }
@@ -267,29 +319,18 @@ fn stop_and_verify(
     ignore = "needs Apache Kafka clusters of the test's own (its log files)"
 )]
 fn node_cut_from_its_peers_stops_writing_within_its_lease() {
-    let _heavy = serial::heavy();
-    let mut s = setup("ft-peers");
-    let cluster = StraitCluster::start_in(&s.net, 3, &s.base);
-    let producer = ContinuousProducer::start(
-        s.source.bootstrap(),
-        &s.topic,
-        PARTITIONS,
-        RATE,
-        0,
-        data::base_timestamp(),
-        0,
-    );
-    let before = cluster.wait_settled(&NODES, PARTITIONS as usize, SETTLE_DEADLINE);
-    let arrivals = Arrivals::start(s.target.bootstrap(), &s.remote);
-    let all: Vec<i32> = (0..PARTITIONS).collect();
-    arrivals.wait_growth(&cluster, &all, 100, "before the cut");
-
-    let victim = NODES
-        .into_iter()
-        .find(|id| *id != before.leader)
-        .expect("a follower");
+    let UnderLoad {
+        _heavy,
+        mut s,
+        cluster,
+        producer,
+        before,
+        arrivals,
+        all,
+        victim,
+        victim_partitions,
+    } = under_load("ft-peers");
     let others: Vec<u64> = NODES.into_iter().filter(|id| *id != victim).collect();
-    let victim_partitions = owned_by(&before, victim);
     let at_cut = arrivals.snapshot();
     let cut_at = Instant::now();
     s.net.cut_from_peers(victim, &NODES);
@@ -299,24 +340,10 @@ fn node_cut_from_its_peers_stops_writing_within_its_lease() {
     );
 
     // Its status (secondary: the target decides below) says it stopped.
-    let fenced_after = wait::until(
-        &format!("node {victim} to report every partition no_quorum"),
+    let fenced_after = cluster.wait_no_quorum(
+        victim,
+        cut_at,
         LIVENESS_TIMEOUT + Duration::from_secs(10),
-        Duration::from_millis(50),
-        || {
-            let status = cluster.status(victim)?;
-            let reading: Vec<&str> = status
-                .partitions
-                .iter()
-                .map(|p| p.state.as_str())
-                .filter(|state| *state != "no_quorum")
-                .collect();
-            if reading.is_empty() {
-                Ok(cut_at.elapsed())
-            } else {
-                Err(format!("partitions {reading:?}, role {}", status.raft_role))
-            }
-        },
         || format!("{}\n{}", cluster.describe(), s.net.describe()),
     );
     let taken = cluster.wait_settled_among(&others, &others, PARTITIONS as usize, SETTLE_DEADLINE);
@@ -516,28 +543,17 @@ fn node_cut_from_the_target_reports_the_error() {
 /// A follower cut from the target for `cut_for`; with `report_within`, it must report the
 /// target's error within that time. See [`node_cut_from_the_target_resumes_alone`].
 fn cut_from_the_target(prefix: &str, cut_for: Duration, report_within: Option<Duration>) {
-    let _heavy = serial::heavy();
-    let mut s = setup(prefix);
-    let cluster = StraitCluster::start_in(&s.net, 3, &s.base);
-    let producer = ContinuousProducer::start(
-        s.source.bootstrap(),
-        &s.topic,
-        PARTITIONS,
-        RATE,
-        0,
-        data::base_timestamp(),
-        0,
-    );
-    let before = cluster.wait_settled(&NODES, PARTITIONS as usize, SETTLE_DEADLINE);
-    let arrivals = Arrivals::start(s.target.bootstrap(), &s.remote);
-    let all: Vec<i32> = (0..PARTITIONS).collect();
-    arrivals.wait_growth(&cluster, &all, 100, "before the cut");
-
-    let victim = NODES
-        .into_iter()
-        .find(|id| *id != before.leader)
-        .expect("a follower");
-    let victim_partitions = owned_by(&before, victim);
+    let UnderLoad {
+        _heavy,
+        mut s,
+        cluster,
+        producer,
+        before,
+        arrivals,
+        all,
+        victim,
+        victim_partitions,
+    } = under_load(prefix);
     let others_partitions: Vec<i32> = all
         .iter()
         .copied()

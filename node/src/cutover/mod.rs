@@ -2,14 +2,15 @@
 //! target with exactly translated offsets.
 //!
 //! Steps, each idempotent so that a cutover interrupted anywhere and run again finishes:
-//! 1. check: every group has committed offsets on the flow's topics, each translates, and no
-//!    group has an active member on the source or the target (refused with the members listed);
+//! 1. check: every group has committed offsets on the flow's topics, and no group has an active
+//!    member on the source or the target (refused with the members listed);
 //! 2. wait until the source is quiet ([`quiet`]): every partition replicated to its end offset
 //!    and nothing changed for the quiet period (a paused flow with records left is resumed);
 //! 3. pause the flow (through Raft) and check the source did not move meanwhile (else resume
 //!    and wait again);
-//! 4. per group: a final MM2 checkpoint per partition and the translated offsets committed into
-//!    the target group (with the source commit's metadata, as MM2 does);
+//! 4. per group: its offsets translated (refused if one does not: below the offset runs kept), a
+//!    final MM2 checkpoint per partition and the translated offsets committed into the target
+//!    group (with the source commit's metadata, as MM2 does);
 //! 5. (in the control API) verify the groups' topics record for record.
 //!
 //! A dry run does step 1 and reports what step 4 would commit now.
@@ -459,10 +460,13 @@ async fn plan(
                 flow: flow.clone(),
             });
         }
+        // Whether an offset translates is known once the source is quiet and the cluster state
+        // holds every run (they reach it a position interval after the copy): checked then, in
+        // `translate_groups`. Only a partition the flow does not replicate is refused now.
         let asked: Vec<(TopicPartition, i64)> =
             offsets.iter().map(|(tp, o, _)| (tp.clone(), *o)).collect();
         for answer in translate_offsets(state, &flow, &asked) {
-            if answer.target_offset.is_none() {
+            if answer.method == TranslationMethod::UnknownPartition {
                 return Err(CutoverError::Untranslatable {
                     group: group.clone(),
                     partition: answer.source,
@@ -530,16 +534,20 @@ async fn translate_groups(
             offsets.iter().map(|(tp, o, _)| (tp.clone(), *o)).collect();
         let mut partitions = Vec::new();
         for answer in translate_offsets(state, flow, &asked) {
-            let (Some(remote_topic), Some(target_offset)) =
-                (answer.remote_topic.clone(), answer.target_offset)
-            else {
-                return Err(CutoverError::Untranslatable {
-                    group: group.clone(),
-                    partition: answer.source,
-                    offset: answer.source_offset,
-                    method: answer.method,
-                });
-            };
+            let (remote_topic, target_offset) =
+                match (answer.remote_topic.clone(), answer.target_offset) {
+                    (Some(remote), Some(offset)) => (remote, offset),
+                    // A plan shows what does not translate (yet); a cutover refuses it.
+                    (Some(remote), None) if !committed => (remote, -1),
+                    _ => {
+                        return Err(CutoverError::Untranslatable {
+                            group: group.clone(),
+                            partition: answer.source,
+                            offset: answer.source_offset,
+                            method: answer.method,
+                        })
+                    }
+                };
             remote_partitions.insert((remote_topic.clone(), answer.source.partition));
             partitions.push(MovedPartition {
                 replication_lag: snapshot.partition_lag(&answer.source),
@@ -578,8 +586,11 @@ async fn translate_groups(
     .await?;
     for group in &mut moved {
         for p in &mut group.partitions {
-            if let Some(end) = ends.get(&(p.remote_topic.clone(), p.source.partition)) {
-                p.target_remaining = (end - p.target_offset).max(0);
+            match ends.get(&(p.remote_topic.clone(), p.source.partition)) {
+                Some(end) if p.target_offset >= 0 => {
+                    p.target_remaining = (end - p.target_offset).max(0)
+                }
+                _ => p.target_remaining = -1,
             }
         }
     }
