@@ -46,10 +46,28 @@ pub async fn report(node: u64, status: NodeStatus, interval: Duration) {
                 remaining = s.remaining,
                 eta = %eta,
                 backpressure_waits = s.backpressure_waits,
+                rate_limit = %rate_limit(s.throttle_records_per_second, s.throttle_bytes_per_second),
                 errors = %s.errors.join("; "),
                 "progress"
             );
         }
+    }
+}
+
+/// This node's share of the flow's rate limit, as the progress line shows it: `unlimited`, or
+/// `2000/s` (records), `1048576B/s` (bytes), or both joined by `,`.
+fn rate_limit(records_per_second: u64, bytes_per_second: u64) -> String {
+    let mut parts = Vec::new();
+    if records_per_second > 0 {
+        parts.push(format!("{records_per_second}/s"));
+    }
+    if bytes_per_second > 0 {
+        parts.push(format!("{bytes_per_second}B/s"));
+    }
+    if parts.is_empty() {
+        "unlimited".to_owned()
+    } else {
+        parts.join(",")
     }
 }
 

@@ -494,9 +494,10 @@ fn a_paused_flows_lag_grows_with_its_source() {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .collect();
-    // FLOW STATE TOPICS PARTITIONS UNOWNED RECORDS-BEHIND MAX-TIME-LAG ETA
+    // FLOW STATE TOPICS PARTITIONS UNOWNED RECORDS-BEHIND MAX-TIME-LAG RATE-LIMIT ETA
     assert_eq!(cells[1], "paused", "{row}");
     assert_eq!(cells[5], "100", "{row}");
+    assert_eq!(cells[7], "unlimited", "{row}");
     assert_eq!(cells.last(), Some(&"paused"), "{row}");
     let progress = wait::until(
         "a progress line with the paused partitions' lag",

@@ -147,6 +147,15 @@ fn the_rate_limit_holds_and_changes_at_run_time() {
         strait.log().contains("rate limit on this node"),
         "the node logs its share"
     );
+    let status = run_cli_ok(&["--contact", &contact, "status"]);
+    assert!(
+        status.contains("6000 records/s"),
+        "strait status shows the limit:\n{status}"
+    );
+    assert!(
+        strait.log().contains("rate_limit=6000/s"),
+        "the progress line shows this node's share"
+    );
 
     // Cleared: the configured limit again.
     run_cli_ok(&["--contact", &contact, "flows", "throttle", FLOW, "--clear"]);

@@ -796,6 +796,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                         f.unowned_partitions.to_string(),
                         records_behind(behind, known, unknown),
                         millis(worst),
+                        throttle_text(f),
                         eta,
                     ]
                 })
@@ -809,6 +810,7 @@ pub async fn run(connection: Connection, command: ControlCommand) -> Result<Stri
                     "UNOWNED",
                     "RECORDS BEHIND",
                     "MAX TIME LAG",
+                    "RATE LIMIT",
                     "CATCH-UP ETA",
                 ],
                 &rows,
