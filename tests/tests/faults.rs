@@ -35,6 +35,7 @@ use strait_tests::config::Config;
 use strait_tests::data::{self, ContinuousProducer};
 use strait_tests::kafka::{Batch, KafkaSpec};
 use strait_tests::netns::Net;
+use strait_tests::strait::run_cli;
 use strait_tests::{admin, names, serial, verify, wait, Broker};
 
 const NODES: [u64; 3] = [1, 2, 3];
@@ -229,6 +230,51 @@ fn under_load(prefix: &str) -> UnderLoad {
         .find(|id| *id != before.leader)
         .expect("a follower");
     let victim_partitions = owned_by(&before, victim);
+    // The victim's positions are in the cluster state (they reach it a position interval after
+    // the copy): a cut before that replays its partitions from the start, beyond any bound the
+    // design states.
+    let offsets: Vec<String> = victim_partitions
+        .iter()
+        .map(|p| format!("{}:{p}:1", s.topic))
+        .collect();
+    let mut args = vec![
+        "--contact".to_owned(),
+        cluster.address(before.leader),
+        "-o".to_owned(),
+        "json".to_owned(),
+        "translate".to_owned(),
+        "--flow".to_owned(),
+        FLOW.to_owned(),
+    ];
+    for offset in &offsets {
+        args.push("--offset".to_owned());
+        args.push(offset.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    wait::until(
+        &format!("node {victim}'s positions in the cluster state"),
+        SETTLE_DEADLINE,
+        Duration::from_millis(200),
+        || {
+            let out = run_cli(&args);
+            let translated: serde_json::Value =
+                serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stderr))?;
+            let methods: Vec<String> = translated["offsets"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .map(|t| t["method"].as_str().unwrap_or("").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if methods.len() == offsets.len() && methods.iter().all(|m| m == "exact") {
+                Ok(())
+            } else {
+                Err(format!("translations {methods:?}"))
+            }
+        },
+        || cluster.describe(),
+    );
     UnderLoad {
         _heavy,
         s,
