@@ -25,21 +25,12 @@ pub const DEFAULT_JVM_OPTS: &str = "-Xms256M -Xmx2G -server -XX:+UseG1GC -XX:Max
      -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
      -XX:MaxInlineLevel=15 -Djava.awt.headless=true";
 
-/// The mm2.properties the MM2 comparison gives both MirrorMaker 2 and Strait: one flow `A->B`
-/// of `topic`, `B->A` off, MM2's defaults otherwise (checkpoints, heartbeats, offset syncs),
-/// replication factor 1 everywhere (one broker per cluster), no ACL sync (no authorizer),
-/// `tasks.max` = the machine's cores. The `strait.*` keys are Strait's (MM2 ignores them).
-pub fn properties(
-    source: &str,
-    target: &str,
-    topic: &str,
-    tasks: usize,
-    strait_data_dir: &Path,
-    strait_cluster_port: u16,
-) -> String {
+/// The lines every MirrorMaker 2 file of the benchmarks shares: one flow `A->B` of `topic`,
+/// `B->A` off, MM2's defaults otherwise (checkpoints, heartbeats, offset syncs), replication
+/// factor 1 everywhere (one broker per cluster), no ACL sync (no authorizer), `tasks.max = tasks`.
+fn common(source: &str, target: &str, topic: &str, tasks: usize) -> String {
     format!(
-        "# written by strait-throughput (the MirrorMaker 2 comparison)\n\
-         clusters = A, B\n\
+        "clusters = A, B\n\
          A.bootstrap.servers = {source}\n\
          B.bootstrap.servers = {target}\n\
          A->B.enabled = true\n\
@@ -53,15 +44,32 @@ pub fn properties(
          config.storage.replication.factor = 1\n\
          offset.storage.replication.factor = 1\n\
          status.storage.replication.factor = 1\n\
-         sync.topic.acls.enabled = false\n\
+         sync.topic.acls.enabled = false\n"
+    )
+}
+
+/// The mm2.properties the MM2 comparison gives both MirrorMaker 2 and Strait: [`common`] with
+/// `tasks.max` = the machine's cores. The `strait.*` keys are Strait's (MM2 ignores them).
+pub fn properties(
+    source: &str,
+    target: &str,
+    topic: &str,
+    tasks: usize,
+    strait_data_dir: &Path,
+    strait_cluster_port: u16,
+) -> String {
+    format!(
+        "# written by strait-throughput (the MirrorMaker 2 comparison)\n\
+         {}\
          strait.data.dir = {}\n\
          strait.cluster.listen = 127.0.0.1:{strait_cluster_port}\n",
+        common(source, target, topic, tasks),
         strait_data_dir.display()
     )
 }
 
 /// The mm2.properties of one node of a multi-node MirrorMaker 2 cluster (the failover
-/// comparison): [`properties`] with `tasks.max = tasks`, the internal REST server multi-node
+/// comparison): [`common`] with `tasks.max = tasks`, the internal REST server multi-node
 /// dedicated mode needs (`dedicated.mode.enable.internal.rest = true`, listening on
 /// `127.0.0.1:rest_port`: the only line that differs between the nodes of one machine) and, when
 /// given, `B.scheduled.rebalance.max.delay.ms` (Connect's wait for a lost worker to come back before
@@ -76,23 +84,10 @@ pub fn node_properties(
 ) -> String {
     let mut text = format!(
         "# written by strait-failover-mm2 (one node of a MirrorMaker 2 cluster)\n\
-         clusters = A, B\n\
-         A.bootstrap.servers = {source}\n\
-         B.bootstrap.servers = {target}\n\
-         A->B.enabled = true\n\
-         A->B.topics = {topic}\n\
-         B->A.enabled = false\n\
-         tasks.max = {tasks}\n\
-         replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         config.storage.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\n\
-         sync.topic.acls.enabled = false\n\
+         {}\
          dedicated.mode.enable.internal.rest = true\n\
-         listeners = http://127.0.0.1:{rest_port}\n"
+         listeners = http://127.0.0.1:{rest_port}\n",
+        common(source, target, topic, tasks)
     );
     if let Some(ms) = rebalance_delay_ms {
         // A worker setting: MM2 hands a herder the target cluster's `B.`-prefixed keys (a
