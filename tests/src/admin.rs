@@ -371,8 +371,42 @@ pub fn delete_records(bootstrap: &str, topic: &str, partition: i32, before: i64)
     }
 }
 
-/// Deletes `topic` and waits until the cluster at `bootstrap` no longer lists it.
-pub fn delete_topic(bootstrap: &str, topic: &str) {
+/// Deletes the remote topic `topic`, which must hold records, and waits until the deletion took:
+/// the cluster at `bootstrap` no longer lists it, or lists it again with every partition empty. A
+/// running Strait's topic discovery (paused flows included) creates a missing remote topic at
+/// its next refresh, which can come before any poll here sees the gap.
+pub fn delete_remote_topic(bootstrap: &str, topic: &str) {
+    request_delete(bootstrap, topic);
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", "strait-tests-watermarks")
+        .create()
+        .unwrap_or_else(|e| panic!("consumer for {bootstrap}: {e}"));
+    wait::until(
+        &format!("{topic} gone from {bootstrap} or created again empty"),
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || match partition_count(bootstrap, topic) {
+            None => Ok(()),
+            Some(n) => {
+                let mut ends = Vec::with_capacity(n);
+                for p in 0..n as i32 {
+                    let (_, high) = consumer
+                        .fetch_watermarks(topic, p, METADATA_TIMEOUT)
+                        .map_err(|e| format!("{n} partitions, watermarks of {p}: {e}"))?;
+                    ends.push(high);
+                }
+                if ends.iter().all(|&h| h == 0) {
+                    Ok(())
+                } else {
+                    Err(format!("{n} partitions ending at {ends:?}"))
+                }
+            }
+        },
+        String::new,
+    );
+}
+
+fn request_delete(bootstrap: &str, topic: &str) {
     let results = block_on(admin(bootstrap).delete_topics(&[topic], &admin_options()))
         .unwrap_or_else(|e| panic!("deleting {topic} on {bootstrap}: {e}"));
     for result in results {
@@ -380,6 +414,11 @@ pub fn delete_topic(bootstrap: &str, topic: &str) {
             panic!("deleting {name} on {bootstrap}: {code}");
         }
     }
+}
+
+/// Deletes `topic` and waits until the cluster at `bootstrap` no longer lists it.
+pub fn delete_topic(bootstrap: &str, topic: &str) {
+    request_delete(bootstrap, topic);
     wait::until(
         &format!("{topic} gone from {bootstrap}"),
         Duration::from_secs(60),

@@ -799,7 +799,7 @@ fn a_remote_topic_deleted_under_a_running_flow_is_recreated_and_nothing_after_is
         || strait.log_tail(30),
     );
 
-    admin::delete_topic(tgt, &remote);
+    admin::delete_remote_topic(tgt, &remote);
     let after = data::produce_generated_range(src, &topic, 3, 100..300, base_ts);
     let reader = verify::wait_for_tail(tgt, &remote, &after, Some(&strait));
     assert_eq!(admin::partition_count(tgt, &remote), Some(3));

@@ -293,7 +293,7 @@ fn altered_removed_and_duplicated_records_are_found_with_their_offsets() {
     assert_eq!(code, Some(0));
     run_cli_ok(&["--contact", &contact(&config), "flows", "pause", FLOW]);
 
-    admin::delete_topic(tgt, &remote);
+    admin::delete_remote_topic(tgt, &remote);
     ensure_topic(tgt, &remote, 6);
     let mut copy: Vec<Vec<Record>> = sent.clone();
     copy[0][10].value = Some(b"changed".to_vec());
