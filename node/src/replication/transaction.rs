@@ -72,6 +72,23 @@ impl TransactionSettings {
     pub fn transactional_id(&self, node: NodeId) -> String {
         format!("{}{node}", self.id_prefix)
     }
+
+    /// The producer configuration under `node`'s transactional id. librdkafka refuses a
+    /// `message.timeout.ms` above `transaction.timeout.ms`: the flow's (300 s unless set) is
+    /// lowered to the transaction timeout.
+    fn producer_for(&self, node: NodeId) -> ClientConfig {
+        let timeout_ms = self.timeout.as_millis();
+        let mut config = self.producer.clone();
+        let message_timeout_ms = config
+            .get("message.timeout.ms")
+            .and_then(|v| v.parse::<u128>().ok())
+            .map_or(timeout_ms, |configured| configured.min(timeout_ms));
+        config
+            .set("transactional.id", self.transactional_id(node))
+            .set("transaction.timeout.ms", timeout_ms.to_string())
+            .set("message.timeout.ms", message_timeout_ms.to_string());
+        config
+    }
 }
 
 /// A delivery report held until its transaction ends.
@@ -361,9 +378,7 @@ impl Transactions {
             let started = Instant::now();
             let producer: BaseProducer = self
                 .settings
-                .producer
-                .clone()
-                .set("transactional.id", &id)
+                .producer_for(node)
                 .create()
                 .map_err(|e| PartitionError::Transaction(format!("fencing {id}: {e}")))?;
             producer
@@ -405,13 +420,7 @@ impl Transactions {
         let id = self.settings.transactional_id(self.settings.node);
         let created: Result<TxnProducer, KafkaError> = self
             .settings
-            .producer
-            .clone()
-            .set("transactional.id", &id)
-            .set(
-                "transaction.timeout.ms",
-                self.settings.timeout.as_millis().to_string(),
-            )
+            .producer_for(self.settings.node)
             .create_with_context(TxnContext {
                 reporting: self.reporting.clone(),
                 reports: self.reports.clone(),
