@@ -398,7 +398,9 @@ impl Transactions {
     /// One round of the committer: initialize the producer if needed, end the open transaction,
     /// begin the next one if anything waits.
     fn cycle(&self) {
-        let producer = match lock(&self.state).producer.clone() {
+        // Not `match lock(..)..`: the guard would live through the match, and `init` locks.
+        let current = lock(&self.state).producer.clone();
+        let producer = match current {
             Some(producer) => producer,
             None => match self.init() {
                 Some(producer) => producer,
