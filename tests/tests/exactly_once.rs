@@ -423,12 +423,14 @@ fn drain_move_and_undrain_under_load() {
     // Two partitions of one of the others moved to the other (its count grows past its share:
     // the balancer gives one back, more moves).
     let mut current = during;
+    let mut moved: Vec<i32> = Vec::new();
     for (from, to) in [(others[0], others[1]), (others[1], others[0])] {
         let (_, topic, partition) = current
             .owned_by(from)
             .into_iter()
-            .next()
+            .find(|(_, _, p)| !moved.contains(p))
             .expect("a partition to move");
+        moved.push(partition);
         let started = Instant::now();
         let said = run_cli_ok(&[
             "--contact",
