@@ -12,6 +12,9 @@
 //! - `a_frozen_zombie_is_fenced_by_the_target`: SIGSTOP a node (a follower, then the leader)
 //!   until the others took its partitions over, then SIGCONT: its late transactions must be
 //!   fenced or aborted by the target broker.
+//! - `a_node_cut_from_its_peers_is_fenced_by_the_target`: a follower cut off from its peers, not
+//!   from the brokers (each node in a network namespace of its own, see `faults.rs`), until the
+//!   others took its partitions over; then healed.
 //! - `drain_move_and_undrain_under_load`: a drain, two MovePartitions, an undrain.
 //! - `whole_cluster_restart_under_load`: every node stopped with SIGTERM, then started again.
 //!
@@ -23,10 +26,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use strait_tests::cluster::{secs, Settled, StraitCluster};
+use strait_tests::cluster::{secs, Settled, StraitCluster, LIVENESS_TIMEOUT};
 use strait_tests::config::Config;
 use strait_tests::data::{self, ContinuousProducer, Record};
 use strait_tests::eos;
+use strait_tests::kafka::KafkaSpec;
+use strait_tests::netns::Net;
 use strait_tests::strait::run_cli_ok;
 use strait_tests::verify::{self, Isolation, TopicReader};
 use strait_tests::{admin, names, serial, wait, Broker};
@@ -65,6 +70,7 @@ fn mode() -> &'static str {
     }
 }
 
+/// The brokers are declared before the net: dropped first, while their addresses still exist.
 struct Setup {
     source: Broker,
     target: Broker,
@@ -72,13 +78,32 @@ struct Setup {
     remote: String,
     base: Config,
     started: Instant,
+    /// The nodes' network namespaces, for the tests that cut links.
+    net: Option<Net>,
 }
 
 /// A topic of [`PARTITIONS`] partitions on the shared source, and the flow `A->B` replicating it,
 /// in the mode [`exactly_once`] says.
 fn setup(prefix: &str) -> Setup {
-    let started = Instant::now();
     let (source, target) = Broker::pair();
+    setup_on(prefix, source, target, None)
+}
+
+/// [`setup`] with a network namespace per node and two Apache Kafka clusters of the test's own
+/// on the namespaces' bridge (see `faults.rs`).
+fn setup_in_net(prefix: &str) -> Setup {
+    let net = Net::new(&NODES, 2);
+    let mut brokers = Broker::start_kafka_all(&[
+        KafkaSpec::default().on_host(net.service_ip(0)),
+        KafkaSpec::default().on_host(net.service_ip(1)),
+    ]);
+    let target = brokers.pop().expect("two clusters");
+    let source = brokers.pop().expect("two clusters");
+    setup_on(prefix, source, target, Some(net))
+}
+
+fn setup_on(prefix: &str, source: Broker, target: Broker, net: Option<Net>) -> Setup {
+    let started = Instant::now();
     let topic = names::unique(prefix);
     admin::create_topic(source.bootstrap(), &topic, PARTITIONS as usize);
     let mut base = Config::a_to_b(
@@ -104,6 +129,7 @@ fn setup(prefix: &str) -> Setup {
         target,
         base,
         started,
+        net,
     }
 }
 
@@ -272,9 +298,13 @@ fn check_committed_positions(s: &Setup, sent: &[Vec<Record>]) {
     );
 }
 
-/// A 3-node cluster copying a steady load, settled, every partition flowing on the target.
+/// A 3-node cluster copying a steady load, settled, every partition flowing on the target (each
+/// node in its namespace when the setup has a net).
 fn start_under_load(s: &Setup) -> (StraitCluster, ContinuousProducer, Settled, Watch) {
-    let cluster = StraitCluster::start(3, &s.base);
+    let cluster = match &s.net {
+        Some(net) => StraitCluster::start_in(net, 3, &s.base),
+        None => StraitCluster::start(3, &s.base),
+    };
     let producer = start_load(s);
     let view = cluster.wait_settled(&NODES, PARTITIONS as usize, SETTLE_DEADLINE);
     let mut watch = Watch::new(s, &cluster);
@@ -390,6 +420,55 @@ fn a_frozen_zombie_is_fenced_by_the_target() {
     }
     drop(watch);
     stop_and_check(&s, producer, &cluster, "frozen zombies");
+}
+
+/// A follower cut off from its peers (not from the brokers: nftables rules in its network
+/// namespace), with transactions open, until the others took its partitions over and wrote more
+/// of them; it loses its lease and stops, and whatever it had open or still sends must be fenced
+/// or aborted by the target broker. Then the link heals and the cluster settles on all three.
+#[test]
+#[cfg_attr(
+    no_netns,
+    ignore = "needs root, iproute2 and nftables for network namespaces (see tests/build.rs)"
+)]
+#[cfg_attr(tansu, ignore = "needs Apache Kafka's transactions")]
+fn a_node_cut_from_its_peers_is_fenced_by_the_target() {
+    let _heavy = serial::heavy();
+    let mut s = setup_in_net("eos-cut");
+    let (cluster, producer, view, mut watch) = start_under_load(&s);
+    let net = s.net.as_mut().expect("a net");
+    let victim = NODES
+        .into_iter()
+        .find(|id| *id != view.leader)
+        .expect("a follower");
+    let others: Vec<u64> = NODES.into_iter().filter(|id| *id != victim).collect();
+    let cut_at = Instant::now();
+    net.cut_from_peers(victim, &NODES);
+    println!(
+        "node {victim} ({} partitions) cut from its peers: {}",
+        view.owned_by(victim).len(),
+        net.describe()
+    );
+    let taken = cluster.wait_settled_among(&others, &others, PARTITIONS as usize, SETTLE_DEADLINE);
+    println!(
+        "{others:?} run every partition {:.2} s after the cut (leader {}; lease {:?})",
+        secs(cut_at),
+        taken.leader,
+        LIVENESS_TIMEOUT
+    );
+    watch.wait_flowing(&cluster, FLOWING * 4, "cut off, its partitions moved");
+    let healed_at = Instant::now();
+    net.heal(victim);
+    let after = cluster.wait_settled(&NODES, PARTITIONS as usize, SETTLE_DEADLINE);
+    watch.wait_flowing(&cluster, FLOWING, "healed");
+    println!(
+        "healed after a {:.1} s cut: settled and flowing {:.2} s later (leader {})",
+        (healed_at - cut_at).as_secs_f64(),
+        secs(healed_at),
+        after.leader
+    );
+    drop(watch);
+    stop_and_check(&s, producer, &cluster, "a node cut from its peers");
 }
 
 /// Planned moves under load: a node drained (`strait drain`: it holds nothing, the others run
