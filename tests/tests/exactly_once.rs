@@ -17,6 +17,8 @@
 //!   others took its partitions over; then healed.
 //! - `drain_move_and_undrain_under_load`: a drain, two MovePartitions, an undrain.
 //! - `whole_cluster_restart_under_load`: every node stopped with SIGTERM, then started again.
+//! - `target_broker_killed_and_restarted_under_load`: the target cluster (one broker of the
+//!   test's own) killed -9 and started again.
 //!
 //! [`EXACTLY_ONCE`] (or `STRAIT_TEST_EXACTLY_ONCE=off`) runs the same scenarios at-least-once:
 //! then nothing may be missing (nor out of order), and duplicates are expected and only counted.
@@ -550,6 +552,40 @@ fn drain_move_and_undrain_under_load() {
     watch.wait_flowing(&cluster, FLOWING, "after the undrain");
     drop(watch);
     stop_and_check(&s, producer, &cluster, "drain, moves, undrain");
+}
+
+/// The target cluster (one broker of the test's own) killed -9 under load and started again
+/// after two seconds of load: every open transaction fails with it (the transaction coordinator
+/// recovers them from its log), and the nodes must resume from the positions committed with the
+/// records, neither losing the ones of failed transactions nor writing any twice.
+#[test]
+#[cfg_attr(tansu, ignore = "needs Apache Kafka's transactions")]
+fn target_broker_killed_and_restarted_under_load() {
+    let _heavy = serial::heavy();
+    let mut s = setup_on(
+        "eos-target",
+        Broker::source(),
+        Broker::start_kafka(&KafkaSpec::default()),
+        None,
+    );
+    let (cluster, producer, _view, mut watch) = start_under_load(&s);
+    let killed_at = Instant::now();
+    s.target.kafka().kill_broker(1);
+    producer.wait_for_more(RATE * 2);
+    s.target.kafka().start_broker(1);
+    println!(
+        "the target broker killed -9 and answering again after {:.2} s",
+        secs(killed_at)
+    );
+    let view = cluster.wait_settled(&NODES, PARTITIONS as usize, SETTLE_DEADLINE);
+    watch.wait_flowing(&cluster, FLOWING, "after the target's restart");
+    println!(
+        "flowing again {:.2} s after the kill (leader {})",
+        secs(killed_at),
+        view.leader
+    );
+    drop(watch);
+    stop_and_check(&s, producer, &cluster, "target broker restart");
 }
 
 /// Every node stopped at once (SIGTERM: each exits 0) while the source keeps growing, then all
