@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use strait_tests::cluster::{secs, Settled, StraitCluster, LIVENESS_TIMEOUT};
 use strait_tests::config::Config;
-use strait_tests::data::{self, ContinuousProducer, Record};
+use strait_tests::data::{self, ContinuousProducer, Record, TestProducer};
 use strait_tests::eos;
 use strait_tests::kafka::KafkaSpec;
 use strait_tests::netns::Net;
@@ -298,6 +298,72 @@ fn check_committed_positions(s: &Setup, sent: &[Vec<Record>]) {
         },
         String::new,
     );
+}
+
+/// The checker against real Kafka transactions, with no Strait: records of aborted
+/// transactions are in the log (a read_uncommitted read counts them as duplicates) and a
+/// `read_committed` read skips them, so the check finds the committed records exactly.
+#[test]
+#[cfg_attr(tansu, ignore = "needs Apache Kafka's transactions")]
+fn the_checker_sees_committed_transactions_only() {
+    let target = Broker::target();
+    let topic = names::unique("eos-checker");
+    admin::create_topic(target.bootstrap(), &topic, 2);
+    let base_ts = data::base_timestamp();
+    let producer = TestProducer::transactional(target.bootstrap(), &names::unique("eos-checker"));
+    let send = |partition: i32, seqs: std::ops::Range<u64>| {
+        for record in data::generate_range(partition, seqs, base_ts) {
+            producer.send(&topic, partition, &record);
+        }
+    };
+    producer.begin();
+    send(0, 0..100);
+    send(1, 0..100);
+    producer.commit();
+    // What a zombie would write: p0 again from 50 (duplicates), p1 further (its own retry
+    // follows, committed).
+    producer.begin();
+    send(0, 50..100);
+    send(1, 100..130);
+    producer.abort();
+    producer.begin();
+    send(1, 100..130);
+    send(0, 100..120);
+    producer.commit();
+    let sent = vec![
+        data::generate_range(0, 0..120, base_ts),
+        data::generate_range(1, 0..130, base_ts),
+    ];
+
+    let committed = verify::wait_for_tail_with(
+        target.bootstrap(),
+        &topic,
+        &sent,
+        None,
+        Isolation::ReadCommitted,
+    );
+    let report = eos::check(&sent, committed.all());
+    println!("read_committed:\n{report}");
+    assert!(report.exact(), "{report}");
+    assert_eq!(
+        eos::records_in_log(target.bootstrap(), &topic, 2),
+        vec![170, 160]
+    );
+    let uncommitted = verify::wait_for_tail_with(
+        target.bootstrap(),
+        &topic,
+        &sent,
+        None,
+        Isolation::ReadUncommitted,
+    );
+    let report = eos::check(&sent, uncommitted.all());
+    println!("read_uncommitted:\n{report}");
+    let found: Vec<(usize, usize, usize)> = report
+        .partitions
+        .iter()
+        .map(|p| (p.missing, p.duplicates, p.out_of_order))
+        .collect();
+    assert_eq!(found, vec![(0, 50, 0), (0, 30, 0)], "{report}");
 }
 
 /// A 3-node cluster copying a steady load, settled, every partition flowing on the target (each
