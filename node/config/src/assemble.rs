@@ -2,6 +2,7 @@
 //! the final [`FlowSettings`]. Keys in messages are the caller's (`A->B.topics` or
 //! `flows.a_to_b.topics`), so errors speak the syntax of the file being loaded.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use strait_coordinator::{
 use crate::error::{ConfigError, Location, Place};
 use crate::model::{
     ClientOrigins, ClientProps, FlowSettings, IgnoredKey, Mm2Settings, OffsetSyncsLocation,
-    PairHeartbeats, DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR,
+    PairHeartbeats, DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_DATA_DIR, MAX_TRANSACTION_TIMEOUT,
+    MIN_TRANSACTION_INTERVAL,
 };
 
 pub(crate) const EXPECT_BOOL: &str = "true or false";
@@ -164,6 +166,77 @@ pub(crate) fn interval_millis(n: i64) -> Result<Duration, &'static str> {
         .filter(|&n| n >= 1)
         .map(Duration::from_millis)
         .ok_or(EXPECT_MILLIS)
+}
+
+pub(crate) const EXPECT_EXACTLY_ONCE_SOURCE_SUPPORT: &str =
+    "enabled, preparing or disabled (Kafka Connect's exactly.once.source.support)";
+pub(crate) const EXPECT_EXACTLY_ONCE_SUPPORT: &str =
+    "requested or required (Kafka Connect's exactly.once.support)";
+pub(crate) const EXPECT_TRANSACTION_INTERVAL: &str = "a whole number of milliseconds, at least 10";
+pub(crate) const EXPECT_TRANSACTION_TIMEOUT: &str = "a whole number of milliseconds from 10 to \
+    900000 (15 minutes: the brokers' default transaction.max.timeout.ms)";
+pub(crate) const EXPECT_TRANSACTIONAL_ID_PREFIX: &str =
+    "a non-empty prefix of letters, digits, '.', '_' and '-'";
+
+/// `exactly.once.source.support` (any case, as Kafka Connect reads it): `enabled` turns
+/// exactly-once on; `disabled` and `preparing` (Connect's first step of a rolling switch to it)
+/// leave it off.
+pub(crate) fn exactly_once_source_support(text: &str) -> Result<bool, &'static str> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "enabled" => Ok(true),
+        "disabled" | "preparing" => Ok(false),
+        _ => Err(EXPECT_EXACTLY_ONCE_SOURCE_SUPPORT),
+    }
+}
+
+/// Whether an `exactly.once.source.support` value is `preparing`.
+pub(crate) fn is_preparing(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case("preparing")
+}
+
+/// Kafka Connect's connector-level `exactly.once.support`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExactlyOnceSupport {
+    /// A hint: no effect.
+    Requested,
+    /// A check: the connector must run exactly-once, else it is refused.
+    Required,
+}
+
+/// `requested` or `required`, any case (as Kafka Connect reads it).
+pub(crate) fn exactly_once_support(text: &str) -> Result<ExactlyOnceSupport, &'static str> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "requested" => Ok(ExactlyOnceSupport::Requested),
+        "required" => Ok(ExactlyOnceSupport::Required),
+        _ => Err(EXPECT_EXACTLY_ONCE_SUPPORT),
+    }
+}
+
+/// At least [`MIN_TRANSACTION_INTERVAL`].
+pub(crate) fn transaction_interval(n: i64) -> Result<Duration, &'static str> {
+    u64::try_from(n)
+        .ok()
+        .map(Duration::from_millis)
+        .filter(|d| *d >= MIN_TRANSACTION_INTERVAL)
+        .ok_or(EXPECT_TRANSACTION_INTERVAL)
+}
+
+/// From [`MIN_TRANSACTION_INTERVAL`] to [`MAX_TRANSACTION_TIMEOUT`].
+pub(crate) fn transaction_timeout(n: i64) -> Result<Duration, &'static str> {
+    u64::try_from(n)
+        .ok()
+        .map(Duration::from_millis)
+        .filter(|d| (MIN_TRANSACTION_INTERVAL..=MAX_TRANSACTION_TIMEOUT).contains(d))
+        .ok_or(EXPECT_TRANSACTION_TIMEOUT)
+}
+
+/// Not empty; the characters Kafka allows in topic names (ASCII letters, digits, `.`, `_`, `-`).
+pub(crate) fn transactional_id_prefix(prefix: String) -> Result<String, &'static str> {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    match !prefix.is_empty() && prefix.chars().all(legal) {
+        true => Ok(prefix),
+        false => Err(EXPECT_TRANSACTIONAL_ID_PREFIX),
+    }
 }
 
 /// MirrorMaker 2's list syntax: comma-separated, items trimmed, empty items dropped (an empty value
@@ -370,7 +443,103 @@ pub(crate) fn flow_settings(
         config_properties_exclude,
     };
     let mm2 = std::mem::take(&mut values.mm2).settings(file)?;
-    Ok(values.into_settings(assembled, mm2, clients))
+    let set_at = std::mem::take(&mut values.set_at);
+    let flow = values.into_settings(assembled, mm2, clients);
+    check_transactions(file, &flow, &set_at)?;
+    Ok(flow)
+}
+
+/// The rules between a flow's exactly-once settings, and between exactly-once and its producer's
+/// properties: the transaction interval is at most the transaction timeout; with exactly-once on,
+/// no producer property contradicts it. `set_at` says where the flow's settings were set.
+fn check_transactions(
+    file: &Path,
+    flow: &FlowSettings,
+    set_at: &BTreeMap<&'static str, Sourced<()>>,
+) -> Result<(), ConfigError> {
+    let millis = |d: Duration| d.as_millis().to_string();
+    let at_or_default = |field| match set_at.get(field) {
+        Some(set) => crate::membership::place(set),
+        None => "the default".to_owned(),
+    };
+    if flow.transaction_interval > flow.transaction_timeout {
+        let interval = millis(flow.transaction_interval);
+        let timeout = millis(flow.transaction_timeout);
+        let unset = Sourced {
+            value: (),
+            key: "transaction_timeout".to_owned(),
+            place: Place::File,
+        };
+        let (set, value, reason) = match set_at.get("transaction_interval") {
+            Some(set) => (
+                set,
+                interval,
+                format!(
+                    "longer than the transaction timeout, {timeout} ms ({}): the target aborts \
+                     a transaction still open after its timeout",
+                    at_or_default("transaction_timeout")
+                ),
+            ),
+            // The default interval is longer than the shortest timeouts only: one was set.
+            None => (
+                set_at.get("transaction_timeout").unwrap_or(&unset),
+                timeout,
+                format!(
+                    "shorter than the transaction interval, {interval} ms (the default): the \
+                     target would abort transactions before they are committed"
+                ),
+            ),
+        };
+        return Err(ConfigError::Conflict {
+            at: Location::at(file, set.place.clone()),
+            key: set.key.clone(),
+            value,
+            reason,
+        });
+    }
+    if !flow.exactly_once {
+        return Ok(());
+    }
+    let lower = |value: &str| value.trim().to_ascii_lowercase();
+    for (property, value) in &flow.producer {
+        let contradiction = match property.as_str() {
+            // librdkafka's false values.
+            "enable.idempotence" if matches!(lower(value).as_str(), "false" | "f" | "0") => {
+                "the transactional producer is idempotent: remove it, or set it to true"
+            }
+            "acks" | "request.required.acks" if !matches!(lower(value).as_str(), "all" | "-1") => {
+                "the transactional producer waits for all in-sync replicas: remove it, or set it \
+                 to all"
+            }
+            "transactional.id" => {
+                "Strait gives the flow's producers their transactional ids: set their prefix \
+                 instead (`transactional_id_prefix`; mm2: `strait.transactional.id.prefix`)"
+            }
+            "transaction.timeout.ms" => {
+                "set the flow's transaction timeout instead (`transaction_timeout_ms`; mm2: \
+                 `strait.transaction.timeout.ms`), which Strait gives its producers"
+            }
+            _ => continue,
+        };
+        let (key, at) = match flow.client_origins.producer.get(property) {
+            Some(origin) => (origin.key.clone(), origin.at.clone()),
+            None => (property.clone(), Location::new(file, None)),
+        };
+        let on = match set_at.get("exactly_once") {
+            Some(set) => format!(" ({} turns it on)", crate::membership::place(set)),
+            None => String::new(),
+        };
+        return Err(ConfigError::Conflict {
+            at,
+            key,
+            value: crate::client_props::shown_value(property, value),
+            reason: format!(
+                "contradicts the exactly-once mode of flow {}{on}: {contradiction}",
+                flow.id
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Every ordered pair of `aliases` (clusters with bootstrap servers) that no enabled flow of

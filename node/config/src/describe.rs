@@ -196,6 +196,18 @@ fn write_flow(out: &mut String, flow: &FlowSettings) -> std::fmt::Result {
         "    positions:          saved every {}",
         duration(flow.position_flush_interval)
     )?;
+    if flow.exactly_once {
+        writeln!(
+            out,
+            "    exactly-once:       on: transactions committed every {} (timeout {}), \
+             transactional ids {}-*",
+            duration(flow.transaction_interval),
+            duration(flow.transaction_timeout),
+            flow.transactional_id_prefix
+        )?;
+    } else {
+        writeln!(out, "    exactly-once:       off (at-least-once)")?;
+    }
     let m = &flow.mm2;
     let every = |on: bool, interval: Duration| {
         if on {

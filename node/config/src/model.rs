@@ -89,6 +89,20 @@ pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
 /// Default [`FlowSettings::position_flush_interval`]. MirrorMaker 2 flushes source positions every
 /// 60 s (`offset.flush.interval.ms`), so a restart could replay a minute of records.
 pub const DEFAULT_POSITION_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Default [`FlowSettings::transaction_interval`]: a `read_committed` consumer of the target sees
+/// a record about this long after the source's (plus the copy itself).
+pub const DEFAULT_TRANSACTION_INTERVAL: Duration = Duration::from_millis(200);
+/// Smallest accepted [`FlowSettings::transaction_interval`]: below it the commits (a round trip to
+/// the transaction coordinator and markers on every partition written) cost more than the records.
+pub const MIN_TRANSACTION_INTERVAL: Duration = Duration::from_millis(10);
+/// Default [`FlowSettings::transaction_timeout`]: the default `transaction.timeout.ms` of Kafka's
+/// producers (librdkafka's and Java's).
+pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest accepted [`FlowSettings::transaction_timeout`]: the brokers' default
+/// `transaction.max.timeout.ms`; a broker refuses a producer asking for more.
+pub const MAX_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Default [`FlowSettings::transactional_id_prefix`].
+pub const DEFAULT_TRANSACTIONAL_ID_PREFIX: &str = "strait";
 /// Default [`ClusterMembership::node_id`]: node 1 of a single-node cluster.
 pub const DEFAULT_NODE_ID: u64 = 1;
 /// The gRPC port of a node when none is given.
@@ -464,6 +478,31 @@ pub struct FlowSettings {
     pub max_records_per_second: u64,
     /// The same in bytes (key + value + headers) per second; 0, the default: unlimited.
     pub max_bytes_per_second: u64,
+    /// Exactly-once replication (TOML `exactly_once`; `mm2.properties`: MirrorMaker 2's
+    /// `B.exactly.once.source.support = enabled` for the target cluster B, or Strait's file-level
+    /// and per-flow forms of that key). When on, the flow writes to its target in transactions
+    /// that carry the source positions they cover, so a `read_committed` consumer of the target
+    /// sees every source record exactly once, in order per partition. Default false
+    /// (at-least-once). When on, the flow's producer properties do not contradict it (checked at
+    /// load): no `enable.idempotence=false`, `acks` all (or -1), no `transactional.id` or
+    /// `transaction.timeout.ms` of their own.
+    pub exactly_once: bool,
+    /// With [`exactly_once`](Self::exactly_once): how often the flow's producers commit their
+    /// transaction, i.e. about how late a `read_committed` consumer sees a record. Default
+    /// 200 ms; at least 10 ms and at most [`transaction_timeout`](Self::transaction_timeout).
+    pub transaction_interval: Duration,
+    /// With [`exactly_once`](Self::exactly_once): the producers' `transaction.timeout.ms`, after
+    /// which the target's transaction coordinator aborts a transaction its producer neither
+    /// committed nor aborted (a node that froze or died mid-transaction). Default 60 s; at least
+    /// [`transaction_interval`](Self::transaction_interval), at most 15 minutes (the brokers'
+    /// default `transaction.max.timeout.ms`).
+    pub transaction_timeout: Duration,
+    /// With [`exactly_once`](Self::exactly_once): the start of every transactional id the flow's
+    /// producers use (`<prefix>-<source>-<target>-...`, see docs/exactly-once.md), so that
+    /// operators can grant a PREFIXED `TransactionalId` ACL. Default `strait`; letters, digits,
+    /// `.`, `_` and `-`. Two Strait clusters writing to one target with flows of the same name
+    /// need different prefixes.
+    pub transactional_id_prefix: String,
     /// Heartbeats, offset syncs, checkpoints and group offset sync.
     pub mm2: Mm2Settings,
     /// Effective librdkafka properties of this flow's source consumer: source cluster `client`,

@@ -94,7 +94,8 @@ pub(crate) mod codec {
     use crate::assemble::{
         self, EXPECT_BOOL, EXPECT_COUNT, EXPECT_HANDOVER_SECS, EXPECT_INTERVAL_SECS, EXPECT_LAG,
         EXPECT_LOCATION, EXPECT_LOG_FORMAT, EXPECT_METRICS_LISTEN, EXPECT_MILLIS,
-        EXPECT_PROGRESS_SECS, EXPECT_REPLICATION_FACTOR,
+        EXPECT_PROGRESS_SECS, EXPECT_REPLICATION_FACTOR, EXPECT_TRANSACTIONAL_ID_PREFIX,
+        EXPECT_TRANSACTION_INTERVAL, EXPECT_TRANSACTION_TIMEOUT,
     };
     use crate::describe::duration;
     use crate::model::{LogFormat, OffsetSyncsLocation};
@@ -144,6 +145,72 @@ pub(crate) mod codec {
         }
         fn show(value: &Duration) -> String {
             format!("every {}", duration(*value))
+        }
+    }
+
+    /// Exactly-once on or off: a boolean in TOML; in `mm2.properties` Kafka Connect's
+    /// `exactly.once.source.support` values (`enabled`: on; `disabled`, `preparing`: off).
+    pub(crate) struct ExactlyOnce;
+    impl Codec for ExactlyOnce {
+        type Value = bool;
+        type Raw = bool;
+        const EXPECTED: &'static str = EXPECT_BOOL;
+        fn parse(raw: bool) -> Result<bool, &'static str> {
+            Ok(raw)
+        }
+        fn raw(value: &bool) -> Option<bool> {
+            Some(*value)
+        }
+        fn from_text(text: &str) -> Result<bool, &'static str> {
+            assemble::exactly_once_source_support(text)
+        }
+    }
+
+    /// Whole milliseconds, at least 10 (`transaction_interval_ms`).
+    pub(crate) struct TransactionInterval;
+    impl Codec for TransactionInterval {
+        type Value = Duration;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_TRANSACTION_INTERVAL;
+        fn parse(raw: i64) -> Result<Duration, &'static str> {
+            assemble::transaction_interval(raw)
+        }
+        fn raw(value: &Duration) -> Option<i64> {
+            Some(value.as_millis() as i64)
+        }
+        fn show(value: &Duration) -> String {
+            format!("every {}", duration(*value))
+        }
+    }
+
+    /// Whole milliseconds from 10 to 15 minutes (`transaction_timeout_ms`).
+    pub(crate) struct TransactionTimeout;
+    impl Codec for TransactionTimeout {
+        type Value = Duration;
+        type Raw = i64;
+        const EXPECTED: &'static str = EXPECT_TRANSACTION_TIMEOUT;
+        fn parse(raw: i64) -> Result<Duration, &'static str> {
+            assemble::transaction_timeout(raw)
+        }
+        fn raw(value: &Duration) -> Option<i64> {
+            Some(value.as_millis() as i64)
+        }
+        fn show(value: &Duration) -> String {
+            duration(*value)
+        }
+    }
+
+    /// A transactional id prefix: letters, digits, `.`, `_`, `-`.
+    pub(crate) struct TransactionalIdPrefix;
+    impl Codec for TransactionalIdPrefix {
+        type Value = String;
+        type Raw = String;
+        const EXPECTED: &'static str = EXPECT_TRANSACTIONAL_ID_PREFIX;
+        fn parse(raw: String) -> Result<String, &'static str> {
+            assemble::transactional_id_prefix(raw)
+        }
+        fn raw(value: &String) -> Option<String> {
+            Some(value.clone())
         }
     }
 
@@ -343,6 +410,15 @@ macro_rules! flow_table {
                 toml max_records_per_sec, mm2 "strait.throttle.records.per.second";
             flow max_bytes_per_second: codec::PerSecond = 0,
                 toml max_bytes_per_sec, mm2 "strait.throttle.bytes.per.second";
+            flow exactly_once: codec::ExactlyOnce = false,
+                toml exactly_once, mm2 "exactly.once.source.support";
+            flow transaction_interval: codec::TransactionInterval = DEFAULT_TRANSACTION_INTERVAL,
+                toml transaction_interval_ms, mm2 "strait.transaction.interval.ms";
+            flow transaction_timeout: codec::TransactionTimeout = DEFAULT_TRANSACTION_TIMEOUT,
+                toml transaction_timeout_ms, mm2 "strait.transaction.timeout.ms";
+            flow transactional_id_prefix: codec::TransactionalIdPrefix =
+                DEFAULT_TRANSACTIONAL_ID_PREFIX.to_owned(),
+                toml transactional_id_prefix, mm2 "strait.transactional.id.prefix";
             pair emit_heartbeats_enabled: codec::Flag = true,
                 toml emit_heartbeats_enabled, mm2 "emit.heartbeats.enabled";
             pair emit_heartbeats_interval: codec::Secs = DEFAULT_EMIT_HEARTBEATS_INTERVAL,
@@ -574,6 +650,10 @@ macro_rules! flow_values {
             pub config_properties_exclude: Option<Sourced<Vec<String>>>,
             $(pub $ff: Option<<$fc as Codec>::Value>,)*
             pub mm2: Mm2Values,
+            /// Where each of the table's settings this scope sets was set (its key as the file
+            /// writes it, and its place), by field name (`exactly_once`, `offset_lag_max`...):
+            /// for the messages of the checks between settings.
+            pub set_at: BTreeMap<&'static str, Sourced<()>>,
         }
 
         /// The values of [`Mm2Settings`] one scope sets.
@@ -604,6 +684,17 @@ macro_rules! flow_values {
                         .or(lower.config_properties_exclude),
                     $($ff: self.$ff.or(lower.$ff),)*
                     mm2: self.mm2.or(lower.mm2),
+                    set_at: lower.set_at.into_iter().chain(self.set_at).collect(),
+                }
+            }
+
+            /// The field of the table's setting whose `.properties` key (without its flow prefix)
+            /// is `name`.
+            pub(crate) fn field_of(name: &str) -> Option<&'static str> {
+                match name {
+                    $($fk => Some(stringify!($ff)),)*
+                    $($mk => Some(stringify!($mf)),)*
+                    _ => None,
                 }
             }
 
@@ -671,6 +762,7 @@ macro_rules! flow_values {
     };
 }
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::assemble::{FlowClients, PolicyKind, Sourced};
@@ -680,7 +772,8 @@ use crate::model::{
     DEFAULT_GROUPS_EXCLUDE, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_RECORDS,
     DEFAULT_OFFSET_LAG_MAX, DEFAULT_OFFSET_TRIM_INTERVAL, DEFAULT_POSITION_FLUSH_INTERVAL,
     DEFAULT_PROGRESS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_HANDOVER_TIMEOUT,
-    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL, DEFAULT_TRANSACTIONAL_ID_PREFIX,
+    DEFAULT_TRANSACTION_INTERVAL, DEFAULT_TRANSACTION_TIMEOUT,
 };
 use regex::Regex;
 use strait_coordinator::{FlowId, ReplicationPolicy, TopicFilter};
@@ -852,6 +945,25 @@ mod tests {
         assert_eq!(values.refresh_topics_enabled, Some(false));
         assert_eq!(values.read_text("replication.factor", "-1"), Some(Ok(())));
         assert_eq!(values.replication_factor, Some(None));
+        // Kafka Connect's values in `mm2.properties`, a boolean in TOML.
+        for (text, on) in [("enabled", true), ("PREPARING", false), ("disabled", false)] {
+            let read = values.read_text("exactly.once.source.support", text);
+            assert_eq!(read, Some(Ok(())), "{text}");
+            assert_eq!(values.exactly_once, Some(on), "{text}");
+        }
+        assert_eq!(
+            values.read_text("exactly.once.source.support", "true"),
+            Some(Err(crate::assemble::EXPECT_EXACTLY_ONCE_SOURCE_SUPPORT))
+        );
+        assert_eq!(
+            FlowValues::field_of("exactly.once.source.support"),
+            Some("exactly_once")
+        );
+        assert_eq!(
+            FlowValues::field_of("offset.lag.max"),
+            Some("offset_lag_max")
+        );
+        assert_eq!(FlowValues::field_of("topics"), None, "a raw row");
     }
 
     #[test]
@@ -868,5 +980,27 @@ mod tests {
         );
         let target = Location::parse("Target".to_owned()).unwrap();
         assert_eq!(Location::raw(&target).as_deref(), Some("target"));
+        assert_eq!(
+            ExactlyOnce::raw(&ExactlyOnce::parse(true).unwrap()),
+            Some(true)
+        );
+        let interval = TransactionInterval::parse(10).unwrap();
+        assert_eq!(TransactionInterval::raw(&interval), Some(10));
+        assert!(TransactionInterval::parse(9).is_err());
+        let timeout = TransactionTimeout::parse(900_000).unwrap();
+        assert_eq!(TransactionTimeout::raw(&timeout), Some(900_000));
+        assert!(TransactionTimeout::parse(900_001).is_err());
+        assert!(TransactionTimeout::parse(9).is_err());
+        let prefix = TransactionalIdPrefix::parse("a.B_9-z".to_owned()).unwrap();
+        assert_eq!(
+            TransactionalIdPrefix::raw(&prefix).as_deref(),
+            Some("a.B_9-z")
+        );
+        for bad in ["", "a b", "a/b", "é"] {
+            assert!(
+                TransactionalIdPrefix::parse(bad.to_owned()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -323,6 +323,52 @@ replication_factor = 3
     }
 
     #[test]
+    fn the_exactly_once_settings_are_part_of_the_text_in_either_format() {
+        let properties = format!(
+            "{PROPERTIES}B.exactly.once.source.support = enabled\n\
+             strait.transaction.interval.ms = 50\n\
+             A->B.strait.transaction.timeout.ms = 20000\n\
+             strait.transactional.id.prefix = eu\n"
+        );
+        let toml = TOML.replace(
+            "replication_factor = 3\n",
+            "replication_factor = 3\nexactly_once = true\ntransaction_interval_ms = 50\n\
+             transaction_timeout_ms = 20000\ntransactional_id_prefix = \"eu\"\n",
+        );
+        let from_properties = load_text(".properties", &properties);
+        let text = from_properties.shared_config();
+        assert_eq!(text, load_text(".toml", &toml).shared_config());
+        for line in [
+            "exactly_once = true\n",
+            "transaction_interval_ms = 50\n",
+            "transaction_timeout_ms = 20000\n",
+            "transactional_id_prefix = \"eu\"\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing in:\n{text}");
+        }
+        let adopted = from_properties.with_shared_config(&text).unwrap();
+        let flow = &adopted.flows[0];
+        assert!(flow.exactly_once);
+        assert_eq!(flow.transaction_interval.as_millis(), 50);
+        assert_eq!(flow.transaction_timeout.as_millis(), 20_000);
+        assert_eq!(flow.transactional_id_prefix, "eu");
+        assert_eq!(adopted.shared_config(), text);
+        // Turning it off is a change of the flow.
+        let off = load_text(".properties", PROPERTIES);
+        let changes = off.shared_changes(&from_properties);
+        let keys: Vec<&str> = changes[0].settings.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "exactly_once",
+                "transaction_interval_ms",
+                "transaction_timeout_ms",
+                "transactional_id_prefix"
+            ]
+        );
+    }
+
+    #[test]
     fn adopting_the_text_reproduces_the_flows_and_is_a_fixed_point() {
         let own = load_text(".toml", TOML);
         let text = own.shared_config();

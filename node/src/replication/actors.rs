@@ -16,11 +16,12 @@ use crate::kafka::OffsetReset;
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::clients::FlowClients;
+use crate::replication::clients::ProducerHandle;
 use crate::replication::ownership::{Generation, Ownership, RetiredPartition, StartPartition};
 use crate::replication::partition::{
     Fence, PartitionActor, PartitionSpec, PersistNow, Retire, Retired, SourceConsumer, StopReading,
 };
-use crate::replication::producer::{Flush, ProducerActor, TargetProducer};
+use crate::replication::producer::TargetProducer;
 use crate::replication::status::NodeStatus;
 
 /// What the partition actors of a flow share.
@@ -164,7 +165,7 @@ impl PartitionActors {
     pub fn drain(
         &self,
         tps: Vec<TopicPartition>,
-        producer: Addr<ProducerActor>,
+        producer: ProducerHandle,
         flush_timeout: Duration,
     ) -> impl std::future::Future<Output = ()> {
         let partitions: Vec<Addr<PartitionActor>> = tps
@@ -177,10 +178,8 @@ impl PartitionActors {
             for partition in &partitions {
                 let _ = partition.send(StopReading).await;
             }
-            match producer.send(Flush(flush_timeout)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%flow, %error, "flush before exit incomplete"),
-                Err(error) => tracing::warn!(%flow, %error, "producer gone before flush"),
+            if let Err(error) = producer.flush(flush_timeout).await {
+                tracing::warn!(%flow, %error, "flush before exit incomplete");
             }
             for partition in &partitions {
                 let _ = partition.send(PersistNow).await;

@@ -14,9 +14,11 @@ use crate::kafka::{
     ClientRole, FlowClientConfigs, OffsetReset, ReportingContext, SourceOffsets, TopicAdmin,
 };
 use crate::replication::budget::InFlightBudget;
+use crate::replication::flow::ClusterView;
 use crate::replication::partition::SourceConsumer;
-use crate::replication::producer::{ProducerActor, TargetProducer};
+use crate::replication::producer::{Flush, ProducerActor, PurgeQueued, TargetProducer};
 use crate::replication::status::{FlowHandles, NodeStatus};
+use crate::replication::transaction::{TransactionSettings, Transactions};
 use crate::NodeError;
 
 /// How long admin requests may take.
@@ -24,10 +26,45 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one listing of end offsets may take.
 const LIST_ENDS_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Purges and flushes the flow's producer.
+#[derive(Clone)]
+pub enum ProducerHandle {
+    /// The idempotent producer of at-least-once flows.
+    Idempotent(Addr<ProducerActor>),
+    /// The transactional producer of exactly-once flows.
+    Transactional(Arc<Transactions>),
+}
+
+impl ProducerHandle {
+    /// Drops what is queued and not sent yet (this node lost its lease). Exactly-once needs no
+    /// purge: the next owner fences this node's transactional id before it reads the committed
+    /// position, so what this node still commits is what the next owner resumes after.
+    pub fn purge_queued(&self) {
+        if let Self::Idempotent(producer) = self {
+            producer.do_send(PurgeQueued);
+        }
+    }
+
+    /// Waits up to `timeout` until what was handed over is acknowledged (or committed).
+    pub async fn flush(&self, timeout: Duration) -> Result<(), String> {
+        match self {
+            Self::Idempotent(producer) => producer
+                .send(Flush(timeout))
+                .await
+                .map_err(|e| format!("producer gone before flush: {e}"))?,
+            Self::Transactional(transactions) => {
+                let transactions = transactions.clone();
+                tokio::task::spawn_blocking(move || transactions.settle(timeout))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        }
+    }
+}
+
 pub struct FlowClients {
     pub consumer: Arc<SourceConsumer>,
-    /// Purges and flushes the flow's producer.
-    pub producer: Addr<ProducerActor>,
+    pub producer: ProducerHandle,
     /// What the partition actors produce through.
     pub target_producer: TargetProducer,
     pub source_admin: TopicAdmin,
@@ -50,6 +87,7 @@ impl FlowClients {
         settings: &FlowSettings,
         status: &NodeStatus,
         producer_arbiter: &ArbiterHandle,
+        cluster: &ClusterView,
     ) -> Result<Self, NodeError> {
         let flow = settings.id.to_string();
         let client_error = |role: ClientRole| {
@@ -64,8 +102,6 @@ impl FlowClients {
             .consumer
             .create_with_context(source_context.clone())
             .map_err(client_error(ClientRole::SourceConsumer))?;
-        let producer = ProducerActor::new(&configs.producer, target_context.clone(), &flow)
-            .map_err(client_error(ClientRole::TargetProducer))?;
         let source_admin =
             TopicAdmin::new(&configs.source_admin, source_context.clone(), ADMIN_TIMEOUT)
                 .map_err(client_error(ClientRole::SourceAdmin))?;
@@ -85,8 +121,23 @@ impl FlowClients {
                 source_offsets: source_context.offsets.clone(),
             },
         );
-        let target_producer = producer.target();
-        let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
+        let (producer, target_producer) = if settings.exactly_once {
+            let transactions = Transactions::start(
+                transaction_settings(settings, &configs, cluster),
+                target_context.clone(),
+            )
+            .map_err(client_error(ClientRole::TargetProducer))?;
+            (
+                ProducerHandle::Transactional(transactions.clone()),
+                TargetProducer::transactional(transactions),
+            )
+        } else {
+            let producer = ProducerActor::new(&configs.producer, target_context.clone(), &flow)
+                .map_err(client_error(ClientRole::TargetProducer))?;
+            let target_producer = producer.target();
+            let producer = ProducerActor::start_in_arbiter(producer_arbiter, move |_| producer);
+            (ProducerHandle::Idempotent(producer), target_producer)
+        };
         Ok(Self {
             consumer: Arc::new(consumer),
             producer,
@@ -135,6 +186,35 @@ impl FlowClients {
             self.listed_any = !ends.is_empty();
             self.source_offsets.set_listed(ends);
         }
+    }
+}
+
+/// The exactly-once producer of `settings` on this node: transactional id
+/// `<prefix>-<source>-<target>-<node>`, positions in the target group `<prefix>-eos.<source>-<target>`.
+fn transaction_settings(
+    settings: &FlowSettings,
+    configs: &FlowClientConfigs,
+    cluster: &ClusterView,
+) -> TransactionSettings {
+    let prefix = &settings.transactional_id_prefix;
+    let (source, target) = (&settings.id.source, &settings.id.target);
+    let raft = cluster.raft.clone();
+    TransactionSettings {
+        flow: settings.id.to_string(),
+        producer: configs.producer.clone(),
+        target: configs.target_admin.clone(),
+        id_prefix: format!("{prefix}-{source}-{target}-"),
+        node: cluster.node_id,
+        group: format!("{prefix}-eos.{source}-{target}"),
+        interval: settings.transaction_interval,
+        timeout: settings.transaction_timeout,
+        dead_nodes: Box::new(move || {
+            raft.state()
+                .nodes()
+                .filter(|(_, info)| !info.alive)
+                .map(|(node, _)| *node)
+                .collect()
+        }),
     }
 }
 

@@ -59,6 +59,15 @@ pub enum PartitionError {
          after them is sent (reading again from the acknowledged position)"
     )]
     ReadGap { expected: i64, read: i64 },
+    /// Exactly-once: the target transaction that carried the records was aborted or could not
+    /// be used; they are invisible to `read_committed` consumers, and the partition replays them
+    /// from the position committed with the last transaction.
+    #[error("target transaction: {0}")]
+    Transaction(String),
+    /// Exactly-once: the target refuses transactions to this principal (no transaction support,
+    /// or no ACL for the transactional id). Fatal: only a change on the target helps.
+    #[error("the target refuses transactions: {0}")]
+    TransactionsRefused(String),
 }
 
 /// Whether `error` is the source refusing to let this principal read a topic.
@@ -70,12 +79,15 @@ impl PartitionError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Fetch(e) | Self::Delivery(e) | Self::Assign(e) => classify(e),
-            Self::NoQueue | Self::NotSent | Self::Watermarks(_) | Self::ReadGap { .. } => {
-                ErrorClass::Retriable
-            }
-            Self::OutOfRange { .. } | Self::PastEnd { .. } | Self::ReadDenied { .. } => {
-                ErrorClass::Fatal
-            }
+            Self::NoQueue
+            | Self::NotSent
+            | Self::Watermarks(_)
+            | Self::ReadGap { .. }
+            | Self::Transaction(_) => ErrorClass::Retriable,
+            Self::OutOfRange { .. }
+            | Self::PastEnd { .. }
+            | Self::ReadDenied { .. }
+            | Self::TransactionsRefused(_) => ErrorClass::Fatal,
         }
     }
 }

@@ -21,7 +21,6 @@ use crate::replication::clients::{serve_main_queue, FlowClients};
 use crate::replication::discovery::RefreshJob;
 use crate::replication::ownership::{Effect, FlowView, Lease, Ownership, RetiredPartition};
 use crate::replication::partition::{Fence, Retired};
-use crate::replication::producer::PurgeQueued;
 use crate::replication::status::NodeStatus;
 use crate::replication::throttle;
 use crate::NodeError;
@@ -73,7 +72,7 @@ impl FlowActor {
         arbiters: Vec<ArbiterHandle>,
         producer_arbiter: &ArbiterHandle,
     ) -> Result<Self, NodeError> {
-        let clients = FlowClients::new(&settings, &status, producer_arbiter)?;
+        let clients = FlowClients::new(&settings, &status, producer_arbiter, &cluster)?;
         let fence = Fence {
             raft: cluster.raft.clone(),
             node: cluster.node_id,
@@ -169,7 +168,7 @@ impl FlowActor {
     fn apply(&mut self, ctx: &mut Context<Self>, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::PurgeQueued => self.clients.producer.do_send(PurgeQueued),
+                Effect::PurgeQueued => self.clients.producer.purge_queued(),
                 Effect::Start(start) => {
                     let (tp, generation) = (start.tp.clone(), start.generation);
                     if let Err(error) = self.actors.start(start, ctx.address().recipient()) {

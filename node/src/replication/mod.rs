@@ -19,4 +19,5 @@ pub mod testing;
 pub mod throttle;
 pub mod topic_configs;
 pub mod topics;
+pub mod transaction;
 pub mod unreported;

@@ -301,6 +301,53 @@ impl<B: Backend> PartitionActor<B> {
         self.publish();
     }
 
+    /// Asks the producer where the target says the partition stands (exactly-once: the position
+    /// committed with the last transaction that carried it), adopts it if it is further than the
+    /// stored ones, then begins. A lookup that fails fails the partition (retried after the
+    /// backoff).
+    fn resume(&mut self, ctx: &mut Context<Self>) {
+        let lookup = self
+            .spec
+            .producer
+            .target_position(&self.spec.remote_topic, self.spec.tp.partition);
+        ctx.spawn(lookup.into_actor(self).map(|found, actor, ctx| {
+            let _span = actor.span.clone().entered();
+            match found {
+                Ok(found) => {
+                    actor.adopt(found);
+                    actor.begin(ctx);
+                }
+                Err(error) => actor.fail(ctx, error),
+            }
+        }));
+    }
+
+    /// Starts from `found` (the target's committed position) if it is further than the
+    /// acknowledged one. Only before anything was read.
+    fn adopt(&mut self, found: Option<Position>) {
+        let Some(found) = found else { return };
+        let current = self.ack.committed();
+        if current.is_some_and(|c| c.next_source_offset >= found.next_source_offset) {
+            return;
+        }
+        tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
+            partition = self.spec.tp.partition, next_source_offset = found.next_source_offset,
+            stored = ?current.map(|c| c.next_source_offset),
+            "resuming from the position committed on the target with the last transaction");
+        let ack = Arc::new(AckWindow::new(Some(found)));
+        match self.spec.positions.offset_map().last(&self.key) {
+            Ok(last) => ack.continue_runs(last),
+            Err(error) => tracing::warn!(%error, "cannot read the last offset run"),
+        }
+        self.delivery = Arc::new(DeliveryTarget::new(
+            &self.spec.flow.to_string(),
+            &self.spec.remote_topic,
+            ack.clone(),
+            self.spec.budget.clone(),
+        ));
+        self.ack = ack;
+    }
+
     /// Whether this node may still write the partition under its epoch.
     fn allowed(&self) -> bool {
         self.spec
@@ -565,7 +612,7 @@ impl<B: Backend> Actor for PartitionActor<B> {
         ctx.set_mailbox_capacity(16);
         ctx.run_interval(self.spec.flush_interval, Self::tick);
         if self.restarts == 0 {
-            self.begin(ctx);
+            self.resume(ctx);
         } else {
             ctx.run_later(self.backoff, Self::begin);
         }
@@ -582,6 +629,9 @@ impl<B: Backend> Actor for PartitionActor<B> {
         if self.retiring {
             tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
                 partition = self.spec.tp.partition, epoch = self.spec.epoch, "partition retired");
+            self.spec
+                .producer
+                .forget(&self.spec.remote_topic, self.spec.tp.partition);
             self.spec
                 .status
                 .remove_partition(&self.spec.flow, &self.spec.tp);

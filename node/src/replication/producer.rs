@@ -20,6 +20,8 @@ use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
 use crate::replication::source::{SourceBatch, SourceRecord};
+use crate::replication::transaction::Transactions;
+use strait_coordinator::Position;
 
 /// Where a partition actor writes: the flow's producer (or an in-memory fake in tests).
 pub trait TargetSink: Clone + 'static {
@@ -37,6 +39,21 @@ pub trait TargetSink: Clone + 'static {
         read_at: SystemTime,
         target: &Arc<DeliveryTarget>,
     );
+
+    /// Where the target itself says `topic`/`partition` stands, for a sink that commits source
+    /// positions with the records (exactly-once): the position a new actor of the partition
+    /// resumes from. `None` when the target keeps none (at-least-once, or nothing committed yet).
+    fn target_position(
+        &self,
+        _topic: &str,
+        _partition: i32,
+    ) -> futures::future::BoxFuture<'static, Result<Option<Position>, PartitionError>> {
+        Box::pin(futures::future::ready(Ok(None)))
+    }
+
+    /// The partition's actor retired: every record it handed over is resolved, and this node
+    /// writes nothing more of it until it hands over again.
+    fn forget(&self, _topic: &str, _partition: i32) {}
 }
 
 /// Travels with each record through librdkafka and comes back in its delivery report.
@@ -81,12 +98,27 @@ impl DeliveryTarget {
 
     /// `record` was not handed to the producer, because an earlier record of its batch failed.
     pub fn not_sent(&self, record: &SourceRecord) {
-        self.ack.fail(record.offset, PartitionError::NotSent);
+        self.unsent(record, PartitionError::NotSent);
+    }
+
+    /// `record` was not handed to the producer, for `error`.
+    pub fn unsent(&self, record: &SourceRecord, error: PartitionError) {
+        self.ack.fail(record.offset, error);
         self.budget.release(1, record.charge);
     }
 }
 
 impl Delivery {
+    /// The source offset of the record.
+    pub(crate) fn source_offset(&self) -> i64 {
+        self.source_offset
+    }
+
+    /// What its report updates.
+    pub(crate) fn target(&self) -> &Arc<DeliveryTarget> {
+        &self.partition
+    }
+
     /// What travels with `record` (read from the source at `read_at`) to its delivery report.
     pub fn new(target: &Arc<DeliveryTarget>, record: &SourceRecord, read_at: SystemTime) -> Self {
         Self {
@@ -169,7 +201,7 @@ impl AckedCounters {
 
 /// `strait_producer_errors_total`, labelled with the error's class (the same classification that
 /// decides a partition's backoff).
-fn count_error(error: &KafkaError) {
+pub(crate) fn count_error(error: &KafkaError) {
     let class = match classify(error) {
         ErrorClass::Retriable => "retriable",
         ErrorClass::Fatal => "fatal",
@@ -195,7 +227,10 @@ fn unknown_partition(error: &KafkaError) -> bool {
 /// Asks the target for `topic`'s metadata on a thread of its own (a blocking request): the answer
 /// updates librdkafka's cache, so the partitions added since are known when the failed
 /// partition's retry comes, a second later.
-fn refresh_metadata(producer: &Arc<ThreadedProducer<DeliveryContext>>, topic: &str) {
+fn refresh_metadata<C: ProducerContext + 'static>(
+    producer: &Arc<ThreadedProducer<C>>,
+    topic: &str,
+) {
     let (producer, topic) = (producer.clone(), topic.to_owned());
     let spawned = std::thread::Builder::new()
         .name("metadata-refresh".into())
@@ -345,9 +380,7 @@ impl ProducerActor {
 
     /// The handle partition actors produce through, directly from their own thread.
     pub fn target(&self) -> TargetProducer {
-        TargetProducer {
-            slot: self.slot.clone(),
-        }
+        TargetProducer(Sink::Idempotent(self.slot.clone()))
     }
 
     /// An idempotent producer that hit a fatal error (e.g. fenced after an epoch bump: a broker
@@ -394,8 +427,20 @@ impl Actor for ProducerActor {
 /// The flow's producer as the partition actors use it: librdkafka's producer is thread-safe, so
 /// each partition hands its batches over itself, with no message to another actor per batch.
 #[derive(Clone)]
-pub struct TargetProducer {
-    slot: ProducerSlot,
+pub struct TargetProducer(Sink);
+
+#[derive(Clone)]
+enum Sink {
+    Idempotent(ProducerSlot),
+    /// Exactly-once: the node's transactional producer of the flow.
+    Transactional(Arc<Transactions>),
+}
+
+impl TargetProducer {
+    /// The flow's transactional producer, as the partition actors use it.
+    pub fn transactional(transactions: Arc<Transactions>) -> Self {
+        Self(Sink::Transactional(transactions))
+    }
 }
 
 impl TargetSink for TargetProducer {
@@ -403,48 +448,107 @@ impl TargetSink for TargetProducer {
         &self,
         topic: &str,
         partition: i32,
-        mut batch: SourceBatch,
+        batch: SourceBatch,
         read_at: SystemTime,
         target: &Arc<DeliveryTarget>,
     ) {
-        let producer = self.slot.current();
-        let SourceBatch { data, records, .. } = &mut batch;
-        let mut records = records.drain(..);
-        for record in records.by_ref() {
-            let delivery = Box::new(Delivery::new(target, &record, read_at));
-            let mut produced = BaseRecord::with_opaque_to(topic, delivery).partition(partition);
-            if let Some(timestamp) = record.timestamp_ms {
-                produced = produced.timestamp(timestamp);
+        match &self.0 {
+            Sink::Idempotent(slot) => {
+                let mut batch = batch;
+                let SourceBatch { data, records, .. } = &mut batch;
+                send_batch(
+                    &slot.current(),
+                    topic,
+                    partition,
+                    data,
+                    records,
+                    read_at,
+                    target,
+                )
             }
-            if let Some(key) = record.key(data) {
-                produced = produced.key(key);
-            }
-            if let Some(value) = record.value(data) {
-                produced = produced.payload(value);
-            }
-            if let Some(headers) = record.headers {
-                // Moved into the produced record: no copy.
-                produced = produced.headers(headers);
-            }
-            if let Err((error, produced)) = producer.send(produced) {
-                // Refused before it left (larger than the producer's `message.max.bytes`, the
-                // partition is newer than the producer's metadata, or the producer hit a fatal
-                // error; the local queue is sized above the flow's in-flight bound, so it is never
-                // full): fail the record, and the rest of the batch unsent, so nothing after it
-                // reaches the target before it; its partition backs off and replays from there.
-                count_error(&error);
-                if unknown_partition(&error) {
-                    refresh_metadata(&producer, topic);
-                }
-                produced
-                    .delivery_opaque
-                    .failed(PartitionError::Delivery(error));
-                break;
+            Sink::Transactional(transactions) => {
+                transactions.produce(topic, partition, batch, read_at, target)
             }
         }
-        for unsent in records {
-            target.not_sent(&unsent);
+    }
+
+    fn target_position(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> futures::future::BoxFuture<'static, Result<Option<Position>, PartitionError>> {
+        match &self.0 {
+            Sink::Idempotent(_) => Box::pin(futures::future::ready(Ok(None))),
+            Sink::Transactional(transactions) => {
+                let (transactions, topic) = (transactions.clone(), topic.to_owned());
+                Box::pin(async move {
+                    tokio::task::spawn_blocking(move || {
+                        transactions.committed_position(&topic, partition)
+                    })
+                    .await
+                    .unwrap_or(Err(PartitionError::Transaction(
+                        "the position lookup was cancelled".into(),
+                    )))
+                })
+            }
         }
+    }
+
+    fn forget(&self, topic: &str, partition: i32) {
+        if let Sink::Transactional(transactions) = &self.0 {
+            transactions.forget(topic, partition);
+        }
+    }
+}
+
+/// Hands `batch` to `producer`, record by record, each with its [`Delivery`]; stops at the first
+/// record librdkafka refuses (which fails back to its partition) and resolves the rest as not sent.
+pub(crate) fn send_batch<C>(
+    producer: &Arc<ThreadedProducer<C>>,
+    topic: &str,
+    partition: i32,
+    data: &[u8],
+    records: &mut Vec<SourceRecord>,
+    read_at: SystemTime,
+    target: &Arc<DeliveryTarget>,
+) where
+    C: ProducerContext<DeliveryOpaque = Box<Delivery>> + 'static,
+{
+    let mut records = records.drain(..);
+    for record in records.by_ref() {
+        let delivery = Box::new(Delivery::new(target, &record, read_at));
+        let mut produced = BaseRecord::with_opaque_to(topic, delivery).partition(partition);
+        if let Some(timestamp) = record.timestamp_ms {
+            produced = produced.timestamp(timestamp);
+        }
+        if let Some(key) = record.key(data) {
+            produced = produced.key(key);
+        }
+        if let Some(value) = record.value(data) {
+            produced = produced.payload(value);
+        }
+        if let Some(headers) = record.headers {
+            // Moved into the produced record: no copy.
+            produced = produced.headers(headers);
+        }
+        if let Err((error, produced)) = producer.send(produced) {
+            // Refused before it left (larger than the producer's `message.max.bytes`, the
+            // partition is newer than the producer's metadata, or the producer hit a fatal
+            // error; the local queue is sized above the flow's in-flight bound, so it is never
+            // full): fail the record, and the rest of the batch unsent, so nothing after it
+            // reaches the target before it; its partition backs off and replays from there.
+            count_error(&error);
+            if unknown_partition(&error) {
+                refresh_metadata(producer, topic);
+            }
+            produced
+                .delivery_opaque
+                .failed(PartitionError::Delivery(error));
+            break;
+        }
+    }
+    for unsent in records {
+        target.not_sent(&unsent);
     }
 }
 

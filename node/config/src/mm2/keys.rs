@@ -50,6 +50,14 @@ pub(crate) const CLUSTER_KEYS: &[&str] = &[
 /// the settings table (module `schema`).
 pub(crate) use crate::schema::{FLOW_KEYS, PAIR_HEARTBEAT_KEYS};
 
+/// Kafka Connect's worker setting that turns exactly-once on (`enabled`) for the flows writing to
+/// a cluster (`B.exactly.once.source.support`); Strait reads it at the file level and per flow too.
+/// A row of the settings table.
+pub(crate) const EXACTLY_ONCE_SOURCE_SUPPORT: &str = "exactly.once.source.support";
+/// Kafka Connect's connector setting (`requested` / `required`) that checks a connector runs
+/// exactly-once: read by hand (file level or per flow).
+pub(crate) const EXACTLY_ONCE_SUPPORT: &str = "exactly.once.support";
+
 /// Every `strait.*` key (for the message about an unknown one): node, cluster and flow settings.
 pub(crate) fn strait_keys() -> Vec<&'static str> {
     NODE_KEYS
@@ -136,10 +144,14 @@ pub(crate) fn is_not_implemented(key: &str) -> bool {
 /// The per-flow setting `key` misspells, when it is under a prefix of settings Strait does not act
 /// on (`emit.heartbeats.enbled`) without being one MirrorMaker 2 knows.
 pub(crate) fn misspelt_flow_key(key: &str) -> Option<&'static str> {
-    if FLOW_KEYS.contains(&key) || NOT_IMPLEMENTED_KEYS.contains(&key) {
+    if FLOW_KEYS.contains(&key)
+        || NOT_IMPLEMENTED_KEYS.contains(&key)
+        || key == EXACTLY_ONCE_SUPPORT
+    {
         return None;
     }
-    crate::suggest::closest(key, FLOW_KEYS.iter().copied())
+    let known = FLOW_KEYS.iter().copied().chain([EXACTLY_ONCE_SUPPORT]);
+    crate::suggest::closest(key, known)
 }
 
 /// Every key known without a prefix at file level (for "did you mean").
@@ -147,6 +159,7 @@ pub(crate) fn file_level_keys() -> impl Iterator<Item = &'static str> + Clone {
     ["clusters", "bootstrap.servers", "security.protocol"]
         .into_iter()
         .chain(FLOW_KEYS.iter().copied())
+        .chain([EXACTLY_ONCE_SUPPORT])
         .chain(NODE_KEYS.iter().copied())
         .chain(CLUSTER_KEYS.iter().copied())
         .chain(NOT_IMPLEMENTED_KEYS.iter().copied())
@@ -156,6 +169,7 @@ pub(crate) fn file_level_keys() -> impl Iterator<Item = &'static str> + Clone {
 pub(crate) fn flow_level_keys() -> impl Iterator<Item = &'static str> + Clone {
     std::iter::once("enabled")
         .chain(FLOW_KEYS.iter().copied())
+        .chain([EXACTLY_ONCE_SUPPORT])
         .chain(NOT_IMPLEMENTED_KEYS.iter().copied())
 }
 

@@ -16,7 +16,16 @@
 //!   `sync.topic.configs.enabled`, `config.properties.exclude` (legacy `config.properties.blacklist`),
 //!   `refresh.topics.enabled`, `refresh.topics.interval.seconds`, and Strait's
 //!   `strait.max.in.flight.records`, `strait.max.in.flight.bytes`,
-//!   `strait.position.flush.interval.ms`.
+//!   `strait.position.flush.interval.ms`, `strait.transaction.interval.ms`,
+//!   `strait.transaction.timeout.ms`, `strait.transactional.id.prefix` (and the rest of the
+//!   settings table of module `schema`).
+//! - exactly-once: Kafka Connect's `exactly.once.source.support` (`enabled`, `preparing`,
+//!   `disabled`), which MirrorMaker 2 reads per target cluster (`B.exactly.once.source.support`:
+//!   the flows writing to B); Strait also reads it at the file level and per flow (a flow's own
+//!   value, then its target cluster's, then the file level's), with a warning that MirrorMaker 2
+//!   would not. `preparing` is listed as having no effect. A connector's `exactly.once.support =
+//!   required` (file level or per flow) refuses a flow it covers that is not exactly-once;
+//!   `requested` is listed as having no effect.
 //! - Strait's node settings (file level only; the node settings table of module `schema`):
 //!   `strait.data.dir` (or `strait.cluster.data.dir`), `strait.log.format`,
 //!   `strait.progress.interval.seconds`, `strait.metrics.listen`,
@@ -65,8 +74,9 @@ use std::path::{Path, PathBuf};
 use strait_coordinator::{ClusterAlias, FlowId};
 
 use crate::assemble::{
-    self, bootstrap_servers, check_patterns, flow_settings, parse_policy, split_list, FlowClients,
-    FlowValues, Sourced, EXPECT_BOOL, EXPECT_POLICY, EXPECT_SEPARATOR,
+    self, bootstrap_servers, check_patterns, flow_settings, parse_policy, split_list,
+    ExactlyOnceSupport, FlowClients, FlowValues, Sourced, EXPECT_BOOL, EXPECT_POLICY,
+    EXPECT_SEPARATOR,
 };
 use crate::client_props::{
     is_client_property, overlay, shown_value, translate, unknown_client_property, JavaProp,
@@ -85,14 +95,14 @@ use env::ClientTable;
 use keys::{
     client_scope, client_scope_prefixes, file_level_keys, flow_level_keys,
     is_cluster_wide_client_key, is_not_implemented, misspelt_flow_key, strait_keys, ClientScope,
-    CLUSTER_CLIENT_PREFIXES, CLUSTER_KEYS, CONSUMER_LAYERS, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED,
-    PAIR_HEARTBEAT_KEYS, PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS, STRAIT_CLUSTER_ADVERTISE,
-    STRAIT_CLUSTER_CONTROL_TOKEN, STRAIT_CLUSTER_DATA_DIR, STRAIT_CLUSTER_HEALTH_LISTEN,
-    STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN, STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT,
-    STRAIT_CLUSTER_NODE_ID, STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL,
-    STRAIT_CLUSTER_TLS_CA, STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY,
-    STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT, STRAIT_CLUSTER_TLS_SERVER_NAME, TARGET_ADMIN_LAYERS,
-    UNKNOWN,
+    CLUSTER_CLIENT_PREFIXES, CLUSTER_KEYS, CONSUMER_LAYERS, EXACTLY_ONCE_SOURCE_SUPPORT,
+    EXACTLY_ONCE_SUPPORT, FLOW_KEYS, NODE_KEYS, NOT_IMPLEMENTED, PAIR_HEARTBEAT_KEYS,
+    PRODUCER_LAYERS, SOURCE_ADMIN_LAYERS, STRAIT_CLUSTER_ADVERTISE, STRAIT_CLUSTER_CONTROL_TOKEN,
+    STRAIT_CLUSTER_DATA_DIR, STRAIT_CLUSTER_HEALTH_LISTEN, STRAIT_CLUSTER_ID, STRAIT_CLUSTER_JOIN,
+    STRAIT_CLUSTER_LISTEN, STRAIT_CLUSTER_LIVENESS_TIMEOUT, STRAIT_CLUSTER_NODE_ID,
+    STRAIT_CLUSTER_PEERS, STRAIT_CLUSTER_POSITION_INTERVAL, STRAIT_CLUSTER_TLS_CA,
+    STRAIT_CLUSTER_TLS_CERT, STRAIT_CLUSTER_TLS_KEY, STRAIT_CLUSTER_TLS_REQUIRE_CLIENT_CERT,
+    STRAIT_CLUSTER_TLS_SERVER_NAME, TARGET_ADMIN_LAYERS, UNKNOWN,
 };
 
 /// How the cluster keys are named in messages.
@@ -157,6 +167,8 @@ struct Scope {
     topics_blacklist: Option<Sourced<Vec<String>>>,
     groups_blacklist: Option<Sourced<Vec<String>>>,
     config_blacklist: Option<Sourced<Vec<String>>>,
+    /// Kafka Connect's connector-level `exactly.once.support`.
+    exactly_once_support: Option<Sourced<ExactlyOnceSupport>>,
     clients: BTreeMap<ClientScope, JavaProps>,
 }
 
@@ -199,8 +211,13 @@ struct Reader<'f> {
     /// File-level `bootstrap.servers`, for clusters without their own.
     fallback_bootstrap: Option<Sourced<String>>,
     clusters: BTreeMap<ClusterAlias, ClusterKeys>,
+    /// What a cluster's keys set for the flows writing to it (`B.exactly.once.source.support`):
+    /// below the flow's own keys, above the file level.
+    targets: BTreeMap<ClusterAlias, Scope>,
     flows: BTreeMap<FlowId, Vec<FlowEntry>>,
     ignored: Vec<IgnoredKey>,
+    /// Advice about valid settings (see [`Settings::warnings`]).
+    warnings: Vec<String>,
 }
 
 impl<'f> Reader<'f> {
@@ -256,8 +273,10 @@ impl<'f> Reader<'f> {
             common: JavaProps::new(),
             fallback_bootstrap: None,
             clusters: BTreeMap::new(),
+            targets: BTreeMap::new(),
             flows: BTreeMap::new(),
             ignored,
+            warnings: Vec::new(),
         };
         let overrides = env::overrides(file, &reader.aliases, env)?;
         // A variable wins over the file's value of the same key.
@@ -386,6 +405,7 @@ impl<'f> Reader<'f> {
             return self.read_membership(entry);
         }
         if read_flow_value(self.file, &mut self.top, key, entry)? {
+            self.note_exactly_once(key, entry, None);
             return Ok(());
         }
         if key.starts_with("strait.") {
@@ -544,6 +564,13 @@ impl<'f> Reader<'f> {
                 reason: "strait.* settings are not per cluster".to_owned(),
             });
         }
+        if rest == EXACTLY_ONCE_SOURCE_SUPPORT {
+            // MirrorMaker 2's way: a worker setting of the flows writing to the cluster.
+            let scope = self.targets.entry(alias.clone()).or_default();
+            read_flow_value(self.file, scope, rest, entry)?;
+            self.note_exactly_once(rest, entry, Some(&alias));
+            return Ok(());
+        }
         if FLOW_KEYS.contains(&rest) || rest == "enabled" {
             self.ignore(
                 entry,
@@ -568,6 +595,11 @@ impl<'f> Reader<'f> {
                 return Ok(());
             }
             None if is_not_implemented(rest) => {
+                // The one per-cluster key of the settings table, misspelt.
+                if misspelt_flow_key(rest) == Some(EXACTLY_ONCE_SOURCE_SUPPORT) {
+                    let known = format!("{alias}.{EXACTLY_ONCE_SOURCE_SUPPORT}");
+                    return Err(misspelt(self.file, entry, &known));
+                }
                 self.ignore(entry, NOT_IMPLEMENTED);
                 return Ok(());
             }
@@ -635,7 +667,11 @@ impl<'f> Reader<'f> {
         let mut scope = Scope::default();
         for FlowEntry { rest, entry } in entries {
             let rest = rest.as_str();
-            if rest == "enabled" || read_flow_value(self.file, &mut scope, rest, &entry)? {
+            if rest == "enabled" {
+                continue;
+            }
+            if read_flow_value(self.file, &mut scope, rest, &entry)? {
+                self.note_exactly_once(rest, &entry, None);
                 continue;
             }
             if NODE_KEYS.contains(&rest) || CLUSTER_KEYS.contains(&rest) {
@@ -701,6 +737,46 @@ impl<'f> Reader<'f> {
             Some(suggestion) => Err(misspelt(self.file, entry, &format!("{prefix}{suggestion}"))),
             None => Ok(()),
         }
+    }
+
+    /// What to tell about an `exactly.once.source.support` key (`name`, without its prefix) Strait
+    /// read: `preparing`, which has no effect, is listed as ignored; `enabled` outside a cluster
+    /// prefix (`target`), which MirrorMaker 2 would not read, is a warning.
+    fn note_exactly_once(&mut self, name: &str, entry: &Entry, target: Option<&ClusterAlias>) {
+        if name != EXACTLY_ONCE_SOURCE_SUPPORT {
+            return;
+        }
+        if assemble::is_preparing(&entry.value) {
+            self.ignore(
+                entry,
+                "`preparing` is Kafka Connect's first step of a rolling switch to exactly-once; \
+                 Strait needs no such step: its flows stay at-least-once until `enabled`",
+            );
+            return;
+        }
+        if target.is_some() || assemble::exactly_once_source_support(&entry.value) != Ok(true) {
+            return;
+        }
+        let (flows, example) = match entry.key.strip_suffix(name) {
+            Some(prefix) if !prefix.is_empty() => {
+                let flow = prefix.trim_end_matches('.');
+                let target = flow.rsplit("->").next().unwrap_or("B");
+                (format!("flow {flow}"), target.to_owned())
+            }
+            _ => {
+                let example = self.aliases.get(1).unwrap_or(&self.aliases[0]);
+                ("every flow".to_owned(), example.to_string())
+            }
+        };
+        let line = entry
+            .place
+            .line_number()
+            .map_or_else(String::new, |line| format!(" (line {line})"));
+        self.warnings.push(format!(
+            "`{}`{line} = enabled: Strait runs {flows} exactly-once; MirrorMaker 2 reads this key \
+             only per target cluster (`{example}.{name}`) and would have run at-least-once",
+            entry.key
+        ));
     }
 
     /// Resolves the deprecated aliases of one scope: the new name wins when both are set.
@@ -898,8 +974,30 @@ impl<'f> Reader<'f> {
                     target_admin: target_admin.1,
                 },
             };
-            let values = scope.values.or(&top.values);
-            flows.push(flow_settings(self.file, id, values, clients)?);
+            // The flow's own keys, then its target cluster's, then the file level's.
+            let by_target = self.targets.get(&id.target);
+            let lower = match by_target {
+                Some(target) => target.values.clone().or(&top.values),
+                None => top.values.clone(),
+            };
+            let support = scope
+                .exactly_once_support
+                .or_else(|| top.exactly_once_support.clone());
+            let flow = flow_settings(self.file, id, scope.values.or(&lower), clients)?;
+            self.check_exactly_once_support(&flow, support)?;
+            flows.push(flow);
+        }
+        for (alias, target) in std::mem::take(&mut self.targets) {
+            let Some(set) = target.values.set_at.get("exactly_once") else {
+                continue;
+            };
+            if !flows.iter().any(|flow| flow.id.target == alias) {
+                self.ignored.push(IgnoredKey {
+                    key: set.key.clone(),
+                    line: set.place.line_number(),
+                    reason: format!("no enabled flow writes to cluster {alias}"),
+                });
+            }
         }
 
         let mut pair_heartbeats = Vec::new();
@@ -930,8 +1028,46 @@ impl<'f> Reader<'f> {
             flows,
             pair_heartbeats,
             ignored: assemble::tidy_ignored(self.ignored),
-            warnings,
+            warnings: warnings.into_iter().chain(self.warnings).collect(),
         })
+    }
+
+    /// Kafka Connect's `exactly.once.support` of a flow (its own, else the file level's):
+    /// `required` refuses a flow that does not run exactly-once, as Kafka Connect refuses such a
+    /// connector; `requested` has no effect and is listed as ignored.
+    fn check_exactly_once_support(
+        &mut self,
+        flow: &crate::FlowSettings,
+        support: Option<Sourced<ExactlyOnceSupport>>,
+    ) -> Result<(), ConfigError> {
+        let Some(support) = support else {
+            return Ok(());
+        };
+        match (support.value, flow.exactly_once) {
+            (ExactlyOnceSupport::Required, true) => Ok(()),
+            (ExactlyOnceSupport::Required, false) => Err(ConfigError::Conflict {
+                at: Location::at(self.file, support.place.clone()),
+                key: support.key.clone(),
+                value: "required".to_owned(),
+                reason: format!(
+                    "flow {} runs at-least-once: turn exactly-once on for it with \
+                     `{}.{EXACTLY_ONCE_SOURCE_SUPPORT} = enabled`",
+                    flow.id, flow.id.target
+                ),
+            }),
+            (ExactlyOnceSupport::Requested, _) => {
+                self.ignored.push(IgnoredKey {
+                    key: support.key.clone(),
+                    line: support.place.line_number(),
+                    reason: format!(
+                        "a Kafka Connect hint, with no effect: exactly-once is turned on per \
+                         target cluster with `{}.{EXACTLY_ONCE_SOURCE_SUPPORT} = enabled`",
+                        flow.id.target
+                    ),
+                });
+                Ok(())
+            }
+        }
     }
 }
 
@@ -996,9 +1132,18 @@ fn read_flow_value(
         "groups" => values.mm2.groups = Some(patterns()?),
         "groups.exclude" => values.mm2.groups_exclude = Some(patterns()?),
         "groups.blacklist" => scope.groups_blacklist = Some(patterns()?),
+        EXACTLY_ONCE_SUPPORT => {
+            let support = parsed(file, entry, assemble::exactly_once_support)?;
+            scope.exactly_once_support = Some(entry.sourced(support));
+        }
         // The settings of the table (module `schema`).
         _ => match values.read_text(name, &entry.value) {
-            Some(read) => read.map_err(|expected| invalid(file, entry, expected))?,
+            Some(read) => {
+                read.map_err(|expected| invalid(file, entry, expected))?;
+                if let Some(field) = FlowValues::field_of(name) {
+                    values.set_at.insert(field, entry.sourced(()));
+                }
+            }
             None => return Ok(false),
         },
     }

@@ -325,7 +325,7 @@ fn recognised_and_unknown_keys_are_listed_with_their_reason() {
          tasks.max = 4\n\
          refresh.groups.interval.seconds = 60\n\
          offset.flush.interval.ms = 1000\n\
-         A->B.exactly.once.source.support = enabled\n\
+         A->B.exactly.once.foo = enabled\n\
          key.converter = org.apache.kafka.connect.converters.ByteArrayConverter\n\
          whatever.this.is = 1\n\
          A->B.whatever = 2\n\
@@ -342,7 +342,7 @@ fn recognised_and_unknown_keys_are_listed_with_their_reason() {
     assert!(reason("tasks.max").contains("not implemented"));
     assert!(reason("refresh.groups.interval.seconds").contains("not implemented"));
     assert!(reason("offset.flush.interval.ms").contains("not implemented"));
-    assert!(reason("A->B.exactly.once.source.support").contains("not implemented"));
+    assert!(reason("A->B.exactly.once.foo").contains("not implemented"));
     assert!(reason("key.converter").contains("not implemented"));
     assert_eq!(reason("whatever.this.is"), "unknown key");
     assert_eq!(reason("A->B.whatever"), "unknown key");
@@ -1474,5 +1474,331 @@ fn node_variables_set_the_node_settings_added_later() {
         err.contains("STRAIT__NODE__SHUTDOWN_HANDOVER_TIMEOUT_SECS")
             && err.contains("from 0 to 600"),
         "{err}"
+    );
+}
+
+/// Three clusters and three flows, two of them writing to B.
+const TO_B_AND_C: &str = "clusters = A, B, C\n\
+                          A.bootstrap.servers = a:9092\n\
+                          B.bootstrap.servers = b:9092\n\
+                          C.bootstrap.servers = c:9092\n\
+                          A->B.enabled = true\n\
+                          A->C.enabled = true\n\
+                          C->B.enabled = true\n";
+
+/// The flows of `s` that run exactly-once.
+fn exactly_once_flows(s: &Settings) -> Vec<String> {
+    s.flows
+        .iter()
+        .filter(|f| f.exactly_once)
+        .map(|f| f.id.to_string())
+        .collect()
+}
+
+#[test]
+fn exactly_once_is_off_by_default_with_its_transaction_defaults() {
+    let flow = &load(BASE).flows[0];
+    assert!(!flow.exactly_once);
+    assert_eq!(flow.transaction_interval, Duration::from_millis(200));
+    assert_eq!(flow.transaction_timeout, Duration::from_secs(60));
+    assert_eq!(flow.transactional_id_prefix, "strait");
+}
+
+/// MirrorMaker 2's form: `B.exactly.once.source.support = enabled` turns exactly-once on for
+/// the flows writing to B (Kafka Connect reads the value in any case).
+#[test]
+fn exactly_once_is_enabled_per_target_cluster_as_in_mirrormaker_2() {
+    let s = load(&format!(
+        "{TO_B_AND_C}B.exactly.once.source.support = Enabled\n"
+    ));
+    assert_eq!(exactly_once_flows(&s), ["A->B", "C->B"]);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+
+    // A cluster no enabled flow writes to: listed, not silently dropped.
+    let s = load(&format!("{BASE}A.exactly.once.source.support = enabled\n"));
+    assert_eq!(exactly_once_flows(&s), Vec::<String>::new());
+    let ignored: Vec<(&str, Option<usize>, &str)> = s
+        .ignored
+        .iter()
+        .map(|i| (i.key.as_str(), i.line, i.reason.as_str()))
+        .collect();
+    assert_eq!(
+        ignored,
+        [(
+            "A.exactly.once.source.support",
+            Some(5),
+            "no enabled flow writes to cluster A"
+        )]
+    );
+}
+
+/// Strait also reads the key at the file level (every flow) and per flow (which wins over its
+/// target cluster's, which wins over the file level's), with a warning: MirrorMaker 2 reads it
+/// per target cluster only.
+#[test]
+fn exactly_once_at_the_file_level_and_per_flow_is_layered_and_warned_about() {
+    let s = load(&format!(
+        "{TO_B_AND_C}exactly.once.source.support = enabled\n"
+    ));
+    assert_eq!(exactly_once_flows(&s), ["A->B", "A->C", "C->B"]);
+    assert_eq!(
+        s.warnings,
+        [
+            "`exactly.once.source.support` (line 8) = enabled: Strait runs every flow \
+          exactly-once; MirrorMaker 2 reads this key only per target cluster \
+          (`B.exactly.once.source.support`) and would have run at-least-once"
+        ]
+    );
+
+    let s = load(&format!(
+        "{TO_B_AND_C}exactly.once.source.support = enabled\n\
+         C.exactly.once.source.support = disabled\n\
+         B.exactly.once.source.support = enabled\n\
+         C->B.exactly.once.source.support = disabled\n"
+    ));
+    assert_eq!(exactly_once_flows(&s), ["A->B"]);
+
+    let s = load(&format!(
+        "{TO_B_AND_C}A->C.exactly.once.source.support = enabled\n"
+    ));
+    assert_eq!(exactly_once_flows(&s), ["A->C"]);
+    assert_eq!(s.warnings.len(), 1);
+    assert_mentions(
+        &s.warnings[0],
+        &[
+            "`A->C.exactly.once.source.support` (line 8) = enabled: Strait runs flow A->C \
+             exactly-once",
+            "(`C.exactly.once.source.support`)",
+        ],
+    );
+}
+
+/// `preparing` (Kafka Connect's first step of a rolling switch) and `disabled` leave the flows
+/// at-least-once; `preparing` is listed as having no effect.
+#[test]
+fn preparing_and_disabled_leave_exactly_once_off() {
+    let s = load(&format!(
+        "{TO_B_AND_C}B.exactly.once.source.support = preparing\n\
+         C.exactly.once.source.support = disabled\n"
+    ));
+    assert_eq!(exactly_once_flows(&s), Vec::<String>::new());
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let ignored: Vec<(&str, Option<usize>)> =
+        s.ignored.iter().map(|i| (i.key.as_str(), i.line)).collect();
+    assert_eq!(ignored, [("B.exactly.once.source.support", Some(8))]);
+    assert_mentions(
+        &s.ignored[0].reason,
+        &["`preparing`", "stay at-least-once until `enabled`"],
+    );
+}
+
+#[test]
+fn a_bad_exactly_once_value_names_the_key_file_and_line() {
+    for key in [
+        "B.exactly.once.source.support",
+        "exactly.once.source.support",
+        "A->B.exactly.once.source.support",
+    ] {
+        assert_eq!(
+            error(&format!("{BASE}{key} = true\n")),
+            format!(
+                "{FILE}:5: invalid value \"true\" for `{key}`: expected enabled, preparing or \
+                 disabled (Kafka Connect's exactly.once.source.support)"
+            )
+        );
+    }
+    assert_eq!(
+        error(&format!("{BASE}B.exactly.once.source.suport = enabled\n")),
+        format!(
+            "{FILE}:5: `B.exactly.once.source.suport`: unknown key: did you mean \
+             `B.exactly.once.source.support`?"
+        )
+    );
+}
+
+/// Kafka Connect's connector-level `exactly.once.support`: `required` is a check, as Connect
+/// refuses a connector that cannot run exactly-once; `requested` has no effect.
+#[test]
+fn exactly_once_support_required_is_checked_requested_listed() {
+    assert_eq!(
+        error(&format!("{BASE}A->B.exactly.once.support = required\n")),
+        format!(
+            "{FILE}:5: `A->B.exactly.once.support` = \"required\": flow A->B runs \
+             at-least-once: turn exactly-once on for it with \
+             `B.exactly.once.source.support = enabled`"
+        )
+    );
+    let s = load(&format!(
+        "{BASE}exactly.once.support = REQUIRED\nB.exactly.once.source.support = enabled\n"
+    ));
+    assert!(s.flows[0].exactly_once);
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+
+    let s = load(&format!("{BASE}exactly.once.support = requested\n"));
+    assert!(!s.flows[0].exactly_once);
+    assert_eq!(s.ignored.len(), 1);
+    assert_eq!(s.ignored[0].key, "exactly.once.support");
+    assert_mentions(
+        &s.ignored[0].reason,
+        &["no effect", "`B.exactly.once.source.support = enabled`"],
+    );
+
+    assert_eq!(
+        error(&format!("{BASE}exactly.once.support = always\n")),
+        format!(
+            "{FILE}:5: invalid value \"always\" for `exactly.once.support`: expected requested \
+             or required (Kafka Connect's exactly.once.support)"
+        )
+    );
+    assert_eq!(
+        error(&format!("{BASE}A->B.exactly.once.suport = required\n")),
+        format!(
+            "{FILE}:5: `A->B.exactly.once.suport`: unknown key: did you mean \
+             `A->B.exactly.once.support`?"
+        )
+    );
+}
+
+#[test]
+fn transaction_settings_are_read_at_the_file_level_and_per_flow() {
+    let s = load(&format!(
+        "{TO_B_AND_C}B.exactly.once.source.support = enabled\n\
+         strait.transaction.interval.ms = 50\n\
+         strait.transaction.timeout.ms = 30000\n\
+         strait.transactional.id.prefix = mirror.eu_1\n\
+         C->B.strait.transaction.interval.ms = 1000\n\
+         C->B.strait.transactional.id.prefix = mirror-c\n"
+    ));
+    let flow = |id: &str| s.flows.iter().find(|f| f.id.to_string() == id).unwrap();
+    let a_b = flow("A->B");
+    assert!(a_b.exactly_once);
+    assert_eq!(a_b.transaction_interval, Duration::from_millis(50));
+    assert_eq!(a_b.transaction_timeout, Duration::from_secs(30));
+    assert_eq!(a_b.transactional_id_prefix, "mirror.eu_1");
+    let c_b = flow("C->B");
+    assert_eq!(c_b.transaction_interval, Duration::from_secs(1));
+    assert_eq!(c_b.transaction_timeout, Duration::from_secs(30));
+    assert_eq!(c_b.transactional_id_prefix, "mirror-c");
+    assert!(!flow("A->C").exactly_once);
+    assert_eq!(
+        error(&format!("{BASE}strait.transaction.intreval.ms = 50\n")),
+        format!(
+            "{FILE}:5: `strait.transaction.intreval.ms`: unknown Strait setting: did you mean \
+             `strait.transaction.interval.ms`?"
+        )
+    );
+}
+
+#[test]
+fn bad_transaction_settings_name_the_key_file_and_line() {
+    let cases = [
+        (
+            "strait.transaction.interval.ms = 9",
+            "invalid value \"9\" for `strait.transaction.interval.ms`: expected a whole number \
+             of milliseconds, at least 10",
+        ),
+        (
+            "A->B.strait.transaction.timeout.ms = 900001",
+            "invalid value \"900001\" for `A->B.strait.transaction.timeout.ms`: expected a \
+             whole number of milliseconds from 10 to 900000 (15 minutes: the brokers' default \
+             transaction.max.timeout.ms)",
+        ),
+        (
+            "strait.transactional.id.prefix = mirror/eu",
+            "invalid value \"mirror/eu\" for `strait.transactional.id.prefix`: expected a \
+             non-empty prefix of letters, digits, '.', '_' and '-'",
+        ),
+        (
+            "A->B.strait.transactional.id.prefix =",
+            "invalid value \"\" for `A->B.strait.transactional.id.prefix`: expected a \
+             non-empty prefix of letters, digits, '.', '_' and '-'",
+        ),
+        (
+            "strait.transaction.interval.ms = 2000\nstrait.transaction.timeout.ms = 1000",
+            "`strait.transaction.interval.ms` = \"2000\": longer than the transaction timeout, \
+             1000 ms (`strait.transaction.timeout.ms` (line 6)): the target aborts a \
+             transaction still open after its timeout",
+        ),
+        (
+            "A->B.strait.transaction.timeout.ms = 100",
+            "`A->B.strait.transaction.timeout.ms` = \"100\": shorter than the transaction \
+             interval, 200 ms (the default): the target would abort transactions before they \
+             are committed",
+        ),
+    ];
+    for (lines, expected) in cases {
+        assert_eq!(
+            error(&format!("{BASE}{lines}\n")),
+            format!("{FILE}:5: {expected}"),
+            "{lines}"
+        );
+    }
+}
+
+/// With exactly-once on, a producer property that contradicts it is refused, naming its key
+/// and line and where exactly-once was turned on; with it off, Strait overrides them.
+#[test]
+fn producer_properties_that_contradict_exactly_once_are_refused() {
+    let on = "B.exactly.once.source.support = enabled\n";
+    let cases = [
+        (
+            "B.producer.enable.idempotence = false",
+            "`B.producer.enable.idempotence` = \"false\": contradicts the exactly-once mode of \
+             flow A->B (`B.exactly.once.source.support` (line 5) turns it on): the \
+             transactional producer is idempotent: remove it, or set it to true",
+        ),
+        (
+            "A->B.producer.acks = 1",
+            "`A->B.producer.acks` = \"1\": contradicts the exactly-once mode of flow A->B \
+             (`B.exactly.once.source.support` (line 5) turns it on): the transactional \
+             producer waits for all in-sync replicas: remove it, or set it to all",
+        ),
+        (
+            "producer.override.transactional.id = mm2-tx",
+            "`producer.override.transactional.id` = \"mm2-tx\": contradicts the exactly-once \
+             mode of flow A->B (`B.exactly.once.source.support` (line 5) turns it on): Strait \
+             gives the flow's producers their transactional ids: set their prefix instead \
+             (`transactional_id_prefix`; mm2: `strait.transactional.id.prefix`)",
+        ),
+        (
+            "A->B.target.producer.transaction.timeout.ms = 5000",
+            "`A->B.target.producer.transaction.timeout.ms` = \"5000\": contradicts the \
+             exactly-once mode of flow A->B (`B.exactly.once.source.support` (line 5) turns it \
+             on): set the flow's transaction timeout instead (`transaction_timeout_ms`; mm2: \
+             `strait.transaction.timeout.ms`), which Strait gives its producers",
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(
+            error(&format!("{BASE}{on}{line}\n")),
+            format!("{FILE}:6: {expected}"),
+            "{line}"
+        );
+        // At-least-once: accepted (the node forces idempotence and acks=all itself).
+        load(&format!("{BASE}{line}\n"));
+    }
+    // What agrees with it is accepted.
+    let s = load(&format!(
+        "{BASE}{on}B.producer.acks = -1\nB.producer.enable.idempotence = true\n"
+    ));
+    assert!(s.flows[0].exactly_once);
+}
+
+#[test]
+fn the_summary_shows_the_exactly_once_mode() {
+    let s = load(&format!(
+        "{TO_B_AND_C}B.exactly.once.source.support = enabled\n\
+         strait.transactional.id.prefix = eu\n"
+    ));
+    let out = s.describe();
+    assert_mentions(
+        &out,
+        &[
+            "  A->B:\n",
+            "    exactly-once:       on: transactions committed every 200ms (timeout 1m), \
+             transactional ids eu-*\n",
+            "    exactly-once:       off (at-least-once)\n",
+        ],
     );
 }

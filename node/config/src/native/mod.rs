@@ -58,6 +58,10 @@
 //! max_in_flight_records = 100000
 //! max_in_flight_bytes = 67108864
 //! position_flush_interval_ms = 100
+//! exactly_once = false           # default false (at-least-once); see FlowSettings::exactly_once
+//! transaction_interval_ms = 200  # exactly-once: commit every N ms (default 200, at least 10)
+//! transaction_timeout_ms = 60000 # exactly-once: transaction.timeout.ms (interval to 900000)
+//! transactional_id_prefix = "strait"  # exactly-once: start of every transactional id
 //! emit_heartbeats_enabled = true       # MirrorMaker 2's fail-over settings, default as there
 //! emit_heartbeats_interval_secs = 1
 //! [flows.a_to_b.consumer]        # this flow's source consumer
@@ -260,6 +264,13 @@ macro_rules! raw_flow {
                     self.setting::<$fc>(&["flows", name, stringify!($ft)], flow.$ft.clone())?;)*
                 $(values.mm2.$mf =
                     self.setting::<$mc>(&["flows", name, stringify!($mt)], flow.$mt.clone())?;)*
+                let set = [
+                    $((stringify!($ff), stringify!($ft), flow.$ft.is_some()),)*
+                    $((stringify!($mf), stringify!($mt), flow.$mt.is_some()),)*
+                ];
+                for (field, key, _) in set.into_iter().filter(|(_, _, set)| *set) {
+                    values.set_at.insert(field, self.sourced(&["flows", name, key], ()));
+                }
                 Ok(())
             }
 

@@ -354,7 +354,8 @@ fn type_errors_name_the_key_and_line() {
              `config_properties_exclude`, `refresh_topics_enabled`, \
              `refresh_topics_interval_secs`, `max_in_flight_records`, `max_in_flight_bytes`, \
              `position_flush_interval_ms`, `max_records_per_sec`, `max_bytes_per_sec`, \
-             `emit_heartbeats_enabled`, \
+             `exactly_once`, `transaction_interval_ms`, `transaction_timeout_ms`, \
+             `transactional_id_prefix`, `emit_heartbeats_enabled`, \
              `emit_heartbeats_interval_secs`, `emit_checkpoints_enabled`, \
              `emit_checkpoints_interval_secs`, `emit_offset_syncs_enabled`, \
              `offset_syncs_topic_location`, `offset_lag_max`, `groups`, `groups_exclude`, \
@@ -1138,4 +1139,121 @@ fn a_cluster_of_several_nodes_without_its_own_id_is_warned_about() {
     assert!(load(&with_cluster("peers = [\"1@a:7070\"]"))
         .warnings
         .is_empty());
+}
+
+#[test]
+fn exactly_once_settings() {
+    let flow = &load(MINIMAL).flows[0];
+    assert!(!flow.exactly_once, "at-least-once by default");
+    assert_eq!(flow.transaction_interval, Duration::from_millis(200));
+    assert_eq!(flow.transaction_timeout, Duration::from_secs(60));
+    assert_eq!(flow.transactional_id_prefix, "strait");
+
+    let flow = &load(&format!(
+        "{MINIMAL}exactly_once = true\ntransaction_interval_ms = 500\n\
+         transaction_timeout_ms = 900000\ntransactional_id_prefix = \"mirror.eu-1\"\n\
+         [clusters.B.producer]\n\"acks\" = \"all\"\n\"enable.idempotence\" = true\n"
+    ))
+    .flows[0];
+    assert!(flow.exactly_once);
+    assert_eq!(flow.transaction_interval, Duration::from_millis(500));
+    assert_eq!(flow.transaction_timeout, Duration::from_secs(15 * 60));
+    assert_eq!(flow.transactional_id_prefix, "mirror.eu-1");
+
+    let from_env = load_env(
+        MINIMAL,
+        env(&[
+            ("STRAIT__FLOWS__A_TO_B__EXACTLY_ONCE", "true"),
+            ("STRAIT__FLOWS__A_TO_B__TRANSACTION_INTERVAL_MS", "20"),
+        ]),
+    );
+    assert!(from_env.flows[0].exactly_once);
+    assert_eq!(
+        from_env.flows[0].transaction_interval,
+        Duration::from_millis(20)
+    );
+}
+
+#[test]
+fn bad_exactly_once_settings_name_the_key_and_line() {
+    let line = MINIMAL_LAST_LINE + 1;
+    let cases = [
+        (
+            "exactly_once = \"enabled\"",
+            line,
+            "`flows.a_to_b.exactly_once`: expected a boolean, found string \"enabled\"",
+        ),
+        (
+            "transaction_interval_ms = 9",
+            line,
+            "invalid value \"9\" for `flows.a_to_b.transaction_interval_ms`: expected a whole \
+             number of milliseconds, at least 10",
+        ),
+        (
+            "transaction_timeout_ms = 900001",
+            line,
+            "invalid value \"900001\" for `flows.a_to_b.transaction_timeout_ms`: expected a \
+             whole number of milliseconds from 10 to 900000 (15 minutes: the brokers' default \
+             transaction.max.timeout.ms)",
+        ),
+        (
+            "transactional_id_prefix = \"strait eu\"",
+            line,
+            "invalid value \"strait eu\" for `flows.a_to_b.transactional_id_prefix`: expected a \
+             non-empty prefix of letters, digits, '.', '_' and '-'",
+        ),
+        (
+            "transactional_id_prefix = \"\"",
+            line,
+            "invalid value \"\" for `flows.a_to_b.transactional_id_prefix`: expected a \
+             non-empty prefix of letters, digits, '.', '_' and '-'",
+        ),
+        (
+            "transaction_timeout_ms = 1000\ntransaction_interval_ms = 1500",
+            line + 1,
+            "`flows.a_to_b.transaction_interval_ms` = \"1500\": longer than the transaction \
+             timeout, 1000 ms (`flows.a_to_b.transaction_timeout_ms` (line 11)): the target \
+             aborts a transaction still open after its timeout",
+        ),
+        (
+            "exactly_once = true\n[clusters.B.producer]\n\"acks\" = 1",
+            line + 2,
+            "`clusters.B.producer.\"acks\"` = \"1\": contradicts the exactly-once mode of flow \
+             A->B (`flows.a_to_b.exactly_once` (line 11) turns it on): the transactional \
+             producer waits for all in-sync replicas: remove it, or set it to all",
+        ),
+        (
+            "exactly_once = true\n[flows.a_to_b.producer]\n\"transactional.id\" = \"x\"",
+            line + 2,
+            "`flows.a_to_b.producer.\"transactional.id\"` = \"x\": contradicts the exactly-once \
+             mode of flow A->B (`flows.a_to_b.exactly_once` (line 11) turns it on): Strait \
+             gives the flow's producers their transactional ids: set their prefix instead \
+             (`transactional_id_prefix`; mm2: `strait.transactional.id.prefix`)",
+        ),
+        (
+            "exactly_once = true\n[flows.a_to_b.producer]\n\"enable.idempotence\" = false",
+            line + 2,
+            "`flows.a_to_b.producer.\"enable.idempotence\"` = \"false\": contradicts the \
+             exactly-once mode of flow A->B (`flows.a_to_b.exactly_once` (line 11) turns it \
+             on): the transactional producer is idempotent: remove it, or set it to true",
+        ),
+    ];
+    for (extra, key_line, expected) in cases {
+        assert_eq!(
+            error(&format!("{MINIMAL}{extra}\n")),
+            format!("{FILE}:{key_line}: {expected}"),
+            "{extra}"
+        );
+    }
+    // From the environment: the variable is named.
+    let var = "STRAIT__FLOWS__A_TO_B__TRANSACTION_TIMEOUT_MS";
+    assert_eq!(
+        error_env(MINIMAL, env(&[(var, "150")])),
+        format!(
+            "environment variable {var} (overriding {FILE}): \
+             `flows.a_to_b.transaction_timeout_ms` = \"150\": shorter than the transaction \
+             interval, 200 ms (the default): the target would abort transactions before they \
+             are committed"
+        )
+    );
 }
