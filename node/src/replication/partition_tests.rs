@@ -769,3 +769,82 @@ async fn a_target_that_stops_acknowledging_is_reported_as_stalled_until_it_ackno
     let flow = h.status.flow(&h.flow);
     assert_eq!((flow.stalled, flow.errors), (0, vec![]));
 }
+
+/// Exactly-once: the target keeps the position committed with the last transaction (here ahead
+/// of every position Strait stored, as after a crash of the previous owner between its commit and
+/// its next position proposal). The actor resumes there: nothing before it is written again.
+#[actix_rt::test]
+async fn resumes_from_the_position_the_target_committed_when_it_is_further() {
+    let h = Harness::new(1_000, 1 << 20);
+    let p0 = tp(0);
+    h.source.append(&p0, records(0..100));
+    h.sink.commit_position(
+        "A.t",
+        0,
+        Position {
+            next_source_offset: 60,
+            last_target_offset: 59,
+        },
+    );
+    let (_addr, _ack) = h.start(&p0);
+    until("the rest landed", || h.landed(&p0).len() == 40).await;
+    assert_eq!(
+        h.landed(&p0),
+        records(60..100),
+        "from the committed position on"
+    );
+    assert_eq!(
+        h.source.calls(&p0),
+        vec![SourceCall::Split, SourceCall::Assign(Offset::Offset(60))]
+    );
+    until("the position is stored", || {
+        h.stored(&p0).map(|p| p.next_source_offset) == Some(100)
+    })
+    .await;
+}
+
+/// A committed position behind the stored one (written before the last at-least-once run, say)
+/// changes nothing; a lookup that fails fails the partition, which asks again after its backoff.
+#[actix_rt::test]
+async fn a_failed_position_lookup_backs_off_and_an_older_committed_position_is_ignored() {
+    let h = Harness::new(1_000, 1 << 20);
+    let (p0, p1) = (tp(0), tp(1));
+    h.source.append(&p0, records(0..50));
+    h.sink
+        .fail_position_lookup("A.t", 0, 1, "UNSTABLE_OFFSET_COMMIT until the deadline");
+    let (_addr, _ack) = h.start(&p0);
+    until("the partition backs off", || {
+        h.status(&p0).is_some_and(|s| {
+            matches!(
+                &s.last_error,
+                Some(PartitionFault::Failed(PartitionError::Transaction(_)))
+            )
+        })
+    })
+    .await;
+    until("it ran after the backoff", || h.landed(&p0).len() == 50).await;
+    assert_eq!(h.landed(&p0), records(0..50));
+
+    let key = PartitionKey::new(h.flow.clone(), "t".to_owned(), 1);
+    h.positions.put(&key, position(30, 29).unwrap()).unwrap();
+    h.source.append(&p1, records(0..40));
+    h.sink.commit_position("A.t", 1, position(10, 9).unwrap());
+    let (_addr1, _ack1) = h.start(&p1);
+    until("p1 landed", || h.landed(&p1).len() == 10).await;
+    assert_eq!(h.landed(&p1), records(30..40), "from the stored position");
+}
+
+/// A retired partition tells its sink it is done with it, once everything it handed over is
+/// resolved (an exactly-once sink stops carrying its position).
+#[actix_rt::test]
+async fn a_retired_partition_is_forgotten_by_its_sink() {
+    let h = Harness::new(1_000, 1 << 20);
+    let p0 = tp(0);
+    h.source.append(&p0, records(0..20));
+    let (addr, _ack) = h.start(&p0);
+    until("landed", || h.landed(&p0).len() == 20).await;
+    assert!(h.sink.forgotten().is_empty());
+    addr.do_send(Retire);
+    until("retired", || !h.retired().is_empty()).await;
+    assert_eq!(h.sink.forgotten(), vec![("A.t".to_owned(), 0)]);
+}

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::Offset;
-use strait_coordinator::{FlowId, TopicPartition};
+use strait_coordinator::{FlowId, Position, TopicPartition};
 use tokio::sync::Notify;
 
 use crate::replication::budget::InFlightBudget;
@@ -337,6 +337,11 @@ struct SinkState {
     fail: BTreeMap<(i32, i64), (usize, KafkaError)>,
     /// Records handed over, delivered or not.
     handed: u64,
+    /// What the target says of a partition's position (an exactly-once target keeps one): by
+    /// target topic and partition, `Err` for a lookup that fails the next times it is asked.
+    committed: BTreeMap<(String, i32), Result<Position, (usize, String)>>,
+    /// Partitions the actors said they are done with ([`TargetSink::forget`]).
+    forgotten: Vec<(String, i32)>,
 }
 
 /// A target cluster in memory, written as the flow's idempotent producer writes: in order per
@@ -380,6 +385,27 @@ impl FakeSink {
         }
     }
 
+    /// The target keeps `position` for `topic`/`partition` (as an exactly-once target keeps the
+    /// position committed with the records).
+    pub fn commit_position(&self, topic: &str, partition: i32, position: Position) {
+        self.lock()
+            .committed
+            .insert((topic.to_owned(), partition), Ok(position));
+    }
+
+    /// The next `times` lookups of `topic`/`partition`'s position fail with `reason`.
+    pub fn fail_position_lookup(&self, topic: &str, partition: i32, times: usize, reason: &str) {
+        self.lock().committed.insert(
+            (topic.to_owned(), partition),
+            Err((times, reason.to_owned())),
+        );
+    }
+
+    /// The partitions the actors said they are done with, in order.
+    pub fn forgotten(&self) -> Vec<(String, i32)> {
+        self.lock().forgotten.clone()
+    }
+
     /// Records waiting for their acknowledgement.
     pub fn held(&self) -> usize {
         self.lock().held.len()
@@ -416,6 +442,35 @@ impl FakeSink {
 }
 
 impl TargetSink for FakeSink {
+    fn target_position(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> futures::future::BoxFuture<'static, Result<Option<Position>, PartitionError>> {
+        let mut state = self.lock();
+        let key = (topic.to_owned(), partition);
+        let answer = match state.committed.remove(&key) {
+            None => Ok(None),
+            Some(Ok(position)) => {
+                state.committed.insert(key, Ok(position));
+                Ok(Some(position))
+            }
+            Some(Err((times, reason))) => {
+                if times > 1 {
+                    state
+                        .committed
+                        .insert(key, Err((times - 1, reason.clone())));
+                }
+                Err(PartitionError::Transaction(reason))
+            }
+        };
+        Box::pin(futures::future::ready(answer))
+    }
+
+    fn forget(&self, topic: &str, partition: i32) {
+        self.lock().forgotten.push((topic.to_owned(), partition));
+    }
+
     fn produce(
         &self,
         topic: &str,
