@@ -19,6 +19,8 @@
 //! - `whole_cluster_restart_under_load`: every node stopped with SIGTERM, then started again.
 //! - `target_broker_killed_and_restarted_under_load`: the target cluster (one broker of the
 //!   test's own) killed -9 and started again.
+//! - `the_checker_sees_committed_transactions_only`: the checker itself against real Kafka
+//!   transactions (committed and aborted), no Strait involved.
 //!
 //! [`EXACTLY_ONCE`] (or `STRAIT_TEST_EXACTLY_ONCE=off`) runs the same scenarios at-least-once:
 //! then nothing may be missing (nor out of order), and duplicates are expected and only counted.
@@ -380,6 +382,23 @@ fn the_checker_sees_committed_transactions_only() {
     assert_eq!(found, vec![(0, 50, 0), (0, 30, 0)], "{report}");
 }
 
+/// Prints what the nodes logged about fencing (a new owner fencing a dead node's transactional
+/// id, a node finding its own producer fenced): whether a scenario exercised the broker's fencing
+/// at all. For the figures only: the check of the target decides.
+fn print_fencing(cluster: &StraitCluster, what: &str) {
+    for id in cluster.running() {
+        let log = cluster.process(id).log();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("fenced")).collect();
+        println!(
+            "{what}: node {id} logged {} lines about fencing",
+            lines.len()
+        );
+        for line in lines.iter().take(3) {
+            println!("  {line}");
+        }
+    }
+}
+
 /// A 3-node cluster copying a steady load, settled, every partition flowing on the target (each
 /// node in its namespace when the setup has a net).
 fn start_under_load(s: &Setup) -> (StraitCluster, ContinuousProducer, Settled, Watch) {
@@ -501,6 +520,7 @@ fn a_frozen_zombie_is_fenced_by_the_target() {
         );
     }
     drop(watch);
+    print_fencing(&cluster, "frozen zombies");
     stop_and_check(&s, producer, &cluster, "frozen zombies");
 }
 
@@ -550,6 +570,7 @@ fn a_node_cut_from_its_peers_is_fenced_by_the_target() {
         after.leader
     );
     drop(watch);
+    print_fencing(&cluster, "a node cut from its peers");
     stop_and_check(&s, producer, &cluster, "a node cut from its peers");
 }
 
