@@ -44,13 +44,6 @@ use strait_tests::{admin, names, serial, wait, Broker};
 /// which checks the harness itself (duplicates then expected after a kill -9 or a zombie, nothing
 /// missing). `STRAIT_TEST_EXACTLY_ONCE=off` does the same without editing.
 const EXACTLY_ONCE: bool = true;
-/// Sets the flows' producer `message.timeout.ms` to 60000 (the default `transaction_timeout_ms`)
-/// in the exactly-once mode. Without it no transactional producer is ever created: the node's
-/// producer default `message.timeout.ms = 300000` exceeds `transaction.timeout.ms` and librdkafka
-/// refuses the configuration ("`message.timeout.ms` must be set <= `transaction.timeout.ms`"),
-/// so nothing is replicated. A bug of the node (its default must follow the transaction
-/// timeout): remove this once it is fixed.
-const MESSAGE_TIMEOUT_WORKAROUND: bool = true;
 /// `transaction_interval_ms` of the flows: how often a transaction commits.
 const TRANSACTION_INTERVAL_MS: u64 = 100;
 const NODES: [u64; 3] = [1, 2, 3];
@@ -124,17 +117,10 @@ fn setup_on(prefix: &str, source: Broker, target: Broker, net: Option<Net>) -> S
         &[&topic],
     );
     if exactly_once() {
-        let id = base.flow().id.clone();
         base.flow().toml_extra.extend([
             "exactly_once = true".to_owned(),
             format!("transaction_interval_ms = {TRANSACTION_INTERVAL_MS}"),
         ]);
-        if MESSAGE_TIMEOUT_WORKAROUND {
-            base.flow().toml_extra.extend([
-                format!("[flows.{id}.producer]"),
-                "\"message.timeout.ms\" = \"60000\"".to_owned(),
-            ]);
-        }
     }
     println!(
         "{}: {topic}, {PARTITIONS} partitions, {RATE} records/s",
