@@ -1,12 +1,14 @@
 //! Client security against real Apache Kafka brokers: Strait replicating between clusters that
 //! authenticate with SASL (SCRAM-SHA-512, PLAIN) over TLS and plaintext, configured the
-//! MirrorMaker 2 way and the TOML way, and a replicator principal denied READ on one topic.
+//! MirrorMaker 2 way and the TOML way, a replicator principal denied READ on one topic, and an
+//! exactly-once flow whose target principal has no ACL for its transactional ids.
 //!
 //! One pair of secured clusters serves every test of this file (started on first use, kept until
 //! the test binary exits). Each has SASL_SSL and SASL_PLAINTEXT listeners (certificate from a CA of
 //! its own), Kafka's `StandardAuthorizer`, the super user `strait`, and the user `limited`, whose
-//! rights the ACL test sets. The tests' own clients use the clusters' PLAINTEXT listener, a super
-//! user, to create topics, produce and read back.
+//! rights the ACL tests set (on the source for the READ test, on the target for the exactly-once
+//! one). The tests' own clients use the clusters' PLAINTEXT listener, a super user, to create
+//! topics, produce and read back.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -18,7 +20,7 @@ use strait_tests::data::{self, Record};
 use strait_tests::kafka::{acl_command, KafkaCluster, KafkaSpec, SaslSpec};
 use strait_tests::strait::{check_config_args, temp_dir};
 use strait_tests::verify::{self, wait_for_tail};
-use strait_tests::{admin, names, serial, wait, Strait};
+use strait_tests::{admin, eos, names, serial, wait, Strait};
 
 const STRAIT_PASSWORD: &str = "strait-secret-1";
 const LIMITED_PASSWORD: &str = "limited-secret-2";
@@ -393,6 +395,185 @@ fn read_denied_on_one_topic_the_others_flow() {
         || strait.log_tail(30),
     );
     verify::assert_same_partitions(&remote_denied, &sent[1], &reader);
+}
+
+/// An exactly-once flow whose target principal (`limited`, SCRAM-SHA-512 over TLS) may do
+/// everything on topics and READ the positions group `strait-eos.` (PREFIXED), but has no
+/// `TransactionalId` ACL: `init_transactions` is refused, so every partition of the flow backs off
+/// with the refusal naming the transactional id in its status, the node logs the ERROR line naming
+/// it, and nothing reaches the remote topic (not even an aborted record). Once WRITE and DESCRIBE
+/// on the PREFIXED `TransactionalId` `strait-` are granted, the partitions (after their fatal
+/// backoff) replicate record for record, read `read_committed`, with their positions committed in
+/// the group: the ACLs docs/exactly-once.md lists are enough.
+#[test]
+#[cfg_attr(tansu, ignore = "ACLs need Apache Kafka (Tansu has none)")]
+fn exactly_once_without_transactional_id_acl_is_refused_with_the_reason() {
+    let _heavy = serial::heavy();
+    let started = std::time::Instant::now();
+    let (source, target) = secured_pair();
+    let topic = names::unique("eos-acl");
+    let remote = format!("A.{topic}");
+    let sent = filled_topics(&source.plain, std::slice::from_ref(&topic), 2, 300);
+    let sent = &sent[0];
+    // On the target: everything on topics (the remote topic is created, configured, written) and
+    // READ on the positions group, but no TransactionalId ACL.
+    acl_command(
+        &target.plain,
+        &[
+            "--add",
+            "--allow-principal",
+            "User:limited",
+            "--operation",
+            "All",
+            "--topic",
+            "*",
+        ],
+    );
+    acl_command(
+        &target.plain,
+        &[
+            "--add",
+            "--allow-principal",
+            "User:limited",
+            "--operation",
+            "Read",
+            "--group",
+            "strait-eos.",
+            "--resource-pattern-type",
+            "prefixed",
+        ],
+    );
+
+    let data_dir = temp_dir("strait-data-");
+    let mut config = Config::a_to_b(
+        &source.sasl_ssl,
+        &target.sasl_ssl,
+        data_dir.path(),
+        &[&topic],
+    );
+    config
+        .flow()
+        .toml_extra
+        .push("exactly_once = true".to_owned());
+    for (alias, cluster, user, password) in [
+        ("A", source, "strait", STRAIT_PASSWORD),
+        ("B", target, "limited", LIMITED_PASSWORD),
+    ] {
+        config
+            .client_prop(alias, "security.protocol", "sasl_ssl")
+            .client_prop(alias, "sasl.mechanism", "SCRAM-SHA-512")
+            .client_prop(alias, "sasl.username", user)
+            .client_prop(alias, "sasl.password", password)
+            .client_prop(alias, "ssl.ca.location", &cluster.ca.to_string_lossy());
+    }
+    let mut strait = Strait::start(&config.toml(), "toml");
+
+    let status_address = format!("127.0.0.1:{}", config.cluster_port);
+    let (node, errors) = wait::until_ok(
+        &format!("both partitions of {topic} backing off with the transactions refusal"),
+        || {
+            let status = status_at(&status_address)?;
+            let failing: Vec<_> = status
+                .partitions
+                .iter()
+                .filter(|p| p.topic == topic)
+                .map(|p| (p.partition, p.state.clone(), p.last_error.clone()))
+                .collect();
+            let refused = failing.len() == 2
+                && failing.iter().all(|(_, state, error)| {
+                    state == "backing_off" && error.starts_with("the target refuses transactions")
+                });
+            if refused {
+                Ok((status.node_id, failing))
+            } else {
+                Err(format!("{failing:?}"))
+            }
+        },
+        || strait.log_tail(30),
+    );
+    let id = format!("strait-A-B-{node}");
+    println!(
+        "refused after {:.1} s: {errors:?}",
+        started.elapsed().as_secs_f64()
+    );
+    for (partition, _, error) in &errors {
+        assert_eq!(
+            error,
+            &format!(
+                "the target refuses transactions: init_transactions for {id}: Transaction error: \
+                 Failed to find transaction coordinator: sasl_ssl://{}/1: Broker: Transactional \
+                 Id authorization failed: Transactional Id authorization failed.",
+                target.sasl_ssl
+            ),
+            "partition {partition}"
+        );
+    }
+    let log = strait.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("the target does not accept this node's transactions"))
+        .unwrap_or_else(|| panic!("no ERROR line about the refused transactions:\n{log}"));
+    assert!(
+        line.contains("ERROR") && line.contains(&id),
+        "the line is an ERROR naming {id}: {line}"
+    );
+    // Nothing reached the remote topic, not even records of an aborted transaction.
+    verify::wait_for_topic(&target.plain, &remote, 2, Some(&strait));
+    assert_eq!(eos::records_in_log(&target.plain, &remote, 2), vec![0, 0]);
+    strait.assert_running();
+
+    // Granted: the committer's next `init_transactions` succeeds at once, the partitions start
+    // again after their fatal backoff (60 s) and replicate everything exactly.
+    acl_command(
+        &target.plain,
+        &[
+            "--add",
+            "--allow-principal",
+            "User:limited",
+            "--operation",
+            "Write",
+            "--operation",
+            "Describe",
+            "--transactional-id",
+            "strait-",
+            "--resource-pattern-type",
+            "prefixed",
+        ],
+    );
+    let granted = std::time::Instant::now();
+    let refusals = strait
+        .log()
+        .matches("the target does not accept this node's transactions")
+        .count();
+    println!("the node logged {refusals} refusals before the grant");
+    let reader = wait_for_tail(&target.plain, &remote, sent, Some(&strait));
+    println!(
+        "caught up {:.1} s after the grant; test took {:.1} s",
+        granted.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    verify::assert_same_partitions(&remote, sent, reader.all());
+    let read = reader.into_records();
+    let report = eos::check(sent, &read);
+    assert!(report.exact(), "{report}");
+    assert_eq!(
+        eos::records_in_log(&target.plain, &remote, 2),
+        vec![300, 300]
+    );
+    wait::until_ok(
+        "the positions committed in group strait-eos.A-B to be the source's ends",
+        || {
+            let committed = admin::committed_offsets(&target.plain, "strait-eos.A-B", &remote, 2);
+            let want = [(0, 300), (1, 300)].into_iter().collect();
+            if committed == want {
+                Ok(())
+            } else {
+                Err(format!("{committed:?}"))
+            }
+        },
+        || strait.log_tail(30),
+    );
+    strait.assert_running();
 }
 
 /// `GET path` on `addr`, the response body.
