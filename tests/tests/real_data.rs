@@ -163,9 +163,12 @@ fn target_batches_use_the_codec_of_the_flow_producer_settings() {
                 !codecs.is_empty(),
                 "no batch of {remote}/{partition} on disk"
             );
+            // librdkafka sends a batch uncompressed when compressing it does not make it
+            // smaller (a small first batch, say): `none` is fine, another codec never.
             assert!(
-                codecs.iter().all(|c| c == codec),
-                "{remote}/{partition}: batch codecs {codecs:?}, expected only {codec}"
+                codecs.iter().all(|c| c == codec || c == "none")
+                    && codecs.iter().any(|c| c == codec),
+                "{remote}/{partition}: batch codecs {codecs:?}, expected {codec} (or none)"
             );
             println!(
                 "{remote}/{partition}: {} batches, all {codec}",

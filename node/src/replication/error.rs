@@ -65,7 +65,8 @@ pub enum PartitionError {
     #[error("target transaction: {0}")]
     Transaction(String),
     /// Exactly-once: the target refuses transactions to this principal (no transaction support,
-    /// or no ACL for the transactional id). Fatal: only a change on the target helps.
+    /// or no ACL for the transactional id). Retriable: the producer asks again every second, and
+    /// the partitions (backing off up to a minute) resume soon after an operator fixed the ACLs.
     #[error("the target refuses transactions: {0}")]
     TransactionsRefused(String),
 }
@@ -83,11 +84,11 @@ impl PartitionError {
             | Self::NotSent
             | Self::Watermarks(_)
             | Self::ReadGap { .. }
-            | Self::Transaction(_) => ErrorClass::Retriable,
-            Self::OutOfRange { .. }
-            | Self::PastEnd { .. }
-            | Self::ReadDenied { .. }
-            | Self::TransactionsRefused(_) => ErrorClass::Fatal,
+            | Self::Transaction(_)
+            | Self::TransactionsRefused(_) => ErrorClass::Retriable,
+            Self::OutOfRange { .. } | Self::PastEnd { .. } | Self::ReadDenied { .. } => {
+                ErrorClass::Fatal
+            }
         }
     }
 }

@@ -45,8 +45,10 @@ const INIT_WAIT: Duration = Duration::from_secs(30);
 /// One round of a position lookup: librdkafka retries within it while a transaction carrying the
 /// partition is open.
 const LOOKUP_ROUND: Duration = Duration::from_secs(2);
-/// The pause after a failed `init_transactions` before the next attempt.
+/// The pause after a failed `init_transactions` before the next attempt, doubling after each
+/// failure in a row up to [`MAX_INIT_RETRY`].
 const INIT_RETRY: Duration = Duration::from_secs(1);
+const MAX_INIT_RETRY: Duration = Duration::from_secs(16);
 
 /// What a flow's transactional producer on this node is built from.
 pub struct TransactionSettings {
@@ -165,6 +167,8 @@ struct State {
     refused: Option<String>,
     /// The node drains: no transaction begins for partitions that only wait to be carried.
     closing: bool,
+    /// `init_transactions` failures in a row: the pause before the next attempt doubles.
+    init_failures: u32,
 }
 
 pub struct Transactions {
@@ -440,27 +444,40 @@ impl Transactions {
                 let mut state = lock(&self.state);
                 state.producer = Some(producer.clone());
                 state.refused = None;
+                state.init_failures = 0;
                 Some(producer)
             }
             Err(error) => {
                 let refused = refusal(&error);
                 tracing::error!(flow = %self.settings.flow, transactional_id = %id, %error,
                     refused, "the target does not accept this node's transactions");
-                let reason = format!("init_transactions for {id}: {error}");
+                let reason = match error.rdkafka_error_code() {
+                    Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed) => format!(
+                        "the principal may not use transactional id {id} (grant WRITE and \
+                         DESCRIBE on the PREFIXED TransactionalId {}, see docs/exactly-once.md)",
+                        self.settings.id_prefix
+                    ),
+                    _ => format!("init_transactions for {id}: {error}"),
+                };
                 let failure = if refused {
                     PartitionError::TransactionsRefused(reason.clone())
                 } else {
                     PartitionError::Transaction(reason.clone())
                 };
-                let pending = {
+                let (pending, failures) = {
                     let mut state = lock(&self.state);
                     state.refused = refused.then_some(reason);
-                    std::mem::take(&mut state.pending)
+                    state.init_failures = state.init_failures.saturating_add(1);
+                    (std::mem::take(&mut state.pending), state.init_failures)
                 };
                 for p in pending {
                     fail_batch(&p.records, &p.target, &failure);
                 }
-                std::thread::sleep(INIT_RETRY);
+                std::thread::sleep(
+                    INIT_RETRY
+                        .saturating_mul(1 << failures.min(5).saturating_sub(1))
+                        .min(MAX_INIT_RETRY),
+                );
                 None
             }
         }
