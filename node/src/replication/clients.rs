@@ -123,7 +123,7 @@ impl FlowClients {
         );
         let (producer, target_producer) = if settings.exactly_once {
             let transactions = Transactions::start(
-                transaction_settings(settings, &configs, cluster),
+                transaction_settings(settings, &configs, cluster, budget.clone()),
                 target_context.clone(),
             )
             .map_err(client_error(ClientRole::TargetProducer))?;
@@ -195,6 +195,7 @@ fn transaction_settings(
     settings: &FlowSettings,
     configs: &FlowClientConfigs,
     cluster: &ClusterView,
+    budget: Arc<InFlightBudget>,
 ) -> TransactionSettings {
     let prefix = &settings.transactional_id_prefix;
     let (source, target) = (&settings.id.source, &settings.id.target);
@@ -215,6 +216,7 @@ fn transaction_settings(
                 .map(|(node, _)| *node)
                 .collect()
         }),
+        budget,
     }
 }
 

@@ -21,7 +21,7 @@
 //! transactions to time out.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use rdkafka::client::ClientContext;
@@ -36,6 +36,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use strait_coordinator::{NodeId, Position};
 
 use crate::kafka::ReportingContext;
+use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
 use crate::replication::producer::{count_error, send_batch, Delivery, DeliveryTarget};
 use crate::replication::source::{SourceBatch, SourceRecord};
@@ -67,6 +68,9 @@ pub struct TransactionSettings {
     pub timeout: Duration,
     /// The nodes the cluster holds for dead now.
     pub dead_nodes: Box<dyn Fn() -> Vec<NodeId> + Send + Sync>,
+    /// The flow's in-flight budget: records wait in it until their transaction commits, so a
+    /// transaction holding half of it commits at once rather than at the interval.
+    pub budget: Arc<InFlightBudget>,
 }
 
 impl TransactionSettings {
@@ -171,8 +175,16 @@ struct State {
     init_failures: u32,
 }
 
+/// Wakes the committer before its interval is over.
+#[derive(Default)]
+struct Wake {
+    due: Mutex<bool>,
+    signal: Condvar,
+}
+
 pub struct Transactions {
     settings: TransactionSettings,
+    wake: Arc<Wake>,
     reporting: ReportingContext,
     reports: Arc<Mutex<Vec<Report>>>,
     state: Mutex<State>,
@@ -211,6 +223,7 @@ impl Transactions {
             aborted: metrics::counter!("strait_transactions_aborted_total", &flow),
             commit_seconds: metrics::histogram!("strait_transactions_commit_seconds", &flow),
             settings,
+            wake: Arc::default(),
             reporting,
             reports: Arc::default(),
             state: Mutex::default(),
@@ -258,6 +271,8 @@ impl Transactions {
                 let producer = producer.clone();
                 let SourceBatch { data, records, .. } = &mut batch;
                 send_batch(&producer, topic, partition, data, records, read_at, target);
+                drop(state);
+                self.commit_early_if_full();
             }
             _ => state.pending.push(Pending {
                 topic: key.0,
@@ -290,6 +305,22 @@ impl Transactions {
                 ));
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wakes the committer when the records waiting for their transaction hold half the flow's
+    /// in-flight budget: reading would otherwise stop until the interval is over.
+    fn commit_early_if_full(&self) {
+        let budget = &self.settings.budget;
+        let (records, bytes) = budget.in_flight();
+        let max = budget.max();
+        if records * 2 < u64::from(max.records) && bytes * 2 < u64::from(max.bytes) {
+            return;
+        }
+        let mut due = lock(&self.wake.due);
+        if !*due {
+            *due = true;
+            self.wake.signal.notify_one();
         }
     }
 
@@ -682,13 +713,27 @@ impl Transactions {
     }
 }
 
-/// The committer: one round every `transaction_interval`, until the flow drops its producer.
+/// The committer: one round every `transaction_interval` (or sooner, when a transaction holds half
+/// the in-flight budget), until the flow drops its producer.
 fn committer(weak: Weak<Transactions>) {
     loop {
-        let Some(interval) = weak.upgrade().map(|t| t.settings.interval) else {
+        let Some((interval, wake)) = weak
+            .upgrade()
+            .map(|t| (t.settings.interval, t.wake.clone()))
+        else {
             return;
         };
-        std::thread::sleep(interval);
+        {
+            let mut due = lock(&wake.due);
+            if !*due {
+                due = wake
+                    .signal
+                    .wait_timeout(due, interval)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            *due = false;
+        }
         let Some(transactions) = weak.upgrade() else {
             return;
         };
