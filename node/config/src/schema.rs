@@ -100,54 +100,44 @@ pub(crate) mod codec {
     use crate::describe::duration;
     use crate::model::{LogFormat, OffsetSyncsLocation};
 
-    /// `true` or `false`.
-    pub(crate) struct Flag;
-    impl Codec for Flag {
-        type Value = bool;
-        type Raw = bool;
-        const EXPECTED: &'static str = EXPECT_BOOL;
-        fn parse(raw: bool) -> Result<bool, &'static str> {
-            Ok(raw)
-        }
-        fn raw(value: &bool) -> Option<bool> {
-            Some(*value)
-        }
+    /// A codec of the common shape: a checked `parse` of the raw value, its `raw` value back, and
+    /// optionally how `check-config` shows it.
+    macro_rules! codec {
+        ($(#[$doc:meta])* $name:ident: $value:ty, $raw:ty, $expected:expr,
+         parse $parse:expr, raw |$v:ident| $to_raw:expr $(, show |$s:ident| $show:expr)?) => {
+            $(#[$doc])*
+            pub(crate) struct $name;
+            impl Codec for $name {
+                type Value = $value;
+                type Raw = $raw;
+                const EXPECTED: &'static str = $expected;
+                fn parse(raw: $raw) -> Result<$value, &'static str> {
+                    $parse(raw)
+                }
+                fn raw($v: &$value) -> Option<$raw> {
+                    $to_raw
+                }
+                $(fn show($s: &$value) -> String {
+                    $show
+                })?
+            }
+        };
     }
 
-    /// Whole seconds, at least 1 (keys ending in `_secs` / `.seconds`).
-    pub(crate) struct Secs;
-    impl Codec for Secs {
-        type Value = Duration;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_INTERVAL_SECS;
-        fn parse(raw: i64) -> Result<Duration, &'static str> {
-            assemble::interval_secs(raw)
-        }
-        fn raw(value: &Duration) -> Option<i64> {
-            Some(value.as_secs() as i64)
-        }
-        fn show(value: &Duration) -> String {
-            format!("every {}", duration(*value))
-        }
+    codec! {
+        /// `true` or `false`.
+        Flag: bool, bool, EXPECT_BOOL, parse Ok, raw |value| Some(*value)
     }
-
-    /// Whole milliseconds, at least 1 (keys ending in `_ms` / `.ms`).
-    pub(crate) struct Millis;
-    impl Codec for Millis {
-        type Value = Duration;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_MILLIS;
-        fn parse(raw: i64) -> Result<Duration, &'static str> {
-            assemble::interval_millis(raw)
-        }
-        fn raw(value: &Duration) -> Option<i64> {
-            Some(value.as_millis() as i64)
-        }
-        fn show(value: &Duration) -> String {
-            format!("every {}", duration(*value))
-        }
+    codec! {
+        /// Whole seconds, at least 1 (keys ending in `_secs` / `.seconds`).
+        Secs: Duration, i64, EXPECT_INTERVAL_SECS, parse assemble::interval_secs,
+        raw |value| Some(value.as_secs() as i64), show |value| every(value)
     }
-
+    codec! {
+        /// Whole milliseconds, at least 1 (keys ending in `_ms` / `.ms`).
+        Millis: Duration, i64, EXPECT_MILLIS, parse assemble::interval_millis,
+        raw |value| Some(value.as_millis() as i64), show |value| every(value)
+    }
     /// Exactly-once on or off: a boolean in TOML; in `mm2.properties` Kafka Connect's
     /// `exactly.once.source.support` values (`enabled`: on; `disabled`, `preparing`: off).
     pub(crate) struct ExactlyOnce;
@@ -166,68 +156,27 @@ pub(crate) mod codec {
         }
     }
 
-    /// Whole milliseconds, at least 10 (`transaction_interval_ms`).
-    pub(crate) struct TransactionInterval;
-    impl Codec for TransactionInterval {
-        type Value = Duration;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_TRANSACTION_INTERVAL;
-        fn parse(raw: i64) -> Result<Duration, &'static str> {
-            assemble::transaction_interval(raw)
-        }
-        fn raw(value: &Duration) -> Option<i64> {
-            Some(value.as_millis() as i64)
-        }
-        fn show(value: &Duration) -> String {
-            format!("every {}", duration(*value))
-        }
+    codec! {
+        /// Whole milliseconds, at least 10 (`transaction_interval_ms`).
+        TransactionInterval: Duration, i64, EXPECT_TRANSACTION_INTERVAL,
+        parse assemble::transaction_interval,
+        raw |value| Some(value.as_millis() as i64), show |value| every(value)
     }
-
-    /// Whole milliseconds from 10 to 15 minutes (`transaction_timeout_ms`).
-    pub(crate) struct TransactionTimeout;
-    impl Codec for TransactionTimeout {
-        type Value = Duration;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_TRANSACTION_TIMEOUT;
-        fn parse(raw: i64) -> Result<Duration, &'static str> {
-            assemble::transaction_timeout(raw)
-        }
-        fn raw(value: &Duration) -> Option<i64> {
-            Some(value.as_millis() as i64)
-        }
-        fn show(value: &Duration) -> String {
-            duration(*value)
-        }
+    codec! {
+        /// Whole milliseconds from 10 to 15 minutes (`transaction_timeout_ms`).
+        TransactionTimeout: Duration, i64, EXPECT_TRANSACTION_TIMEOUT,
+        parse assemble::transaction_timeout,
+        raw |value| Some(value.as_millis() as i64), show |value| duration(*value)
     }
-
-    /// A transactional id prefix: letters, digits, `.`, `_`, `-`.
-    pub(crate) struct TransactionalIdPrefix;
-    impl Codec for TransactionalIdPrefix {
-        type Value = String;
-        type Raw = String;
-        const EXPECTED: &'static str = EXPECT_TRANSACTIONAL_ID_PREFIX;
-        fn parse(raw: String) -> Result<String, &'static str> {
-            assemble::transactional_id_prefix(raw)
-        }
-        fn raw(value: &String) -> Option<String> {
-            Some(value.clone())
-        }
+    codec! {
+        /// A transactional id prefix: letters, digits, `.`, `_`, `-`.
+        TransactionalIdPrefix: String, String, EXPECT_TRANSACTIONAL_ID_PREFIX,
+        parse assemble::transactional_id_prefix, raw |value| Some(value.clone())
     }
-
-    /// A whole number, at least 1.
-    pub(crate) struct Count;
-    impl Codec for Count {
-        type Value = usize;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_COUNT;
-        fn parse(raw: i64) -> Result<usize, &'static str> {
-            assemble::count(raw)
-        }
-        fn raw(value: &usize) -> Option<i64> {
-            Some(*value as i64)
-        }
+    codec! {
+        /// A whole number, at least 1.
+        Count: usize, i64, EXPECT_COUNT, parse assemble::count, raw |value| Some(*value as i64)
     }
-
     /// A rate per second, 0 for unlimited.
     pub(crate) struct PerSecond;
     impl Codec for PerSecond {
@@ -242,72 +191,35 @@ pub(crate) mod codec {
         }
     }
 
-    /// 1 to 32767, or -1 (`None`): the target broker's default.
-    pub(crate) struct ReplicationFactor;
-    impl Codec for ReplicationFactor {
-        type Value = Option<i16>;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_REPLICATION_FACTOR;
-        fn parse(raw: i64) -> Result<Option<i16>, &'static str> {
-            assemble::replication_factor(raw)
-        }
-        fn raw(value: &Option<i16>) -> Option<i64> {
-            value.map(i64::from)
+    codec! {
+        /// 1 to 32767, or -1 (`None`): the target broker's default.
+        ReplicationFactor: Option<i16>, i64, EXPECT_REPLICATION_FACTOR,
+        parse assemble::replication_factor, raw |value| value.map(i64::from)
+    }
+    codec! {
+        /// `offset.lag.max`: 0 or more.
+        Lag: i64, i64, EXPECT_LAG, parse assemble::lag, raw |value| Some(*value)
+    }
+    codec! {
+        /// Whole seconds, 0 or more; 0 turns progress lines off (`progress_interval_secs`).
+        SecsOrOff: Duration, i64, EXPECT_PROGRESS_SECS, parse assemble::progress_secs,
+        raw |value| Some(value.as_secs() as i64),
+        show |value| if value.is_zero() { "off".to_owned() } else { every(value) }
+    }
+    codec! {
+        /// Whole seconds from 0 to 600 (`shutdown_handover_timeout_secs`; 0: no handover).
+        HandoverSecs: Duration, i64, EXPECT_HANDOVER_SECS, parse assemble::handover_secs,
+        raw |value| Some(value.as_secs() as i64),
+        show |value| if value.is_zero() {
+            "off: drain at once".to_owned()
+        } else {
+            format!("up to {}, then drain", duration(*value))
         }
     }
 
-    /// `offset.lag.max`: 0 or more.
-    pub(crate) struct Lag;
-    impl Codec for Lag {
-        type Value = i64;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_LAG;
-        fn parse(raw: i64) -> Result<i64, &'static str> {
-            assemble::lag(raw)
-        }
-        fn raw(value: &i64) -> Option<i64> {
-            Some(*value)
-        }
-    }
-
-    /// Whole seconds, 0 or more; 0 turns progress lines off (`progress_interval_secs`).
-    pub(crate) struct SecsOrOff;
-    impl Codec for SecsOrOff {
-        type Value = Duration;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_PROGRESS_SECS;
-        fn parse(raw: i64) -> Result<Duration, &'static str> {
-            assemble::progress_secs(raw)
-        }
-        fn raw(value: &Duration) -> Option<i64> {
-            Some(value.as_secs() as i64)
-        }
-        fn show(value: &Duration) -> String {
-            match value.is_zero() {
-                true => "off".to_owned(),
-                false => format!("every {}", duration(*value)),
-            }
-        }
-    }
-
-    /// Whole seconds from 0 to 600 (`shutdown_handover_timeout_secs`; 0: no handover).
-    pub(crate) struct HandoverSecs;
-    impl Codec for HandoverSecs {
-        type Value = Duration;
-        type Raw = i64;
-        const EXPECTED: &'static str = EXPECT_HANDOVER_SECS;
-        fn parse(raw: i64) -> Result<Duration, &'static str> {
-            assemble::handover_secs(raw)
-        }
-        fn raw(value: &Duration) -> Option<i64> {
-            Some(value.as_secs() as i64)
-        }
-        fn show(value: &Duration) -> String {
-            match value.is_zero() {
-                true => "off: drain at once".to_owned(),
-                false => format!("up to {}, then drain", duration(*value)),
-            }
-        }
+    /// `every <duration>`, as `check-config` shows an interval.
+    fn every(value: &Duration) -> String {
+        format!("every {}", duration(*value))
     }
 
     /// `text` or `json`, any case.

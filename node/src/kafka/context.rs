@@ -137,7 +137,12 @@ impl ClientContext for ReportingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(client = %self.label, %error, reason, "kafka client error (retrying)");
+        // librdkafka retries everything but a fatal error (a fenced producer, say).
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::Fatal) {
+            tracing::error!(client = %self.label, %error, reason, "kafka client fatal error");
+        } else {
+            tracing::warn!(client = %self.label, %error, reason, "kafka client error (retrying)");
+        }
         self.health.record(format!("{error}: {reason}"));
     }
 
@@ -147,3 +152,23 @@ impl ClientContext for ReportingContext {
 }
 
 impl ConsumerContext for ReportingContext {}
+
+/// Implements `ClientContext` for a producer context that holds a [`ReportingContext`] in its
+/// `reporting` field: logs and errors reported as the other clients' are; statistics unused
+/// (a `statistics.interval.ms` set for every client of a cluster reaches the producers too).
+macro_rules! reporting_producer_context {
+    ($context:ty) => {
+        impl rdkafka::client::ClientContext for $context {
+            fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+                rdkafka::client::ClientContext::log(&self.reporting, level, fac, log_message);
+            }
+
+            fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+                rdkafka::client::ClientContext::error(&self.reporting, error, reason);
+            }
+
+            fn stats_raw(&self, _statistics: &[u8]) {}
+        }
+    };
+}
+pub(crate) use reporting_producer_context;

@@ -13,4 +13,5 @@ pub use client::{
     admin_config, check_client_properties, consumer_config, producer_config, ClientRole,
     FlowClientConfigs, OffsetReset,
 };
+pub(crate) use context::reporting_producer_context;
 pub use context::{ClientHealth, PartitionOffsets, ReportingContext, SourceOffsets};

@@ -8,14 +8,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientConfig;
 
-use crate::kafka::{classify, ErrorClass, ReportingContext};
+use crate::kafka::{classify, reporting_producer_context, ErrorClass, ReportingContext};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
@@ -269,19 +267,7 @@ fn fences_the_producer(error: &KafkaError) -> bool {
     )
 }
 
-impl ClientContext for DeliveryContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        self.reporting.log(level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.reporting.error(error, reason);
-    }
-
-    /// A `statistics.interval.ms` set for every client of a cluster reaches the producer too:
-    /// its statistics are not used (rather than logged, rdkafka's default).
-    fn stats_raw(&self, _statistics: &[u8]) {}
-}
+reporting_producer_context!(DeliveryContext);
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Delivery>;

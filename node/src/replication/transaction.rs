@@ -24,8 +24,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -35,6 +33,7 @@ use rdkafka::producer::{
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use strait_coordinator::{NodeId, Position};
 
+use crate::kafka::reporting_producer_context;
 use crate::kafka::ReportingContext;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
@@ -109,17 +108,7 @@ struct TxnContext {
     reports: Arc<Mutex<Vec<Report>>>,
 }
 
-impl ClientContext for TxnContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        self.reporting.log(level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.reporting.error(error, reason);
-    }
-
-    fn stats_raw(&self, _statistics: &[u8]) {}
-}
+reporting_producer_context!(TxnContext);
 
 impl ProducerContext for TxnContext {
     type DeliveryOpaque = Box<Delivery>;
