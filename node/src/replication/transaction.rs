@@ -702,9 +702,12 @@ impl Transactions {
     }
 }
 
-/// The committer: one round every `transaction_interval` (or sooner, when a transaction holds half
+/// The committer: a round every `transaction_interval` (or sooner, when a transaction holds half
 /// the in-flight budget), until the flow drops its producer.
 fn committer(weak: Weak<Transactions>) {
+    // Rounds start `interval` apart, not `interval` after the last one ended: a record waits for
+    // its transaction at most about one interval, whatever the commit itself takes.
+    let mut round_started = Instant::now();
     loop {
         let Some((interval, wake)) = weak
             .upgrade()
@@ -714,10 +717,11 @@ fn committer(weak: Weak<Transactions>) {
         };
         {
             let mut due = lock(&wake.due);
-            if !*due {
+            let wait = (round_started + interval).saturating_duration_since(Instant::now());
+            if !*due && !wait.is_zero() {
                 due = wake
                     .signal
-                    .wait_timeout(due, interval)
+                    .wait_timeout(due, wait)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
@@ -726,6 +730,7 @@ fn committer(weak: Weak<Transactions>) {
         let Some(transactions) = weak.upgrade() else {
             return;
         };
+        round_started = Instant::now();
         transactions.cycle();
     }
 }
