@@ -63,7 +63,7 @@ cargo test --workspace --locked --no-fail-fast --lib --bins -- --test-threads="$
 echo "== integration tests"
 artifacts=$(mktemp)
 cargo test --workspace --locked --tests --no-run --message-format=json >"$artifacts"
-lane_a=" cluster failover_offsets real_data cutover faults "
+lane_a=" cluster failover_offsets real_data cutover faults exactly_once "
 run_lane() {
   local lane=$1 out=$2 failed=0 name exe started took
   shift 2

@@ -537,10 +537,40 @@ impl StraitCluster {
         partitions: usize,
         deadline: Duration,
     ) -> Settled {
+        self.wait_settled_with(asked, live, live, partitions, deadline)
+    }
+
+    /// [`StraitCluster::wait_settled`] with partitions owned by `owners` only (some of `live`),
+    /// balanced among them: e.g. while a live node is drained, it holds and runs none.
+    pub fn wait_settled_owners(
+        &self,
+        live: &[u64],
+        owners: &[u64],
+        partitions: usize,
+        deadline: Duration,
+    ) -> Settled {
+        self.wait_settled_with(&self.running(), live, owners, partitions, deadline)
+    }
+
+    fn wait_settled_with(
+        &self,
+        asked: &[u64],
+        live: &[u64],
+        owners: &[u64],
+        partitions: usize,
+        deadline: Duration,
+    ) -> Settled {
         let live_set: BTreeSet<u64> = live.iter().copied().collect();
+        let owner_set: BTreeSet<u64> = owners.iter().copied().collect();
+        let among = if owners == live {
+            String::new()
+        } else {
+            format!(" among {owners:?}")
+        };
         wait::until(
             &format!(
-                "the cluster to settle on nodes {live:?} owning {partitions} partitions, balanced"
+                "the cluster to settle on nodes {live:?} owning {partitions} partitions, \
+                 balanced{among}"
             ),
             deadline,
             POLL,
@@ -551,7 +581,7 @@ impl StraitCluster {
                     let status = self.status(id).map_err(|e| format!("node {id}: {e}"))?;
                     statuses.insert(id, status);
                 }
-                settled(&statuses, &live_set, partitions)
+                settled(&statuses, &live_set, &owner_set, partitions)
             },
             || self.describe(),
         )
@@ -684,10 +714,12 @@ pub fn running_of(status: &GetNodeStatusResponse) -> BTreeMap<PartitionId, Strin
         .collect()
 }
 
-/// `Ok` with the leader's view when `statuses` (of every running node) show a settled cluster.
+/// `Ok` with the leader's view when `statuses` (of every running node) show a settled cluster:
+/// `live` alive, every partition owned by one of `owners` (balanced among them).
 fn settled(
     statuses: &BTreeMap<u64, GetNodeStatusResponse>,
     live: &BTreeSet<u64>,
+    owners: &BTreeSet<u64>,
     partitions: usize,
 ) -> Result<Settled, String> {
     let leaders: BTreeSet<u64> = statuses.values().map(|s| s.leader_id).collect();
@@ -726,7 +758,7 @@ fn settled(
             "{own} partitions known (besides heartbeats), not {partitions}"
         ));
     }
-    let mut counts: BTreeMap<u64, usize> = live.iter().map(|id| (*id, 0)).collect();
+    let mut counts: BTreeMap<u64, usize> = owners.iter().map(|id| (*id, 0)).collect();
     for (partition, owned) in &assignment {
         match counts.get_mut(&owned.owner) {
             Some(count) => *count += 1,

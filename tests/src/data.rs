@@ -198,6 +198,49 @@ impl TestProducer {
         }
     }
 
+    /// A transactional producer (`transactional.id` = `transactional_id`), its transactions
+    /// initialised: [`TestProducer::begin`] before sending, then [`TestProducer::commit`] or
+    /// [`TestProducer::abort`].
+    pub fn transactional(bootstrap: &str, transactional_id: &str) -> TestProducer {
+        let producer = TestProducer::with_props(
+            bootstrap,
+            &[
+                ("transactional.id", transactional_id),
+                // Within the transaction timeout (librdkafka's default: 60 s).
+                ("message.timeout.ms", "60000"),
+            ],
+        );
+        producer
+            .producer
+            .init_transactions(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("init_transactions on {bootstrap}: {e}"));
+        producer
+    }
+
+    /// Begins a transaction.
+    pub fn begin(&self) {
+        self.producer
+            .begin_transaction()
+            .unwrap_or_else(|e| panic!("begin_transaction on {}: {e}", self.bootstrap));
+    }
+
+    /// Commits the transaction (which flushes what it holds).
+    pub fn commit(&self) {
+        self.producer
+            .commit_transaction(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("commit_transaction on {}: {e}", self.bootstrap));
+    }
+
+    /// Flushes the transaction's records (so they are in the log) and aborts it.
+    pub fn abort(&self) {
+        self.producer
+            .flush(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("flushing before an abort on {}: {e}", self.bootstrap));
+        self.producer
+            .abort_transaction(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("abort_transaction on {}: {e}", self.bootstrap));
+    }
+
     /// Queues `record` for `topic`/`partition`, waiting while the local queue is full.
     pub fn send(&self, topic: &str, partition: i32, record: &Record) {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());

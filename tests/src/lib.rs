@@ -22,13 +22,16 @@
 //! the target's batch codec, oversized records, group offset sync around an active group),
 //! `security` (SASL_SSL / SASL_PLAINTEXT Kafka clusters with SCRAM-SHA-512, PLAIN and
 //! ACLs), `faults` (network faults: nodes in network namespaces of their own, links cut with
-//! nftables, see [`netns`]), `fixtures` (self-tests of this library).
+//! nftables, see [`netns`]), `exactly_once` (Apache Kafka only: the exactly-once mode through
+//! kill -9s, a frozen zombie, drains and moves, a whole-cluster restart, checked by [`eos`]
+//! reading the target `read_committed`), `fixtures` (self-tests of this library).
 
 pub mod admin;
 pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod data;
+pub mod eos;
 pub mod group;
 pub mod kafka;
 pub mod metrics;

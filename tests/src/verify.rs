@@ -21,6 +21,26 @@ const QUIET: Duration = Duration::from_millis(300);
 /// Deadline of one complete read.
 const READ_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Which records of a transactional producer a reader sees (the consumer's `isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Committed transactions only, up to the last stable offset: what a consumer of a target
+    /// written in transactions must see (librdkafka's default, set explicitly).
+    ReadCommitted,
+    /// Every record in the log, aborted transactions included (Java's default).
+    ReadUncommitted,
+}
+
+impl Isolation {
+    /// The `isolation.level` value.
+    pub fn level(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::ReadUncommitted => "read_uncommitted",
+        }
+    }
+}
+
 /// A consumer that reads every partition of a topic from the beginning and keeps what it read.
 /// Successive [`TopicReader::catch_up`] calls read what arrived since the previous one.
 pub struct TopicReader {
@@ -34,10 +54,21 @@ pub struct TopicReader {
 }
 
 impl TopicReader {
-    /// Reads `topic`, which must exist with `partitions` partitions.
+    /// Reads `topic`, which must exist with `partitions` partitions, `read_committed`.
     pub fn new(bootstrap: &str, topic: &str, partitions: usize) -> TopicReader {
+        TopicReader::with_isolation(bootstrap, topic, partitions, Isolation::ReadCommitted)
+    }
+
+    /// [`TopicReader::new`] with the given isolation level.
+    pub fn with_isolation(
+        bootstrap: &str,
+        topic: &str,
+        partitions: usize,
+        isolation: Isolation,
+    ) -> TopicReader {
         let consumer: BaseConsumer = admin::client_config(bootstrap)
             .set("group.id", names::unique("strait-test-reader"))
+            .set("isolation.level", isolation.level())
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
@@ -221,8 +252,19 @@ pub fn wait_for_tail(
     expected: &[Vec<Record>],
     strait: Option<&Strait>,
 ) -> TopicReader {
+    wait_for_tail_with(bootstrap, topic, expected, strait, Isolation::ReadCommitted)
+}
+
+/// [`wait_for_tail`], reading with the given isolation level.
+pub fn wait_for_tail_with(
+    bootstrap: &str,
+    topic: &str,
+    expected: &[Vec<Record>],
+    strait: Option<&Strait>,
+    isolation: Isolation,
+) -> TopicReader {
     wait_for_topic(bootstrap, topic, expected.len(), strait);
-    let mut reader = TopicReader::new(bootstrap, topic, expected.len());
+    let mut reader = TopicReader::with_isolation(bootstrap, topic, expected.len(), isolation);
     let reached = |reader: &TopicReader| {
         expected
             .iter()

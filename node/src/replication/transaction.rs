@@ -42,6 +42,9 @@ use crate::replication::source::{SourceBatch, SourceRecord};
 
 /// How long a position lookup waits for the producer's first `init_transactions`.
 const INIT_WAIT: Duration = Duration::from_secs(30);
+/// One round of a position lookup: librdkafka retries within it while a transaction carrying the
+/// partition is open.
+const LOOKUP_ROUND: Duration = Duration::from_secs(2);
 /// The pause after a failed `init_transactions` before the next attempt.
 const INIT_RETRY: Duration = Duration::from_secs(1);
 
@@ -68,6 +71,23 @@ impl TransactionSettings {
     /// The transactional id of `node`.
     pub fn transactional_id(&self, node: NodeId) -> String {
         format!("{}{node}", self.id_prefix)
+    }
+
+    /// The producer configuration under `node`'s transactional id. librdkafka refuses a
+    /// `message.timeout.ms` above `transaction.timeout.ms`: the flow's (300 s unless set) is
+    /// lowered to the transaction timeout.
+    fn producer_for(&self, node: NodeId) -> ClientConfig {
+        let timeout_ms = self.timeout.as_millis();
+        let mut config = self.producer.clone();
+        let message_timeout_ms = config
+            .get("message.timeout.ms")
+            .and_then(|v| v.parse::<u128>().ok())
+            .map_or(timeout_ms, |configured| configured.min(timeout_ms));
+        config
+            .set("transactional.id", self.transactional_id(node))
+            .set("transaction.timeout.ms", timeout_ms.to_string())
+            .set("message.timeout.ms", message_timeout_ms.to_string());
+        config
     }
 }
 
@@ -143,6 +163,8 @@ struct State {
     pending: Vec<Pending>,
     /// Why the target refuses transactions, while it does.
     refused: Option<String>,
+    /// The node drains: no transaction begins for partitions that only wait to be carried.
+    closing: bool,
 }
 
 pub struct Transactions {
@@ -249,6 +271,7 @@ impl Transactions {
     /// other once the partitions stopped handing over batches. Blocking.
     pub fn settle(&self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
+        lock(&self.state).closing = true;
         loop {
             {
                 let state = lock(&self.state);
@@ -298,37 +321,43 @@ impl Transactions {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.fence_dead_nodes()?;
-        let mut list = TopicPartitionList::new();
-        list.add_partition(topic, partition);
-        let committed = self
-            .lookup
-            .committed_offsets(list, self.settings.timeout)
-            .map_err(|e| {
-                PartitionError::Transaction(format!(
-                    "cannot read the committed position of {topic}/{partition} in group {}: {e}",
+        // Asked in short rounds, fencing before each: a node declared dead meanwhile (e.g. one
+        // that exited with a transaction open) gets fenced, which ends that transaction.
+        let deadline = Instant::now() + self.settings.timeout;
+        loop {
+            self.fence_dead_nodes()?;
+            let mut list = TopicPartitionList::new();
+            list.add_partition(topic, partition);
+            let error = match self.lookup.committed_offsets(list, LOOKUP_ROUND) {
+                Ok(committed) => match committed.find_partition(topic, partition) {
+                    // E.g. UNSTABLE_OFFSET_COMMIT: a transaction carrying the partition is still
+                    // open. Never taken for "nothing committed".
+                    Some(element) => match element.error() {
+                        Ok(()) => {
+                            return Ok(match element.offset() {
+                                Offset::Offset(next) if next >= 0 => Some(Position {
+                                    next_source_offset: next,
+                                    last_target_offset: parse_metadata(element.metadata()),
+                                }),
+                                _ => None,
+                            })
+                        }
+                        Err(e) => e.to_string(),
+                    },
+                    None => "no answer for the partition".to_owned(),
+                },
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() > deadline {
+                return Err(PartitionError::Transaction(format!(
+                    "cannot read the committed position of {topic}/{partition} in group {}: \
+                     {error}",
                     self.settings.group
-                ))
-            })?;
-        let Some(element) = committed.find_partition(topic, partition) else {
-            return Err(PartitionError::Transaction(format!(
-                "no committed position of {topic}/{partition} in the answer"
-            )));
-        };
-        // E.g. UNSTABLE_OFFSET_COMMIT until the deadline: a transaction carrying the partition
-        // is still open. Never taken for "nothing committed".
-        if let Err(e) = element.error() {
-            return Err(PartitionError::Transaction(format!(
-                "the committed position of {topic}/{partition} in group {}: {e}",
-                self.settings.group
-            )));
-        }
-        match element.offset() {
-            Offset::Offset(next) if next >= 0 => Ok(Some(Position {
-                next_source_offset: next,
-                last_target_offset: parse_metadata(element.metadata()),
-            })),
-            _ => Ok(None),
+                )));
+            }
+            tracing::debug!(flow = %self.settings.flow, topic, partition, %error,
+                "committed position not readable yet");
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -349,9 +378,7 @@ impl Transactions {
             let started = Instant::now();
             let producer: BaseProducer = self
                 .settings
-                .producer
-                .clone()
-                .set("transactional.id", &id)
+                .producer_for(node)
                 .create()
                 .map_err(|e| PartitionError::Transaction(format!("fencing {id}: {e}")))?;
             producer
@@ -371,7 +398,9 @@ impl Transactions {
     /// One round of the committer: initialize the producer if needed, end the open transaction,
     /// begin the next one if anything waits.
     fn cycle(&self) {
-        let producer = match lock(&self.state).producer.clone() {
+        // Not `match lock(..)..`: the guard would live through the match, and `init` locks.
+        let current = lock(&self.state).producer.clone();
+        let producer = match current {
             Some(producer) => producer,
             None => match self.init() {
                 Some(producer) => producer,
@@ -393,13 +422,7 @@ impl Transactions {
         let id = self.settings.transactional_id(self.settings.node);
         let created: Result<TxnProducer, KafkaError> = self
             .settings
-            .producer
-            .clone()
-            .set("transactional.id", &id)
-            .set(
-                "transaction.timeout.ms",
-                self.settings.timeout.as_millis().to_string(),
-            )
+            .producer_for(self.settings.node)
             .create_with_context(TxnContext {
                 reporting: self.reporting.clone(),
                 reports: self.reports.clone(),
@@ -544,7 +567,8 @@ impl Transactions {
         let mut offsets = TopicPartitionList::new();
         {
             let mut state = lock(&self.state);
-            if state.producer.is_none() || (state.pending.is_empty() && state.registered.is_empty())
+            if state.producer.is_none()
+                || (state.pending.is_empty() && (state.registered.is_empty() || state.closing))
             {
                 return;
             }
