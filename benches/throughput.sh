@@ -9,6 +9,10 @@
 #   benches/throughput.sh -- --mm2                         # Strait, MirrorMaker 2 (dedicated mode) and
 #                                                           # the raw copy on the same backlog, 3 rounds
 #   benches/throughput.sh -- --mm2 --rounds 1 --sizes 100 --records-100 500000
+#   benches/throughput.sh -- --exactly-once                # the cost of exactly-once: at-least-once
+#                                                           # and exactly-once Strait, interleaved, on
+#                                                           # the same backlog (100 B, 1 KB, 24
+#                                                           # partitions, 2 rounds), then the latency
 #   STRAIT_BIN=/path/to/strait benches/throughput.sh        # measure that binary (not built)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -44,22 +44,22 @@ use tempfile::TempDir;
 #[derive(Parser)]
 #[command(about = "Strait's throughput, CPU, memory and latency against a raw librdkafka copy")]
 struct Args {
-    /// Records per case of 100-byte records.
-    #[arg(long, default_value_t = 400_000)]
-    records_100: u64,
-    /// Records per case of 1 KB records.
-    #[arg(long, default_value_t = 150_000)]
-    records_1k: u64,
+    /// Records per case of 100-byte records (default 400,000; 1,000,000 with --exactly-once).
+    #[arg(long)]
+    records_100: Option<u64>,
+    /// Records per case of 1 KB records (default 150,000; 300,000 with --exactly-once).
+    #[arg(long)]
+    records_1k: Option<u64>,
     /// Record sizes in bytes (key + value + headers).
     #[arg(long, value_delimiter = ',', default_value = "100,1024")]
     sizes: Vec<usize>,
-    /// Partition counts.
-    #[arg(long, value_delimiter = ',', default_value = "1,24")]
-    partitions: Vec<i32>,
+    /// Partition counts (default 1,24; 24 with --exactly-once).
+    #[arg(long, value_delimiter = ',')]
+    partitions: Option<Vec<i32>>,
     /// Seconds measured at half the maximum rate for the latency figures (after 3 s of warm-up);
-    /// 0 skips them.
-    #[arg(long, default_value_t = 10)]
-    latency_secs: u64,
+    /// 0 skips them (default 10; 30 with --exactly-once).
+    #[arg(long)]
+    latency_secs: Option<u64>,
     /// Records/s of the latency runs instead of half of Strait's measured rate.
     #[arg(long)]
     latency_rate: Option<u64>,
@@ -83,9 +83,10 @@ struct Args {
     /// latency and paused-target modes are not run.
     #[arg(long)]
     mm2: bool,
-    /// Rounds of the MirrorMaker 2 comparison (each: Strait, MM2, raw copy for every case).
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
+    /// Rounds of the MirrorMaker 2 comparison (each: Strait, MM2, raw copy for every case) or of
+    /// the exactly-once comparison (default 3; 2 with --exactly-once).
+    #[arg(long)]
+    rounds: Option<usize>,
     /// What the MirrorMaker 2 comparison measures: `backlog` (throughput, CPU, RSS of a backlog
     /// copy, with the raw copy), `latency` (end-to-end at `--latency-rate`, default 5,000
     /// records/s, for every case), `pause` (RSS while the target is frozen `--pause-secs`).
@@ -94,6 +95,53 @@ struct Args {
     /// Rounds of the paused-target comparison (default: `--rounds`).
     #[arg(long)]
     pause_rounds: Option<usize>,
+    /// The cost of exactly-once instead: Strait at-least-once against exactly-once (interleaved,
+    /// each copy to a fresh target broker) on the same preloaded backlog, then the end-to-end
+    /// latency of both at `--latency-rate` (default 5,000 records/s) read `read_committed`.
+    #[arg(long)]
+    exactly_once: bool,
+    /// With --exactly-once: the flow's `transaction_interval_ms` values. The first is the one of
+    /// the backlog copies; the latency is measured at each.
+    #[arg(long, value_delimiter = ',', default_value = "200,100")]
+    transaction_intervals: Vec<u64>,
+    /// With --exactly-once: how many nodes copy (each count its own copies of both modes).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    nodes: Vec<u64>,
+}
+
+impl Args {
+    fn records_100(&self) -> u64 {
+        let default = if self.exactly_once {
+            1_000_000
+        } else {
+            400_000
+        };
+        self.records_100.unwrap_or(default)
+    }
+
+    fn records_1k(&self) -> u64 {
+        let default = if self.exactly_once { 300_000 } else { 150_000 };
+        self.records_1k.unwrap_or(default)
+    }
+
+    fn partitions(&self) -> Vec<i32> {
+        let default = if self.exactly_once {
+            vec![24]
+        } else {
+            vec![1, 24]
+        };
+        self.partitions.clone().unwrap_or(default)
+    }
+
+    fn latency_secs(&self) -> u64 {
+        let default = if self.exactly_once { 30 } else { 10 };
+        self.latency_secs.unwrap_or(default)
+    }
+
+    fn rounds(&self) -> usize {
+        let default = if self.exactly_once { 2 } else { 3 };
+        self.rounds.unwrap_or(default)
+    }
 }
 
 /// The source consumers' `fetch.wait.max.ms`, Strait's and the raw copy's: Tansu does not wake a
@@ -114,11 +162,11 @@ struct Case {
 fn all_cases(args: &Args) -> Vec<Case> {
     let mut cases = Vec::new();
     for &size in &args.sizes {
-        for &partitions in &args.partitions {
+        for partitions in args.partitions() {
             let records = if size >= 1000 {
-                args.records_1k
+                args.records_1k()
             } else {
-                args.records_100
+                args.records_100()
             };
             cases.push(Case {
                 size,
@@ -235,8 +283,15 @@ impl Copier {
     }
 
     /// `nodes` Strait nodes (one: a cluster of one) replicating `topic` with the default
-    /// in-flight bounds.
-    fn strait(nodes: u64, source: &str, target: &str, topic: &str) -> Copier {
+    /// in-flight bounds, and `flow_extra` lines in the flow's TOML table (e.g. the exactly-once
+    /// mode's keys).
+    fn strait(
+        nodes: u64,
+        source: &str,
+        target: &str,
+        topic: &str,
+        flow_extra: &[String],
+    ) -> Copier {
         let ports: Vec<(u64, u16)> = (1..=nodes).map(|id| (id, free_port())).collect();
         let peers: Vec<String> = ports
             .iter()
@@ -263,6 +318,7 @@ impl Copier {
             config.metrics_listen = Some(addr);
             config.flow().max_in_flight_records = DEFAULT_MAX_IN_FLIGHT_RECORDS;
             config.flow().max_in_flight_bytes = DEFAULT_MAX_IN_FLIGHT_BYTES;
+            config.flow().toml_extra = flow_extra.to_vec();
             running.push(Strait::start(&config.toml(), "toml"));
             metrics.push(addr);
             data.push(dir);
@@ -292,23 +348,37 @@ impl Copier {
         }
     }
 
-    /// Records and bytes the target acknowledged so far.
-    fn acked(&self) -> Result<(u64, u64), String> {
+    /// Records and bytes the target acknowledged so far (and, of Strait nodes, their
+    /// transactions and records in flight).
+    fn acked(&self) -> Result<Counts, String> {
         match self {
             Copier::Raw { counts, .. } => {
                 let (records, bytes, failed) = *counts.lock().unwrap_or_else(|p| p.into_inner());
                 if failed > 0 {
                     return Err(format!("the raw copy failed {failed} deliveries"));
                 }
-                Ok((records, bytes))
+                Ok(Counts {
+                    records,
+                    bytes,
+                    ..Counts::default()
+                })
             }
             Copier::Strait { metrics, .. } => {
-                let mut total = (0, 0);
+                let mut total = Counts::default();
                 for addr in metrics {
                     // A node not serving yet has acknowledged nothing.
                     if let Ok(body) = scrape::scrape(*addr) {
-                        total.0 += scrape::sum(&body, "strait_replication_records_total") as u64;
-                        total.1 += scrape::sum(&body, "strait_replication_bytes_total") as u64;
+                        total.records +=
+                            scrape::sum(&body, "strait_replication_records_total") as u64;
+                        total.bytes += scrape::sum(&body, "strait_replication_bytes_total") as u64;
+                        total.commits +=
+                            scrape::sum(&body, "strait_transactions_committed_total") as u64;
+                        total.aborts +=
+                            scrape::sum(&body, "strait_transactions_aborted_total") as u64;
+                        total.commit_s +=
+                            scrape::sum(&body, "strait_transactions_commit_seconds_sum");
+                        total.in_flight_records +=
+                            scrape::sum(&body, "strait_replication_in_flight_records") as u64;
                     }
                 }
                 Ok(total)
@@ -376,12 +446,28 @@ impl Drop for Copier {
     }
 }
 
+/// What a copier counted so far.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    /// Records and bytes acknowledged by the target.
+    records: u64,
+    bytes: u64,
+    /// Strait's transactions committed and aborted, the seconds the commits took (each from the
+    /// end of the interval to the commit's answer), and the records in flight now (exactly-once
+    /// holds them until their transaction commits).
+    commits: u64,
+    aborts: u64,
+    commit_s: f64,
+    in_flight_records: u64,
+}
+
 /// One sample of a copy.
 #[derive(Clone, Copy)]
 struct Sample {
     at: Instant,
     records: u64,
     bytes: u64,
+    txn: Counts,
     copier_cpu: Duration,
     source_cpu: Duration,
     target_cpu: Duration,
@@ -394,12 +480,13 @@ fn cpu_sum(pids: &[u32]) -> Duration {
 }
 
 fn take_sample(copier: &Copier, brokers: (u32, u32)) -> Result<Sample, String> {
-    let (records, bytes) = copier.acked()?;
+    let txn = copier.acked()?;
     let (machine_busy, machine_total) = procfs::machine_cpu().unwrap_or_default();
     Ok(Sample {
         at: Instant::now(),
-        records,
-        bytes,
+        records: txn.records,
+        bytes: txn.bytes,
+        txn,
         copier_cpu: cpu_sum(&copier.pids()),
         source_cpu: procfs::cpu_time(brokers.0).unwrap_or_default(),
         target_cpu: procfs::cpu_time(brokers.1).unwrap_or_default(),
@@ -422,6 +509,12 @@ struct Figures {
     /// VmHWM of each copier process, KiB.
     peak_rss_kib: Vec<u64>,
     window_s: f64,
+    /// Transactions committed per second (all nodes), their mean commit time, transactions
+    /// aborted, and the most records in flight in one sample, over the window.
+    commits_per_s: f64,
+    commit_ms: f64,
+    aborts: u64,
+    max_in_flight_records: u64,
 }
 
 impl Figures {
@@ -509,6 +602,20 @@ fn measure(
             .filter_map(|pid| procfs::peak_rss_kib(*pid))
             .collect(),
         window_s: dt,
+        commits_per_s: (last.txn.commits - first.txn.commits) as f64 / dt,
+        commit_ms: if last.txn.commits > first.txn.commits {
+            (last.txn.commit_s - first.txn.commit_s) * 1000.0
+                / (last.txn.commits - first.txn.commits) as f64
+        } else {
+            0.0
+        },
+        aborts: last.txn.aborts,
+        max_in_flight_records: samples
+            .iter()
+            .filter(|s| s.at >= first.at && s.at <= last.at)
+            .map(|s| s.txn.in_flight_records)
+            .max()
+            .unwrap_or(0),
     })
 }
 
@@ -551,9 +658,12 @@ fn latency(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    // read_committed: what a consumer of an exactly-once flow's target sees (records once their
+    // transaction committed); for an at-least-once copier the same as read_uncommitted.
     let consumer: BaseConsumer = admin::client_config(target)
         .set("group.id", names::unique("strait-bench-latency"))
         .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
         .set("fetch.wait.max.ms", FETCH_WAIT_MS.to_string())
         .create()
         .map_err(|e| e.to_string())?;
@@ -687,13 +797,13 @@ fn run_case(args: &Args, source: &Broker, case: Case) -> Result<CaseResult, Stri
         )
     })?;
     let one = copy("strait, 1 node", &|target| {
-        Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic)
+        Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic, &[])
     })?;
     let three = copy("strait, 3 nodes", &|target| {
-        Copier::strait(3, source.bootstrap(), target.bootstrap(), &topic)
+        Copier::strait(3, source.bootstrap(), target.bootstrap(), &topic, &[])
     })?;
     let (mut latency_raw, mut latency_one) = (None, None);
-    if args.latency_secs > 0 {
+    if args.latency_secs() > 0 {
         let rate = args
             .latency_rate
             .unwrap_or((one.records_per_s / 2.0).round() as u64);
@@ -714,7 +824,7 @@ fn run_case(args: &Args, source: &Broker, case: Case) -> Result<CaseResult, Stri
                 )
             } else {
                 (
-                    Copier::strait(1, source.bootstrap(), target.bootstrap(), &lat_topic),
+                    Copier::strait(1, source.bootstrap(), target.bootstrap(), &lat_topic, &[]),
                     format!("A.{lat_topic}"),
                 )
             };
@@ -726,7 +836,7 @@ fn run_case(args: &Args, source: &Broker, case: Case) -> Result<CaseResult, Stri
                 case,
                 Pace {
                     rate,
-                    secs: args.latency_secs,
+                    secs: args.latency_secs(),
                     warmup: Duration::from_secs(3),
                 },
             )
@@ -895,7 +1005,7 @@ fn paused_target(args: &Args, source: &Broker, mm2: bool) -> Result<Pause, Strin
             free_port(),
         ))?)
     } else {
-        Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic)
+        Copier::strait(1, source.bootstrap(), target.bootstrap(), &topic, &[])
     };
     let pid = copier.pids()[0];
     let remote = format!("A.{topic}");
@@ -1239,7 +1349,7 @@ fn versus_mm2(args: &Args, source: &Broker) -> Result<(), String> {
     if modes.contains(&"backlog") {
         versus_mm2_backlog(args, source)?;
     }
-    if modes.contains(&"latency") && args.latency_secs > 0 {
+    if modes.contains(&"latency") && args.latency_secs() > 0 {
         versus_mm2_latency(args, source)?;
     }
     if modes.contains(&"pause") && args.pause_secs > 0 {
@@ -1262,7 +1372,7 @@ fn versus_mm2_latency(args: &Args, source: &Broker) -> Result<(), String> {
             results.push((*case, contender, Vec::new()));
         }
     }
-    for round in 1..=args.rounds {
+    for round in 1..=args.rounds() {
         for (case, contender, runs) in &mut results {
             let target = Broker::start("target");
             let topic = names::unique(&format!("lat-{}b-{}p", case.size, case.partitions));
@@ -1290,7 +1400,7 @@ fn versus_mm2_latency(args: &Args, source: &Broker) -> Result<(), String> {
                 *case,
                 Pace {
                     rate,
-                    secs: args.latency_secs,
+                    secs: args.latency_secs(),
                     warmup,
                 },
             )
@@ -1313,8 +1423,8 @@ fn versus_mm2_latency(args: &Args, source: &Broker) -> Result<(), String> {
         "End-to-end latency at {rate} records/s (producer timestamp to a target consumer's read, \
          {} s measured after 10 s of warm-up from the first record arriving): {} round(s), median \
          (min–max); load average {load_at_start} at the start, {} at the end",
-        args.latency_secs,
-        args.rounds,
+        args.latency_secs(),
+        args.rounds(),
         procfs::load_average()
     );
     println!();
@@ -1354,7 +1464,7 @@ fn versus_mm2_latency(args: &Args, source: &Broker) -> Result<(), String> {
 /// RSS of Strait (1 node) and MirrorMaker 2 while the target is frozen, interleaved rounds.
 fn versus_mm2_pause(args: &Args, source: &Broker) -> Result<(), String> {
     let load_at_start = procfs::load_average();
-    let rounds = args.pause_rounds.unwrap_or(args.rounds);
+    let rounds = args.pause_rounds.unwrap_or(args.rounds());
     let mut results: Vec<(Contender, Vec<Pause>)> = vec![
         (Contender::Strait, Vec::new()),
         (Contender::Mm2, Vec::new()),
@@ -1435,7 +1545,7 @@ fn versus_mm2_backlog(args: &Args, source: &Broker) -> Result<(), String> {
             },
         ));
     }
-    for round in 1..=args.rounds {
+    for round in 1..=args.rounds() {
         for (topic, versus) in &mut cases {
             for (contender, runs) in &mut versus.runs {
                 let run = copy_backlog(args, source, topic, versus.case, *contender)?;
@@ -1469,7 +1579,7 @@ fn print_versus(args: &Args, results: &[Versus], load_at_start: &str) {
         "Strait against MirrorMaker 2 (dedicated mode, same mm2.properties) and the raw copy: {} \
          round(s), median (min–max); machine: {} cores shared by both brokers, the copier and this \
          harness; load average (1/5/15 min) {load_at_start} at the start, {} at the end",
-        args.rounds,
+        args.rounds(),
         procfs::cores(),
         procfs::load_average()
     );
@@ -1546,6 +1656,374 @@ fn print_versus(args: &Args, results: &[Versus], load_at_start: &str) {
     );
 }
 
+// ---- The cost of exactly-once (`--exactly-once`) ----
+
+/// How a Strait flow delivers: at-least-once (the default) or exactly-once with this
+/// `transaction_interval_ms`.
+#[derive(Clone, Copy, PartialEq)]
+enum Guarantee {
+    AtLeastOnce,
+    ExactlyOnce { interval_ms: u64 },
+}
+
+impl Guarantee {
+    /// The flow's TOML lines of the mode.
+    fn flow_toml(self) -> Vec<String> {
+        match self {
+            Guarantee::AtLeastOnce => Vec::new(),
+            Guarantee::ExactlyOnce { interval_ms } => vec![
+                "exactly_once = true".to_owned(),
+                format!("transaction_interval_ms = {interval_ms}"),
+            ],
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Guarantee::AtLeastOnce => "at-least-once".to_owned(),
+            Guarantee::ExactlyOnce { interval_ms } => format!("exactly-once {interval_ms} ms"),
+        }
+    }
+}
+
+/// The backlog copies of one case by `nodes` nodes in one delivery mode, one per round.
+struct ModeRuns {
+    case: Case,
+    nodes: u64,
+    delivery: Guarantee,
+    runs: Vec<Figures>,
+}
+
+/// The latency runs of one case in one delivery mode, one per round.
+struct ModeLatency {
+    case: Case,
+    delivery: Guarantee,
+    runs: Vec<Latency>,
+}
+
+/// Median of `figure` over `runs` (not empty).
+fn median_of<T>(runs: &[T], figure: impl Fn(&T) -> f64) -> f64 {
+    spread(&runs.iter().map(figure).collect::<Vec<_>>()).0
+}
+
+/// At-least-once against exactly-once Strait on the same backlog (interleaved, the order
+/// alternating between rounds, each copy to a fresh target broker), then the latency of both at a
+/// fixed rate.
+fn exactly_once_cost(args: &Args, source: &Broker) -> Result<(), String> {
+    let load_at_start = procfs::load_average();
+    let started = Instant::now();
+    let interval_ms = *args
+        .transaction_intervals
+        .first()
+        .ok_or("--transaction-intervals: at least one interval")?;
+    let eos = Guarantee::ExactlyOnce { interval_ms };
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let source_pid = source.pid().ok_or("the source is not a broker process")?;
+    let cases = all_cases(args);
+    let mut topics = Vec::new();
+    let mut copies: Vec<ModeRuns> = Vec::new();
+    for case in &cases {
+        let topic = names::unique(&format!("eos-{}b-{}p", case.size, case.partitions));
+        preload(source.bootstrap(), &topic, *case);
+        topics.push(topic);
+        for &nodes in &args.nodes {
+            for delivery in [Guarantee::AtLeastOnce, eos] {
+                copies.push(ModeRuns {
+                    case: *case,
+                    nodes,
+                    delivery,
+                    runs: Vec::new(),
+                });
+            }
+        }
+    }
+    let rounds = args.rounds();
+    for round in 1..=rounds {
+        // Odd rounds at-least-once first, even rounds exactly-once first: a drift of the
+        // machine's load within a round does not favour one mode.
+        let mut order: Vec<usize> = (0..copies.len()).collect();
+        if round % 2 == 0 {
+            for pair in order.chunks_mut(2) {
+                pair.reverse();
+            }
+        }
+        for i in order {
+            let run = &mut copies[i];
+            let case_index = cases
+                .iter()
+                .position(|c| c.size == run.case.size && c.partitions == run.case.partitions)
+                .expect("a case");
+            let topic = &topics[case_index];
+            let target = Broker::start("target");
+            let pids = (source_pid, target.pid().ok_or("no target pid")?);
+            let mut copier = Copier::strait(
+                run.nodes,
+                source.bootstrap(),
+                target.bootstrap(),
+                topic,
+                &run.delivery.flow_toml(),
+            );
+            let figures = measure(&mut copier, run.case.records, pids, timeout)?;
+            eprintln!(
+                "  round {round}, {}, {} node(s), {}: {:.0} records/s, {:.1} MB/s, {:.1} CPU s/GB, \
+                 peak RSS {:.0} MiB, {:.1} commits/s of {:.0} ms, {} aborted, max {} in flight \
+                 ({:.1} s window); cores node {:.2} target {:.2} machine {:.2}; load {}",
+                run.case,
+                run.nodes,
+                run.delivery.name(),
+                figures.records_per_s,
+                figures.mb_per_s,
+                figures.cpu_s_per_gb,
+                figures.peak_rss_kib.iter().map(|k| mib(*k)).sum::<f64>(),
+                figures.commits_per_s,
+                figures.commit_ms,
+                figures.aborts,
+                figures.max_in_flight_records,
+                figures.window_s,
+                figures.copier_cores,
+                figures.target_cores,
+                figures.machine_cores,
+                procfs::load_average()
+            );
+            run.runs.push(figures);
+            drop(copier);
+        }
+    }
+    let backlog_load = procfs::load_average();
+    // Latency: one node, every case, at-least-once and exactly-once at each interval.
+    let rate = args.latency_rate.unwrap_or(5_000);
+    let mut latencies: Vec<ModeLatency> = Vec::new();
+    if args.latency_secs() > 0 {
+        for case in &cases {
+            let mut modes = vec![Guarantee::AtLeastOnce];
+            modes.extend(
+                args.transaction_intervals
+                    .iter()
+                    .map(|&interval_ms| Guarantee::ExactlyOnce { interval_ms }),
+            );
+            for delivery in modes {
+                latencies.push(ModeLatency {
+                    case: *case,
+                    delivery,
+                    runs: Vec::new(),
+                });
+            }
+        }
+        for round in 1..=rounds {
+            let mut order: Vec<usize> = (0..latencies.len()).collect();
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            for i in order {
+                let run = &mut latencies[i];
+                let case = run.case;
+                let target = Broker::start("target");
+                let topic = names::unique(&format!("eos-lat-{}b-{}p", case.size, case.partitions));
+                admin::create_topic(source.bootstrap(), &topic, case.partitions as usize);
+                let copier = Copier::strait(
+                    1,
+                    source.bootstrap(),
+                    target.bootstrap(),
+                    &topic,
+                    &run.delivery.flow_toml(),
+                );
+                let measured = latency(
+                    source.bootstrap(),
+                    target.bootstrap(),
+                    &topic,
+                    &format!("A.{topic}"),
+                    case,
+                    Pace {
+                        rate,
+                        secs: args.latency_secs(),
+                        warmup: Duration::from_secs(5),
+                    },
+                )
+                .map_err(|e| format!("{e}\n{}", copier.log_tail()))?;
+                eprintln!(
+                    "  round {round}, latency {case} at {rate} records/s, {}: p50 {:.0} ms, p99 {:.0} \
+                     ms, max {:.0} ms ({} records); load {}",
+                    run.delivery.name(),
+                    measured.p50,
+                    measured.p99,
+                    measured.max,
+                    measured.samples,
+                    procfs::load_average()
+                );
+                run.runs.push(measured);
+                drop(copier);
+            }
+        }
+    }
+    print_exactly_once(
+        args,
+        &copies,
+        &latencies,
+        [&load_at_start, &backlog_load, &procfs::load_average()],
+        started.elapsed(),
+    );
+    Ok(())
+}
+
+fn print_exactly_once(
+    args: &Args,
+    copies: &[ModeRuns],
+    latencies: &[ModeLatency],
+    loads: [&str; 3],
+    took: Duration,
+) {
+    let rounds = args.rounds();
+    println!();
+    println!(
+        "Exactly-once against at-least-once (Strait, same backlog, interleaved): {rounds} round(s), \
+         median (min–max); transaction_interval_ms {} for the backlog copies; machine: {} cores \
+         shared by both brokers, the nodes and this harness; load average (1/5/15 min) {} at the \
+         start, {} after the backlog copies, {} at the end; {:.1} min",
+        args.transaction_intervals.first().copied().unwrap_or(0),
+        procfs::cores(),
+        loads[0],
+        loads[1],
+        loads[2],
+        took.as_secs_f64() / 60.0
+    );
+    println!(
+        "Figures over the window from 10 % to 90 % of the records acknowledged (exactly-once: \
+         committed), sampled every 100 ms; CPU s/GB of the node process(es); commits/s and the \
+         mean commit time from strait_transactions_committed_total / _commit_seconds; in flight: \
+         the most records read and not yet acknowledged in one sample (bound 100,000)."
+    );
+    println!();
+    println!(
+        "| case | nodes | mode | records | records/s | MB/s | CPU s/GB | peak RSS MiB | commits/s | commit ms | max in flight | cores node/target/all |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for c in copies {
+        let col = |figure: fn(&Figures) -> f64, decimals: usize| {
+            show(&c.runs.iter().map(figure).collect::<Vec<_>>(), decimals)
+        };
+        let eos = matches!(c.delivery, Guarantee::ExactlyOnce { .. });
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2}/{:.2}/{:.2} |",
+            c.case,
+            c.nodes,
+            c.delivery.name(),
+            c.case.records,
+            col(|f| f.records_per_s, 0),
+            col(|f| f.mb_per_s, 1),
+            col(|f| f.cpu_s_per_gb, 1),
+            col(|f| f.peak_rss_kib.iter().map(|k| mib(*k)).sum(), 0),
+            if eos {
+                col(|f| f.commits_per_s, 1)
+            } else {
+                "–".to_owned()
+            },
+            if eos {
+                col(|f| f.commit_ms, 0)
+            } else {
+                "–".to_owned()
+            },
+            col(|f| f.max_in_flight_records as f64, 0),
+            median_of(&c.runs, |f| f.copier_cores),
+            median_of(&c.runs, |f| f.target_cores),
+            median_of(&c.runs, |f| f.machine_cores),
+        );
+    }
+    let aborted: u64 = copies.iter().flat_map(|c| &c.runs).map(|f| f.aborts).sum();
+    if aborted > 0 {
+        println!();
+        println!("transactions aborted during the copies: {aborted}");
+    }
+    let latency_of = |case: Case, delivery: Guarantee| {
+        latencies
+            .iter()
+            .find(|l| {
+                l.case.size == case.size
+                    && l.case.partitions == case.partitions
+                    && l.delivery == delivery
+            })
+            .filter(|l| !l.runs.is_empty())
+    };
+    if !latencies.is_empty() {
+        println!();
+        println!(
+            "End-to-end latency at {} records/s, 1 node (producer timestamp to a read_committed \
+             consumer's read of the target, {} s measured after 5 s of warm-up from the first \
+             record arriving):",
+            args.latency_rate.unwrap_or(5_000),
+            args.latency_secs()
+        );
+        println!();
+        println!("| case | mode | p50 ms | p99 ms | max ms | p99 / interval |");
+        println!("|---|---|---:|---:|---:|---:|");
+        for l in latencies {
+            let col = |f: fn(&Latency) -> f64| show(&l.runs.iter().map(f).collect::<Vec<_>>(), 0);
+            let per_interval = match l.delivery {
+                Guarantee::ExactlyOnce { interval_ms } => {
+                    format!("{:.2}", median_of(&l.runs, |x| x.p99) / interval_ms as f64)
+                }
+                Guarantee::AtLeastOnce => "–".to_owned(),
+            };
+            println!(
+                "| {} | {} | {} | {} | {} | {per_interval} |",
+                l.case,
+                l.delivery.name(),
+                col(|x| x.p50),
+                col(|x| x.p99),
+                col(|x| x.max)
+            );
+        }
+    }
+    println!();
+    println!("| case | nodes | EOS/ALO records/s | MB/s | CPU s/GB | peak RSS | p50 | p99 |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut throughput_met = true;
+    for pair in copies.chunks(2) {
+        let [alo, eos] = pair else { continue };
+        let ratio = |figure: fn(&Figures) -> f64| {
+            median_of(&eos.runs, figure) / median_of(&alo.runs, figure)
+        };
+        let records = ratio(|f| f.records_per_s);
+        throughput_met &= records >= 0.8;
+        let latency_ratio = |figure: fn(&Latency) -> f64| match (
+            latency_of(alo.case, Guarantee::AtLeastOnce),
+            latency_of(eos.case, eos.delivery),
+        ) {
+            (Some(a), Some(e)) if eos.nodes == 1 => format!(
+                "{:.2}",
+                median_of(&e.runs, figure) / median_of(&a.runs, figure)
+            ),
+            _ => "–".to_owned(),
+        };
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            alo.case,
+            alo.nodes,
+            records,
+            ratio(|f| f.mb_per_s),
+            ratio(|f| f.cpu_s_per_gb),
+            ratio(|f| f.peak_rss_kib.iter().map(|k| mib(*k)).sum()),
+            latency_ratio(|l| l.p50),
+            latency_ratio(|l| l.p99),
+        );
+    }
+    println!();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "goal exactly-once >= 0.8 x at-least-once throughput: {}",
+        verdict(throughput_met)
+    );
+    for l in latencies {
+        if let Guarantee::ExactlyOnce { interval_ms } = l.delivery {
+            let p99 = median_of(&l.runs, |x| x.p99);
+            println!(
+                "goal p99 <= 2 x the commit interval ({}, {interval_ms} ms): p99 {p99:.0} ms, {}",
+                l.case,
+                verdict(p99 <= 2.0 * interval_ms as f64)
+            );
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let source = Broker::start("source");
@@ -1553,6 +2031,9 @@ fn main() -> std::process::ExitCode {
     let mut run = || -> Result<(), String> {
         if args.mm2 {
             return versus_mm2(&args, &source);
+        }
+        if args.exactly_once {
+            return exactly_once_cost(&args, &source);
         }
         if !args.pause_only {
             for case in all_cases(&args) {
