@@ -13,8 +13,11 @@ use std::net::Ipv4Addr;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use strait_proto::v1::offsets_client::OffsetsClient;
 use strait_proto::v1::status_client::StatusClient;
-use strait_proto::v1::{GetNodeStatusRequest, GetNodeStatusResponse};
+use strait_proto::v1::{
+    GetNodeStatusRequest, GetNodeStatusResponse, SourceOffset, TranslateOffsetsRequest,
+};
 use tempfile::TempDir;
 
 use crate::config::{ClusterSettings, Config, TlsSettings};
@@ -627,6 +630,57 @@ pub fn status_with_token(
         .build()
         .expect("a tokio runtime for a status call")
         .block_on(get_status(address, None, token))
+}
+
+/// One offset translated by the control API: `(source offset, target offset, method)`.
+pub type Translated = (i64, i64, String);
+
+/// Translates the source `offsets` (`(topic, partition, offset)`) of `flow` through the control
+/// API of the node at `address` (`TranslateOffsets`, in requests of up to 20,000 offsets: the
+/// server takes messages of up to 4 MiB), in order.
+pub fn translate_offsets(
+    address: &str,
+    flow: &str,
+    offsets: &[(&str, i32, i64)],
+) -> Vec<Translated> {
+    offsets
+        .chunks(20_000)
+        .flat_map(|chunk| translate_chunk(address, flow, chunk))
+        .collect()
+}
+
+fn translate_chunk(address: &str, flow: &str, offsets: &[(&str, i32, i64)]) -> Vec<Translated> {
+    let request = TranslateOffsetsRequest {
+        flow: flow.to_owned(),
+        group: String::new(),
+        offsets: offsets
+            .iter()
+            .map(|(topic, partition, offset)| SourceOffset {
+                topic: (*topic).to_owned(),
+                partition: *partition,
+                offset: *offset,
+            })
+            .collect(),
+    };
+    let response = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for a translation")
+        .block_on(async {
+            let mut client = OffsetsClient::new(connect(address, None).await?)
+                .max_decoding_message_size(64 << 20);
+            client
+                .translate_offsets(request)
+                .await
+                .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+        })
+        .unwrap_or_else(|e| panic!("TranslateOffsets at {address}: {e}"))
+        .into_inner();
+    response
+        .offsets
+        .into_iter()
+        .map(|o| (o.source_offset, o.target_offset, o.method))
+        .collect()
 }
 
 /// A channel to `address` (`host:port`), with TLS when `tls` is given.

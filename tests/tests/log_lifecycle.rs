@@ -8,9 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rdkafka::message::Message;
-use strait_proto::v1::offsets_client::OffsetsClient;
-use strait_proto::v1::{GetNodeStatusResponse, SourceOffset, TranslateOffsetsRequest};
-use strait_tests::cluster::{connect, status_at};
+use strait_proto::v1::GetNodeStatusResponse;
+use strait_tests::cluster::{status_at, translate_offsets};
 use strait_tests::config::Config;
 use strait_tests::data::{self, Record, TestProducer};
 use strait_tests::strait::{run_cli_ok, temp_dir};
@@ -43,37 +42,8 @@ fn records(read: &[(i64, Record)]) -> Vec<Record> {
 /// Translates `offsets` of `topic` partition 0 through the control API: `(source, target,
 /// method)`.
 fn translate(contact: &str, topic: &str, offsets: &[i64]) -> Vec<(i64, i64, String)> {
-    let request = TranslateOffsetsRequest {
-        flow: FLOW.to_owned(),
-        group: String::new(),
-        offsets: offsets
-            .iter()
-            .map(|o| SourceOffset {
-                topic: topic.to_owned(),
-                partition: 0,
-                offset: *o,
-            })
-            .collect(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let response = runtime
-        .block_on(async {
-            let mut client = OffsetsClient::new(connect(contact, None).await?);
-            client
-                .translate_offsets(request)
-                .await
-                .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
-        })
-        .unwrap_or_else(|e| panic!("TranslateOffsets at {contact}: {e}"))
-        .into_inner();
-    response
-        .offsets
-        .into_iter()
-        .map(|o| (o.source_offset, o.target_offset, o.method))
-        .collect()
+    let offsets: Vec<(&str, i32, i64)> = offsets.iter().map(|o| (topic, 0, *o)).collect();
+    translate_offsets(contact, FLOW, &offsets)
 }
 
 /// The records a flow of `topic`'s partition 0 on this node reports: `(next source offset,

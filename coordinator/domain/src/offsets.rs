@@ -272,6 +272,21 @@ impl RunRecorder {
     pub fn current(&self) -> Option<OffsetRun> {
         self.current
     }
+
+    /// Takes `runs` (in source order, recorded elsewhere: e.g. by an earlier owner of the
+    /// partition) as if they had been recorded here after everything so far: the next take
+    /// returns them, and records extend the last of them.
+    pub fn restore(&mut self, runs: &[OffsetRun]) {
+        let Some((last, before)) = runs.split_last() else {
+            return;
+        };
+        if self.dirty {
+            self.finished.extend(self.current);
+        }
+        self.finished.extend_from_slice(before);
+        self.current = Some(*last);
+        self.dirty = true;
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +299,20 @@ mod tests {
             target_start,
             len,
         }
+    }
+
+    #[test]
+    fn restored_runs_are_taken_in_order_and_extended() {
+        let mut recorder = RunRecorder::new(Some(run(0, 0, 10)));
+        recorder.restore(&[run(10, 11, 5), run(15, 17, 3)]);
+        recorder.record(18, 20);
+        recorder.record(19, 22);
+        assert_eq!(
+            recorder.take(),
+            vec![run(10, 11, 5), run(15, 17, 4), run(19, 22, 1)]
+        );
+        recorder.restore(&[]);
+        assert_eq!(recorder.take(), vec![]);
     }
 
     #[test]

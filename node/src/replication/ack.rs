@@ -108,6 +108,23 @@ impl AckWindow {
         inner.cluster_runs = RunRecorder::new(last);
     }
 
+    /// Moves the committed position to `position`, further than the one it started from (the
+    /// target's committed position, exactly-once), before anything was read: nothing is in flight.
+    pub fn start_from(&self, position: Position) {
+        let mut inner = self.lock();
+        debug_assert!(inner.pending.is_empty(), "records in flight");
+        inner.committed = Some(position);
+        inner.dirty = true;
+    }
+
+    /// Takes `runs` (an earlier owner's, recovered from the target) as committed here: stored
+    /// and reported to the cluster before any run this window records.
+    pub fn restore_runs(&self, runs: &[OffsetRun]) {
+        let mut inner = self.lock();
+        inner.runs.restore(runs);
+        inner.cluster_runs.restore(runs);
+    }
+
     /// The committed position if it moved, and the offset runs committed, since the last call:
     /// what the partition stores locally.
     pub fn take_dirty_with_runs(&self) -> (Option<Position>, Vec<OffsetRun>) {

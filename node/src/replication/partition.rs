@@ -20,7 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::Offset;
 use strait_coordinator::{FlowId, TopicPartition};
-use strait_coordinator::{PartitionKey, Position};
+use strait_coordinator::{OffsetRun, PartitionKey, Position};
 use strait_storage::PositionStore;
 
 use crate::kafka::{ErrorClass, OffsetReset};
@@ -28,7 +28,7 @@ use crate::metrics::{authorization_error, fetch_error};
 use crate::replication::ack::AckWindow;
 use crate::replication::budget::{InFlightBudget, Lease};
 use crate::replication::error::{is_topic_authorization, PartitionError, PartitionFault};
-use crate::replication::producer::{DeliveryTarget, TargetProducer, TargetSink};
+use crate::replication::producer::{DeliveryTarget, TargetPosition, TargetProducer, TargetSink};
 pub use crate::replication::source::SourceConsumer;
 use crate::replication::source::{PartitionSource, SourceBatch, Watermarks};
 use crate::replication::status::{NodeStatus, PartitionState, PartitionStatus};
@@ -323,29 +323,40 @@ impl<B: Backend> PartitionActor<B> {
     }
 
     /// Starts from `found` (the target's committed position) if it is further than the
-    /// acknowledged one. Only before anything was read.
-    fn adopt(&mut self, found: Option<Position>) {
-        let Some(found) = found else { return };
+    /// acknowledged one, taking the offset runs that came with it (the cluster state may lack
+    /// them: the previous owner crashed before it proposed them). Only before anything was read.
+    fn adopt(&mut self, found: Option<TargetPosition>) {
+        let Some(TargetPosition {
+            position: found,
+            runs,
+        }) = found
+        else {
+            return;
+        };
+        // The runs the cluster state may lack: those past the position it holds. They go to the
+        // cluster (and the local store) before any this actor records, whichever position it
+        // resumes from (a node restarted at once resumes from its own stored position, which its
+        // crash kept from the cluster too).
+        let replicated_end = self
+            .spec
+            .replicated
+            .map_or(i64::MIN, |p| p.next_source_offset);
+        let missing: Vec<OffsetRun> = runs
+            .into_iter()
+            .filter(|run| run.source_end() > replicated_end)
+            .collect();
         let current = self.ack.committed();
         if current.is_some_and(|c| c.next_source_offset >= found.next_source_offset) {
+            self.ack.restore_runs(&missing);
             return;
         }
         tracing::info!(flow = %self.spec.flow, topic = %self.spec.tp.topic,
             partition = self.spec.tp.partition, next_source_offset = found.next_source_offset,
-            stored = ?current.map(|c| c.next_source_offset),
+            stored = ?current.map(|c| c.next_source_offset), recovered_runs = missing.len(),
             "resuming from the position committed on the target with the last transaction");
-        let ack = Arc::new(AckWindow::new(Some(found)));
-        match self.spec.positions.offset_map().last(&self.key) {
-            Ok(last) => ack.continue_runs(last),
-            Err(error) => tracing::warn!(%error, "cannot read the last offset run"),
-        }
-        self.delivery = Arc::new(DeliveryTarget::new(
-            &self.spec.flow.to_string(),
-            &self.spec.remote_topic,
-            ack.clone(),
-            self.spec.budget.clone(),
-        ));
-        self.ack = ack;
+        // The same window (the flow reads positions and runs from it): moved, not replaced.
+        self.ack.start_from(found);
+        self.ack.restore_runs(&missing);
     }
 
     /// Whether this node may still write the partition under its epoch.

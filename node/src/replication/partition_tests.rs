@@ -778,13 +778,16 @@ async fn resumes_from_the_position_the_target_committed_when_it_is_further() {
     let h = Harness::new(1_000, 1 << 20);
     let p0 = tp(0);
     h.source.append(&p0, records(0..100));
-    h.sink.commit_position(
+    // With the runs of the previous owner's last transactions (after commit markers at target
+    // 30 and 61): the local store and the cluster state have none of them.
+    h.sink.commit_position_with_runs(
         "A.t",
         0,
         Position {
             next_source_offset: 60,
-            last_target_offset: 59,
+            last_target_offset: 61,
         },
+        vec![run(0, 0, 30), run(30, 31, 30)],
     );
     let (_addr, _ack) = h.start(&p0);
     until("the rest landed", || h.landed(&p0).len() == 40).await;
@@ -801,6 +804,12 @@ async fn resumes_from_the_position_the_target_committed_when_it_is_further() {
         h.stored(&p0).map(|p| p.next_source_offset) == Some(100)
     })
     .await;
+    // The fake target numbers its own log from 0.
+    assert_eq!(
+        h.stored_runs(&p0),
+        vec![run(0, 0, 30), run(30, 31, 30), run(60, 0, 40)],
+        "the recovered runs first, then this actor's"
+    );
 }
 
 /// A committed position behind the stored one (written before the last at-least-once run, say)

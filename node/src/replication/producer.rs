@@ -19,7 +19,7 @@ use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
 use crate::replication::source::{SourceBatch, SourceRecord};
 use crate::replication::transaction::Transactions;
-use strait_coordinator::Position;
+use strait_coordinator::{OffsetRun, Position};
 
 /// Where a partition actor writes: the flow's producer (or an in-memory fake in tests).
 pub trait TargetSink: Clone + 'static {
@@ -45,13 +45,21 @@ pub trait TargetSink: Clone + 'static {
         &self,
         _topic: &str,
         _partition: i32,
-    ) -> futures::future::BoxFuture<'static, Result<Option<Position>, PartitionError>> {
+    ) -> futures::future::BoxFuture<'static, Result<Option<TargetPosition>, PartitionError>> {
         Box::pin(futures::future::ready(Ok(None)))
     }
 
     /// The partition's actor retired: every record it handed over is resolved, and this node
     /// writes nothing more of it until it hands over again.
     fn forget(&self, _topic: &str, _partition: i32) {}
+}
+
+/// A position the target keeps (exactly-once), with the offset runs of the last transactions that
+/// reached it: the cluster state may not have them yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPosition {
+    pub position: Position,
+    pub runs: Vec<OffsetRun>,
 }
 
 /// Travels with each record through librdkafka and comes back in its delivery report.
@@ -462,7 +470,7 @@ impl TargetSink for TargetProducer {
         &self,
         topic: &str,
         partition: i32,
-    ) -> futures::future::BoxFuture<'static, Result<Option<Position>, PartitionError>> {
+    ) -> futures::future::BoxFuture<'static, Result<Option<TargetPosition>, PartitionError>> {
         match &self.0 {
             Sink::Idempotent(_) => Box::pin(futures::future::ready(Ok(None))),
             Sink::Transactional(transactions) => {

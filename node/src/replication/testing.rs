@@ -13,13 +13,13 @@ use futures::StreamExt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::Offset;
-use strait_coordinator::{FlowId, Position, TopicPartition};
+use strait_coordinator::{FlowId, OffsetRun, Position, TopicPartition};
 use tokio::sync::Notify;
 
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
 use crate::replication::partition::{Backend, Fencing};
-use crate::replication::producer::{Delivery, DeliveryTarget, TargetSink};
+use crate::replication::producer::{Delivery, DeliveryTarget, TargetPosition, TargetSink};
 use crate::replication::source::{
     BatchStream, PartitionSource, SourceBatch, Watermarks, MAX_BATCH_RECORDS,
 };
@@ -339,7 +339,7 @@ struct SinkState {
     handed: u64,
     /// What the target says of a partition's position (an exactly-once target keeps one): by
     /// target topic and partition, `Err` for a lookup that fails the next times it is asked.
-    committed: BTreeMap<(String, i32), Result<Position, (usize, String)>>,
+    committed: BTreeMap<(String, i32), Result<TargetPosition, (usize, String)>>,
     /// Partitions the actors said they are done with ([`TargetSink::forget`]).
     forgotten: Vec<(String, i32)>,
 }
@@ -388,9 +388,21 @@ impl FakeSink {
     /// The target keeps `position` for `topic`/`partition` (as an exactly-once target keeps the
     /// position committed with the records).
     pub fn commit_position(&self, topic: &str, partition: i32, position: Position) {
-        self.lock()
-            .committed
-            .insert((topic.to_owned(), partition), Ok(position));
+        self.commit_position_with_runs(topic, partition, position, Vec::new());
+    }
+
+    /// The same, with the offset runs of the last transactions.
+    pub fn commit_position_with_runs(
+        &self,
+        topic: &str,
+        partition: i32,
+        position: Position,
+        runs: Vec<OffsetRun>,
+    ) {
+        self.lock().committed.insert(
+            (topic.to_owned(), partition),
+            Ok(TargetPosition { position, runs }),
+        );
     }
 
     /// The next `times` lookups of `topic`/`partition`'s position fail with `reason`.
@@ -446,13 +458,13 @@ impl TargetSink for FakeSink {
         &self,
         topic: &str,
         partition: i32,
-    ) -> futures::future::BoxFuture<'static, Result<Option<Position>, PartitionError>> {
+    ) -> futures::future::BoxFuture<'static, Result<Option<TargetPosition>, PartitionError>> {
         let mut state = self.lock();
         let key = (topic.to_owned(), partition);
         let answer = match state.committed.remove(&key) {
             None => Ok(None),
             Some(Ok(position)) => {
-                state.committed.insert(key, Ok(position));
+                state.committed.insert(key, Ok(position.clone()));
                 Ok(Some(position))
             }
             Some(Err((times, reason))) => {

@@ -31,13 +31,15 @@ use rdkafka::producer::{
     BaseProducer, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
 };
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use strait_coordinator::{NodeId, Position};
+use strait_coordinator::{NodeId, OffsetRun, Position, RunRecorder};
 
 use crate::kafka::reporting_producer_context;
 use crate::kafka::ReportingContext;
 use crate::replication::budget::InFlightBudget;
 use crate::replication::error::PartitionError;
-use crate::replication::producer::{count_error, send_batch, Delivery, DeliveryTarget};
+use crate::replication::producer::{
+    count_error, send_batch, Delivery, DeliveryTarget, TargetPosition,
+};
 use crate::replication::source::{SourceBatch, SourceRecord};
 
 /// How long a position lookup waits for the producer's first `init_transactions`.
@@ -162,6 +164,9 @@ struct State {
     closing: bool,
     /// `init_transactions` failures in a row: the pause before the next attempt doubles.
     init_failures: u32,
+    /// The offset runs of the newest transactions that carried each partition, for the
+    /// metadata of its committed position (see [`CommittedMetadata`]).
+    recent: HashMap<PartitionName, Vec<OffsetRun>>,
 }
 
 /// Wakes the committer before its interval is over.
@@ -316,9 +321,10 @@ impl Transactions {
     /// The partition's actor retired (its records all resolved): its position is no longer
     /// carried by the next transactions.
     pub fn forget(&self, topic: &str, partition: i32) {
-        lock(&self.state)
-            .registered
-            .remove(&(topic.to_owned(), partition));
+        let key = (topic.to_owned(), partition);
+        let mut state = lock(&self.state);
+        state.registered.remove(&key);
+        state.recent.remove(&key);
     }
 
     /// The position committed on the target for `topic`/`partition`, once no transaction that
@@ -327,7 +333,7 @@ impl Transactions {
         &self,
         topic: &str,
         partition: i32,
-    ) -> Result<Option<Position>, PartitionError> {
+    ) -> Result<Option<TargetPosition>, PartitionError> {
         let deadline = Instant::now() + INIT_WAIT;
         loop {
             let state = lock(&self.state);
@@ -359,12 +365,24 @@ impl Transactions {
                     Some(element) => match element.error() {
                         Ok(()) => {
                             return Ok(match element.offset() {
-                                Offset::Offset(next) if next >= 0 => Some(Position {
-                                    next_source_offset: next,
-                                    last_target_offset: parse_metadata(element.metadata()),
-                                }),
+                                Offset::Offset(next) if next >= 0 => {
+                                    let metadata = CommittedMetadata::decode(element.metadata());
+                                    // Carried on by this node's next commits of the partition,
+                                    // until newer runs push them out.
+                                    lock(&self.state)
+                                        .recent
+                                        .entry((topic.to_owned(), partition))
+                                        .or_insert_with(|| metadata.runs.clone());
+                                    Some(TargetPosition {
+                                        position: Position {
+                                            next_source_offset: next,
+                                            last_target_offset: metadata.last_target,
+                                        },
+                                        runs: metadata.runs,
+                                    })
+                                }
                                 _ => None,
-                            })
+                            });
                         }
                         Err(e) => e.to_string(),
                     },
@@ -510,16 +528,19 @@ impl Transactions {
         let flushed = producer.flush(self.settings.timeout);
         let reports = std::mem::take(&mut *lock(&self.reports));
         let mut failure = flushed.err().map(|e| format!("flush: {e}"));
-        // Per partition (by its delivery target): the highest source offset and target offset.
+        // Per partition (by its delivery target): the highest source offset and target offset,
+        // and every record's pair of offsets.
         let mut reached: HashMap<*const DeliveryTarget, (i64, i64)> = HashMap::new();
+        let mut written: HashMap<*const DeliveryTarget, Vec<(i64, i64)>> = HashMap::new();
         for report in &reports {
             match &report.result {
                 Ok(offset) => {
-                    let entry = reached
-                        .entry(Arc::as_ptr(report.delivery.target()))
-                        .or_insert((-1, -1));
-                    entry.0 = entry.0.max(report.delivery.source_offset());
+                    let target = Arc::as_ptr(report.delivery.target());
+                    let source = report.delivery.source_offset();
+                    let entry = reached.entry(target).or_insert((-1, -1));
+                    entry.0 = entry.0.max(source);
                     entry.1 = entry.1.max(*offset);
+                    written.entry(target).or_default().push((source, *offset));
                 }
                 Err(error) => {
                     failure.get_or_insert_with(|| format!("a record was not written: {error}"));
@@ -527,12 +548,24 @@ impl Transactions {
             }
         }
         let mut offsets = TopicPartitionList::new();
+        let mut runs_after: HashMap<PartitionName, Vec<OffsetRun>> = HashMap::new();
         {
             let state = lock(&self.state);
-            for ((topic, partition), registered) in &state.registered {
-                if let Some((source, target)) = reached.get(&Arc::as_ptr(&registered.target)) {
-                    add_position(&mut offsets, topic, *partition, source + 1, *target);
+            for (key, registered) in &state.registered {
+                let target = Arc::as_ptr(&registered.target);
+                let Some((source, last_target)) = reached.get(&target) else {
+                    continue;
+                };
+                let mut runs = state.recent.get(key).cloned().unwrap_or_default();
+                if let Some(pairs) = written.get_mut(&target) {
+                    extend_runs(&mut runs, pairs);
                 }
+                let metadata = CommittedMetadata {
+                    last_target: *last_target,
+                    runs,
+                };
+                add_position(&mut offsets, &key.0, key.1, source + 1, &metadata);
+                runs_after.insert(key.clone(), metadata.runs);
             }
         }
         if failure.is_none() && offsets.count() > 0 {
@@ -570,6 +603,7 @@ impl Transactions {
                         report.delivery.acked(offset);
                     }
                 }
+                state.recent.extend(runs_after);
                 state.registered.retain(|_, registered| {
                     let Some((source, target)) = reached.get(&Arc::as_ptr(&registered.target))
                     else {
@@ -640,14 +674,12 @@ impl Transactions {
                 }
                 state.pending.push(p);
             }
-            for ((topic, partition), registered) in &state.registered {
-                add_position(
-                    &mut offsets,
-                    topic,
-                    *partition,
-                    registered.next,
-                    registered.last_target,
-                );
+            for (key, registered) in &state.registered {
+                let metadata = CommittedMetadata {
+                    last_target: registered.last_target,
+                    runs: state.recent.get(key).cloned().unwrap_or_default(),
+                };
+                add_position(&mut offsets, &key.0, key.1, registered.next, &metadata);
             }
         }
         let begun = producer.begin_transaction().and_then(|()| {
@@ -742,12 +774,14 @@ fn fail_batch(records: &[SourceRecord], target: &Arc<DeliveryTarget>, error: &Pa
     }
 }
 
+/// Adds `next` as the offset of `topic`/`partition`, with the last target offset and the newest
+/// offset runs in its metadata (see [`CommittedMetadata`]).
 fn add_position(
     offsets: &mut TopicPartitionList,
     topic: &str,
     partition: i32,
     next: i64,
-    last_target: i64,
+    metadata: &CommittedMetadata,
 ) {
     if offsets
         .add_partition_offset(topic, partition, Offset::Offset(next))
@@ -756,16 +790,95 @@ fn add_position(
         return;
     }
     if let Some(mut element) = offsets.find_partition(topic, partition) {
-        element.set_metadata(format!("t={last_target}"));
+        element.set_metadata(metadata.encode());
     }
 }
 
-/// The last target offset kept in a committed offset's metadata (`t=<offset>`), `-1` if none.
-fn parse_metadata(metadata: &str) -> i64 {
-    metadata
-        .strip_prefix("t=")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(-1)
+/// What a committed position's metadata carries besides the offset: the target offset of the
+/// last record, and the offset runs of the last transactions that carried the partition, newest
+/// last: `t=<last target>;r=<source>:<target>:<len>,...`. The next owner records those runs, so
+/// the offset map has no hole where the previous owner committed records whose runs never
+/// reached the cluster state (it crashed before its next position proposal).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CommittedMetadata {
+    last_target: i64,
+    runs: Vec<OffsetRun>,
+}
+
+/// At most this many runs travel in a position's metadata (the brokers keep up to
+/// `offset.metadata.max.bytes`, 4096 by default; a run takes at most about 60 bytes).
+const METADATA_RUNS: usize = 48;
+
+impl CommittedMetadata {
+    fn encode(&self) -> String {
+        let runs: Vec<String> = self
+            .runs
+            .iter()
+            .map(|r| format!("{}:{}:{}", r.source_start, r.target_start, r.len))
+            .collect();
+        format!("t={};r={}", self.last_target, runs.join(","))
+    }
+
+    /// Reads what [`encode`](Self::encode) wrote; anything else: last target `-1`, no runs.
+    fn decode(metadata: &str) -> Self {
+        let mut decoded = Self {
+            last_target: -1,
+            runs: Vec::new(),
+        };
+        for field in metadata.split(';') {
+            if let Some(t) = field.strip_prefix("t=") {
+                decoded.last_target = t.parse().unwrap_or(-1);
+            } else if let Some(runs) = field.strip_prefix("r=") {
+                decoded.runs = runs
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map_while(|r| {
+                        let mut parts = r.split(':').map(str::parse::<i64>);
+                        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                            (
+                                Some(Ok(source_start)),
+                                Some(Ok(target_start)),
+                                Some(Ok(len)),
+                                None,
+                            ) if len >= 1 && source_start >= 0 && target_start >= 0 => {
+                                Some(OffsetRun {
+                                    source_start,
+                                    target_start,
+                                    len,
+                                })
+                            }
+                            _ => None,
+                        }
+                    })
+                    .collect();
+            }
+        }
+        decoded
+    }
+}
+
+/// Appends the runs of `records` (source → target offsets of one partition's committed records)
+/// to `runs`, extending its last run where they continue it; keeps the newest
+/// [`METADATA_RUNS`].
+fn extend_runs(runs: &mut Vec<OffsetRun>, records: &mut [(i64, i64)]) {
+    records.sort_unstable();
+    let mut recorder = RunRecorder::new(runs.last().copied());
+    for &(source, target) in records.iter() {
+        recorder.record(source, target);
+    }
+    let new = recorder.take();
+    if let (Some(first), Some(last)) = (new.first(), runs.last_mut()) {
+        if first.source_start == last.source_start {
+            *last = *first;
+            runs.extend_from_slice(&new[1..]);
+        } else {
+            runs.extend_from_slice(&new);
+        }
+    } else {
+        runs.extend_from_slice(&new);
+    }
+    let excess = runs.len().saturating_sub(METADATA_RUNS);
+    runs.drain(..excess);
 }
 
 /// Whether `init_transactions` failed because the target will not do transactions for this
@@ -786,14 +899,60 @@ fn refusal(error: &KafkaError) -> bool {
 mod tests {
     use super::*;
 
+    fn run(source_start: i64, target_start: i64, len: i64) -> OffsetRun {
+        OffsetRun {
+            source_start,
+            target_start,
+            len,
+        }
+    }
+
     #[test]
-    fn the_last_target_offset_travels_in_the_offset_metadata() {
+    fn the_last_target_offset_and_the_runs_travel_in_the_offset_metadata() {
+        let metadata = CommittedMetadata {
+            last_target: 57,
+            runs: vec![run(10, 11, 20), run(30, 32, 12)],
+        };
         let mut list = TopicPartitionList::new();
-        add_position(&mut list, "A.t", 3, 42, 57);
+        add_position(&mut list, "A.t", 3, 42, &metadata);
         let element = list.find_partition("A.t", 3).expect("added");
         assert_eq!(element.offset(), Offset::Offset(42));
-        assert_eq!(parse_metadata(element.metadata()), 57);
-        assert_eq!(parse_metadata(""), -1);
-        assert_eq!(parse_metadata("t=x"), -1);
+        assert_eq!(element.metadata(), "t=57;r=10:11:20,30:32:12");
+        assert_eq!(CommittedMetadata::decode(element.metadata()), metadata);
+        let none = CommittedMetadata {
+            last_target: -1,
+            runs: vec![],
+        };
+        assert_eq!(CommittedMetadata::decode(""), none);
+        assert_eq!(CommittedMetadata::decode("t=x;r=1:2"), none);
+        // The first version wrote the last target offset only.
+        assert_eq!(CommittedMetadata::decode("t=9").last_target, 9);
+        // 48 runs of the largest offsets fit the brokers' default 4096 bytes.
+        let big = CommittedMetadata {
+            last_target: i64::MAX,
+            runs: vec![run(i64::MAX / 2, i64::MAX / 2, i64::MAX / 2); METADATA_RUNS],
+        };
+        assert!(big.encode().len() <= 4096, "{}", big.encode().len());
+    }
+
+    #[test]
+    fn each_transaction_extends_the_runs_the_metadata_keeps() {
+        let mut runs = vec![run(0, 0, 10)];
+        // Records 10..15 after a commit marker at target 10, delivered out of order.
+        extend_runs(
+            &mut runs,
+            &mut [(12, 13), (10, 11), (11, 12), (13, 14), (14, 15)],
+        );
+        assert_eq!(runs, vec![run(0, 0, 10), run(10, 11, 5)]);
+        // A source gap (compaction) starts a run; contiguous records extend the last.
+        extend_runs(&mut runs, &mut [(15, 16), (17, 17)]);
+        assert_eq!(runs, vec![run(0, 0, 10), run(10, 11, 6), run(17, 17, 1)]);
+        extend_runs(&mut runs, &mut []);
+        assert_eq!(runs.len(), 3);
+        for i in 0..100 {
+            extend_runs(&mut runs, &mut [(100 + 2 * i, 200 + 3 * i)]);
+        }
+        assert_eq!(runs.len(), METADATA_RUNS);
+        assert_eq!(runs.last(), Some(&run(298, 497, 1)));
     }
 }
