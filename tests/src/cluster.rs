@@ -466,28 +466,35 @@ impl StraitCluster {
             POLL,
             || {
                 self.assert_running();
-                let mut leaders = BTreeSet::new();
-                for id in self.running() {
-                    leaders.insert(
-                        self.status(id)
-                            .map_err(|e| format!("node {id}: {e}"))?
-                            .leader_id,
-                    );
-                }
-                match leaders.iter().collect::<Vec<_>>()[..] {
-                    [&leader] if leader != 0 => {
-                        let role = self.status(leader).map(|s| s.raft_role).unwrap_or_default();
-                        if role == "leader" {
-                            Ok(leader)
-                        } else {
-                            Err(format!("node {leader} is named leader but says {role:?}"))
-                        }
-                    }
-                    _ => Err(format!("leaders named: {leaders:?}")),
-                }
+                self.leader_among(&self.running())
             },
             || self.describe(),
         )
+    }
+
+    /// `Ok` with the leader when every node of `asked` names the same one, which is one of them
+    /// and says it leads: a leader of `asked` without the others, e.g. on one side of a network
+    /// cut (a leader cut off from them may still say it leads, for an election timeout).
+    pub fn leader_among(&self, asked: &[u64]) -> Result<u64, String> {
+        let mut leaders = BTreeSet::new();
+        for &id in asked {
+            leaders.insert(
+                self.status(id)
+                    .map_err(|e| format!("node {id}: {e}"))?
+                    .leader_id,
+            );
+        }
+        match leaders.iter().collect::<Vec<_>>()[..] {
+            [&leader] if asked.contains(&leader) => {
+                let role = self.status(leader).map(|s| s.raft_role).unwrap_or_default();
+                if role == "leader" {
+                    Ok(leader)
+                } else {
+                    Err(format!("node {leader} is named leader but says {role:?}"))
+                }
+            }
+            _ => Err(format!("leaders named by {asked:?}: {leaders:?}")),
+        }
     }
 
     /// Waits until the cluster settled on exactly `live` as its live nodes: every running node
@@ -512,22 +519,25 @@ impl StraitCluster {
             &format!("node {id} to report every partition no_quorum"),
             deadline,
             Duration::from_millis(50),
-            || {
-                let status = self.status(id)?;
-                let reading: Vec<&str> = status
-                    .partitions
-                    .iter()
-                    .map(|p| p.state.as_str())
-                    .filter(|state| *state != "no_quorum")
-                    .collect();
-                if reading.is_empty() {
-                    Ok(since.elapsed())
-                } else {
-                    Err(format!("partitions {reading:?}, role {}", status.raft_role))
-                }
-            },
+            || self.holds_no_quorum(id).map(|()| since.elapsed()),
             context,
         )
+    }
+
+    /// `Ok` when node `id` reports every partition it holds `no_quorum`.
+    pub fn holds_no_quorum(&self, id: u64) -> Result<(), String> {
+        let status = self.status(id)?;
+        let reading: Vec<&str> = status
+            .partitions
+            .iter()
+            .map(|p| p.state.as_str())
+            .filter(|state| *state != "no_quorum")
+            .collect();
+        if reading.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("partitions {reading:?}, role {}", status.raft_role))
+        }
     }
 
     /// [`StraitCluster::wait_settled`], asking only the nodes in `asked` (every one of `live`
