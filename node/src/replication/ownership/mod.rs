@@ -35,6 +35,26 @@ use crate::replication::unreported::Unreported;
 #[cfg(test)]
 mod tests;
 
+/// The runs a stopped actor of this node left unreported (ending at its final `position`, if
+/// known), for the partition's next actor here, given the cluster's position now: kept while no
+/// other owner wrote the partition since. Once the cluster's position is past them, another
+/// owner's runs are newer (a node frozen until its partitions moved, then given one back):
+/// applied after those, they would cut them off (a run replaces every run after its start), and
+/// translation would skip what that owner wrote.
+fn stale_runs_still_newest(
+    runs: Vec<OffsetRun>,
+    position: Option<Position>,
+    cluster: Option<Position>,
+) -> Vec<OffsetRun> {
+    let ours = position
+        .map(|p| p.next_source_offset)
+        .or_else(|| runs.last().map(|run| run.source_end()));
+    match (cluster, ours) {
+        (Some(cluster), Some(ours)) if cluster.next_source_offset > ours => Vec::new(),
+        _ => runs,
+    }
+}
+
 /// A release not committed within this time is proposed again.
 pub const RELEASE_RETRY: Duration = Duration::from_secs(1);
 
@@ -298,7 +318,9 @@ impl Ownership {
                     waiting = true;
                     continue;
                 }
-                Some(Slot::Stopped { runs, .. }) => std::mem::take(runs),
+                Some(Slot::Stopped { runs, position, .. }) => {
+                    stale_runs_still_newest(std::mem::take(runs), *position, info.position)
+                }
                 None => Vec::new(),
             };
             self.rebalancing_since.get_or_insert(now);

@@ -835,3 +835,45 @@ fn random_sequences_keep_the_handover_invariants() {
     // The sequences do reach the releases they check.
     assert!(total_releases > 1000, "{total_releases} releases");
 }
+
+/// A node's stopped actor left runs the cluster lacks (it was frozen, its partition moved): they
+/// go with the partition's next actor here only while no other owner wrote it since.
+#[test]
+fn stale_runs_go_with_the_next_actor_only_while_no_other_owner_wrote_since() {
+    let r = |source_start, target_start, len| OffsetRun {
+        source_start,
+        target_start,
+        len,
+    };
+    let at = |next_source_offset, last_target_offset| {
+        Some(Position {
+            next_source_offset,
+            last_target_offset,
+        })
+    };
+    let ours = vec![r(1200, 1225, 50), r(1250, 1276, 29)];
+    // The cluster is where this node left it (or behind): the runs are the newest.
+    assert_eq!(
+        stale_runs_still_newest(ours.clone(), at(1279, 1304), at(1220, 1245)),
+        ours
+    );
+    assert_eq!(
+        stale_runs_still_newest(ours.clone(), at(1279, 1304), at(1279, 1304)),
+        ours
+    );
+    assert_eq!(stale_runs_still_newest(ours.clone(), None, None), ours);
+    // Another owner went on to 1919: its runs are newer; this node's would cut them off.
+    assert_eq!(
+        stale_runs_still_newest(ours.clone(), at(1279, 1304), at(1919, 1959)),
+        vec![]
+    );
+    // No final position known: the runs' end counts.
+    assert_eq!(
+        stale_runs_still_newest(ours.clone(), None, at(1919, 1959)),
+        vec![]
+    );
+    assert_eq!(
+        stale_runs_still_newest(ours.clone(), None, at(1279, 1304)),
+        ours
+    );
+}
